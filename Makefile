@@ -1,0 +1,31 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both install what they need.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/.tools/node_modules/.bin:$(PATH)
+
+.PHONY: setup ui build run test lint
+
+setup:
+	@bash scripts/setup.sh
+
+# The web UI, built with Trunk into dist/, which the server embeds.
+ui: setup
+	trunk build --release --offline
+
+# target/release/narthex, one self-contained file with the UI inside.
+build: ui
+	cargo build --release -p narthex
+
+# Everything in one process on :9090, scraping itself.
+run: build
+	./target/release/narthex
+
+# Formatting, every Rust test (release profile: RocksDB's C++ is built once for the binary and
+# the tests), then the end-to-end suite in Debian's chromium against the real binary.
+test: build
+	cargo fmt --all -- --check
+	cargo test --release --workspace
+	cd end2end && NARTHEX_BIN=$(CURDIR)/target/release/narthex npm test
+
+lint: setup
+	cargo fmt --all -- --check
+	cargo clippy --release --workspace --all-targets -- -D warnings

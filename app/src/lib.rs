@@ -1,0 +1,40 @@
+//! Narthex's web UI: a client-side-rendered Leptos app that talks to the
+//! Prometheus-compatible API of the server it is served from.
+//!
+//! Layout: [`api`] is the typed HTTP client, [`pages`] hold one component per
+//! route, [`components`] the pieces pages are assembled from.
+
+pub mod api;
+pub mod components;
+pub mod pages;
+pub mod percent_encoding;
+pub mod series_format;
+pub mod url_state;
+
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::nav_bar::NavBar;
+use crate::pages::not_found::NotFoundPage;
+use crate::pages::query::QueryPage;
+use crate::pages::redirect_to_query::RedirectToQuery;
+
+/// The whole UI: navigation bar plus the page for the current route.
+#[component]
+pub fn App() -> impl IntoView {
+    view! {
+        <Router>
+            <NavBar />
+            <main class="page">
+                <Routes fallback=NotFoundPage>
+                    <Route path=path!("/") view=RedirectToQuery />
+                    <Route path=path!("/query") view=QueryPage />
+                    // Prometheus 3 still answers the old `/graph` links with the same page.
+                    <Route path=path!("/graph") view=QueryPage />
+                    <Route path=path!("/not-found") view=NotFoundPage />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

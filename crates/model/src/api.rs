@@ -1,0 +1,313 @@
+//! The JSON of the Prometheus HTTP API, written byte for byte as Prometheus writes it.
+//!
+//! Grafana and other clients parse these documents, so numbers and strings follow Go's
+//! formatting: sample values are strings in `strconv.FormatFloat(v, 'f'|'e', -1, 64)` form,
+//! timestamps are seconds with up to three decimals, and strings escape `<`, `>` and `&` as Go's
+//! `encoding/json` does.
+
+use crate::{Labels, Sample, Series};
+
+/// The `errorType` values Prometheus uses, with their HTTP status codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorType {
+    BadData,
+    Execution,
+    Timeout,
+    Canceled,
+    Internal,
+    NotFound,
+    Unavailable,
+}
+
+impl ErrorType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::BadData => "bad_data",
+            ErrorType::Execution => "execution",
+            ErrorType::Timeout => "timeout",
+            ErrorType::Canceled => "canceled",
+            ErrorType::Internal => "internal",
+            ErrorType::NotFound => "not_found",
+            ErrorType::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorType::BadData => 400,
+            ErrorType::Execution => 422,
+            ErrorType::Timeout | ErrorType::Unavailable => 503,
+            ErrorType::Canceled => 499,
+            ErrorType::Internal => 500,
+            ErrorType::NotFound => 404,
+        }
+    }
+}
+
+/// The result of a query, as the API's `data` object carries it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum QueryData {
+    /// One sample per series at the evaluation time.
+    Vector(Vec<(Labels, Sample)>),
+    Matrix(Vec<Series>),
+    Scalar(Sample),
+    String { t: i64, value: String },
+}
+
+impl QueryData {
+    pub fn result_type(&self) -> &'static str {
+        match self {
+            QueryData::Vector(_) => "vector",
+            QueryData::Matrix(_) => "matrix",
+            QueryData::Scalar(_) => "scalar",
+            QueryData::String { .. } => "string",
+        }
+    }
+
+    /// Writes `{"resultType":...,"result":...}`.
+    pub fn write_json(&self, out: &mut String) {
+        out.push_str("{\"resultType\":\"");
+        out.push_str(self.result_type());
+        out.push_str("\",\"result\":");
+        match self {
+            QueryData::Vector(samples) => {
+                out.push('[');
+                for (i, (labels, sample)) in samples.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("{\"metric\":");
+                    write_labels(labels, out);
+                    out.push_str(",\"value\":");
+                    write_point(sample.t, sample.v, out);
+                    out.push('}');
+                }
+                out.push(']');
+            }
+            QueryData::Matrix(series) => {
+                out.push('[');
+                for (i, s) in series.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("{\"metric\":");
+                    write_labels(&s.labels, out);
+                    out.push_str(",\"values\":[");
+                    for (j, sample) in s.samples.iter().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        write_point(sample.t, sample.v, out);
+                    }
+                    out.push_str("]}");
+                }
+                out.push(']');
+            }
+            QueryData::Scalar(sample) => write_point(sample.t, sample.v, out),
+            QueryData::String { t, value } => {
+                out.push('[');
+                write_timestamp(*t, out);
+                out.push(',');
+                write_json_string(value, out);
+                out.push(']');
+            }
+        }
+        out.push('}');
+    }
+}
+
+/// A success document around already-written `data` JSON, with optional warnings and infos.
+pub fn success_json(data_json: &str, warnings: &[String], infos: &[String]) -> String {
+    let mut out = String::with_capacity(data_json.len() + 32);
+    out.push_str("{\"status\":\"success\",\"data\":");
+    out.push_str(data_json);
+    write_string_list("warnings", warnings, &mut out);
+    write_string_list("infos", infos, &mut out);
+    out.push('}');
+    out
+}
+
+/// An error document: `{"status":"error","errorType":"bad_data","error":"..."}`.
+pub fn error_json(error_type: ErrorType, message: &str) -> String {
+    let mut out = String::with_capacity(message.len() + 48);
+    out.push_str("{\"status\":\"error\",\"errorType\":\"");
+    out.push_str(error_type.as_str());
+    out.push_str("\",\"error\":");
+    write_json_string(message, &mut out);
+    out.push('}');
+    out
+}
+
+fn write_string_list(key: &str, items: &[String], out: &mut String) {
+    if items.is_empty() {
+        return;
+    }
+    out.push_str(",\"");
+    out.push_str(key);
+    out.push_str("\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_string(item, out);
+    }
+    out.push(']');
+}
+
+/// `{"name":"value",...}` in label order (Go sorts map keys; labels are already sorted).
+pub fn write_labels(labels: &Labels, out: &mut String) {
+    out.push('{');
+    for (i, label) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_string(&label.name, out);
+        out.push(':');
+        write_json_string(&label.value, out);
+    }
+    out.push('}');
+}
+
+/// `[seconds,"value"]`.
+pub fn write_point(t: i64, v: f64, out: &mut String) {
+    out.push('[');
+    write_timestamp(t, out);
+    out.push_str(",\"");
+    out.push_str(&format_float(v));
+    out.push_str("\"]");
+}
+
+/// Milliseconds as seconds with up to three decimals, without trailing zeros (Prometheus's
+/// `jsonutil.MarshalTimestamp`).
+pub fn write_timestamp(t: i64, out: &mut String) {
+    use std::fmt::Write;
+    let magnitude = t.unsigned_abs();
+    if t < 0 {
+        out.push('-');
+    }
+    let _ = write!(out, "{}", magnitude / 1000);
+    let fraction = magnitude % 1000;
+    if fraction != 0 {
+        let _ = write!(out, ".{fraction:03}");
+        while out.ends_with('0') {
+            out.pop();
+        }
+    }
+}
+
+/// A float as Go's `strconv.FormatFloat(v, fmt, -1, 64)` with Prometheus's choice of `fmt`:
+/// exponent form below 1e-6 and from 1e21, plain decimal otherwise.
+pub fn format_float(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".to_string();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_string();
+    }
+    let abs = v.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        // Rust writes `1.5e-7`; Go writes `1.5e-07` and `1e+21`.
+        let rust = format!("{v:e}");
+        match rust.split_once('e') {
+            Some((mantissa, exponent)) => {
+                let (sign, digits) = match exponent.strip_prefix('-') {
+                    Some(d) => ('-', d),
+                    None => ('+', exponent),
+                };
+                let padded = if digits.len() < 2 {
+                    format!("0{digits}")
+                } else {
+                    digits.to_string()
+                };
+                format!("{mantissa}e{sign}{padded}")
+            }
+            None => rust,
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
+/// A JSON string escaped as Go's `encoding/json` does (HTML-safe).
+pub fn write_json_string(s: &str, out: &mut String) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_as_go_writes_them() {
+        assert_eq!(format_float(1.0), "1");
+        assert_eq!(format_float(0.5), "0.5");
+        assert_eq!(format_float(-2.25), "-2.25");
+        assert_eq!(format_float(1e-7), "1e-07");
+        assert_eq!(format_float(1.5e-7), "1.5e-07");
+        assert_eq!(format_float(1e21), "1e+21");
+        assert_eq!(format_float(1e20), "100000000000000000000");
+        assert_eq!(format_float(0.000001), "0.000001");
+        assert_eq!(format_float(1.2345e300), "1.2345e+300");
+        assert_eq!(format_float(f64::NAN), "NaN");
+        assert_eq!(format_float(f64::INFINITY), "+Inf");
+        assert_eq!(format_float(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(format_float(0.0), "0");
+        assert_eq!(format_float(-0.0), "-0");
+    }
+
+    #[test]
+    fn timestamps_as_seconds() {
+        let mut out = String::new();
+        let cases = [
+            (1_435_781_451_781i64, "1435781451.781"),
+            (1_435_781_451_000, "1435781451"),
+            (1_435_781_451_100, "1435781451.1"),
+            (1_435_781_451_010, "1435781451.01"),
+            (-1500, "-1.5"),
+            (5, "0.005"),
+        ];
+        for (t, want) in cases {
+            out.clear();
+            write_timestamp(t, &mut out);
+            assert_eq!(out, want);
+        }
+    }
+
+    #[test]
+    fn vector_document() {
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "a<b>")]);
+        let data = QueryData::Vector(vec![(labels, Sample { t: 1500, v: 1.0 })]);
+        let mut json = String::new();
+        data.write_json(&mut json);
+        assert_eq!(
+            success_json(&json, &[], &[]),
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"a\u003cb\u003e"},"value":[1.5,"1"]}]}}"#
+        );
+    }
+
+    #[test]
+    fn error_document() {
+        assert_eq!(
+            error_json(ErrorType::BadData, "parse error: \"x\""),
+            r#"{"status":"error","errorType":"bad_data","error":"parse error: \"x\""}"#
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! Label matchers (`=`, `!=`, `=~`, `!~`), as used in PromQL selectors and `match[]`.
+//!
+//! Regexes are anchored at both ends, as in Prometheus: `job=~"prom.*"` must match the whole value.
+
+use std::fmt;
+
+use regex::Regex;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum MatchOp {
+    Equal,
+    NotEqual,
+    RegexMatch,
+    RegexNoMatch,
+}
+
+impl MatchOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchOp::Equal => "=",
+            MatchOp::NotEqual => "!=",
+            MatchOp::RegexMatch => "=~",
+            MatchOp::RegexNoMatch => "!~",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MatcherError {
+    #[error("invalid regular expression {pattern:?} for label {label:?}: {reason}")]
+    InvalidRegex {
+        label: String,
+        pattern: String,
+        reason: String,
+    },
+}
+
+/// One matcher on one label. A missing label matches as the empty string.
+#[derive(Clone, Debug)]
+pub struct Matcher {
+    pub name: String,
+    pub op: MatchOp,
+    pub value: String,
+    regex: Option<Regex>,
+}
+
+impl PartialEq for Matcher {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.op == other.op && self.value == other.value
+    }
+}
+
+impl Matcher {
+    pub fn new(
+        op: MatchOp,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, MatcherError> {
+        let name = name.into();
+        let value = value.into();
+        let regex = match op {
+            MatchOp::RegexMatch | MatchOp::RegexNoMatch => Some(
+                Regex::new(&format!("^(?s:{value})$")).map_err(|e| MatcherError::InvalidRegex {
+                    label: name.clone(),
+                    pattern: value.clone(),
+                    reason: e.to_string(),
+                })?,
+            ),
+            MatchOp::Equal | MatchOp::NotEqual => None,
+        };
+        Ok(Matcher {
+            name,
+            op,
+            value,
+            regex,
+        })
+    }
+
+    /// Convenience for an equality matcher, which cannot fail.
+    pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Matcher {
+            name: name.into(),
+            op: MatchOp::Equal,
+            value: value.into(),
+            regex: None,
+        }
+    }
+
+    /// Whether a label value (empty when the label is absent) satisfies this matcher.
+    pub fn matches(&self, value: &str) -> bool {
+        match (self.op, &self.regex) {
+            (MatchOp::Equal, _) => value == self.value,
+            (MatchOp::NotEqual, _) => value != self.value,
+            (MatchOp::RegexMatch, Some(re)) => re.is_match(value),
+            (MatchOp::RegexNoMatch, Some(re)) => !re.is_match(value),
+            // Regex ops always carry a compiled regex (see `new`).
+            (_, None) => false,
+        }
+    }
+
+    /// Whether this matcher accepts series that lack the label entirely.
+    pub fn matches_empty(&self) -> bool {
+        self.matches("")
+    }
+}
+
+impl fmt::Display for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}{:?}", self.name, self.op.as_str(), self.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regex_is_anchored() {
+        let m = Matcher::new(MatchOp::RegexMatch, "job", "prom").unwrap();
+        assert!(m.matches("prom"));
+        assert!(!m.matches("prometheus"));
+        let m = Matcher::new(MatchOp::RegexMatch, "job", "prom.*|node").unwrap();
+        assert!(m.matches("prometheus"));
+        assert!(m.matches("node"));
+        assert!(!m.matches("xnode"));
+    }
+
+    #[test]
+    fn negative_matchers_and_empty() {
+        let m = Matcher::new(MatchOp::NotEqual, "job", "a").unwrap();
+        assert!(m.matches(""));
+        assert!(!m.matches("a"));
+        let m = Matcher::new(MatchOp::RegexNoMatch, "job", "a|b").unwrap();
+        assert!(m.matches("c"));
+        assert!(!m.matches("b"));
+        assert!(Matcher::new(MatchOp::RegexMatch, "x", ".*")
+            .unwrap()
+            .matches_empty());
+    }
+
+    #[test]
+    fn bad_regex_names_label_and_pattern() {
+        let err = Matcher::new(MatchOp::RegexMatch, "job", "(").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("\"job\"") && text.contains("\"(\""), "{text}");
+    }
+}

@@ -1,0 +1,101 @@
+//! The storage traits: how the scrape loop, the query engine and the rule engine write and read
+//! samples without knowing which storage engine sits behind them.
+//!
+//! Writes go through an `Appender`, which buffers a batch (one scrape, one rule evaluation) and
+//! makes it durable and visible at `commit`. Reads go through a `Querier`, which selects series by
+//! matchers over a closed time range `[mint, maxt]` in milliseconds.
+
+use crate::{Labels, Matcher};
+
+/// A numeric handle for a series, stable for the lifetime of the storage.
+pub type SeriesRef = u64;
+
+/// One sample: a millisecond timestamp and a float value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    pub t: i64,
+    pub v: f64,
+}
+
+/// A series with its samples, oldest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub labels: Labels,
+    pub samples: Vec<Sample>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A sample older than the newest sample of its series (Prometheus rejects these by default).
+    #[error("out of order sample")]
+    OutOfOrder,
+    /// A sample at the newest timestamp of its series with a different value.
+    #[error("duplicate sample for timestamp")]
+    DuplicateTimestamp,
+    /// A label set the storage refuses (no metric name, invalid names).
+    #[error("invalid series {labels}: {reason}")]
+    InvalidSeries { labels: String, reason: String },
+    /// The storage engine failed; the batch was not written.
+    #[error("storage engine: {0}")]
+    Engine(String),
+    /// Data on disk is not what it should be.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+}
+
+impl StorageError {
+    /// Errors that concern one sample and let the rest of a batch go on (Prometheus counts and
+    /// skips them); the others fail the whole batch.
+    pub fn is_sample_error(&self) -> bool {
+        matches!(
+            self,
+            StorageError::OutOfOrder
+                | StorageError::DuplicateTimestamp
+                | StorageError::InvalidSeries { .. }
+        )
+    }
+}
+
+/// Buffers samples of one batch; nothing is visible or durable before `commit`.
+pub trait Appender: Send {
+    /// Adds a sample to the batch. A per-sample error (see `StorageError::is_sample_error`) rejects
+    /// only this sample. Returns the series ref, or 0 for a series this batch creates (its ref is
+    /// assigned at commit).
+    fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, StorageError>;
+    /// Writes the batch durably and makes it visible to queriers, all or nothing.
+    fn commit(self: Box<Self>) -> Result<(), StorageError>;
+    /// Drops the batch.
+    fn rollback(self: Box<Self>);
+}
+
+/// Reads series over a time range.
+pub trait Querier {
+    /// Series matching all `matchers` with their samples in `[mint, maxt]`; series with no sample
+    /// in the range are left out. Sorted by labels.
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, StorageError>;
+
+    /// Label sets (without samples) of the series matching `matchers` with a sample in the range.
+    fn series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, StorageError> {
+        Ok(self
+            .select(matchers, mint, maxt)?
+            .into_iter()
+            .map(|s| s.labels)
+            .collect())
+    }
+}
+
+/// A storage engine: hands out appenders and queriers, shared across threads.
+pub trait Storage: Send + Sync {
+    fn appender(&self) -> Box<dyn Appender + '_>;
+    fn querier(&self) -> Box<dyn Querier + '_>;
+}

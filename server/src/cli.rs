@@ -1,0 +1,116 @@
+//! Command-line flags, named as Prometheus names them so existing scripts and unit files work.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "narthex",
+    version,
+    about = "Narthex: a Prometheus-compatible monitoring system.",
+    long_about = "Narthex: a Prometheus-compatible monitoring system.\n\n\
+        Without a subcommand, Narthex runs all-in-one: the server with an embedded configuration \
+        that scrapes Narthex itself, the web UI on --web.listen-address (default :9090) and the \
+        Prometheus HTTP API under /api/v1. Give --config.file to use your own prometheus.yml.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub all_in_one: ServerArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the Prometheus-compatible server: scraping, storage, PromQL API and web UI.
+    Server(ServerArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Prometheus configuration file. `narthex server` reads prometheus.yml by default; the
+    /// all-in-one mode uses its embedded configuration unless this is given.
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Base path for metrics storage.
+    #[arg(long = "storage.tsdb.path", value_name = "DIR", default_value = "data/")]
+    pub storage_path: PathBuf,
+
+    /// Address to listen on for the UI, API and telemetry.
+    #[arg(
+        long = "web.listen-address",
+        value_name = "ADDR",
+        default_value = "0.0.0.0:9090"
+    )]
+    pub listen_address: SocketAddr,
+
+    /// How far back an instant vector selector looks for the newest sample (a duration: 5m).
+    #[arg(
+        long = "query.lookback-delta",
+        value_name = "DURATION",
+        default_value = "5m",
+        value_parser = parse_duration_flag
+    )]
+    pub lookback_delta_ms: i64,
+
+    /// Only log messages at this level or above: debug, info, warn, error.
+    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info",
+          value_parser = ["debug", "info", "warn", "error"])]
+    pub log_level: String,
+}
+
+fn parse_duration_flag(text: &str) -> Result<i64, String> {
+    let ms = narthex_model::duration::parse_duration(text)?;
+    if ms <= 0 {
+        return Err(format!("duration must be positive, got {text:?}"));
+    }
+    Ok(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_flag_names() {
+        let cli = Cli::try_parse_from([
+            "narthex",
+            "server",
+            "--config.file=/etc/prometheus/prometheus.yml",
+            "--storage.tsdb.path=/var/lib/narthex",
+            "--web.listen-address=127.0.0.1:19090",
+            "--query.lookback-delta=1m",
+        ])
+        .unwrap();
+        let Some(Command::Server(args)) = cli.command else {
+            panic!("not the server subcommand")
+        };
+        assert_eq!(
+            args.config_file.as_deref(),
+            Some(std::path::Path::new("/etc/prometheus/prometheus.yml"))
+        );
+        assert_eq!(args.listen_address.port(), 19090);
+        assert_eq!(args.lookback_delta_ms, 60_000);
+    }
+
+    #[test]
+    fn no_subcommand_is_all_in_one_with_defaults() {
+        let cli = Cli::try_parse_from(["narthex"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.all_in_one.listen_address.port(), 9090);
+        assert_eq!(cli.all_in_one.lookback_delta_ms, 300_000);
+        assert!(cli.all_in_one.config_file.is_none());
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_flag_named() {
+        let err = Cli::try_parse_from(["narthex", "--query.lookback-delta=5x"]).unwrap_err();
+        assert!(err.to_string().contains("--query.lookback-delta"), "{err}");
+        let err = Cli::try_parse_from(["narthex", "--web.listen-address=nowhere"]).unwrap_err();
+        assert!(err.to_string().contains("--web.listen-address"), "{err}");
+    }
+}

@@ -1,0 +1,204 @@
+//! The server's own `/metrics`, with Prometheus's metric names so that dashboards made for
+//! Prometheus work: process metrics read from /proc, TSDB and scrape counters.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use narthex_model::exposition::{escape_label_value, format_value};
+
+use crate::server::AppState;
+
+pub async fn handler(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        render(&state),
+    )
+}
+
+/// Writes one family: HELP, TYPE and its samples.
+struct Family<'a> {
+    out: &'a mut String,
+}
+
+impl Family<'_> {
+    fn family(&mut self, name: &str, kind: &str, help: &str, samples: &[(&[(&str, &str)], f64)]) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            self.out.push_str(name);
+            if !labels.is_empty() {
+                self.out.push('{');
+                for (i, (label, label_value)) in labels.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    let _ = write!(self.out, "{label}=\"{}\"", escape_label_value(label_value));
+                }
+                self.out.push('}');
+            }
+            let _ = writeln!(self.out, " {}", format_value(*value));
+        }
+    }
+
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
+        self.family(name, kind, help, &[(&[], value)]);
+    }
+}
+
+pub fn render(state: &AppState) -> String {
+    let mut out = String::with_capacity(4096);
+    let mut w = Family { out: &mut out };
+    let process = ProcessStats::read();
+    if let Some(cpu) = process.cpu_seconds {
+        w.single(
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            cpu,
+        );
+    }
+    if let Some(rss) = process.resident_bytes {
+        w.single(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            rss,
+        );
+    }
+    if let Some(vsize) = process.virtual_bytes {
+        w.single(
+            "process_virtual_memory_bytes",
+            "gauge",
+            "Virtual memory size in bytes.",
+            vsize,
+        );
+    }
+    if let Some(fds) = process.open_fds {
+        w.single(
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            fds,
+        );
+    }
+    if let Some(max_fds) = process.max_fds {
+        w.single(
+            "process_max_fds",
+            "gauge",
+            "Maximum number of open file descriptors.",
+            max_fds,
+        );
+    }
+    let start = state
+        .started
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    w.single(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+        start.floor(),
+    );
+    w.family(
+        "narthex_build_info",
+        "gauge",
+        "A metric with a constant '1' value labeled by version from which Narthex was built.",
+        &[(&[("version", env!("CARGO_PKG_VERSION"))], 1.0)],
+    );
+    let stats = state.tsdb.stats();
+    w.single(
+        "prometheus_tsdb_head_series",
+        "gauge",
+        "Total number of series in the head block.",
+        state.tsdb.series_count() as f64,
+    );
+    w.single(
+        "prometheus_tsdb_head_series_created_total",
+        "counter",
+        "Total number of series created in the head",
+        stats.series_created.load(Ordering::Relaxed) as f64,
+    );
+    w.family(
+        "prometheus_tsdb_head_samples_appended_total",
+        "counter",
+        "Total number of appended samples.",
+        &[(
+            &[("type", "float")],
+            stats.samples_appended.load(Ordering::Relaxed) as f64,
+        )],
+    );
+    w.family(
+        "prometheus_tsdb_out_of_order_samples_total",
+        "counter",
+        "Total number of out of order samples ingestion failed attempts due to out of order being disabled.",
+        &[(
+            &[("type", "float")],
+            stats.out_of_order_samples.load(Ordering::Relaxed) as f64,
+        )],
+    );
+    let targets = state.scrape.targets();
+    w.single(
+        "prometheus_sd_discovered_targets",
+        "gauge",
+        "Current number of discovered targets.",
+        targets.len() as f64,
+    );
+    out
+}
+
+/// Process figures from /proc/self; each is absent where /proc cannot tell.
+#[derive(Default)]
+struct ProcessStats {
+    cpu_seconds: Option<f64>,
+    resident_bytes: Option<f64>,
+    virtual_bytes: Option<f64>,
+    open_fds: Option<f64>,
+    max_fds: Option<f64>,
+}
+
+impl ProcessStats {
+    fn read() -> ProcessStats {
+        let mut stats = ProcessStats::default();
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+            // Fields after the parenthesised command name, which may itself contain spaces.
+            if let Some((_, rest)) = stat.rsplit_once(')') {
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                // utime and stime are fields 14 and 15 of the line, in clock ticks (100 Hz on
+                // Linux for user space, whatever the kernel's HZ).
+                let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+                if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
+                    stats.cpu_seconds = Some((user + system) / 100.0);
+                }
+            }
+        }
+        if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+            let kib = |key: &str| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix(key))
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .map(|v| v * 1024.0)
+            };
+            stats.resident_bytes = kib("VmRSS:");
+            stats.virtual_bytes = kib("VmSize:");
+        }
+        if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+            stats.open_fds = Some(entries.count() as f64);
+        }
+        if let Ok(limits) = std::fs::read_to_string("/proc/self/limits") {
+            stats.max_fds = limits
+                .lines()
+                .find(|line| line.starts_with("Max open files"))
+                .and_then(|line| line.split_whitespace().nth(3))
+                .and_then(|v| v.parse::<f64>().ok());
+        }
+        stats
+    }
+}

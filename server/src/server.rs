@@ -1,0 +1,134 @@
+//! Wiring of the server: configuration, storage, scrape loops and the HTTP router, started in
+//! that order and stopped in reverse on SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use axum::routing::get;
+use axum::Router;
+use narthex_config::Config;
+use narthex_promql::Engine;
+use narthex_scrape::ScrapeManager;
+use narthex_tsdb::Tsdb;
+
+use crate::cli::ServerArgs;
+
+/// The all-in-one configuration; `{self}` becomes the address the server listens on.
+const EMBEDDED_CONFIG: &str = include_str!("default-config.yml");
+
+/// What the HTTP handlers share.
+pub struct AppState {
+    pub tsdb: Arc<Tsdb>,
+    pub engine: Engine,
+    pub scrape: ScrapeManager,
+    pub config: Config,
+    pub started: SystemTime,
+}
+
+pub async fn run(args: ServerArgs, embedded_config: bool) -> anyhow::Result<()> {
+    let config = load_config(&args, embedded_config)?;
+    let tsdb = Tsdb::open(&args.storage_path)
+        .with_context(|| "opening storage (--storage.tsdb.path)".to_string())?;
+    let listener = tokio::net::TcpListener::bind(args.listen_address)
+        .await
+        .with_context(|| format!("listening on --web.listen-address={}", args.listen_address))?;
+    let scrape = ScrapeManager::new(tsdb.clone())?;
+    let state = Arc::new(AppState {
+        tsdb,
+        engine: Engine {
+            lookback_delta_ms: args.lookback_delta_ms,
+        },
+        scrape,
+        config,
+        started: SystemTime::now(),
+    });
+    let app = router(state.clone());
+    tracing::info!(address = %args.listen_address, "listening");
+    // Scraping starts once the listener is bound, so a self-scrape finds the server up.
+    state.scrape.apply_config(&state.config);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server")?;
+    state.scrape.stop();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .nest("/api/v1", crate::api::router())
+        .route("/metrics", get(crate::self_metrics::handler))
+        .route("/-/healthy", get(|| async { "Narthex Server is Healthy.\n" }))
+        .route("/-/ready", get(|| async { "Narthex Server is Ready.\n" }))
+        .fallback(crate::web::serve_ui)
+        .with_state(state)
+}
+
+fn load_config(args: &ServerArgs, embedded_config: bool) -> anyhow::Result<Config> {
+    match (&args.config_file, embedded_config) {
+        (Some(path), _) => Ok(Config::load(path)?),
+        (None, true) => {
+            let text = EMBEDDED_CONFIG.replace("{self}", &self_address(args.listen_address));
+            Ok(Config::parse(&text, "embedded default configuration")?)
+        }
+        (None, false) => Ok(Config::load(&PathBuf::from("prometheus.yml"))?),
+    }
+}
+
+/// The address a scrape of ourselves should use: a wildcard listen address is reached on
+/// localhost.
+fn self_address(listen: SocketAddr) -> String {
+    if listen.ip().is_unspecified() {
+        format!("localhost:{}", listen.port())
+    } else {
+        listen.to_string()
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_config_scrapes_the_listen_address() {
+        let addr: SocketAddr = "0.0.0.0:9090".parse().unwrap();
+        assert_eq!(self_address(addr), "localhost:9090");
+        let addr: SocketAddr = "127.0.0.1:19090".parse().unwrap();
+        let text = EMBEDDED_CONFIG.replace("{self}", &self_address(addr));
+        let config = Config::parse(&text, "embedded").unwrap();
+        assert_eq!(config.scrape_configs[0].job_name, "prometheus");
+        assert_eq!(
+            config.scrape_configs[0].static_configs[0].targets[0].0,
+            "127.0.0.1:19090"
+        );
+    }
+}
