@@ -394,11 +394,12 @@ fn parse_sample<'a>(
         Some(ts)
     };
 
-    let labels = if scratch.is_empty() {
-        Vec::new()
-    } else {
-        scratch.drain(..).collect()
-    };
+    // Exact-size copy out of the scratch buffer, which keeps its capacity for the next line.
+    let mut labels = Vec::new();
+    if !scratch.is_empty() {
+        labels.reserve_exact(scratch.len());
+        labels.append(scratch);
+    }
     Ok(ParsedSample {
         name,
         labels,
@@ -448,11 +449,13 @@ fn parse_labels<'a>(
             Some(_) => {}
         }
 
+        // A name runs up to a delimiter; anything else glued to it (`a-b`, `a:b`) makes the
+        // whole run an invalid name, while a valid name followed by the wrong delimiter is
+        // reported below as a missing `=`.
+        let delimiter = |ch: u8| is_ws(ch) || matches!(ch, b'=' | b',' | b'}' | b'"');
         let end = scan_name(b, start, LABEL_START, LABEL_CONT);
-        if end == start || !matches!(b.get(end), None | Some(b' ' | b'\t' | b'=')) {
-            let token = token_at(s, start, |ch| {
-                is_ws(ch) || matches!(ch, b'=' | b',' | b'}' | b'"')
-            });
+        if end == start || b.get(end).is_some_and(|&ch| !delimiter(ch)) {
+            let token = token_at(s, start, delimiter);
             return Err(error(
                 line_no,
                 format!(
@@ -1459,6 +1462,8 @@ hello_world_latency_seconds_created 1.7e+09
     #[test]
     fn error_label_syntax() {
         assert_err("m{a} 1\n", 1, &["expected \"=\"", "\"a\"", "\"m\""]);
+        assert_err("m{a,b=\"c\"} 1\n", 1, &["expected \"=\"", "\"a\""]);
+        assert_err("m{a\"b\"} 1\n", 1, &["expected \"=\"", "\"a\""]);
         assert_err("m{a=b} 1\n", 1, &["expected a quoted value", "\"a\""]);
         assert_err("m{a='b'} 1\n", 1, &["expected a quoted value", "\"a\""]);
         assert_err(
