@@ -10,6 +10,7 @@ pub mod duration;
 pub mod exposition;
 pub mod labels;
 pub mod matcher;
+pub mod memory;
 pub mod storage;
 
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
