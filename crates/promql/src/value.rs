@@ -41,7 +41,10 @@ pub const METADATA_LABELS: [&str; 3] = ["__name__", "__type__", "__unit__"];
 
 /// `labels` without the metadata labels.
 pub fn drop_metadata(labels: &Labels) -> Labels {
-    if !labels.iter().any(|l| METADATA_LABELS.contains(&l.name.as_str())) {
+    if !labels
+        .iter()
+        .any(|l| METADATA_LABELS.contains(&l.name.as_str()))
+    {
         return labels.clone();
     }
     let mut b = labels.to_builder();

@@ -32,8 +32,16 @@ impl FParams {
                 has_nan = true;
             }
             // Go's math.Max/Min propagate NaN.
-            max = if v.is_nan() || max.is_nan() { f64::NAN } else { max.max(v) };
-            min = if v.is_nan() || min.is_nan() { f64::NAN } else { min.min(v) };
+            max = if v.is_nan() || max.is_nan() {
+                f64::NAN
+            } else {
+                max.max(v)
+            };
+            min = if v.is_nan() || min.is_nan() {
+                f64::NAN
+            } else {
+                min.min(v)
+            };
         }
         Ok(FParams {
             values,
@@ -189,7 +197,11 @@ fn range_eval_agg(
     params: Option<FParams>,
 ) -> Result<Vec<EvalSeries>> {
     let op = a.op;
-    let param_span = a.param.as_deref().map(|p| unparen(p).span()).unwrap_or_default();
+    let param_span = a
+        .param
+        .as_deref()
+        .map(|p| unparen(p).span())
+        .unwrap_or_default();
     let expr_span = unparen(&a.expr).span();
 
     // Map input series to groups.
@@ -416,16 +428,8 @@ fn range_eval_agg(
                     }
                 }
                 AggregateOp::Group => {}
-                AggregateOp::Max => {
-                    if g.value < f || g.value.is_nan() {
-                        g.value = f;
-                    }
-                }
-                AggregateOp::Min => {
-                    if g.value > f || g.value.is_nan() {
-                        g.value = f;
-                    }
-                }
+                AggregateOp::Max if g.value < f || g.value.is_nan() => g.value = f,
+                AggregateOp::Min if g.value > f || g.value.is_nan() => g.value = f,
                 AggregateOp::Count => g.count += 1.0,
                 AggregateOp::Stddev | AggregateOp::Stdvar => {
                     g.count += 1.0;
@@ -557,15 +561,9 @@ fn aggregation_k(
     for gi in order {
         let heap = &mut heaps[gi];
         match op {
-            AggregateOp::Topk => {
-                if heap.len() > 1 {
-                    go_sort(heap, |a, b| by_value_less(b, a));
-                }
-            }
-            AggregateOp::Bottomk => {
-                if heap.len() > 1 {
-                    go_sort(heap, |a, b| by_reverse_value_less(b, a));
-                }
+            AggregateOp::Topk if heap.len() > 1 => go_sort(heap, |a, b| by_value_less(b, a)),
+            AggregateOp::Bottomk if heap.len() > 1 => {
+                go_sort(heap, |a, b| by_reverse_value_less(b, a))
             }
             _ => {}
         }

@@ -145,11 +145,7 @@ pub(crate) fn signature(labels: &Labels, on: bool, names: &[String]) -> String {
 }
 
 /// Signature ordinals of the series of both sides, shared between them.
-fn signature_ordinals(
-    sides: &[&Vec<EvalSeries>],
-    on: bool,
-    names: &[String],
-) -> Vec<Vec<u32>> {
+fn signature_ordinals(sides: &[&Vec<EvalSeries>], on: bool, names: &[String]) -> Vec<Vec<u32>> {
     let mut map: HashMap<String, u32> = HashMap::new();
     sides
         .iter()

@@ -141,10 +141,7 @@ fn label_join(ev: &Ev, args: &[&Expr]) -> Result<Vec<EvalSeries>> {
 }
 
 /// `timestamp(selector)`: the timestamps of the samples themselves, not of the steps.
-fn timestamp_over_selector(
-    ev: &Ev,
-    vs: &crate::ast::VectorSelector,
-) -> Result<Vec<EvalSeries>> {
+fn timestamp_over_selector(ev: &Ev, vs: &crate::ast::VectorSelector) -> Result<Vec<EvalSeries>> {
     let lookback = ev.ctx.opts.lookback_delta_ms;
     let at = ev.at_time(vs.at);
     // With `@`, Prometheus looks exactly at the `@` time for every step.
@@ -321,7 +318,11 @@ fn instant_function(
             }
         }
         "round" => {
-            let to_nearest = if args.len() >= 2 { scalar_of(v, 1) } else { 1.0 };
+            let to_nearest = if args.len() >= 2 {
+                scalar_of(v, 1)
+            } else {
+                1.0
+            };
             let inv = 1.0 / to_nearest;
             map_floats(vec0(), |x| (x * inv + 0.5).floor() / inv)
         }
@@ -517,7 +518,11 @@ fn eval_range_function(
                 .into_iter()
                 .map(|s| EvalSeries {
                     labels: s.labels,
-                    points: s.samples.into_iter().filter(|p| !is_stale_nan(p.v)).collect(),
+                    points: s
+                        .samples
+                        .into_iter()
+                        .filter(|p| !is_stale_nan(p.v))
+                        .collect(),
                     drop_name: false,
                 })
                 .collect();
@@ -802,7 +807,7 @@ fn instant_value(p: &[Sample], is_rate: bool) -> Option<f64> {
     }
     let mut v = b.v;
     // A counter reset leaves the newer value itself; NaNs count as no reset.
-    if !is_rate || !(b.v < a.v) {
+    if !is_rate || b.v.partial_cmp(&a.v) != Some(std::cmp::Ordering::Less) {
         v = b.v - a.v;
     }
     if is_rate {

@@ -60,18 +60,12 @@ fn group_buckets(ev: &Ev, vec: &[EvalSample], span: Span) -> Vec<Histo> {
         b.remove("le");
         let key = b.build();
         match index.get(&key) {
-            Some(&i) => out[i].buckets.push(Bucket {
-                upper,
-                count: s.v,
-            }),
+            Some(&i) => out[i].buckets.push(Bucket { upper, count: s.v }),
             None => {
                 index.insert(key.clone(), out.len());
                 out.push(Histo {
                     labels: key,
-                    buckets: vec![Bucket {
-                        upper,
-                        count: s.v,
-                    }],
+                    buckets: vec![Bucket { upper, count: s.v }],
                 });
             }
         }
@@ -118,12 +112,14 @@ fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
 
 /// Removes decreases between buckets; tiny ones silently. Returns whether a real decrease was
 /// forced away, with the bounds of the affected buckets and the largest decrease.
+#[allow(clippy::needless_range_loop)]
 fn ensure_monotonic(buckets: &mut [Bucket]) -> (bool, f64, f64, f64) {
     let mut forced = false;
     let (mut min_bucket, mut max_bucket, mut max_diff) = (0.0, 0.0, 0.0);
     let mut prev = buckets[0].count;
     for i in 1..buckets.len() {
         let curr = buckets[i].count;
+        let upper = buckets[i].upper;
         if curr == prev {
             continue;
         }
@@ -133,9 +129,9 @@ fn ensure_monotonic(buckets: &mut [Bucket]) -> (bool, f64, f64, f64) {
         }
         if curr < prev {
             if !forced {
-                min_bucket = buckets[i].upper;
+                min_bucket = upper;
             }
-            max_bucket = buckets[i].upper;
+            max_bucket = upper;
             if prev - curr > max_diff {
                 max_diff = prev - curr;
             }

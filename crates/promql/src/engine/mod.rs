@@ -397,7 +397,7 @@ impl<'a> Ctx<'a> {
         if let Some(deadline) = self.deadline {
             let t = self.ticks.get().wrapping_add(1);
             self.ticks.set(t);
-            if t % 64 == 0 && Instant::now() > deadline {
+            if t.is_multiple_of(64) && Instant::now() > deadline {
                 return Err(EngineError::Timeout);
             }
         }
@@ -455,7 +455,9 @@ impl<'c, 'a> Ev<'c, 'a> {
     /// The step timestamps.
     pub fn steps(&self) -> impl Iterator<Item = i64> {
         let (start, end, interval) = (self.start, self.end, self.interval);
-        (0..).map(move |i| start + i * interval).take_while(move |&t| t <= end)
+        (0..)
+            .map(move |i| start + i * interval)
+            .take_while(move |&t| t <= end)
     }
 
     pub fn is_instant(&self) -> bool {
@@ -647,7 +649,8 @@ impl<'c, 'a> Ev<'c, 'a> {
             .map(|m| m.as_ref().unwrap_or(&empty))
             .collect();
         let mut cursors: Vec<Vec<usize>> = mats.iter().map(|m| vec![0; m.len()]).collect();
-        let mut vectors: Vec<Vec<EvalSample>> = mats.iter().map(|m| Vec::with_capacity(m.len())).collect();
+        let mut vectors: Vec<Vec<EvalSample>> =
+            mats.iter().map(|m| Vec::with_capacity(m.len())).collect();
         let mut vsigs: Vec<Vec<u32>> = mats.iter().map(|m| Vec::with_capacity(m.len())).collect();
         let mut out: Vec<EvalSeries> = Vec::new();
         let mut index: HashMap<Labels, (usize, i64)> = HashMap::new();

@@ -29,7 +29,11 @@ fn shortest_digits(v: f64) -> (String, i32) {
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
     let digits = digits.trim_end_matches('0').to_string();
-    let digits = if digits.is_empty() { "0".to_string() } else { digits };
+    let digits = if digits.is_empty() {
+        "0".to_string()
+    } else {
+        digits
+    };
     (digits, exp + 1)
 }
 
@@ -246,8 +250,14 @@ pub fn natsort_less(a: &str, b: &str) -> bool {
         }
         let y = cb[i];
         // Go's strconv.Atoi: decimal digits that fit in an int64.
-        let xi = x.parse::<i64>().ok().filter(|_| x.bytes().all(|c| c.is_ascii_digit()));
-        let yi = y.parse::<i64>().ok().filter(|_| y.bytes().all(|c| c.is_ascii_digit()));
+        let xi = x
+            .parse::<i64>()
+            .ok()
+            .filter(|_| x.bytes().all(|c| c.is_ascii_digit()));
+        let yi = y
+            .parse::<i64>()
+            .ok()
+            .filter(|_| y.bytes().all(|c| c.is_ascii_digit()));
         if let (Some(xi), Some(yi)) = (xi, yi) {
             if xi == yi {
                 if i == ca.len() - 1 {
@@ -410,7 +420,7 @@ pub fn civil(secs: i64) -> Civil {
 /// Go's float64 → int64 conversion as amd64 performs it: truncation, and the minimum int64
 /// for NaN and out-of-range values.
 pub fn go_f64_to_i64(v: f64) -> i64 {
-    if v.is_nan() || v >= 9.223_372_036_854_775_807e18 || v < -9.223_372_036_854_775_808e18 {
+    if v.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v) {
         i64::MIN
     } else {
         v as i64
@@ -456,7 +466,10 @@ mod tests {
     #[test]
     fn calendar() {
         let c = civil(0);
-        assert_eq!((c.year, c.month, c.day, c.weekday, c.yday), (1970, 1, 1, 4, 1));
+        assert_eq!(
+            (c.year, c.month, c.day, c.weekday, c.yday),
+            (1970, 1, 1, 4, 1)
+        );
         let c = civil(951_782_400); // 2000-02-29
         assert_eq!((c.year, c.month, c.day, c.yday), (2000, 2, 29, 60));
         assert_eq!(days_in_month(2000, 2), 29);
