@@ -8,6 +8,8 @@
 pub mod ast;
 pub mod engine;
 pub mod parser;
+pub mod promqltest;
+pub mod series_notation;
 
 pub use ast::{Expr, VectorSelector};
 pub use engine::{Engine, EngineError};
