@@ -1028,7 +1028,7 @@ mod tests {
         assert_eq!(parse_go_number("{a=\"b\"}"), None);
         assert_eq!(
             parse_go_number("9223372036854775808"),
-            Some(9.223372036854775808e18)
+            Some(2f64.powi(63))
         );
     }
 
