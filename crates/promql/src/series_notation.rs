@@ -1026,10 +1026,7 @@ mod tests {
         assert_eq!(parse_go_number("abc"), None);
         assert_eq!(parse_go_number("0"), Some(0.0));
         assert_eq!(parse_go_number("{a=\"b\"}"), None);
-        assert_eq!(
-            parse_go_number("9223372036854775808"),
-            Some(2f64.powi(63))
-        );
+        assert_eq!(parse_go_number("9223372036854775808"), Some(2f64.powi(63)));
     }
 
     #[test]
