@@ -138,9 +138,23 @@ pub struct NarthexEngine {
 impl NarthexEngine {
     pub fn new(options: &RunOptions) -> Self {
         NarthexEngine {
-            engine: crate::Engine {
+            engine: crate::Engine::new(crate::EngineOptions {
                 lookback_delta_ms: options.lookback_delta_ms,
-            },
+                experimental_functions: true,
+                max_samples: options.max_samples,
+                timeout: Some(options.timeout),
+                default_subquery_step_ms: options.default_subquery_step_ms,
+            }),
+        }
+    }
+}
+
+impl From<crate::QueryResult> for QueryOutput {
+    fn from(r: crate::QueryResult) -> Self {
+        QueryOutput {
+            data: r.data,
+            warnings: r.warnings,
+            infos: r.infos,
         }
     }
 }
@@ -153,11 +167,7 @@ impl QueryEngine for NarthexEngine {
     fn instant(&self, querier: &dyn Querier, expr: &Expr, t: i64) -> Result<QueryOutput, String> {
         self.engine
             .instant(querier, expr, t)
-            .map(|data| QueryOutput {
-                data,
-                warnings: Vec::new(),
-                infos: Vec::new(),
-            })
+            .map(QueryOutput::from)
             .map_err(|e| e.to_string())
     }
 
@@ -171,11 +181,7 @@ impl QueryEngine for NarthexEngine {
     ) -> Result<QueryOutput, String> {
         self.engine
             .range(querier, expr, start, end, step)
-            .map(|data| QueryOutput {
-                data,
-                warnings: Vec::new(),
-                infos: Vec::new(),
-            })
+            .map(QueryOutput::from)
             .map_err(|e| e.to_string())
     }
 }

@@ -303,7 +303,6 @@ fn start_timestamps_and_nhcb_are_unsupported_only_where_selected() {
 }
 
 #[test]
-#[ignore = "needs the engine's @ modifier (promql-engine branch)"]
 fn cli_output() {
     let dir = std::env::temp_dir().join(format!("narthex-promqltest-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
