@@ -5,10 +5,11 @@
 
 pub mod ast;
 pub mod engine;
-// The old selector-only parser does not build against the full AST; the rewrite on the
-// `promql-parser` branch replaces it.
-// pub mod parser;
+pub mod parser;
+pub mod promqltest;
+pub mod series_notation;
 pub mod value;
 
 pub use ast::{Expr, VectorSelector};
 pub use engine::{Engine, EngineError, EngineOptions, QueryResult};
+pub use parser::{parse, ParseError};
