@@ -166,7 +166,7 @@ fn lex(input: &str) -> Result<Vec<(Tok, usize)>, String> {
             out.push((Tok::Num(v), start));
             continue;
         }
-        if c.is_ascii_alphabetic() || c == '_' || c == ':' {
+        if c.is_ascii_alphabetic() || c == '_' {
             let mut j = i;
             while j < b.len()
                 && ((b[j] as char).is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b':')
@@ -376,6 +376,14 @@ impl P {
         Ok(lhs)
     }
 
+    fn duration(&mut self) -> Result<i64, String> {
+        match self.next()? {
+            Tok::Dur(d) => Ok(d),
+            Tok::Num(v) => Ok((v * 1000.0) as i64),
+            t => Err(format!("expected duration, got {t:?}")),
+        }
+    }
+
     fn label_list(&mut self) -> Result<Vec<String>, String> {
         self.expect("(")?;
         let mut out = Vec::new();
@@ -415,16 +423,10 @@ impl P {
     fn postfix(&mut self, mut e: Expr) -> Result<Expr, String> {
         loop {
             if self.eat("[") {
-                let Tok::Dur(range) = self.next()? else {
-                    return Err("expected range".into());
-                };
+                let range = self.duration()?;
                 if self.eat(":") {
                     let step = match self.peek() {
-                        Some(Tok::Dur(d)) => {
-                            let d = *d;
-                            self.pos += 1;
-                            Some(d)
-                        }
+                        Some(Tok::Dur(_)) | Some(Tok::Num(_)) => Some(self.duration()?),
                         _ => None,
                     };
                     self.expect("]")?;
@@ -454,9 +456,7 @@ impl P {
             if self.is_ident("offset") {
                 self.pos += 1;
                 let neg = self.eat("-");
-                let Tok::Dur(d) = self.next()? else {
-                    return Err("expected offset duration".into());
-                };
+                let d = self.duration()?;
                 let d = if neg { -d } else { d };
                 match &mut e {
                     Expr::VectorSelector(vs) => vs.offset = d,
@@ -469,6 +469,7 @@ impl P {
             if self.eat("@") {
                 let at = match self.next()? {
                     Tok::Num(v) => AtModifier::Timestamp((v * 1000.0).round() as i64),
+                    Tok::Dur(d) => AtModifier::Timestamp(d),
                     Tok::Op("-") => match self.next()? {
                         Tok::Num(v) => AtModifier::Timestamp((-v * 1000.0).round() as i64),
                         t => return Err(format!("bad @ {t:?}")),
