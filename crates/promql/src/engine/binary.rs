@@ -352,12 +352,18 @@ fn vector_binop(
         if let Some(&dup) = right.get(&rsigs[i]) {
             let side = if one_to_many { "left" } else { "right" };
             let matched = match_labels(&rs.labels, matching.on, &matching.labels);
+            // The two duplicates are reported in label order, so the message is stable.
+            let (a, b) = if rs.labels <= rhs[dup].labels {
+                (&rs.labels, &rhs[dup].labels)
+            } else {
+                (&rhs[dup].labels, &rs.labels)
+            };
             return Err(exec_err(format!(
                 "found duplicate series for the match group {} on the {} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
                 labels_string(&matched),
                 side,
-                labels_string(&rs.labels),
-                labels_string(&rhs[dup].labels)
+                labels_string(a),
+                labels_string(b)
             )));
         }
         right.insert(rsigs[i], i);

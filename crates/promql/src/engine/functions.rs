@@ -298,6 +298,13 @@ fn instant_function(
             })
             .collect(),
         "pi" => single(ts, std::f64::consts::PI),
+        // Query context functions: Prometheus folds them into numbers before evaluating.
+        "min_of" => single(ts, go_min(scalar_of(v, 0), scalar_of(v, 1))),
+        "max_of" => single(ts, go_max(scalar_of(v, 0), scalar_of(v, 1))),
+        "step" => single(ts, ev.ctx.query_step as f64 / 1000.0),
+        "range" => single(ts, (ev.ctx.query_end - ev.ctx.query_start) as f64 / 1000.0),
+        "start" => single(ts, ev.ctx.query_start as f64 / 1000.0),
+        "end" => single(ts, ev.ctx.query_end as f64 / 1000.0),
         "time" => single(ts, ts as f64 / 1000.0),
         "vector" => single(ts, scalar_of(v, 0)),
         "scalar" => {
@@ -689,6 +696,9 @@ fn range_kernel(
         "stddev_over_time" => Some(variance_over_time(p).sqrt()),
         "stdvar_over_time" => Some(variance_over_time(p)),
         "mad_over_time" => {
+            if p.iter().any(|s| s.v.is_nan()) {
+                return Ok(Some(f64::NAN));
+            }
             let mut values: Vec<f64> = p.iter().map(|s| s.v).collect();
             let median = super::aggregate::quantile(0.5, &mut values);
             let mut dev: Vec<f64> = p.iter().map(|s| (s.v - median).abs()).collect();

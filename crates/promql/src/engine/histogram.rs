@@ -224,8 +224,17 @@ pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>)
             buckets[i - 1].upper
         };
         let upper_bound = b.upper;
-        let interpolate =
-            |v: f64| rank + (b.count - rank) * (v - lower_bound) / (upper_bound - lower_bound);
+        // No interpolation within a bucket of infinite width: the observations of the +Inf
+        // bucket count as above, those of a -Inf bucket as below any value inside it.
+        let interpolate = |v: f64| {
+            if upper_bound == f64::INFINITY {
+                rank
+            } else if lower_bound == f64::NEG_INFINITY {
+                b.count
+            } else {
+                rank + (b.count - rank) * (v - lower_bound) / (upper_bound - lower_bound)
+            }
+        };
         if !lower_set && lower_bound >= lower {
             lower_rank = rank;
             lower_set = true;

@@ -128,7 +128,7 @@ impl Engine {
         source: Option<&str>,
         t: i64,
     ) -> std::result::Result<QueryResult, EngineError> {
-        let ctx = Ctx::new(querier, &self.options, t, t);
+        let ctx = Ctx::new(querier, &self.options, t, t, 0);
         let ev = Ev {
             ctx: &ctx,
             start: t,
@@ -220,7 +220,7 @@ impl Engine {
                 "end timestamp must not be before start time".into(),
             ));
         }
-        let ctx = Ctx::new(querier, &self.options, start, end);
+        let ctx = Ctx::new(querier, &self.options, start, end, step);
         let ev = Ev {
             ctx: &ctx,
             start,
@@ -331,6 +331,8 @@ pub(crate) struct Ctx<'a> {
     /// The query's start and end, for `@ start()` and `@ end()`.
     pub query_start: i64,
     pub query_end: i64,
+    /// The query's step (0 for an instant query), for `step()`.
+    pub query_step: i64,
     deadline: Option<Instant>,
     annos: RefCell<Annotations>,
     /// Samples currently held, for `max_samples`.
@@ -339,12 +341,19 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(querier: &'a dyn Querier, opts: &'a EngineOptions, start: i64, end: i64) -> Self {
+    fn new(
+        querier: &'a dyn Querier,
+        opts: &'a EngineOptions,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Self {
         Ctx {
             querier,
             opts,
             query_start: start,
             query_end: end,
+            query_step: step,
             deadline: opts.timeout.map(|d| Instant::now() + d),
             annos: RefCell::new(Annotations::default()),
             samples: Cell::new(0),

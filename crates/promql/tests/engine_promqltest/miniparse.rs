@@ -38,7 +38,8 @@ funcs! {
     "sort_desc" => Vector, "sort_by_label" => Vector, "sort_by_label_desc" => Vector,
     "sqrt" => Vector, "stddev_over_time" => Vector, "stdvar_over_time" => Vector,
     "sum_over_time" => Vector, "tan" => Vector, "tanh" => Vector, "time" => Scalar,
-    "timestamp" => Vector, "vector" => Vector, "year" => Vector,
+    "timestamp" => Vector, "vector" => Vector, "year" => Vector, "step" => Scalar,
+    "range" => Scalar, "start" => Scalar, "end" => Scalar, "min_of" => Scalar, "max_of" => Scalar,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -200,7 +201,7 @@ struct P {
 }
 
 fn agg_op(s: &str) -> Option<AggregateOp> {
-    Some(match s {
+    Some(match s.to_ascii_lowercase().as_str() {
         "sum" => AggregateOp::Sum,
         "min" => AggregateOp::Min,
         "max" => AggregateOp::Max,
@@ -233,10 +234,10 @@ fn bin_op(t: &Tok) -> Option<BinaryOp> {
         Tok::Op("<") => BinaryOp::Lss,
         Tok::Op(">=") => BinaryOp::Gte,
         Tok::Op("<=") => BinaryOp::Lte,
-        Tok::Ident(s) if s == "and" => BinaryOp::And,
-        Tok::Ident(s) if s == "or" => BinaryOp::Or,
-        Tok::Ident(s) if s == "unless" => BinaryOp::Unless,
-        Tok::Ident(s) if s == "atan2" => BinaryOp::Atan2,
+        Tok::Ident(s) if s.eq_ignore_ascii_case("and") => BinaryOp::And,
+        Tok::Ident(s) if s.eq_ignore_ascii_case("or") => BinaryOp::Or,
+        Tok::Ident(s) if s.eq_ignore_ascii_case("unless") => BinaryOp::Unless,
+        Tok::Ident(s) if s.eq_ignore_ascii_case("atan2") => BinaryOp::Atan2,
         _ => return None,
     })
 }
@@ -298,7 +299,7 @@ impl P {
         }
     }
     fn is_ident(&self, s: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Ident(i)) if i == s)
+        matches!(self.peek(), Some(Tok::Ident(i)) if i.eq_ignore_ascii_case(s))
     }
 
     fn expr(&mut self, min_prec: u8) -> Result<Expr, String> {
