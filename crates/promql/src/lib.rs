@@ -6,7 +6,7 @@
 pub mod ast;
 pub mod engine;
 // The parser is being rewritten on the `promql-parser` branch; the old selector-only one does not
-// build against the full AST, so until the rewrite lands `parse` is a placeholder.
+// build against the full AST, so until the rewrite lands `parse` is a small stand-in.
 pub mod promqltest;
 pub mod series_notation;
 pub mod value;
@@ -14,12 +14,14 @@ pub mod value;
 pub use ast::{Expr, VectorSelector};
 pub use engine::{Engine, EngineError, EngineOptions, QueryResult};
 
-/// Placeholder for the parser's error until the `promql-parser` branch lands.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("parse error: the PromQL parser is not merged yet")]
-pub struct ParseError;
+mod stand_in_parser;
 
-/// Placeholder until the `promql-parser` branch lands: always fails.
-pub fn parse(_query: &str) -> Result<Expr, ParseError> {
-    Err(ParseError)
+/// A parse error of the stand-in parser (replaced by the real parser's `ParseError`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parse error: {0}")]
+pub struct ParseError(pub String);
+
+/// Parses a PromQL expression with the stand-in parser until the `promql-parser` branch lands.
+pub fn parse(query: &str) -> Result<Expr, ParseError> {
+    stand_in_parser::parse(query).map_err(ParseError)
 }

@@ -262,7 +262,7 @@ fn one_to_one_matching_and_its_errors() {
         .expect_err("duplicate");
     assert_eq!(
         err.to_string(),
-        "found duplicate series for the match group {i=\"1\"} on the right hand-side of the operation: [{__name__=\"b\", i=\"1\", x=\"q\"}, {__name__=\"b\", i=\"1\", x=\"p\"}];many-to-many matching not allowed: matching labels must be unique on one side"
+        "found duplicate series for the match group {i=\"1\"} on the right hand-side of the operation: [{__name__=\"b\", i=\"1\", x=\"p\"}, {__name__=\"b\", i=\"1\", x=\"q\"}];many-to-many matching not allowed: matching labels must be unique on one side"
     );
     // group_right: many on the right, labels from the right, `i` copied from the left.
     let many = VectorMatching {

@@ -1,10 +1,10 @@
-//! A small PromQL parser used only to run Prometheus's test files against the engine until the
-//! real parser (branch `promql-parser`) lands. It covers the common grammar (selectors, ranges,
+//! A small stand-in PromQL parser, so that `parse` and Prometheus's test files work against the
+//! engine until the real parser (branch `promql-parser`) lands. It covers the common grammar (selectors, ranges,
 //! subqueries, offset/@, operators with matching, aggregations, calls) and nothing else; the
 //! real parser replaces it.
 
+use crate::ast::*;
 use narthex_model::{MatchOp, Matcher};
-use narthex_promql::ast::*;
 
 macro_rules! funcs {
     ($($name:literal => $ret:ident),* $(,)?) => {
@@ -253,7 +253,7 @@ fn prec(op: BinaryOp) -> u8 {
     }
 }
 
-pub fn parse(input: &str) -> Result<Expr, String> {
+pub(crate) fn parse(input: &str) -> Result<Expr, String> {
     let toks = lex(input)?;
     let mut p = P {
         toks,
@@ -304,10 +304,7 @@ impl P {
 
     fn expr(&mut self, min_prec: u8) -> Result<Expr, String> {
         let mut lhs = self.unary()?;
-        loop {
-            let Some(op) = self.peek().and_then(bin_op) else {
-                break;
-            };
+        while let Some(op) = self.peek().and_then(bin_op) {
             let pr = prec(op);
             if pr < min_prec {
                 break;
