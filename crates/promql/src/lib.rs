@@ -1,14 +1,16 @@
-//! PromQL: the parser and printer that the server and the web UI share, and the engine that
-//! evaluates expressions against a `model::Querier`.
+//! PromQL for Narthex: the lexer, parser, type checker and printer that the server and the web UI
+//! share (so nothing here does I/O or needs an async runtime: it compiles to wasm), plus the
+//! function table the engine dispatches on.
 //!
-//! This first slice understands vector selectors (`metric{label op "value", ...}`) with the four
-//! matcher types; the rest of the language grows here. Nothing in this crate does I/O or pulls
-//! in an async runtime, so it compiles to wasm for the UI.
+//! `parse` reads a query as Prometheus 3 does with its default feature flags; `parse_with` takes
+//! `ParseOptions` for the experimental features (the PromQL test files enable them all). The tree
+//! prints back in Prometheus's canonical format through `Display`.
 
 pub mod ast;
-pub mod engine;
+pub mod functions;
+pub mod lexer;
 pub mod parser;
+pub mod printer;
 
-pub use ast::{Expr, VectorSelector};
-pub use engine::{Engine, EngineError};
-pub use parser::{parse, ParseError};
+pub use ast::{DurationExpr, Expr, ValueType, VectorSelector};
+pub use parser::{parse, parse_metric_selector, parse_with, ParseError, ParseOptions};
