@@ -1,27 +1,22 @@
-//! PromQL: the parser and printer that the server and the web UI share, and the engine that
-//! evaluates expressions against a `model::Querier`.
+//! PromQL for Narthex: the lexer, parser, type checker and printer that the server and the web UI
+//! share (so nothing here does I/O or needs an async runtime: it compiles to wasm), the function
+//! table the engine dispatches on, and the engine that evaluates expressions against a
+//! `model::Querier`.
 //!
-//! Nothing in this crate does I/O or pulls in an async runtime, so it compiles to wasm for the UI.
+//! `parse` reads a query as Prometheus 3 does with its default feature flags; `parse_with` takes
+//! `ParseOptions` for the experimental features (the PromQL test files enable them all). The tree
+//! prints back in Prometheus's canonical format through `Display`.
 
 pub mod ast;
 pub mod engine;
-// The parser is being rewritten on the `promql-parser` branch; the old selector-only one does not
-// build against the full AST, so until the rewrite lands `parse` is a small stand-in.
+pub mod functions;
+pub mod lexer;
+pub mod parser;
+pub mod printer;
 pub mod promqltest;
 pub mod series_notation;
 pub mod value;
 
-pub use ast::{Expr, VectorSelector};
+pub use ast::{DurationExpr, Expr, ValueType, VectorSelector};
 pub use engine::{Engine, EngineError, EngineOptions, QueryResult};
-
-mod stand_in_parser;
-
-/// A parse error of the stand-in parser (replaced by the real parser's `ParseError`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("parse error: {0}")]
-pub struct ParseError(pub String);
-
-/// Parses a PromQL expression with the stand-in parser until the `promql-parser` branch lands.
-pub fn parse(query: &str) -> Result<Expr, ParseError> {
-    stand_in_parser::parse(query).map_err(ParseError)
-}
+pub use parser::{parse, parse_metric_selector, parse_with, ParseError, ParseOptions};

@@ -48,7 +48,7 @@ pub(crate) fn scalar_binop(op: BinaryOp, l: f64, r: f64) -> f64 {
         BinaryOp::Gte => btos(l >= r),
         BinaryOp::Lte => btos(l <= r),
         BinaryOp::Atan2 => l.atan2(r),
-        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => f64::NAN,
+        _ => f64::NAN,
     }
 }
 
@@ -68,7 +68,8 @@ fn elem_binop(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
         BinaryOp::Gte => (l, l >= r),
         BinaryOp::Lte => (l, l <= r),
         BinaryOp::Atan2 => (l.atan2(r), true),
-        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => (l, false),
+        // Set operators never get here; histogram trims do not apply to floats.
+        _ => (l, false),
     }
 }
 
@@ -204,6 +205,7 @@ pub(crate) fn eval_binary(ev: &Ev, b: &BinaryExpr) -> Result<Vec<EvalSeries>> {
                 on: false,
                 labels: Vec::new(),
                 include: Vec::new(),
+                fill: Default::default(),
             };
             let matching = b.matching.as_ref().unwrap_or(&default_matching);
             let l = ev.eval_matrix(&b.lhs)?;
@@ -337,7 +339,10 @@ fn vector_binop(
     matching: &VectorMatching,
     return_bool: bool,
 ) -> Result<Vec<EvalSample>> {
-    if lhs.is_empty() || rhs.is_empty() {
+    let fill = matching.fill;
+    if (lhs.is_empty() && rhs.is_empty())
+        || ((lhs.is_empty() || rhs.is_empty()) && fill.lhs.is_none() && fill.rhs.is_none())
+    {
         return Ok(Vec::new());
     }
     let one_to_many = matching.card == Cardinality::OneToMany;
@@ -371,12 +376,51 @@ fn vector_binop(
     let mut matched_one: HashSet<u32> = HashSet::new();
     let mut matched_many: HashMap<u32, HashSet<Labels>> = HashMap::new();
     let mut out = Vec::new();
+    // With one-to-many the sides are swapped, and so are the fill values.
+    let (fill_rhs, fill_lhs) = if one_to_many {
+        (fill.lhs, fill.rhs)
+    } else {
+        (fill.rhs, fill.lhs)
+    };
+    let mut work: Vec<(EvalSample, EvalSample, u32)> = Vec::with_capacity(lhs.len());
     for (i, ls) in lhs.iter().enumerate() {
         let sig = lsigs[i];
-        let Some(&ri) = right.get(&sig) else {
-            continue;
+        let rs = match right.get(&sig) {
+            Some(&ri) => rhs[ri].clone(),
+            None => {
+                let Some(f) = fill_rhs else { continue };
+                EvalSample {
+                    labels: match_labels(&ls.labels, matching.on, &matching.labels),
+                    t: ls.t,
+                    v: f,
+                    drop_name: false,
+                }
+            }
         };
-        let rs = &rhs[ri];
+        work.push((ls.clone(), rs, sig));
+    }
+    if let Some(f) = fill_lhs {
+        let left: HashSet<u32> = lsigs.iter().copied().collect();
+        let mut missing: Vec<(u32, usize)> = right
+            .iter()
+            .filter(|(sig, _)| !left.contains(sig))
+            .map(|(&sig, &i)| (sig, i))
+            .collect();
+        missing.sort_by_key(|&(_, i)| i);
+        for (sig, i) in missing {
+            let rs = rhs[i].clone();
+            let ls = EvalSample {
+                labels: match_labels(&rs.labels, matching.on, &matching.labels),
+                t: rs.t,
+                v: f,
+                drop_name: false,
+            };
+            work.push((ls, rs, sig));
+        }
+    }
+    for (ls, rs, sig) in work {
+        let ls = &ls;
+        let rs = &rs;
         let (fl, fr) = if one_to_many {
             (rs.v, ls.v)
         } else {

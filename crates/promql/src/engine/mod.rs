@@ -128,6 +128,8 @@ impl Engine {
         source: Option<&str>,
         t: i64,
     ) -> std::result::Result<QueryResult, EngineError> {
+        let resolved = resolve(expr, 0, 0)?;
+        let expr = resolved.as_ref().unwrap_or(expr);
         let ctx = Ctx::new(querier, &self.options, t, t, 0);
         let ev = Ev {
             ctx: &ctx,
@@ -220,6 +222,8 @@ impl Engine {
                 "end timestamp must not be before start time".into(),
             ));
         }
+        let resolved = resolve(expr, step, end - start)?;
+        let expr = resolved.as_ref().unwrap_or(expr);
         let ctx = Ctx::new(querier, &self.options, start, end, step);
         let ev = Ev {
             ctx: &ctx,
@@ -248,6 +252,14 @@ impl Engine {
             infos,
         })
     }
+}
+
+/// Fills in the durations written as expressions (`[5m+step()]`), on a copy, when there are any.
+fn resolve(expr: &Expr, step: i64, range: i64) -> Result<Option<Expr>> {
+    let mut copy = expr.clone();
+    copy.resolve_durations(step, range)
+        .map_err(EngineError::Execution)?;
+    Ok(if &copy == expr { None } else { Some(copy) })
 }
 
 /// Whether the outermost operation of an instant query defines the order of its result.

@@ -22,7 +22,10 @@ fn sel_at(name: &str, labels: &[(&str, &str)], start: usize) -> VectorSelector {
         name: Some(name.into()),
         matchers,
         offset: 0,
+        offset_expr: None,
         at: None,
+        anchored: false,
+        smoothed: false,
         span: span(start),
     }
 }
@@ -36,6 +39,7 @@ fn msel(vs: VectorSelector, range: i64) -> Expr {
     Expr::MatrixSelector(MatrixSelector {
         selector: vs,
         range,
+        range_expr: None,
         span: s,
     })
 }
@@ -43,6 +47,7 @@ fn msel(vs: VectorSelector, range: i64) -> Expr {
 fn num(v: f64) -> Expr {
     Expr::Number(NumberLiteral {
         value: v,
+        duration: false,
         span: span(0),
     })
 }
@@ -50,6 +55,7 @@ fn num(v: f64) -> Expr {
 fn string(s: &str) -> Expr {
     Expr::String(StringLiteral {
         value: s.into(),
+        invalid_utf8: None,
         span: span(0),
     })
 }
@@ -243,6 +249,7 @@ fn one_to_one_matching_and_its_errors() {
         on: true,
         labels: vec!["i".into()],
         include: vec![],
+        fill: Default::default(),
     };
     let e = bin(
         BinaryOp::Add,
@@ -270,6 +277,7 @@ fn one_to_one_matching_and_its_errors() {
         on: true,
         labels: vec!["i".into()],
         include: vec![],
+        fill: Default::default(),
     };
     let e = bin(BinaryOp::Mul, sel("a", &[]), sel("b", &[]), Some(many));
     assert_eq!(
@@ -331,8 +339,11 @@ fn subquery_steps_are_aligned_to_absolute_multiples() {
     let sq = Expr::Subquery(SubqueryExpr {
         expr: Box::new(sel("m", &[])),
         range: 5 * MIN,
+        range_expr: None,
         step: Some(2 * MIN),
+        step_expr: None,
         offset: 0,
+        offset_expr: None,
         at: None,
         span: span(0),
     });

@@ -161,7 +161,8 @@ impl From<crate::QueryResult> for QueryOutput {
 
 impl QueryEngine for NarthexEngine {
     fn parse(&self, query: &str) -> Result<Expr, String> {
-        crate::parse(query).map_err(|e| e.to_string())
+        // Prometheus's test engine enables every experimental feature.
+        crate::parse_with(query, &crate::ParseOptions::all()).map_err(|e| e.to_string())
     }
 
     fn instant(&self, querier: &dyn Querier, expr: &Expr, t: i64) -> Result<QueryOutput, String> {
