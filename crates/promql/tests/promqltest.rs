@@ -3,7 +3,8 @@
 //!
 //! The test fails when a case fails that is not listed there, and when a listed case no longer
 //! fails, so the list can only shrink. Run with `--nocapture` to see per-file counts; set
-//! `PROMQLTEST_DUMP=<file>` to write every failure with its full message to a file.
+//! `PROMQLTEST_DUMP=<file>` to write every failure with its full message, and every
+//! unsupported case with its reason, to a file.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -61,6 +62,7 @@ fn prometheus_test_files() {
     let options = RunOptions::default();
     let (mut passed, mut failed, mut unsupported) = (0, 0, 0);
     let mut failures: BTreeMap<(String, usize), CaseFailure> = BTreeMap::new();
+    let mut unsupported_cases = Vec::new();
     for path in &files {
         let report = run_file(path, &options);
         let name = file_name(&report.file);
@@ -68,6 +70,9 @@ fn prometheus_test_files() {
         passed += report.passed;
         failed += report.failed.len();
         unsupported += report.unsupported;
+        for case in report.unsupported_cases {
+            unsupported_cases.push((name.clone(), case));
+        }
         for failure in report.failed {
             failures.insert((name.clone(), failure.line), failure);
         }
@@ -81,6 +86,13 @@ fn prometheus_test_files() {
                 "{file}:{line}\t{}\t{}",
                 f.query,
                 f.message.replace('\n', " ")
+            );
+        }
+        for (file, case) in &unsupported_cases {
+            let _ = writeln!(
+                text,
+                "{file}:{}\t{}\tUNSUPPORTED: {}",
+                case.line, case.query, case.reason
             );
         }
         std::fs::write(&dump, text).unwrap_or_else(|e| panic!("cannot write {dump}: {e}"));
