@@ -36,7 +36,7 @@ static PAT_EXPECT_RANGE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 /// What an `expect <type>` without `msg:`/`regex:` matches; as in Go, `.` stops at newlines.
-pub(crate) static PAT_MATCH_ANY: LazyLock<Regex> =
+static PAT_MATCH_ANY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^.*$").expect("static regex"));
 
 const RANGE_VECTOR_PREFIX: &str = "expect range vector";
@@ -79,8 +79,12 @@ pub(crate) struct LoadSeries {
 /// An `expect warn|info|fail` matcher: an exact message or a regular expression.
 #[derive(Clone, Debug)]
 pub(crate) enum ExpectMatch {
+    /// `msg: <text>`.
     Message(String),
+    /// `regex: <pattern>`.
     Pattern(Regex),
+    /// No `msg:` or `regex:`: test.go's `^.*$`.
+    Any,
 }
 
 impl ExpectMatch {
@@ -89,13 +93,14 @@ impl ExpectMatch {
             ExpectMatch::Message(m) => m == text,
             // Unanchored, like Go's MatchString.
             ExpectMatch::Pattern(re) => re.is_match(text),
+            ExpectMatch::Any => PAT_MATCH_ANY.is_match(text),
         }
     }
 
     pub fn kind(&self) -> &'static str {
         match self {
             ExpectMatch::Message(_) => "message",
-            ExpectMatch::Pattern(_) => "pattern",
+            ExpectMatch::Pattern(_) | ExpectMatch::Any => "pattern",
         }
     }
 
@@ -103,6 +108,7 @@ impl ExpectMatch {
         match self {
             ExpectMatch::Message(m) => m,
             ExpectMatch::Pattern(re) => re.as_str(),
+            ExpectMatch::Any => PAT_MATCH_ANY.as_str(),
         }
     }
 }
@@ -164,6 +170,20 @@ pub(crate) struct EvalCmd {
 impl EvalCmd {
     pub fn is_fail(&self) -> bool {
         self.legacy_fail || !self.expects.fail.is_empty()
+    }
+
+    /// Whether the expected error is spelled out (`expect fail msg:`/`regex:`,
+    /// `expected_fail_message`, `expected_fail_regexp`), not just any error.
+    pub fn names_expected_error(&self) -> bool {
+        self.expected_fail_message
+            .as_ref()
+            .is_some_and(|m| !m.is_empty())
+            || self.expected_fail_regexp.is_some()
+            || self
+                .expects
+                .fail
+                .first()
+                .is_some_and(|e| !matches!(e, ExpectMatch::Any))
     }
 
     pub fn is_ordered(&self) -> bool {
@@ -495,7 +515,7 @@ fn parse_expect(line: &str, expects: &mut Expects) -> Result<(), String> {
                 Regex::new(pattern).map_err(|_| format!("invalid regex {pattern} for {kind}"))?,
             )
         }
-        None => ExpectMatch::Pattern(PAT_MATCH_ANY.clone()),
+        None => ExpectMatch::Any,
     };
     match kind {
         "fail" => expects.fail.push(matcher),

@@ -332,3 +332,16 @@ fn cli_output() {
     assert!(text.ends_with("1 passed, 2 failed\n"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn parse_errors_pass_only_as_the_named_expected_error() {
+    let script = "eval instant at 0 1 +\n  expect fail\n\n\
+        eval instant at 0 1 +\n  expect fail regex: parse error\n\n\
+        eval_fail instant at 0 1 +\n  expected_fail_regexp unexpected\n\n\
+        eval instant at 0 1 +\n  expect fail msg: something else\n";
+    let report = run_source_with("t.test", script, &Scripted::new());
+    let lines: Vec<usize> = report.failed.iter().map(|f| f.line).collect();
+    assert_eq!(lines, [1, 10], "{report:#?}");
+    assert!(report.failed[0].message.starts_with("error parsing query"));
+    assert_eq!(report.passed, 2);
+}
