@@ -30,6 +30,10 @@ use std::fmt;
 
 use narthex_model::{stale_nan, Labels, LabelsBuilder, Sample, METRIC_NAME};
 
+/// The largest repetition count accepted (`1x10000000`), so a typo cannot exhaust memory;
+/// Prometheus's own test files stay below 10,000.
+pub const MAX_REPETITION: u64 = 10_000_000;
+
 /// One position of an expanded value sequence.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SequenceValue {
@@ -723,16 +727,23 @@ impl<'a> Cursor<'a> {
         Ok(&self.input[start..self.pos])
     }
 
-    /// The count after `x`: a base-10 unsigned integer.
+    /// The count after `x`: a base-10 unsigned integer, at most [`MAX_REPETITION`].
     fn repetition(&mut self) -> Result<u64, SeriesError> {
         let start = self.pos;
         let token = self.number_token()?;
-        token.parse::<u64>().map_err(|e| {
+        let n = token.parse::<u64>().map_err(|e| {
             self.error_at(
                 start,
                 format!("invalid repetition in series values: {token:?}: {e}"),
             )
-        })
+        })?;
+        if n > MAX_REPETITION {
+            return Err(self.error_at(
+                start,
+                format!("repetition {n} in series values exceeds the limit of {MAX_REPETITION}"),
+            ));
+        }
+        Ok(n)
     }
 
     /// `{{...}}`, `{{...}}xN`, `{{...}}+{{...}}xN`, `{{...}}-{{...}}xN`. The literal is only
