@@ -2004,8 +2004,9 @@ pub(crate) fn parse_number(text: &str) -> Result<f64, String> {
 
 /// Underscores only between digits (or after a base prefix), as Go's `underscoreOK`.
 fn underscores_ok(digits: &str, after_prefix: bool) -> bool {
+    // Anything but an underscore counts as a digit here; the lexer has checked the rest.
     let mut prev_digit = after_prefix;
-    for (i, c) in digits.chars().enumerate() {
+    for c in digits.chars() {
         if c == '_' {
             if !prev_digit {
                 return false;
@@ -2013,7 +2014,6 @@ fn underscores_ok(digits: &str, after_prefix: bool) -> bool {
             prev_digit = false;
         } else {
             prev_digit = true;
-            let _ = i;
         }
     }
     prev_digit
