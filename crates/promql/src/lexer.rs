@@ -11,7 +11,7 @@ use crate::ast::AggregateOp;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenKind {
     Eof,
-    /// A lexing error; its message is `Token::message`.
+    /// A lexing error; its message is `Lexed::error`.
     Error,
     Identifier,
     /// An identifier containing a colon (`job:rate5m`).
@@ -129,18 +129,25 @@ impl TokenKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Token {
     pub kind: TokenKind,
     /// Byte offsets of the token's text.
     pub start: usize,
     pub end: usize,
-    /// The error message of an `Error` token.
-    pub message: Option<String>,
 }
 
-/// Lexes a whole query. The last token is `Eof`, or `Error` when lexing failed.
-pub fn lex(input: &str) -> Vec<Token> {
+/// A lexed query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lexed {
+    /// The tokens; the last one is `Eof`, or `Error` when lexing failed.
+    pub tokens: Vec<Token>,
+    /// The message of the `Error` token.
+    pub error: Option<String>,
+}
+
+/// Lexes a whole query.
+pub fn lex(input: &str) -> Lexed {
     let mut lexer = Lexer {
         input,
         pos: 0,
@@ -153,13 +160,17 @@ pub fn lex(input: &str) -> Vec<Token> {
         got_duration: false,
         string_open: '"',
         tokens: Vec::new(),
+        error: None,
         done: false,
     };
     let mut state = State::Statements;
     while !lexer.done {
         state = lexer.step(state);
     }
-    lexer.tokens
+    Lexed {
+        tokens: lexer.tokens,
+        error: lexer.error,
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -239,6 +250,7 @@ struct Lexer<'a> {
     got_duration: bool,
     string_open: char,
     tokens: Vec<Token>,
+    error: Option<String>,
     done: bool,
 }
 
@@ -296,7 +308,6 @@ impl Lexer<'_> {
             kind,
             start: self.start,
             end: self.pos,
-            message: None,
         });
         self.start = self.pos;
     }
@@ -311,8 +322,8 @@ impl Lexer<'_> {
             kind: TokenKind::Error,
             start: self.start,
             end: self.input.len(),
-            message: Some(message),
         });
+        self.error = Some(message);
         self.done = true;
         State::Statements
     }
@@ -970,14 +981,14 @@ mod tests {
     use super::*;
 
     fn kinds(input: &str) -> Vec<TokenKind> {
-        lex(input).into_iter().map(|t| t.kind).collect()
+        lex(input).tokens.into_iter().map(|t| t.kind).collect()
     }
 
     fn error(input: &str) -> (usize, String) {
-        let tokens = lex(input);
-        let last = tokens.last().cloned().expect("a token");
-        assert_eq!(last.kind, TokenKind::Error, "{input}: {tokens:?}");
-        (last.start, last.message.unwrap_or_default())
+        let lexed = lex(input);
+        let last = lexed.tokens.last().copied().expect("a token");
+        assert_eq!(last.kind, TokenKind::Error, "{input}: {:?}", lexed.tokens);
+        (last.start, lexed.error.unwrap_or_default())
     }
 
     #[test]

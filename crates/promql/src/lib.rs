@@ -5,7 +5,9 @@
 //!
 //! `parse` reads a query as Prometheus 3 does with its default feature flags; `parse_with` takes
 //! `ParseOptions` for the experimental features (the PromQL test files enable them all). The tree
-//! prints back in Prometheus's canonical format through `Display`.
+//! prints back in Prometheus's canonical format (`format_query`) through `Display`. Before
+//! evaluating, the engine calls `Expr::resolve_durations` with the query's step and range so that
+//! duration expressions (`[5m+step()]`) get their millisecond values.
 
 pub mod ast;
 pub mod engine;
@@ -17,6 +19,6 @@ pub mod promqltest;
 pub mod series_notation;
 pub mod value;
 
-pub use ast::{DurationExpr, Expr, ValueType, VectorSelector};
+pub use ast::{DurationExpr, Expr, Function, Span, ValueType, VectorSelector};
 pub use engine::{Engine, EngineError, EngineOptions, QueryResult};
 pub use parser::{parse, parse_metric_selector, parse_with, ParseError, ParseOptions};

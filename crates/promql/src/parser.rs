@@ -8,8 +8,8 @@
 //! returned, which is the one Prometheus prints, with its message and `line:column` position.
 //!
 //! Nothing here panics on any input: tokens are read through bounds-checked accessors and both the
-//! recursion and the depth of the built tree are limited (`MAX_DEPTH`), so a fuzzer cannot
-//! overflow the stack.
+//! recursion (`MAX_NESTING`) and the depth of the built tree (`MAX_DEPTH`) are limited, so no
+//! input can overflow the stack.
 
 use std::fmt;
 
@@ -23,9 +23,14 @@ use crate::ast::{
 use crate::functions;
 use crate::lexer::{self, go_quote, is_space, Token, TokenKind};
 
-/// How deeply expressions may nest (and how deep the tree may get) before the parser gives up,
-/// so that neither parsing nor walking the tree can exhaust the stack.
-pub const MAX_DEPTH: usize = 1000;
+/// How deep the tree of an expression may get (long operator chains too), so that walking it
+/// recursively (checking, printing, evaluating) cannot exhaust a thread's stack.
+pub const MAX_DEPTH: usize = 512;
+
+/// How deeply parentheses, calls, aggregations and operands may nest. The parser's own recursion
+/// costs up to about 2 KiB of stack per level in release builds, so this keeps it well within
+/// the 1-2 MiB stacks of threads and of wasm.
+pub const MAX_NESTING: usize = 256;
 
 /// A parse error at a byte offset into the input, displayed as Prometheus prints it:
 /// `1:4: parse error: unexpected end of input inside braces`.
@@ -127,7 +132,7 @@ pub fn parse_with(input: &str, options: &ParseOptions) -> Result<Expr, ParseErro
     }
     let mut expr = node.expr;
     Checker { input }.check(&mut expr, false)?;
-    Ok(expr)
+    Ok(*expr)
 }
 
 /// Parses a series selector such as `match[]` takes (`up{job="api"}`, `{__name__=~"a.*"}`): a
@@ -146,7 +151,7 @@ pub fn parse_metric_selector(input: &str) -> Result<Vec<Matcher>, ParseError> {
     if parser.kind() != TokenKind::Eof {
         return Err(parser.unexpected_generic());
     }
-    match node.expr {
+    match *node.expr {
         Expr::VectorSelector(vs) => Ok(vs.matchers),
         _ => Err(ParseError::new(input, 0, "expected a vector selector")),
     }
@@ -157,7 +162,8 @@ type PResult<T> = Result<T, ParseError>;
 /// An expression with the depth of its tree, to bound trees built without recursion (long
 /// operator chains).
 struct Node {
-    expr: Expr,
+    /// Boxed to keep the parser's stack frames small.
+    expr: Box<Expr>,
     depth: usize,
 }
 
@@ -205,6 +211,8 @@ impl DurationContext {
 struct Parser<'a> {
     input: &'a str,
     tokens: Vec<Token>,
+    /// The message of the final `Error` token, if lexing failed.
+    lex_error: String,
     pos: usize,
     options: ParseOptions,
     /// Current recursion depth of the expression parser.
@@ -218,19 +226,20 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(input: &'a str, options: ParseOptions) -> Parser<'a> {
-        let mut tokens = lexer::lex(input);
+        let lexed = lexer::lex(input);
+        let mut tokens = lexed.tokens;
         if tokens.is_empty() {
             // The lexer always ends with Eof or Error; this keeps `current` total regardless.
             tokens.push(Token {
                 kind: TokenKind::Eof,
                 start: input.len(),
                 end: input.len(),
-                message: None,
             });
         }
         Parser {
             input,
             tokens,
+            lex_error: lexed.error.unwrap_or_default(),
             pos: 0,
             options,
             depth: 0,
@@ -243,12 +252,11 @@ impl<'a> Parser<'a> {
         self.tokens
             .get(self.pos)
             .or_else(|| self.tokens.last())
-            .cloned()
+            .copied()
             .unwrap_or(Token {
                 kind: TokenKind::Eof,
                 start: self.input.len(),
                 end: self.input.len(),
-                message: None,
             })
     }
 
@@ -295,7 +303,7 @@ impl<'a> Parser<'a> {
     fn unexpected(&self, context: &str, expected: &str) -> ParseError {
         let token = self.current();
         if token.kind == TokenKind::Error {
-            return self.error(token.start, token.message.unwrap_or_default());
+            return self.error(token.start, self.lex_error.clone());
         }
         let mut message = format!("unexpected {}", self.describe(&token));
         if !context.is_empty() {
@@ -324,7 +332,7 @@ impl<'a> Parser<'a> {
         let text = self.text(token);
         match token.kind {
             TokenKind::Eof => "end of input".into(),
-            TokenKind::Error => token.message.clone().unwrap_or_default(),
+            TokenKind::Error => self.lex_error.clone(),
             TokenKind::Identifier => format!("identifier {}", go_quote(text.as_bytes())),
             TokenKind::MetricIdentifier => {
                 format!("metric identifier {}", go_quote(text.as_bytes()))
@@ -355,7 +363,10 @@ impl<'a> Parser<'a> {
                 format!("expression is nested too deeply (more than {MAX_DEPTH} levels)"),
             ));
         }
-        Ok(Node { expr, depth })
+        Ok(Node {
+            expr: Box::new(expr),
+            depth,
+        })
     }
 
     // Expressions.
@@ -366,6 +377,25 @@ impl<'a> Parser<'a> {
 
     /// Precedence climbing over the binary operators; `^` is right-associative.
     fn parse_binary(&mut self, min_precedence: u8) -> PResult<Node> {
+        // Every nested expression comes through here, so this bounds the recursion.
+        self.depth += 1;
+        let result = if self.depth > MAX_NESTING {
+            Err(self.too_deep())
+        } else {
+            self.parse_binary_inner(min_precedence)
+        };
+        self.depth -= 1;
+        result
+    }
+
+    fn too_deep(&self) -> ParseError {
+        self.error(
+            self.current().start,
+            format!("expression is nested too deeply (more than {MAX_NESTING} levels)"),
+        )
+    }
+
+    fn parse_binary_inner(&mut self, min_precedence: u8) -> PResult<Node> {
         let mut lhs = self.parse_unary()?;
         while let Some(op) = binary_op(self.kind()) {
             let precedence = op.precedence();
@@ -386,20 +416,6 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_unary(&mut self) -> PResult<Node> {
-        self.depth += 1;
-        let result = if self.depth > MAX_DEPTH {
-            Err(self.error(
-                self.current().start,
-                format!("expression is nested too deeply (more than {MAX_DEPTH} levels)"),
-            ))
-        } else {
-            self.parse_unary_inner()
-        };
-        self.depth -= 1;
-        result
-    }
-
-    fn parse_unary_inner(&mut self) -> PResult<Node> {
         let op = match self.kind() {
             TokenKind::Sub => UnaryOp::Neg,
             TokenKind::Add => UnaryOp::Pos,
@@ -412,7 +428,7 @@ impl<'a> Parser<'a> {
         // A unary operator binds like `*`: it takes everything that binds tighter, i.e. `^`
         // (`-1^2` is `-(1^2)`).
         let operand = self.parse_binary(BinaryOp::Pow.precedence())?;
-        match operand.expr {
+        match *operand.expr {
             // Prometheus folds the sign into a number literal.
             Expr::Number(mut n) => {
                 if op == UnaryOp::Neg {
@@ -420,7 +436,7 @@ impl<'a> Parser<'a> {
                 }
                 n.span.start = op_token.start;
                 Ok(Node {
-                    expr: Expr::Number(n),
+                    expr: Box::new(Expr::Number(n)),
                     depth: operand.depth,
                 })
             }
@@ -528,7 +544,7 @@ impl<'a> Parser<'a> {
         let close = self.advance();
         self.node(
             Expr::Paren(ParenExpr {
-                expr: Box::new(inner.expr),
+                expr: inner.expr,
                 span: Span {
                     start: open.start,
                     end: close.end,
@@ -550,7 +566,7 @@ impl<'a> Parser<'a> {
         loop {
             let arg = self.parse_expr()?;
             depth = depth.max(arg.depth);
-            args.push(arg.expr);
+            args.push(*arg.expr);
             match self.kind() {
                 TokenKind::Comma => {
                     let comma = self.advance();
@@ -834,8 +850,8 @@ impl<'a> Parser<'a> {
         self.node(
             Expr::Binary(BinaryExpr {
                 op,
-                lhs: Box::new(lhs.expr),
-                rhs: Box::new(rhs.expr),
+                lhs: lhs.expr,
+                rhs: rhs.expr,
                 return_bool: modifiers.return_bool,
                 matching: Some(modifiers.matching),
                 span,
@@ -972,7 +988,7 @@ impl<'a> Parser<'a> {
         match self.kind() {
             TokenKind::RightBracket => {
                 let close = self.advance();
-                let message = match &node.expr {
+                let message = match node.expr.as_ref() {
                     Expr::VectorSelector(vs) if vs.offset != 0 || vs.offset_expr.is_some() => {
                         Some("no offset modifiers allowed before range")
                     }
@@ -986,7 +1002,7 @@ impl<'a> Parser<'a> {
                     return Err(self.error(open.start, message));
                 }
                 let (range, range_expr) = self.duration_value(range, DurationUse::Range)?;
-                let Expr::VectorSelector(selector) = node.expr else {
+                let Expr::VectorSelector(selector) = *node.expr else {
                     return Err(self.error(open.start, "ranges only allowed for vector selectors"));
                 };
                 let span = Span {
@@ -1027,7 +1043,7 @@ impl<'a> Parser<'a> {
                 };
                 self.node(
                     Expr::Subquery(SubqueryExpr {
-                        expr: Box::new(node.expr),
+                        expr: node.expr,
                         range,
                         range_expr,
                         step,
@@ -1086,7 +1102,7 @@ impl<'a> Parser<'a> {
         let (offset, offset_expr) = self.duration_value(expr, DurationUse::Offset)?;
         let mut node = node;
         let end = self.last_closing;
-        let (target, target_end) = match &mut node.expr {
+        let (target, target_end) = match node.expr.as_mut() {
             Expr::VectorSelector(vs) => (vs, None),
             Expr::MatrixSelector(ms) => (&mut ms.selector, Some(&mut ms.span.end)),
             Expr::Subquery(sq) => {
@@ -1182,7 +1198,7 @@ impl<'a> Parser<'a> {
         let end = self.last_closing;
         let mut node = node;
         let (slot, span_end) =
-            match &mut node.expr {
+            match node.expr.as_mut() {
                 Expr::VectorSelector(vs) => (&mut vs.at, &mut vs.span.end),
                 Expr::MatrixSelector(ms) => (&mut ms.selector.at, &mut ms.span.end),
                 Expr::Subquery(sq) => (&mut sq.at, &mut sq.span.end),
@@ -1214,7 +1230,7 @@ impl<'a> Parser<'a> {
             ));
         }
         let mut node = node;
-        let selector = match &mut node.expr {
+        let selector = match node.expr.as_mut() {
             Expr::VectorSelector(vs) => vs,
             Expr::MatrixSelector(ms) => &mut ms.selector,
             Expr::Subquery(_) => {
@@ -1247,6 +1263,21 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_duration_binary(
+        &mut self,
+        min_precedence: u8,
+        context: DurationContext,
+    ) -> PResult<DurationExpr> {
+        self.depth += 1;
+        let result = if self.depth > MAX_NESTING {
+            Err(self.too_deep())
+        } else {
+            self.parse_duration_binary_inner(min_precedence, context)
+        };
+        self.depth -= 1;
+        result
+    }
+
+    fn parse_duration_binary_inner(
         &mut self,
         min_precedence: u8,
         context: DurationContext,
@@ -1295,21 +1326,13 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_duration_unary(&mut self, context: DurationContext) -> PResult<DurationExpr> {
-        self.depth += 1;
-        let result = if self.depth > MAX_DEPTH {
-            Err(self.error(
-                self.current().start,
-                format!("expression is nested too deeply (more than {MAX_DEPTH} levels)"),
-            ))
-        } else if matches!(self.kind(), TokenKind::Add | TokenKind::Sub) {
+        if matches!(self.kind(), TokenKind::Add | TokenKind::Sub) {
             let op = self.advance();
-            self.parse_duration_binary(BinaryOp::Pow.precedence(), context)
-                .and_then(|operand| self.apply_duration_unary(&op, operand))
+            let operand = self.parse_duration_binary(BinaryOp::Pow.precedence(), context)?;
+            self.apply_duration_unary(&op, operand)
         } else {
             self.parse_duration_primary(context)
-        };
-        self.depth -= 1;
-        result
+        }
     }
 
     /// Prometheus's `applyUnaryOpToDurationExpr`: a sign folds into a literal, `+` disappears,
@@ -1981,8 +2004,9 @@ pub(crate) fn parse_number(text: &str) -> Result<f64, String> {
 
 /// Underscores only between digits (or after a base prefix), as Go's `underscoreOK`.
 fn underscores_ok(digits: &str, after_prefix: bool) -> bool {
+    // Anything but an underscore counts as a digit here; the lexer has checked the rest.
     let mut prev_digit = after_prefix;
-    for (i, c) in digits.chars().enumerate() {
+    for c in digits.chars() {
         if c == '_' {
             if !prev_digit {
                 return false;
@@ -1990,7 +2014,6 @@ fn underscores_ok(digits: &str, after_prefix: bool) -> bool {
             prev_digit = false;
         } else {
             prev_digit = true;
-            let _ = i;
         }
     }
     prev_digit

@@ -223,3 +223,71 @@ fn every_testdata_query_parses_and_round_trips() {
         failures.join("\n")
     );
 }
+
+/// Every prefix of every test query, each query with one character removed, and random strings
+/// of PromQL-ish characters: parsing must return (never panic), and whatever parses must print
+/// back to a query that parses to the same tree.
+#[test]
+fn mangled_queries_never_panic_and_round_trip() {
+    let options = ParseOptions::all();
+    let mut checked = 0usize;
+    let mut failures = Vec::new();
+    let mut check = |q: &str| {
+        checked += 1;
+        if let Ok(expr) = parse_with(q, &options) {
+            let printed = expr.to_string();
+            match parse_with(&printed, &options) {
+                Ok(again) if normalized(&again) == normalized(&expr) => {}
+                Ok(_) => failures.push(format!("{q:?} prints as {printed:?}, a different tree")),
+                Err(err) => failures.push(format!("{q:?} prints as {printed:?}: {err}")),
+            }
+        }
+        // The default options must not panic either.
+        let _ = narthex_promql::parse(q);
+    };
+    for q in eval_queries() {
+        let boundaries: Vec<usize> = q
+            .query
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([q.query.len()])
+            .collect();
+        for &end in &boundaries {
+            check(&q.query[..end]);
+        }
+        for pair in boundaries.windows(2) {
+            check(&format!("{}{}", &q.query[..pair[0]], &q.query[pair[1]..]));
+        }
+    }
+    // A small deterministic generator (no dependencies for a fuzzer here).
+    let alphabet: Vec<char> =
+        "abfnorsty_:0159.eEx+-*/%^=!~<>(){}[],@\"'`\\# \nsumbyoffsetstep()ninf"
+            .chars()
+            .collect();
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..50_000 {
+        let len = (next() % 24) as usize;
+        let q: String = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
+        check(&q);
+    }
+    println!("checked {checked} mangled queries");
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
