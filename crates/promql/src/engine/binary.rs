@@ -1,0 +1,456 @@
+//! Binary operators: scalar/scalar, vector/scalar and vector/vector with one-to-one,
+//! many-to-one and one-to-many matching, `bool`, and the set operators, with Prometheus's
+//! result labels and error messages (`VectorBinop`, `VectorscalarBinop`, `resultMetric`).
+
+use std::collections::{HashMap, HashSet};
+
+use narthex_model::{Labels, LabelsBuilder, METRIC_NAME};
+
+use super::{exec_err, Ev, Result};
+use crate::ast::{BinaryExpr, BinaryOp, Cardinality, ValueType, VectorMatching};
+use crate::value::{EvalSample, EvalSeries, METADATA_LABELS};
+
+/// Operators that change what a value means, so the result loses the metric name.
+pub(crate) fn changes_metric_schema(op: BinaryOp) -> bool {
+    matches!(
+        op,
+        BinaryOp::Add
+            | BinaryOp::Sub
+            | BinaryOp::Mul
+            | BinaryOp::Div
+            | BinaryOp::Pow
+            | BinaryOp::Mod
+            | BinaryOp::Atan2
+    )
+}
+
+fn btos(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// `scalarBinop`.
+pub(crate) fn scalar_binop(op: BinaryOp, l: f64, r: f64) -> f64 {
+    match op {
+        BinaryOp::Add => l + r,
+        BinaryOp::Sub => l - r,
+        BinaryOp::Mul => l * r,
+        BinaryOp::Div => l / r,
+        BinaryOp::Pow => l.powf(r),
+        BinaryOp::Mod => l % r,
+        BinaryOp::Eql => btos(l == r),
+        BinaryOp::Neq => btos(l != r),
+        BinaryOp::Gtr => btos(l > r),
+        BinaryOp::Lss => btos(l < r),
+        BinaryOp::Gte => btos(l >= r),
+        BinaryOp::Lte => btos(l <= r),
+        BinaryOp::Atan2 => l.atan2(r),
+        _ => f64::NAN,
+    }
+}
+
+/// `vectorElemBinop` for floats: the value and whether the element is kept.
+fn elem_binop(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
+    match op {
+        BinaryOp::Add => (l + r, true),
+        BinaryOp::Sub => (l - r, true),
+        BinaryOp::Mul => (l * r, true),
+        BinaryOp::Div => (l / r, true),
+        BinaryOp::Pow => (l.powf(r), true),
+        BinaryOp::Mod => (l % r, true),
+        BinaryOp::Eql => (l, l == r),
+        BinaryOp::Neq => (l, l != r),
+        BinaryOp::Gtr => (l, l > r),
+        BinaryOp::Lss => (l, l < r),
+        BinaryOp::Gte => (l, l >= r),
+        BinaryOp::Lte => (l, l <= r),
+        BinaryOp::Atan2 => (l.atan2(r), true),
+        // Set operators never get here; histogram trims do not apply to floats.
+        _ => (l, false),
+    }
+}
+
+/// Go's `strconv.Quote` for label values in error messages.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Prometheus's `Labels.String()`: `{__name__="x", a="b"}`.
+pub(crate) fn labels_string(labels: &Labels) -> String {
+    let mut out = String::from("{");
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&l.name);
+        out.push('=');
+        out.push_str(&go_quote(&l.value));
+    }
+    out.push('}');
+    out
+}
+
+/// `Labels.MatchLabels`: the labels a matching looks at.
+fn match_labels(labels: &Labels, on: bool, names: &[String]) -> Labels {
+    let mut b = LabelsBuilder::default();
+    for l in labels.iter() {
+        let listed = names.iter().any(|n| n == &l.name);
+        if on == listed && (on || l.name != METRIC_NAME) {
+            b.set(l.name.clone(), l.value.clone());
+        }
+    }
+    b.build()
+}
+
+/// The join signature of a series under a matching.
+pub(crate) fn signature(labels: &Labels, on: bool, names: &[String]) -> String {
+    let mut key = String::new();
+    for l in labels.iter() {
+        let listed = names.iter().any(|n| n == &l.name);
+        let include = if on {
+            listed
+        } else {
+            !listed && l.name != METRIC_NAME
+        };
+        if include {
+            key.push_str(&l.name);
+            key.push('\u{ff}');
+            key.push_str(&l.value);
+            key.push('\u{ff}');
+        }
+    }
+    key
+}
+
+/// Signature ordinals of the series of both sides, shared between them.
+fn signature_ordinals(sides: &[&Vec<EvalSeries>], on: bool, names: &[String]) -> Vec<Vec<u32>> {
+    let mut map: HashMap<String, u32> = HashMap::new();
+    sides
+        .iter()
+        .map(|m| {
+            m.iter()
+                .map(|s| {
+                    let key = signature(&s.labels, on, names);
+                    let n = map.len() as u32;
+                    *map.entry(key).or_insert(n)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+pub(crate) fn eval_binary(ev: &Ev, b: &BinaryExpr) -> Result<Vec<EvalSeries>> {
+    let lt = b.lhs.value_type();
+    let rt = b.rhs.value_type();
+    let op = b.op;
+    match (lt, rt) {
+        (ValueType::Scalar, ValueType::Scalar) => {
+            let l = ev.eval_matrix(&b.lhs)?;
+            let r = ev.eval_matrix(&b.rhs)?;
+            ev.range_eval(&[Some(l), Some(r)], None, |v, _, ts| {
+                let (Some(l), Some(r)) = (v[0].first(), v[1].first()) else {
+                    return Ok(Vec::new());
+                };
+                Ok(vec![EvalSample {
+                    labels: Labels::default(),
+                    t: ts,
+                    v: scalar_binop(op, l.v, r.v),
+                    drop_name: false,
+                }])
+            })
+        }
+        (ValueType::Vector, ValueType::Scalar) | (ValueType::Scalar, ValueType::Vector) => {
+            let swap = lt == ValueType::Scalar;
+            let l = ev.eval_matrix(&b.lhs)?;
+            let r = ev.eval_matrix(&b.rhs)?;
+            let return_bool = b.return_bool;
+            ev.range_eval(&[Some(l), Some(r)], None, |v, _, _| {
+                let (vec, scalar) = if swap { (&v[1], &v[0]) } else { (&v[0], &v[1]) };
+                let Some(scalar) = scalar.first().map(|s| s.v) else {
+                    return Ok(Vec::new());
+                };
+                Ok(vector_scalar_binop(op, vec, scalar, swap, return_bool))
+            })
+        }
+        _ => {
+            let default_matching = VectorMatching {
+                card: if op.is_set() {
+                    Cardinality::ManyToMany
+                } else {
+                    Cardinality::OneToOne
+                },
+                on: false,
+                labels: Vec::new(),
+                include: Vec::new(),
+                fill: Default::default(),
+            };
+            let matching = b.matching.as_ref().unwrap_or(&default_matching);
+            let l = ev.eval_matrix(&b.lhs)?;
+            let r = ev.eval_matrix(&b.rhs)?;
+            let sigs = signature_ordinals(&[&l, &r], matching.on, &matching.labels);
+            let return_bool = b.return_bool;
+            ev.range_eval(&[Some(l), Some(r)], Some(&sigs), |v, s, _| match op {
+                BinaryOp::And => Ok(vector_and(&v[0], &v[1], &s[0], &s[1])),
+                BinaryOp::Or => Ok(vector_or(&v[0], &v[1], &s[0], &s[1])),
+                BinaryOp::Unless => Ok(vector_unless(&v[0], &v[1], &s[0], &s[1])),
+                _ => vector_binop(op, &v[0], &v[1], &s[0], &s[1], matching, return_bool),
+            })
+        }
+    }
+}
+
+fn vector_scalar_binop(
+    op: BinaryOp,
+    vec: &[EvalSample],
+    scalar: f64,
+    swap: bool,
+    return_bool: bool,
+) -> Vec<EvalSample> {
+    let mut out = Vec::with_capacity(vec.len());
+    for s in vec {
+        let (lf, rf) = if swap { (scalar, s.v) } else { (s.v, scalar) };
+        let (mut v, mut keep) = elem_binop(op, lf, rf);
+        // A comparison keeps the vector element's value even when the scalar is on the left.
+        if op.is_comparison() && swap {
+            v = rf;
+        }
+        if return_bool {
+            v = btos(keep);
+            keep = true;
+        }
+        if keep {
+            out.push(EvalSample {
+                labels: s.labels.clone(),
+                t: s.t,
+                v,
+                drop_name: s.drop_name || changes_metric_schema(op) || return_bool,
+            });
+        }
+    }
+    out
+}
+
+fn vector_and(lhs: &[EvalSample], rhs: &[EvalSample], ls: &[u32], rs: &[u32]) -> Vec<EvalSample> {
+    if lhs.is_empty() || rhs.is_empty() {
+        return Vec::new();
+    }
+    let present: HashSet<u32> = rs.iter().copied().collect();
+    lhs.iter()
+        .zip(ls)
+        .filter(|(_, s)| present.contains(s))
+        .map(|(e, _)| e.clone())
+        .collect()
+}
+
+fn vector_or(lhs: &[EvalSample], rhs: &[EvalSample], ls: &[u32], rs: &[u32]) -> Vec<EvalSample> {
+    if lhs.is_empty() {
+        return rhs.to_vec();
+    }
+    if rhs.is_empty() {
+        return lhs.to_vec();
+    }
+    let present: HashSet<u32> = ls.iter().copied().collect();
+    let mut out = lhs.to_vec();
+    out.extend(
+        rhs.iter()
+            .zip(rs)
+            .filter(|(_, s)| !present.contains(s))
+            .map(|(e, _)| e.clone()),
+    );
+    out
+}
+
+fn vector_unless(
+    lhs: &[EvalSample],
+    rhs: &[EvalSample],
+    ls: &[u32],
+    rs: &[u32],
+) -> Vec<EvalSample> {
+    if lhs.is_empty() || rhs.is_empty() {
+        return lhs.to_vec();
+    }
+    let present: HashSet<u32> = rs.iter().copied().collect();
+    lhs.iter()
+        .zip(ls)
+        .filter(|(_, s)| !present.contains(s))
+        .map(|(e, _)| e.clone())
+        .collect()
+}
+
+/// `resultMetric`.
+fn result_metric(lhs: &Labels, rhs: &Labels, op: BinaryOp, matching: &VectorMatching) -> Labels {
+    let drop_meta = changes_metric_schema(op);
+    let mut b = LabelsBuilder::with_capacity(lhs.len());
+    for l in lhs.iter() {
+        if drop_meta && METADATA_LABELS.contains(&l.name.as_str()) {
+            continue;
+        }
+        if matching.card == Cardinality::OneToOne {
+            let listed = matching.labels.iter().any(|n| n == &l.name);
+            if listed != matching.on {
+                continue;
+            }
+        }
+        b.set(l.name.clone(), l.value.clone());
+    }
+    for name in &matching.include {
+        match rhs.get(name) {
+            Some(v) => {
+                b.set(name.clone(), v.to_string());
+            }
+            None => {
+                b.remove(name);
+            }
+        }
+    }
+    b.build()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn vector_binop(
+    op: BinaryOp,
+    lhs: &[EvalSample],
+    rhs: &[EvalSample],
+    lsigs: &[u32],
+    rsigs: &[u32],
+    matching: &VectorMatching,
+    return_bool: bool,
+) -> Result<Vec<EvalSample>> {
+    let fill = matching.fill;
+    if (lhs.is_empty() && rhs.is_empty())
+        || ((lhs.is_empty() || rhs.is_empty()) && fill.lhs.is_none() && fill.rhs.is_none())
+    {
+        return Ok(Vec::new());
+    }
+    let one_to_many = matching.card == Cardinality::OneToMany;
+    // For one-to-many, swap sides so that the right is always the "one" side.
+    let (lhs, rhs, lsigs, rsigs) = if one_to_many {
+        (rhs, lhs, rsigs, lsigs)
+    } else {
+        (lhs, rhs, lsigs, rsigs)
+    };
+    let mut right: HashMap<u32, usize> = HashMap::with_capacity(rhs.len());
+    for (i, rs) in rhs.iter().enumerate() {
+        if let Some(&dup) = right.get(&rsigs[i]) {
+            let side = if one_to_many { "left" } else { "right" };
+            let matched = match_labels(&rs.labels, matching.on, &matching.labels);
+            // The two duplicates are reported in label order, so the message is stable.
+            let (a, b) = if rs.labels <= rhs[dup].labels {
+                (&rs.labels, &rhs[dup].labels)
+            } else {
+                (&rhs[dup].labels, &rs.labels)
+            };
+            return Err(exec_err(format!(
+                "found duplicate series for the match group {} on the {} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                labels_string(&matched),
+                side,
+                labels_string(a),
+                labels_string(b)
+            )));
+        }
+        right.insert(rsigs[i], i);
+    }
+    let mut matched_one: HashSet<u32> = HashSet::new();
+    let mut matched_many: HashMap<u32, HashSet<Labels>> = HashMap::new();
+    let mut out = Vec::new();
+    // With one-to-many the sides are swapped, and so are the fill values.
+    let (fill_rhs, fill_lhs) = if one_to_many {
+        (fill.lhs, fill.rhs)
+    } else {
+        (fill.rhs, fill.lhs)
+    };
+    let mut work: Vec<(EvalSample, EvalSample, u32)> = Vec::with_capacity(lhs.len());
+    for (i, ls) in lhs.iter().enumerate() {
+        let sig = lsigs[i];
+        let rs = match right.get(&sig) {
+            Some(&ri) => rhs[ri].clone(),
+            None => {
+                let Some(f) = fill_rhs else { continue };
+                EvalSample {
+                    labels: match_labels(&ls.labels, matching.on, &matching.labels),
+                    t: ls.t,
+                    v: f,
+                    drop_name: false,
+                }
+            }
+        };
+        work.push((ls.clone(), rs, sig));
+    }
+    if let Some(f) = fill_lhs {
+        let left: HashSet<u32> = lsigs.iter().copied().collect();
+        let mut missing: Vec<(u32, usize)> = right
+            .iter()
+            .filter(|(sig, _)| !left.contains(sig))
+            .map(|(&sig, &i)| (sig, i))
+            .collect();
+        missing.sort_by_key(|&(_, i)| i);
+        for (sig, i) in missing {
+            let rs = rhs[i].clone();
+            let ls = EvalSample {
+                labels: match_labels(&rs.labels, matching.on, &matching.labels),
+                t: rs.t,
+                v: f,
+                drop_name: false,
+            };
+            work.push((ls, rs, sig));
+        }
+    }
+    for (ls, rs, sig) in work {
+        let ls = &ls;
+        let rs = &rs;
+        let (fl, fr) = if one_to_many {
+            (rs.v, ls.v)
+        } else {
+            (ls.v, rs.v)
+        };
+        let (mut v, keep) = elem_binop(op, fl, fr);
+        if return_bool {
+            v = btos(keep);
+        }
+        let metric = result_metric(&ls.labels, &rs.labels, op, matching);
+        if matching.card == Cardinality::OneToOne {
+            if !matched_one.insert(sig) {
+                return Err(exec_err(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                ));
+            }
+        } else if !matched_many.entry(sig).or_default().insert(metric.clone()) {
+            return Err(exec_err(
+                "multiple matches for labels: grouping labels must ensure unique matches",
+            ));
+        }
+        if !keep && !return_bool {
+            continue;
+        }
+        out.push(EvalSample {
+            labels: metric,
+            t: ls.t,
+            v,
+            drop_name: return_bool || (!changes_metric_schema(op) && ls.drop_name),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,942 @@
+//! PromQL functions, as `promql/functions.go` computes them: functions over range vectors slide a
+//! window over each series across all steps; the others are applied to the per-step vectors of
+//! their arguments. `label_replace`, `label_join` and `timestamp` over a selector work on whole
+//! series, as in Prometheus.
+
+use narthex_model::{is_stale_nan, Labels, LabelsBuilder, MatchOp, Sample, METRIC_NAME};
+
+use super::binary::go_quote;
+use super::histogram;
+use super::util::{civil, days_in_month, go_f64_to_i64, go_sort, kahan_inc, natsort_less};
+use super::{exec_err, merge_same_labelsets, sample_at, unparen, Ev, Result};
+use crate::ast::{Call, Expr, Span, ValueType};
+use crate::value::{drop_metadata, EvalSample, EvalSeries};
+
+/// Functions whose argument is a range vector, with the index of that argument.
+fn matrix_arg_index(args: &[&Expr]) -> Option<usize> {
+    args.iter()
+        .position(|a| matches!(a, Expr::MatrixSelector(_) | Expr::Subquery(_)))
+}
+
+pub(crate) fn eval_call(ev: &Ev, call: &Call) -> Result<Vec<EvalSeries>> {
+    let name = call.func.name;
+    let args: Vec<&Expr> = call.args.iter().map(unparen).collect();
+    match name {
+        "timestamp" => {
+            if let Some(Expr::VectorSelector(vs)) = args.first() {
+                return timestamp_over_selector(ev, vs);
+            }
+        }
+        "label_replace" => return label_replace(ev, &args),
+        "label_join" => return label_join(ev, &args),
+        _ => {}
+    }
+    if let Some(midx) = matrix_arg_index(&args) {
+        return eval_range_function(ev, call, &args, midx);
+    }
+    let mut inputs = Vec::with_capacity(args.len());
+    for a in &args {
+        if a.value_type() == ValueType::String {
+            inputs.push(None);
+        } else {
+            inputs.push(Some(ev.eval_matrix(a)?));
+        }
+    }
+    if matches!(
+        name,
+        "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc"
+    ) && !ev.is_instant()
+    {
+        ev.ctx.warn(
+            "sort is ineffective for range queries since results are always ordered by labels"
+                .into(),
+            call.span,
+        );
+    }
+    ev.range_eval(&inputs, None, |v, _, ts| {
+        instant_function(ev, name, &args, v, ts)
+    })
+}
+
+fn string_arg(e: &Expr) -> Result<&str> {
+    match e {
+        Expr::String(s) => Ok(&s.value),
+        _ => Err(exec_err("expected a string argument")),
+    }
+}
+
+/// Prometheus accepts any non-empty UTF-8 label name (Rust strings are always UTF-8).
+fn valid_label_name(name: &str) -> bool {
+    !name.is_empty()
+}
+
+fn label_replace(ev: &Ev, args: &[&Expr]) -> Result<Vec<EvalSeries>> {
+    if args.len() != 5 {
+        return Err(exec_err("label_replace: wrong number of arguments"));
+    }
+    let dst = string_arg(args[1])?;
+    let repl = string_arg(args[2])?;
+    let src = string_arg(args[3])?;
+    let regex_str = string_arg(args[4])?;
+    let regex = regex::Regex::new(&format!("^(?s:{regex_str})$")).map_err(|_| {
+        exec_err(format!(
+            "invalid regular expression in label_replace(): {regex_str}"
+        ))
+    })?;
+    if !valid_label_name(dst) {
+        return Err(exec_err(format!(
+            "invalid destination label name in label_replace(): {dst}"
+        )));
+    }
+    let mut m = ev.eval_matrix(args[0])?;
+    for s in m.iter_mut() {
+        let src_val = s.labels.get(src).unwrap_or("");
+        if let Some(caps) = regex.captures(src_val) {
+            let mut res = String::new();
+            caps.expand(repl, &mut res);
+            let mut b = s.labels.to_builder();
+            b.set(dst, res);
+            s.labels = b.build();
+            if dst == METRIC_NAME {
+                s.drop_name = false;
+            }
+        }
+    }
+    merge_same_labelsets(m)
+}
+
+fn label_join(ev: &Ev, args: &[&Expr]) -> Result<Vec<EvalSeries>> {
+    if args.len() < 3 {
+        return Err(exec_err("label_join: wrong number of arguments"));
+    }
+    let dst = string_arg(args[1])?;
+    let sep = string_arg(args[2])?;
+    let mut srcs = Vec::new();
+    for a in &args[3..] {
+        let src = string_arg(a)?;
+        if !valid_label_name(src) {
+            return Err(exec_err(format!(
+                "invalid source label name in label_join(): {src}"
+            )));
+        }
+        srcs.push(src);
+    }
+    if !valid_label_name(dst) {
+        return Err(exec_err(format!(
+            "invalid destination label name in label_join(): {dst}"
+        )));
+    }
+    let mut m = ev.eval_matrix(args[0])?;
+    for s in m.iter_mut() {
+        let joined: Vec<&str> = srcs.iter().map(|l| s.labels.get(l).unwrap_or("")).collect();
+        let joined = joined.join(sep);
+        let mut b = s.labels.to_builder();
+        b.set(dst, joined);
+        s.labels = b.build();
+        if dst == METRIC_NAME {
+            s.drop_name = false;
+        }
+    }
+    merge_same_labelsets(m)
+}
+
+/// `timestamp(selector)`: the timestamps of the samples themselves, not of the steps.
+fn timestamp_over_selector(ev: &Ev, vs: &crate::ast::VectorSelector) -> Result<Vec<EvalSeries>> {
+    let lookback = ev.ctx.opts.lookback_delta_ms;
+    let at = ev.at_time(vs.at);
+    // With `@`, Prometheus looks exactly at the `@` time for every step.
+    let (ref_min, ref_max) = match at {
+        Some(a) => (a, a),
+        None => (ev.start - vs.offset, ev.end - vs.offset),
+    };
+    let series = ev
+        .ctx
+        .select(&vs.matchers, ref_min - lookback + 1, ref_max)?;
+    let mut out = Vec::with_capacity(series.len());
+    for s in series {
+        let mut cursor = 0;
+        let mut points = Vec::new();
+        for t in ev.steps() {
+            let r = match at {
+                Some(a) => a,
+                None => t - vs.offset,
+            };
+            if at.is_some() {
+                cursor = 0;
+            }
+            if let Some(p) = sample_at(&s.samples, &mut cursor, r, lookback) {
+                points.push(Sample {
+                    t,
+                    v: p.t as f64 / 1000.0,
+                });
+            }
+        }
+        ev.ctx.add_samples(points.len())?;
+        if !points.is_empty() {
+            out.push(EvalSeries {
+                labels: s.labels,
+                points,
+                drop_name: true,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn map_floats(vec: &[EvalSample], f: impl Fn(f64) -> f64) -> Vec<EvalSample> {
+    vec.iter()
+        .map(|s| EvalSample {
+            labels: s.labels.clone(),
+            t: s.t,
+            v: f(s.v),
+            drop_name: true,
+        })
+        .collect()
+}
+
+fn scalar_of(v: &[Vec<EvalSample>], i: usize) -> f64 {
+    v.get(i)
+        .and_then(|x| x.first())
+        .map(|s| s.v)
+        .unwrap_or(f64::NAN)
+}
+
+fn single(ts: i64, v: f64) -> Vec<EvalSample> {
+    vec![EvalSample {
+        labels: Labels::default(),
+        t: ts,
+        v,
+        drop_name: false,
+    }]
+}
+
+/// The labels `absent` and `absent_over_time` give their result: those fixed by equality
+/// matchers (`createLabelsForAbsentFunction`).
+fn absent_labels(e: &Expr) -> Labels {
+    let matchers = match e {
+        Expr::VectorSelector(vs) => &vs.matchers,
+        Expr::MatrixSelector(ms) => &ms.selector.matchers,
+        _ => return Labels::default(),
+    };
+    let mut b = LabelsBuilder::default();
+    let mut has: Vec<&str> = Vec::new();
+    for m in matchers {
+        if m.name == METRIC_NAME {
+            continue;
+        }
+        if m.op == MatchOp::Equal && !has.contains(&m.name.as_str()) {
+            b.set(m.name.clone(), m.value.clone());
+            has.push(&m.name);
+        } else {
+            b.remove(&m.name);
+        }
+    }
+    b.build()
+}
+
+fn date_fn(name: &str, secs: i64) -> f64 {
+    let c = civil(secs);
+    match name {
+        "days_in_month" => days_in_month(c.year, c.month) as f64,
+        "day_of_month" => c.day as f64,
+        "day_of_week" => c.weekday as f64,
+        "day_of_year" => c.yday as f64,
+        "hour" => c.hour as f64,
+        "minute" => c.minute as f64,
+        "month" => c.month as f64,
+        _ => c.year as f64,
+    }
+}
+
+fn instant_function(
+    ev: &Ev,
+    name: &str,
+    args: &[&Expr],
+    v: &[Vec<EvalSample>],
+    ts: i64,
+) -> Result<Vec<EvalSample>> {
+    let vec0 = || v.first().map(|x| x.as_slice()).unwrap_or(&[]);
+    let out = match name {
+        "abs" => map_floats(vec0(), f64::abs),
+        "ceil" => map_floats(vec0(), f64::ceil),
+        "floor" => map_floats(vec0(), f64::floor),
+        "exp" => map_floats(vec0(), f64::exp),
+        "sqrt" => map_floats(vec0(), f64::sqrt),
+        "ln" => map_floats(vec0(), f64::ln),
+        "log2" => map_floats(vec0(), f64::log2),
+        "log10" => map_floats(vec0(), f64::log10),
+        "sin" => map_floats(vec0(), f64::sin),
+        "cos" => map_floats(vec0(), f64::cos),
+        "tan" => map_floats(vec0(), f64::tan),
+        "asin" => map_floats(vec0(), f64::asin),
+        "acos" => map_floats(vec0(), f64::acos),
+        "atan" => map_floats(vec0(), f64::atan),
+        "sinh" => map_floats(vec0(), f64::sinh),
+        "cosh" => map_floats(vec0(), f64::cosh),
+        "tanh" => map_floats(vec0(), f64::tanh),
+        "asinh" => map_floats(vec0(), f64::asinh),
+        "acosh" => map_floats(vec0(), f64::acosh),
+        "atanh" => map_floats(vec0(), f64::atanh),
+        "rad" => map_floats(vec0(), |x| x * std::f64::consts::PI / 180.0),
+        "deg" => map_floats(vec0(), |x| x * 180.0 / std::f64::consts::PI),
+        "sgn" => map_floats(vec0(), |x| {
+            if x < 0.0 {
+                -1.0
+            } else if x > 0.0 {
+                1.0
+            } else {
+                x
+            }
+        }),
+        "timestamp" => vec0()
+            .iter()
+            .map(|s| EvalSample {
+                labels: s.labels.clone(),
+                t: s.t,
+                v: s.t as f64 / 1000.0,
+                drop_name: true,
+            })
+            .collect(),
+        "pi" => single(ts, std::f64::consts::PI),
+        // Query context functions: Prometheus folds them into numbers before evaluating.
+        "min_of" => single(ts, go_min(scalar_of(v, 0), scalar_of(v, 1))),
+        "max_of" => single(ts, go_max(scalar_of(v, 0), scalar_of(v, 1))),
+        "step" => single(ts, ev.ctx.query_step as f64 / 1000.0),
+        "range" => single(ts, (ev.ctx.query_end - ev.ctx.query_start) as f64 / 1000.0),
+        "start" => single(ts, ev.ctx.query_start as f64 / 1000.0),
+        "end" => single(ts, ev.ctx.query_end as f64 / 1000.0),
+        "time" => single(ts, ts as f64 / 1000.0),
+        "vector" => single(ts, scalar_of(v, 0)),
+        "scalar" => {
+            let vec = vec0();
+            single(ts, if vec.len() == 1 { vec[0].v } else { f64::NAN })
+        }
+        "clamp" | "clamp_min" | "clamp_max" => {
+            let (min, max) = match name {
+                "clamp" => (scalar_of(v, 1), scalar_of(v, 2)),
+                "clamp_min" => (scalar_of(v, 1), f64::INFINITY),
+                _ => (f64::NEG_INFINITY, scalar_of(v, 1)),
+            };
+            if max < min {
+                Vec::new()
+            } else {
+                // Go's math.Max/Min: NaN wins.
+                map_floats(vec0(), |x| go_max(min, go_min(max, x)))
+            }
+        }
+        "round" => {
+            let to_nearest = if args.len() >= 2 {
+                scalar_of(v, 1)
+            } else {
+                1.0
+            };
+            let inv = 1.0 / to_nearest;
+            map_floats(vec0(), |x| (x * inv + 0.5).floor() / inv)
+        }
+        "absent" => {
+            if vec0().is_empty() {
+                vec![EvalSample {
+                    labels: args.first().map(|a| absent_labels(a)).unwrap_or_default(),
+                    t: ts,
+                    v: 1.0,
+                    drop_name: false,
+                }]
+            } else {
+                Vec::new()
+            }
+        }
+        "sort" => {
+            let mut out = vec0().to_vec();
+            go_sort(&mut out, |a, b| b.v.is_nan() || b.v > a.v);
+            out
+        }
+        "sort_desc" => {
+            let mut out = vec0().to_vec();
+            go_sort(&mut out, |a, b| b.v.is_nan() || b.v < a.v);
+            out
+        }
+        "sort_by_label" | "sort_by_label_desc" => {
+            let mut labels = Vec::new();
+            for a in &args[1..] {
+                labels.push(string_arg(a)?);
+            }
+            let desc = name == "sort_by_label_desc";
+            let mut out = vec0().to_vec();
+            out.sort_by(|a, b| {
+                for l in &labels {
+                    let x = a.labels.get(l).unwrap_or("");
+                    let y = b.labels.get(l).unwrap_or("");
+                    if x == y {
+                        continue;
+                    }
+                    let less = natsort_less(x, y);
+                    return if less != desc {
+                        std::cmp::Ordering::Less
+                    } else {
+                        std::cmp::Ordering::Greater
+                    };
+                }
+                let ord = a.labels.cmp(&b.labels);
+                if desc {
+                    ord.reverse()
+                } else {
+                    ord
+                }
+            });
+            out
+        }
+        "days_in_month" | "day_of_month" | "day_of_week" | "day_of_year" | "hour" | "minute"
+        | "month" | "year" => {
+            if args.is_empty() {
+                single(ts, date_fn(name, ts.div_euclid(1000)))
+            } else {
+                map_floats(vec0(), |x| date_fn(name, go_f64_to_i64(x)))
+            }
+        }
+        "histogram_quantile" => histogram::histogram_quantile(
+            ev,
+            scalar_of(v, 0),
+            v.get(1).map(|x| x.as_slice()).unwrap_or(&[]),
+            args[0].span(),
+            args[1].span(),
+        ),
+        "histogram_quantiles" => {
+            let label = string_arg(args[1])?;
+            let qs: Vec<(f64, Span)> = (2..args.len())
+                .map(|i| (scalar_of(v, i), args[i].span()))
+                .collect();
+            histogram::histogram_quantiles(ev, vec0(), label, &qs, args[0].span())
+        }
+        "histogram_fraction" => histogram::histogram_fraction(
+            ev,
+            scalar_of(v, 0),
+            scalar_of(v, 1),
+            v.get(2).map(|x| x.as_slice()).unwrap_or(&[]),
+            args[2].span(),
+        ),
+        // Native histograms only; float samples are ignored.
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+        | "histogram_stdvar" => Vec::new(),
+        _ => {
+            return Err(exec_err(format!(
+                "function {name} is not supported by this engine"
+            )))
+        }
+    };
+    Ok(out)
+}
+
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+/// What a range function sees at one step.
+struct Window<'w> {
+    points: &'w [Sample],
+    /// The evaluation time of the step.
+    ts: i64,
+    /// `(range_start, range_end]` is the window.
+    range_start: i64,
+    range_end: i64,
+    range_ms: i64,
+}
+
+/// `time.Duration.Seconds()` of a millisecond duration.
+fn duration_seconds(ms: i64) -> f64 {
+    let ns = ms as i128 * 1_000_000;
+    let sec = (ns / 1_000_000_000) as f64;
+    let nsec = (ns % 1_000_000_000) as f64;
+    sec + nsec / 1e9
+}
+
+const RANGE_FUNCTIONS: &[&str] = &[
+    "rate",
+    "increase",
+    "delta",
+    "irate",
+    "idelta",
+    "avg_over_time",
+    "count_over_time",
+    "first_over_time",
+    "last_over_time",
+    "max_over_time",
+    "min_over_time",
+    "sum_over_time",
+    "quantile_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "mad_over_time",
+    "present_over_time",
+    "absent_over_time",
+    "ts_of_first_over_time",
+    "ts_of_last_over_time",
+    "ts_of_max_over_time",
+    "ts_of_min_over_time",
+    "changes",
+    "resets",
+    "deriv",
+    "predict_linear",
+    "double_exponential_smoothing",
+];
+
+fn eval_range_function(
+    ev: &Ev,
+    call: &Call,
+    args: &[&Expr],
+    midx: usize,
+) -> Result<Vec<EvalSeries>> {
+    let name = call.func.name;
+    if !RANGE_FUNCTIONS.contains(&name) {
+        return Err(exec_err(format!(
+            "function {name} is not supported by this engine"
+        )));
+    }
+    // The other arguments are scalars, evaluated for every step.
+    let mut scalars: Vec<Vec<f64>> = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if i != midx && a.value_type() != ValueType::String {
+            scalars.push(ev.eval_scalar_steps(a)?);
+        }
+    }
+    let (input, range, offset, at, from_selector) = match args[midx] {
+        Expr::MatrixSelector(ms) => {
+            let vs = &ms.selector;
+            let at = ev.at_time(vs.at);
+            let (ref_min, ref_max) = match at {
+                Some(a) => (a - vs.offset, a - vs.offset),
+                None => (ev.start - vs.offset, ev.end - vs.offset),
+            };
+            let series = ev
+                .ctx
+                .select(&vs.matchers, ref_min - ms.range + 1, ref_max)?;
+            let input: Vec<EvalSeries> = series
+                .into_iter()
+                .map(|s| EvalSeries {
+                    labels: s.labels,
+                    points: s
+                        .samples
+                        .into_iter()
+                        .filter(|p| !is_stale_nan(p.v))
+                        .collect(),
+                    drop_name: false,
+                })
+                .collect();
+            (input, ms.range, vs.offset, at, true)
+        }
+        Expr::Subquery(sq) => {
+            let mut m = ev.eval_subquery(sq)?;
+            // A name already due to be dropped inside the subquery stays dropped.
+            for s in m.iter_mut() {
+                if s.drop_name {
+                    s.labels = drop_metadata(&s.labels);
+                    s.drop_name = false;
+                }
+            }
+            (m, sq.range, sq.offset, ev.at_time(sq.at), false)
+        }
+        _ => return Err(exec_err("expected a range vector argument")),
+    };
+    // Prometheus reports positions of a subquery argument at the start of the query.
+    let arg0_span = if from_selector || midx != 0 {
+        args[0].span()
+    } else {
+        Span::default()
+    };
+    let drop_name = name != "last_over_time" && name != "first_over_time";
+    let mut out: Vec<EvalSeries> = Vec::with_capacity(input.len());
+    let steps = ev.num_steps();
+    for s in input {
+        ev.ctx.check_time()?;
+        let pts = &s.points;
+        let (mut lo, mut hi) = (0usize, 0usize);
+        let mut points = Vec::new();
+        let metric_name = s.labels.get(METRIC_NAME).unwrap_or("").to_string();
+        for (step, ts) in ev.steps().enumerate() {
+            let range_end = at.unwrap_or(ts) - offset;
+            let range_start = range_end - range;
+            while hi < pts.len() && pts[hi].t <= range_end {
+                hi += 1;
+            }
+            while lo < hi && pts[lo].t <= range_start {
+                lo += 1;
+            }
+            if lo >= hi {
+                continue;
+            }
+            let w = Window {
+                points: &pts[lo..hi],
+                ts,
+                range_start,
+                range_end,
+                range_ms: range,
+            };
+            let sargs: Vec<f64> = scalars.iter().map(|v| v[step]).collect();
+            ev.ctx.add_samples(hi - lo)?;
+            let r = range_kernel(ev, name, &w, &sargs, &metric_name, arg0_span);
+            ev.ctx.sub_samples(hi - lo);
+            if let Some(v) = r? {
+                points.push(Sample { t: ts, v });
+            }
+        }
+        if (name == "rate" || name == "increase")
+            && !metric_name.is_empty()
+            && !points.is_empty()
+            && !["_total", "_sum", "_count", "_bucket"]
+                .iter()
+                .any(|suffix| metric_name.ends_with(suffix))
+        {
+            ev.ctx.info(
+                format!(
+                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}",
+                    go_quote(&metric_name)
+                ),
+                arg0_span,
+            );
+        }
+        if !points.is_empty() {
+            ev.ctx.add_samples(points.len())?;
+            out.push(EvalSeries {
+                labels: s.labels,
+                points,
+                drop_name,
+            });
+        }
+    }
+    if name == "absent_over_time" {
+        if out.iter().any(|s| s.points.len() == steps) {
+            return Ok(Vec::new());
+        }
+        let mut found = std::collections::HashSet::new();
+        for s in &out {
+            for p in &s.points {
+                found.insert(p.t);
+            }
+        }
+        let points: Vec<Sample> = ev
+            .steps()
+            .filter(|t| !found.contains(t))
+            .map(|t| Sample { t, v: 1.0 })
+            .collect();
+        if points.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Ok(vec![EvalSeries {
+            labels: absent_labels(args[midx]),
+            points,
+            drop_name,
+        }]);
+    }
+    Ok(out)
+}
+
+fn range_kernel(
+    ev: &Ev,
+    name: &str,
+    w: &Window,
+    sargs: &[f64],
+    metric_name: &str,
+    arg0_span: Span,
+) -> Result<Option<f64>> {
+    let p = w.points;
+    let n = p.len();
+    Ok(match name {
+        "rate" => extrapolated_rate(w, true, true),
+        "increase" => extrapolated_rate(w, true, false),
+        "delta" => extrapolated_rate(w, false, false),
+        "irate" => instant_value(p, true),
+        "idelta" => instant_value(p, false),
+        "count_over_time" => Some(n as f64),
+        "present_over_time" | "absent_over_time" => Some(1.0),
+        "last_over_time" => Some(p[n - 1].v),
+        "first_over_time" => Some(p[0].v),
+        "ts_of_first_over_time" => Some(p[0].t as f64 / 1000.0),
+        "ts_of_last_over_time" => Some(p[n - 1].t as f64 / 1000.0),
+        "max_over_time" => Some(compare_over_time(p, |c, m| c > m || m.is_nan()).0),
+        "min_over_time" => Some(compare_over_time(p, |c, m| c < m || m.is_nan()).0),
+        "ts_of_max_over_time" => {
+            Some(compare_over_time(p, |c, m| c >= m || m.is_nan()).1 as f64 / 1000.0)
+        }
+        "ts_of_min_over_time" => {
+            Some(compare_over_time(p, |c, m| c <= m || m.is_nan()).1 as f64 / 1000.0)
+        }
+        "sum_over_time" => {
+            let (mut sum, mut c) = (0.0, 0.0);
+            for s in p {
+                (sum, c) = kahan_inc(s.v, sum, c);
+            }
+            Some(if sum.is_infinite() { sum } else { sum + c })
+        }
+        "avg_over_time" => Some(avg_over_time(p)),
+        "quantile_over_time" => {
+            let q = sargs.first().copied().unwrap_or(f64::NAN);
+            if q.is_nan() || !(0.0..=1.0).contains(&q) {
+                ev.ctx.warn(
+                    format!(
+                        "quantile value should be between 0 and 1, got {}",
+                        super::util::format_go_g(q)
+                    ),
+                    arg0_span,
+                );
+            }
+            let mut values: Vec<f64> = p.iter().map(|s| s.v).collect();
+            Some(super::aggregate::quantile(q, &mut values))
+        }
+        "stddev_over_time" => Some(variance_over_time(p).sqrt()),
+        "stdvar_over_time" => Some(variance_over_time(p)),
+        "mad_over_time" => {
+            if p.iter().any(|s| s.v.is_nan()) {
+                return Ok(Some(f64::NAN));
+            }
+            let mut values: Vec<f64> = p.iter().map(|s| s.v).collect();
+            let median = super::aggregate::quantile(0.5, &mut values);
+            let mut dev: Vec<f64> = p.iter().map(|s| (s.v - median).abs()).collect();
+            Some(super::aggregate::quantile(0.5, &mut dev))
+        }
+        "changes" => {
+            let mut changes = 0;
+            for i in 1..n {
+                let (prev, cur) = (p[i - 1].v, p[i].v);
+                if cur != prev && !(cur.is_nan() && prev.is_nan()) {
+                    changes += 1;
+                }
+            }
+            Some(changes as f64)
+        }
+        "resets" => {
+            let mut resets = 0;
+            for i in 1..n {
+                if p[i].v < p[i - 1].v {
+                    resets += 1;
+                }
+            }
+            Some(resets as f64)
+        }
+        "deriv" => {
+            if n < 2 {
+                None
+            } else {
+                Some(linear_regression(p, p[0].t).0)
+            }
+        }
+        "predict_linear" => {
+            if n < 2 {
+                None
+            } else {
+                let duration = sargs.first().copied().unwrap_or(f64::NAN);
+                let (slope, intercept) = linear_regression(p, w.ts);
+                Some(slope * duration + intercept)
+            }
+        }
+        "double_exponential_smoothing" => {
+            let sf = sargs.first().copied().unwrap_or(f64::NAN);
+            let tf = sargs.get(1).copied().unwrap_or(f64::NAN);
+            if sf.is_nan() || sf <= 0.0 || sf >= 1.0 {
+                return Err(exec_err(format!(
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+                )));
+            }
+            if tf.is_nan() || tf <= 0.0 || tf >= 1.0 {
+                return Err(exec_err(format!(
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+                )));
+            }
+            double_exponential_smoothing(p, sf, tf)
+        }
+        _ => {
+            let _ = metric_name;
+            None
+        }
+    })
+}
+
+/// `extrapolatedRate`: the increase over the window, extrapolated towards its boundaries.
+fn extrapolated_rate(w: &Window, is_counter: bool, is_rate: bool) -> Option<f64> {
+    let p = w.points;
+    if p.len() < 2 {
+        return None;
+    }
+    let first = p[0];
+    let last = p[p.len() - 1];
+    let mut result = last.v - first.v;
+    if is_counter {
+        for i in 1..p.len() {
+            if p[i].v < p[i - 1].v {
+                result += p[i - 1].v;
+            }
+        }
+    }
+    let mut duration_to_start = (first.t - w.range_start) as f64 / 1000.0;
+    let mut duration_to_end = (w.range_end - last.t) as f64 / 1000.0;
+    let sampled_interval = (last.t - first.t) as f64 / 1000.0;
+    let avg = sampled_interval / (p.len() - 1) as f64;
+    let threshold = avg * 1.1;
+    if duration_to_start >= threshold {
+        duration_to_start = avg / 2.0;
+    }
+    if is_counter {
+        let mut duration_to_zero = duration_to_start;
+        if result > 0.0 && first.v >= 0.0 {
+            duration_to_zero = sampled_interval * (first.v / result);
+        }
+        if duration_to_zero < duration_to_start {
+            duration_to_start = duration_to_zero;
+        }
+    }
+    if duration_to_end >= threshold {
+        duration_to_end = avg / 2.0;
+    }
+    let mut factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
+    if is_rate {
+        factor /= duration_seconds(w.range_ms);
+    }
+    Some(result * factor)
+}
+
+/// `instantValue`: `irate` and `idelta` from the last two samples.
+fn instant_value(p: &[Sample], is_rate: bool) -> Option<f64> {
+    if p.len() < 2 {
+        return None;
+    }
+    let a = p[p.len() - 2];
+    let b = p[p.len() - 1];
+    let interval = b.t - a.t;
+    if interval == 0 {
+        return None;
+    }
+    let mut v = b.v;
+    // A counter reset leaves the newer value itself; NaNs count as no reset.
+    if !is_rate || b.v.partial_cmp(&a.v) != Some(std::cmp::Ordering::Less) {
+        v = b.v - a.v;
+    }
+    if is_rate {
+        v /= interval as f64 / 1000.0;
+    }
+    Some(v)
+}
+
+/// `compareOverTime`: the winning value and its timestamp.
+fn compare_over_time(p: &[Sample], better: impl Fn(f64, f64) -> bool) -> (f64, i64) {
+    let mut best = p[0].v;
+    let mut t = p[0].t;
+    for s in p {
+        if better(s.v, best) {
+            best = s.v;
+            t = s.t;
+        }
+    }
+    (best, t)
+}
+
+fn avg_over_time(p: &[Sample]) -> f64 {
+    let mut sum = p[0].v;
+    let mut count = 1.0;
+    let mut mean = 0.0;
+    let mut c = 0.0;
+    let mut incremental = false;
+    for (i, s) in p[1..].iter().enumerate() {
+        count = (i + 2) as f64;
+        if !incremental {
+            let (ns, nc) = kahan_inc(s.v, sum, c);
+            if !ns.is_infinite() {
+                sum = ns;
+                c = nc;
+                continue;
+            }
+            incremental = true;
+            mean = sum / (count - 1.0);
+            c /= count - 1.0;
+        }
+        let q = (count - 1.0) / count;
+        (mean, c) = kahan_inc(s.v / count, q * mean, q * c);
+    }
+    if incremental {
+        mean + c
+    } else {
+        sum / count + c / count
+    }
+}
+
+fn variance_over_time(p: &[Sample]) -> f64 {
+    let mut count = 0.0;
+    let (mut mean, mut c_mean) = (0.0, 0.0);
+    let (mut aux, mut c_aux) = (0.0, 0.0);
+    for s in p {
+        count += 1.0;
+        let delta = s.v - (mean + c_mean);
+        (mean, c_mean) = kahan_inc(delta / count, mean, c_mean);
+        (aux, c_aux) = kahan_inc(delta * (s.v - (mean + c_mean)), aux, c_aux);
+    }
+    (aux + c_aux) / count
+}
+
+/// `linearRegression`: slope and intercept at `intercept_time`, with Kahan sums.
+fn linear_regression(p: &[Sample], intercept_time: i64) -> (f64, f64) {
+    let mut n = 0.0;
+    let (mut sum_x, mut c_x) = (0.0, 0.0);
+    let (mut sum_y, mut c_y) = (0.0, 0.0);
+    let (mut sum_xy, mut c_xy) = (0.0, 0.0);
+    let (mut sum_x2, mut c_x2) = (0.0, 0.0);
+    let init_y = p[0].v;
+    let mut const_y = true;
+    for (i, s) in p.iter().enumerate() {
+        if const_y && i > 0 && s.v != init_y {
+            const_y = false;
+        }
+        n += 1.0;
+        let x = (s.t - intercept_time) as f64 / 1e3;
+        (sum_x, c_x) = kahan_inc(x, sum_x, c_x);
+        (sum_y, c_y) = kahan_inc(s.v, sum_y, c_y);
+        (sum_xy, c_xy) = kahan_inc(x * s.v, sum_xy, c_xy);
+        (sum_x2, c_x2) = kahan_inc(x * x, sum_x2, c_x2);
+    }
+    if const_y {
+        if init_y.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, init_y);
+    }
+    sum_x += c_x;
+    sum_y += c_y;
+    sum_xy += c_xy;
+    sum_x2 += c_x2;
+    let cov_xy = sum_xy - sum_x * sum_y / n;
+    let var_x = sum_x2 - sum_x * sum_x / n;
+    let slope = cov_xy / var_x;
+    let intercept = sum_y / n - slope * sum_x / n;
+    (slope, intercept)
+}
+
+fn double_exponential_smoothing(p: &[Sample], sf: f64, tf: f64) -> Option<f64> {
+    let l = p.len();
+    if l < 2 {
+        return None;
+    }
+    let mut s0 = 0.0;
+    let mut s1 = p[0].v;
+    let mut b = p[1].v - p[0].v;
+    for (i, s) in p.iter().enumerate().skip(1) {
+        let x = sf * s.v;
+        // calcTrendValue(i-1, ...)
+        b = if i - 1 == 0 {
+            b
+        } else {
+            tf * (s1 - s0) + (1.0 - tf) * b
+        };
+        let y = (1.0 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = x + y;
+    }
+    Some(s1)
+}

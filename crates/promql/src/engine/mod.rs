@@ -1,0 +1,762 @@
+//! Evaluation of PromQL expressions against a `Querier`, reproducing Prometheus 3's engine
+//! (`promql/engine.go` and `promql/functions.go`) result for result.
+//!
+//! The shape follows Prometheus: every scalar or instant-vector expression is evaluated over all
+//! steps of the query at once into a matrix (one series per label set, one point per step), so a
+//! selector reads its data once for the whole query and walks each series across all steps with
+//! a cursor; functions over range vectors slide a window over each series; binary operators and
+//! aggregations then combine the per-step vectors. `@` modifiers are applied directly (a selector
+//! with `@ t` always looks at `t`), which gives the same results as Prometheus's step-invariant
+//! rewriting. `__name__` is dropped at the very end where an operation marked it for dropping
+//! (Prometheus 3's delayed name removal).
+
+mod aggregate;
+mod binary;
+mod functions;
+mod histogram;
+pub(crate) mod util;
+
+#[cfg(test)]
+mod tests;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use narthex_model::api::QueryData;
+use narthex_model::{is_stale_nan, Labels, Matcher, Querier, Sample, Series, StorageError};
+
+use crate::ast::{
+    AggregateOp, AtModifier, Expr, MatrixSelector, Span, SubqueryExpr, ValueType, VectorSelector,
+};
+use crate::value::{drop_metadata, EvalSample, EvalSeries, Value};
+
+/// Prometheus's default `--query.lookback-delta`.
+pub const DEFAULT_LOOKBACK_DELTA_MS: i64 = 5 * 60 * 1000;
+
+/// How the engine evaluates queries.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// How far back an instant selector looks for the newest sample (ms).
+    pub lookback_delta_ms: i64,
+    /// Whether `--enable-feature=promql-experimental-functions` is on.
+    pub experimental_functions: bool,
+    /// The most samples a query may hold in memory at once.
+    pub max_samples: usize,
+    /// Wall-clock limit of one query.
+    pub timeout: Option<Duration>,
+    /// The step of subqueries written without one (`x[5m:]`): Prometheus's global evaluation
+    /// interval (ms).
+    pub default_subquery_step_ms: i64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            lookback_delta_ms: DEFAULT_LOOKBACK_DELTA_MS,
+            experimental_functions: false,
+            max_samples: 50_000_000,
+            timeout: None,
+            default_subquery_step_ms: 60_000,
+        }
+    }
+}
+
+/// The PromQL engine. Stateless between queries; cheap to share.
+#[derive(Clone, Debug, Default)]
+pub struct Engine {
+    pub options: EngineOptions,
+}
+
+/// A query's result with its annotations, as the HTTP API returns them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryResult {
+    pub data: QueryData,
+    /// `PromQL warning: ...` texts, each ending in the position of the expression concerned.
+    pub warnings: Vec<String>,
+    /// `PromQL info: ...` texts.
+    pub infos: Vec<String>,
+}
+
+/// Why a query failed. `Display` is Prometheus's message.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("expanding series: {0}")]
+    Storage(#[from] StorageError),
+    /// An evaluation error (Prometheus's `errorType` "execution").
+    #[error("{0}")]
+    Execution(String),
+    /// A query that cannot be run as asked (Prometheus's `errorType` "bad_data").
+    #[error("{0}")]
+    BadData(String),
+    #[error("query processing would load too many samples into memory in query execution")]
+    TooManySamples,
+    #[error("query timed out in query execution")]
+    Timeout,
+    #[error("query was canceled in query execution")]
+    Canceled,
+}
+
+pub(crate) type Result<T> = std::result::Result<T, EngineError>;
+
+pub(crate) fn exec_err(msg: impl Into<String>) -> EngineError {
+    EngineError::Execution(msg.into())
+}
+
+impl Engine {
+    pub fn new(options: EngineOptions) -> Self {
+        Engine { options }
+    }
+
+    /// Instant query at `t` (ms). A range-vector expression (e.g. `x[5m]`) gives
+    /// `QueryData::Matrix`, a scalar `QueryData::Scalar`, a string `QueryData::String`.
+    pub fn instant(
+        &self,
+        querier: &dyn Querier,
+        expr: &Expr,
+        t: i64,
+    ) -> std::result::Result<QueryResult, EngineError> {
+        self.instant_with_source(querier, expr, None, t)
+    }
+
+    /// Like `instant`, with the query text, so annotation positions of multi-line queries are
+    /// given as Prometheus gives them (line:column). Without it, positions assume one line.
+    pub fn instant_with_source(
+        &self,
+        querier: &dyn Querier,
+        expr: &Expr,
+        source: Option<&str>,
+        t: i64,
+    ) -> std::result::Result<QueryResult, EngineError> {
+        let resolved = resolve(expr, 0, 0)?;
+        let expr = resolved.as_ref().unwrap_or(expr);
+        let ctx = Ctx::new(querier, &self.options, t, t, 0);
+        let ev = Ev {
+            ctx: &ctx,
+            start: t,
+            end: t,
+            interval: 1,
+        };
+        let value = ev.eval(expr)?;
+        let data = match value {
+            Value::String(s) => QueryData::String { t, value: s },
+            Value::Matrix(m) => {
+                let m = cleanup(m)?;
+                match expr.value_type() {
+                    ValueType::Scalar => {
+                        let v = m
+                            .first()
+                            .and_then(|s| s.points.first())
+                            .map(|p| p.v)
+                            .unwrap_or(f64::NAN);
+                        QueryData::Scalar(Sample { t, v })
+                    }
+                    ValueType::Matrix => QueryData::Matrix(
+                        m.into_iter()
+                            .map(|s| Series {
+                                labels: s.labels,
+                                samples: s.points,
+                            })
+                            .collect(),
+                    ),
+                    _ => {
+                        let mut vec: Vec<(Labels, Sample)> = m
+                            .into_iter()
+                            .filter_map(|s| {
+                                let p = s.points.first()?;
+                                Some((s.labels, Sample { t, v: p.v }))
+                            })
+                            .collect();
+                        if !defines_order(expr) {
+                            vec.sort_by(|a, b| a.0.cmp(&b.0));
+                        }
+                        QueryData::Vector(vec)
+                    }
+                }
+            }
+        };
+        let (warnings, infos) = ctx.annotations(source);
+        Ok(QueryResult {
+            data,
+            warnings,
+            infos,
+        })
+    }
+
+    /// Range query from `start` to `end` inclusive every `step` (ms).
+    pub fn range(
+        &self,
+        querier: &dyn Querier,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> std::result::Result<QueryResult, EngineError> {
+        self.range_with_source(querier, expr, None, start, end, step)
+    }
+
+    /// Like `range`, with the query text for annotation positions (see `instant_with_source`).
+    pub fn range_with_source(
+        &self,
+        querier: &dyn Querier,
+        expr: &Expr,
+        source: Option<&str>,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> std::result::Result<QueryResult, EngineError> {
+        let vt = expr.value_type();
+        if vt != ValueType::Scalar && vt != ValueType::Vector {
+            return Err(EngineError::BadData(format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                vt.as_str()
+            )));
+        }
+        if step <= 0 {
+            return Err(EngineError::BadData(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        if end < start {
+            return Err(EngineError::BadData(
+                "end timestamp must not be before start time".into(),
+            ));
+        }
+        let resolved = resolve(expr, step, end - start)?;
+        let expr = resolved.as_ref().unwrap_or(expr);
+        let ctx = Ctx::new(querier, &self.options, start, end, step);
+        let ev = Ev {
+            ctx: &ctx,
+            start,
+            end,
+            interval: step,
+        };
+        let value = ev.eval(expr)?;
+        let m = match value {
+            Value::Matrix(m) => cleanup(m)?,
+            Value::String(_) => Vec::new(),
+        };
+        let mut out: Vec<Series> = m
+            .into_iter()
+            .filter(|s| !s.points.is_empty())
+            .map(|s| Series {
+                labels: s.labels,
+                samples: s.points,
+            })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let (warnings, infos) = ctx.annotations(source);
+        Ok(QueryResult {
+            data: QueryData::Matrix(out),
+            warnings,
+            infos,
+        })
+    }
+}
+
+/// Fills in the durations written as expressions (`[5m+step()]`), on a copy, when there are any.
+fn resolve(expr: &Expr, step: i64, range: i64) -> Result<Option<Expr>> {
+    let mut copy = expr.clone();
+    copy.resolve_durations(step, range)
+        .map_err(EngineError::Execution)?;
+    Ok(if &copy == expr { None } else { Some(copy) })
+}
+
+/// Whether the outermost operation of an instant query defines the order of its result.
+fn defines_order(expr: &Expr) -> bool {
+    match expr {
+        Expr::Paren(p) => defines_order(&p.expr),
+        Expr::Call(c) => matches!(
+            c.func.name,
+            "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc"
+        ),
+        Expr::Aggregate(a) => matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk),
+        _ => false,
+    }
+}
+
+/// Drops the names marked for dropping and merges series that end up with the same labels
+/// (Prometheus's `cleanupMetricLabels` and `mergeSeriesWithSameLabelset`).
+fn cleanup(mut m: Vec<EvalSeries>) -> Result<Vec<EvalSeries>> {
+    for s in m.iter_mut() {
+        if s.drop_name {
+            s.labels = drop_metadata(&s.labels);
+            s.drop_name = false;
+        }
+    }
+    merge_same_labelsets(m)
+}
+
+/// Merges series with equal label sets, failing if two of them have a point at the same time.
+pub(crate) fn merge_same_labelsets(m: Vec<EvalSeries>) -> Result<Vec<EvalSeries>> {
+    if m.len() <= 1 {
+        return Ok(m);
+    }
+    let mut index: HashMap<Labels, usize> = HashMap::with_capacity(m.len());
+    let mut dup = false;
+    for (i, s) in m.iter().enumerate() {
+        if index.insert(s.labels.clone(), i).is_some() {
+            dup = true;
+            break;
+        }
+    }
+    if !dup {
+        return Ok(m);
+    }
+    let mut out: Vec<EvalSeries> = Vec::with_capacity(m.len());
+    let mut pos: HashMap<Labels, usize> = HashMap::new();
+    for s in m {
+        match pos.get(&s.labels) {
+            Some(&i) => {
+                let base = &mut out[i];
+                base.points.extend(s.points);
+                base.drop_name |= s.drop_name;
+            }
+            None => {
+                pos.insert(s.labels.clone(), out.len());
+                out.push(s);
+            }
+        }
+    }
+    for s in out.iter_mut() {
+        s.points.sort_by_key(|p| p.t);
+        if s.points.windows(2).any(|w| w[0].t == w[1].t) {
+            return Err(exec_err(
+                "vector cannot contain metrics with the same labelset",
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Annotations of one query, deduplicated by text as Prometheus does.
+#[derive(Default)]
+pub(crate) struct Annotations {
+    /// message (without position) → (is_info, byte offset of the expression)
+    map: BTreeMap<String, (bool, usize)>,
+}
+
+/// The state shared by all evaluators of one query.
+pub(crate) struct Ctx<'a> {
+    pub querier: &'a dyn Querier,
+    pub opts: &'a EngineOptions,
+    /// The query's start and end, for `@ start()` and `@ end()`.
+    pub query_start: i64,
+    pub query_end: i64,
+    /// The query's step (0 for an instant query), for `step()`.
+    pub query_step: i64,
+    deadline: Option<Instant>,
+    annos: RefCell<Annotations>,
+    /// Samples currently held, for `max_samples`.
+    samples: Cell<usize>,
+    ticks: Cell<u32>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(
+        querier: &'a dyn Querier,
+        opts: &'a EngineOptions,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Self {
+        Ctx {
+            querier,
+            opts,
+            query_start: start,
+            query_end: end,
+            query_step: step,
+            deadline: opts.timeout.map(|d| Instant::now() + d),
+            annos: RefCell::new(Annotations::default()),
+            samples: Cell::new(0),
+            ticks: Cell::new(0),
+        }
+    }
+
+    pub fn warn(&self, msg: String, span: Span) {
+        self.annos
+            .borrow_mut()
+            .map
+            .insert(format!("PromQL warning: {msg}"), (false, span.start));
+    }
+
+    pub fn info(&self, msg: String, span: Span) {
+        self.annos
+            .borrow_mut()
+            .map
+            .insert(format!("PromQL info: {msg}"), (true, span.start));
+    }
+
+    fn annotations(&self, source: Option<&str>) -> (Vec<String>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut infos = Vec::new();
+        for (msg, &(is_info, pos)) in self.annos.borrow().map.iter() {
+            let (line, col) = match source {
+                Some(src) if pos <= src.len() && src.is_char_boundary(pos) => {
+                    let before = &src[..pos];
+                    let line = before.matches('\n').count() + 1;
+                    let col = match before.rfind('\n') {
+                        Some(i) => pos - i,
+                        None => pos + 1,
+                    };
+                    (line, col)
+                }
+                _ => (1, pos + 1),
+            };
+            let text = format!("{msg} ({line}:{col})");
+            if is_info {
+                infos.push(text);
+            } else {
+                warnings.push(text);
+            }
+        }
+        (warnings, infos)
+    }
+
+    /// Fails once the query has run out of time. Cheap enough to call in inner loops.
+    pub fn check_time(&self) -> Result<()> {
+        if let Some(deadline) = self.deadline {
+            let t = self.ticks.get().wrapping_add(1);
+            self.ticks.set(t);
+            if t.is_multiple_of(64) && Instant::now() > deadline {
+                return Err(EngineError::Timeout);
+            }
+        }
+        Ok(())
+    }
+
+    /// Accounts for `n` more samples in memory.
+    pub fn add_samples(&self, n: usize) -> Result<()> {
+        let cur = self.samples.get().saturating_add(n);
+        self.samples.set(cur);
+        if cur > self.opts.max_samples {
+            return Err(EngineError::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Releases `n` samples.
+    pub fn sub_samples(&self, n: usize) {
+        self.samples.set(self.samples.get().saturating_sub(n));
+    }
+
+    /// Reads the series matching `matchers` with samples in `[mint, maxt]`.
+    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
+        self.check_time()?;
+        if mint > maxt {
+            return Ok(Vec::new());
+        }
+        Ok(self.querier.select(matchers, mint, maxt)?)
+    }
+}
+
+/// An evaluator over one time grid: `start..=end` every `interval`.
+#[derive(Clone, Copy)]
+pub(crate) struct Ev<'c, 'a> {
+    pub ctx: &'c Ctx<'a>,
+    pub start: i64,
+    pub end: i64,
+    pub interval: i64,
+}
+
+/// Strips parentheses, as Prometheus's preprocessing does for function and aggregation
+/// arguments.
+pub(crate) fn unparen(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => unparen(&p.expr),
+        _ => e,
+    }
+}
+
+impl<'c, 'a> Ev<'c, 'a> {
+    pub fn num_steps(&self) -> usize {
+        ((self.end - self.start) / self.interval + 1).max(0) as usize
+    }
+
+    /// The step timestamps.
+    pub fn steps(&self) -> impl Iterator<Item = i64> {
+        let (start, end, interval) = (self.start, self.end, self.interval);
+        (0..)
+            .map(move |i| start + i * interval)
+            .take_while(move |&t| t <= end)
+    }
+
+    pub fn is_instant(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// The fixed evaluation time of an `@` modifier.
+    pub fn at_time(&self, at: Option<AtModifier>) -> Option<i64> {
+        match at? {
+            AtModifier::Timestamp(t) => Some(t),
+            AtModifier::Start => Some(self.ctx.query_start),
+            AtModifier::End => Some(self.ctx.query_end),
+        }
+    }
+
+    pub fn eval(&self, expr: &Expr) -> Result<Value> {
+        self.ctx.check_time()?;
+        if self.end < self.start {
+            return Ok(Value::Matrix(Vec::new()));
+        }
+        match expr {
+            Expr::Number(n) => {
+                let v = n.value;
+                Ok(Value::Matrix(vec![EvalSeries {
+                    labels: Labels::default(),
+                    points: self.steps().map(|t| Sample { t, v }).collect(),
+                    drop_name: false,
+                }]))
+            }
+            Expr::String(s) => Ok(Value::String(s.value.clone())),
+            Expr::Paren(p) => self.eval(&p.expr),
+            Expr::VectorSelector(vs) => Ok(Value::Matrix(self.eval_vector_selector(vs)?)),
+            Expr::MatrixSelector(ms) => {
+                if !self.is_instant() {
+                    return Err(exec_err("cannot do range evaluation of matrix selector"));
+                }
+                Ok(Value::Matrix(self.eval_matrix_selector(ms)?))
+            }
+            Expr::Subquery(sq) => Ok(Value::Matrix(self.eval_subquery(sq)?)),
+            Expr::Unary(u) => {
+                let mut m = self.eval_matrix(&u.expr)?;
+                if u.op == crate::ast::UnaryOp::Neg {
+                    for s in m.iter_mut() {
+                        s.drop_name = true;
+                        for p in s.points.iter_mut() {
+                            p.v = -p.v;
+                        }
+                    }
+                }
+                Ok(Value::Matrix(m))
+            }
+            Expr::Binary(b) => Ok(Value::Matrix(binary::eval_binary(self, b)?)),
+            Expr::Aggregate(a) => Ok(Value::Matrix(aggregate::eval_aggregate(self, a)?)),
+            Expr::Call(c) => Ok(Value::Matrix(functions::eval_call(self, c)?)),
+        }
+    }
+
+    /// Evaluates an expression that must yield a matrix (anything but a string).
+    pub fn eval_matrix(&self, expr: &Expr) -> Result<Vec<EvalSeries>> {
+        match self.eval(expr)? {
+            Value::Matrix(m) => Ok(m),
+            Value::String(_) => Err(exec_err("unexpected string expression")),
+        }
+    }
+
+    /// Evaluates a scalar expression into one value per step (NaN where it has none).
+    pub fn eval_scalar_steps(&self, expr: &Expr) -> Result<Vec<f64>> {
+        let m = self.eval_matrix(expr)?;
+        let mut out = vec![f64::NAN; self.num_steps()];
+        if let Some(s) = m.first() {
+            for p in &s.points {
+                let i = ((p.t - self.start) / self.interval) as usize;
+                if i < out.len() {
+                    out[i] = p.v;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// An instant vector selector: for each step the newest sample in the left-open lookback
+    /// window `(t - lookback, t]`, unless it is a staleness marker.
+    fn eval_vector_selector(&self, vs: &VectorSelector) -> Result<Vec<EvalSeries>> {
+        let at = self.at_time(vs.at);
+        let lookback = self.ctx.opts.lookback_delta_ms;
+        let (ref_min, ref_max) = match at {
+            Some(a) => (a - vs.offset, a - vs.offset),
+            None => (self.start - vs.offset, self.end - vs.offset),
+        };
+        let series = self
+            .ctx
+            .select(&vs.matchers, ref_min - lookback + 1, ref_max)?;
+        let steps = self.num_steps();
+        let mut out = Vec::with_capacity(series.len());
+        for s in series {
+            self.ctx.check_time()?;
+            let mut points = Vec::new();
+            if let Some(a) = at {
+                if let Some(p) = sample_at(&s.samples, &mut 0, a - vs.offset, lookback) {
+                    self.ctx.add_samples(steps)?;
+                    points = self.steps().map(|t| Sample { t, v: p.v }).collect();
+                }
+            } else {
+                let mut cursor = 0;
+                for t in self.steps() {
+                    if let Some(p) = sample_at(&s.samples, &mut cursor, t - vs.offset, lookback) {
+                        points.push(Sample { t, v: p.v });
+                    }
+                }
+                self.ctx.add_samples(points.len())?;
+            }
+            if !points.is_empty() {
+                out.push(EvalSeries {
+                    labels: s.labels,
+                    points,
+                    drop_name: false,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The raw samples of a range selector at the single evaluation time.
+    fn eval_matrix_selector(&self, ms: &MatrixSelector) -> Result<Vec<EvalSeries>> {
+        let vs = &ms.selector;
+        let maxt = self.at_time(vs.at).unwrap_or(self.start) - vs.offset;
+        let mint = maxt - ms.range;
+        let series = self.ctx.select(&vs.matchers, mint + 1, maxt)?;
+        let mut out = Vec::with_capacity(series.len());
+        for s in series {
+            let points: Vec<Sample> = s
+                .samples
+                .into_iter()
+                .filter(|p| p.t > mint && p.t <= maxt && !is_stale_nan(p.v))
+                .collect();
+            self.ctx.add_samples(points.len())?;
+            if !points.is_empty() {
+                out.push(EvalSeries {
+                    labels: s.labels,
+                    points,
+                    drop_name: false,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A subquery: its expression evaluated at absolute multiples of its step covering the
+    /// windows of all steps of this evaluator.
+    pub fn eval_subquery(&self, sq: &SubqueryExpr) -> Result<Vec<EvalSeries>> {
+        let step = match sq.step {
+            Some(s) if s > 0 => s,
+            _ => self.ctx.opts.default_subquery_step_ms.max(1),
+        };
+        let (outer_start, outer_end) = match self.at_time(sq.at) {
+            Some(a) => (a, a),
+            None => (self.start, self.end),
+        };
+        let lo = outer_start - sq.offset - sq.range;
+        let mut start = step * (lo / step);
+        if start <= lo {
+            start += step;
+        }
+        let inner = Ev {
+            ctx: self.ctx,
+            start,
+            end: outer_end - sq.offset,
+            interval: step,
+        };
+        inner.eval_matrix(&sq.expr)
+    }
+
+    /// Runs `f` once per step over the per-step vectors of `inputs` (Prometheus's
+    /// `rangeEval`) and assembles the results into series. `None` inputs (string arguments)
+    /// give empty vectors. With `sigs`, the join signature of every input series is passed
+    /// along with each vector element.
+    pub fn range_eval<F>(
+        &self,
+        inputs: &[Option<Vec<EvalSeries>>],
+        sigs: Option<&[Vec<u32>]>,
+        mut f: F,
+    ) -> Result<Vec<EvalSeries>>
+    where
+        F: FnMut(&[Vec<EvalSample>], &[Vec<u32>], i64) -> Result<Vec<EvalSample>>,
+    {
+        let empty: Vec<EvalSeries> = Vec::new();
+        let mats: Vec<&Vec<EvalSeries>> = inputs
+            .iter()
+            .map(|m| m.as_ref().unwrap_or(&empty))
+            .collect();
+        let mut cursors: Vec<Vec<usize>> = mats.iter().map(|m| vec![0; m.len()]).collect();
+        let mut vectors: Vec<Vec<EvalSample>> =
+            mats.iter().map(|m| Vec::with_capacity(m.len())).collect();
+        let mut vsigs: Vec<Vec<u32>> = mats.iter().map(|m| Vec::with_capacity(m.len())).collect();
+        let mut out: Vec<EvalSeries> = Vec::new();
+        let mut index: HashMap<Labels, (usize, i64)> = HashMap::new();
+        let instant = self.is_instant();
+        let mut held = 0usize;
+        for ts in self.steps() {
+            self.ctx.check_time()?;
+            for (i, m) in mats.iter().enumerate() {
+                vectors[i].clear();
+                vsigs[i].clear();
+                for (si, s) in m.iter().enumerate() {
+                    let c = &mut cursors[i][si];
+                    while *c < s.points.len() && s.points[*c].t < ts {
+                        *c += 1;
+                    }
+                    if *c < s.points.len() && s.points[*c].t == ts {
+                        vectors[i].push(EvalSample {
+                            labels: s.labels.clone(),
+                            t: ts,
+                            v: s.points[*c].v,
+                            drop_name: s.drop_name,
+                        });
+                        if let Some(sg) = sigs {
+                            vsigs[i].push(sg[i][si]);
+                        }
+                        *c += 1;
+                    }
+                }
+            }
+            let result = f(&vectors, &vsigs, ts)?;
+            self.ctx.add_samples(result.len())?;
+            held += result.len();
+            if instant {
+                self.ctx.sub_samples(held);
+                return Ok(result
+                    .into_iter()
+                    .map(|s| EvalSeries {
+                        labels: s.labels,
+                        points: vec![Sample { t: ts, v: s.v }],
+                        drop_name: s.drop_name,
+                    })
+                    .collect());
+            }
+            for s in result {
+                match index.get_mut(&s.labels) {
+                    Some((i, last)) => {
+                        if *last == ts {
+                            return Err(exec_err(
+                                "vector cannot contain metrics with the same labelset",
+                            ));
+                        }
+                        *last = ts;
+                        let series = &mut out[*i];
+                        series.points.push(Sample { t: ts, v: s.v });
+                    }
+                    None => {
+                        index.insert(s.labels.clone(), (out.len(), ts));
+                        out.push(EvalSeries {
+                            labels: s.labels,
+                            points: vec![Sample { t: ts, v: s.v }],
+                            drop_name: s.drop_name,
+                        });
+                    }
+                }
+            }
+        }
+        self.ctx.sub_samples(held);
+        Ok(out)
+    }
+}
+
+/// The newest sample at or before `t` and after `t - lookback`, unless it is a staleness
+/// marker. `cursor` keeps the position between calls with increasing `t`.
+pub(crate) fn sample_at(
+    samples: &[Sample],
+    cursor: &mut usize,
+    t: i64,
+    lookback: i64,
+) -> Option<Sample> {
+    while *cursor < samples.len() && samples[*cursor].t <= t {
+        *cursor += 1;
+    }
+    let newest = samples[..*cursor].last()?;
+    if newest.t <= t - lookback || is_stale_nan(newest.v) {
+        return None;
+    }
+    Some(*newest)
+}

@@ -1,0 +1,444 @@
+//! Unit tests of the engine over hand-built ASTs and the in-memory storage, with values worked
+//! out from Prometheus's formulas (and checked against its test files where they overlap).
+
+use narthex_model::memory::MemoryStorage;
+use narthex_model::{stale_nan, Storage};
+
+use super::*;
+use crate::ast::*;
+
+const MIN: i64 = 60_000;
+
+fn span(start: usize) -> Span {
+    Span { start, end: start }
+}
+
+fn sel_at(name: &str, labels: &[(&str, &str)], start: usize) -> VectorSelector {
+    let mut matchers = vec![Matcher::equal("__name__", name)];
+    for (k, v) in labels {
+        matchers.push(Matcher::equal(*k, *v));
+    }
+    VectorSelector {
+        name: Some(name.into()),
+        matchers,
+        offset: 0,
+        offset_expr: None,
+        at: None,
+        anchored: false,
+        smoothed: false,
+        span: span(start),
+    }
+}
+
+fn sel(name: &str, labels: &[(&str, &str)]) -> Expr {
+    Expr::VectorSelector(sel_at(name, labels, 0))
+}
+
+fn msel(vs: VectorSelector, range: i64) -> Expr {
+    let s = vs.span;
+    Expr::MatrixSelector(MatrixSelector {
+        selector: vs,
+        range,
+        range_expr: None,
+        span: s,
+    })
+}
+
+fn num(v: f64) -> Expr {
+    Expr::Number(NumberLiteral {
+        value: v,
+        duration: false,
+        span: span(0),
+    })
+}
+
+fn string(s: &str) -> Expr {
+    Expr::String(StringLiteral {
+        value: s.into(),
+        invalid_utf8: None,
+        span: span(0),
+    })
+}
+
+macro_rules! func {
+    ($id:ident, $name:expr, $ret:expr) => {
+        static $id: Function = Function {
+            name: $name,
+            arg_types: &[],
+            variadic: 0,
+            return_type: $ret,
+            experimental: false,
+        };
+    };
+}
+
+func!(RATE, "rate", ValueType::Vector);
+func!(INCREASE, "increase", ValueType::Vector);
+func!(SUM_OVER_TIME, "sum_over_time", ValueType::Vector);
+func!(LAST_OVER_TIME, "last_over_time", ValueType::Vector);
+func!(ABS, "abs", ValueType::Vector);
+func!(LABEL_REPLACE, "label_replace", ValueType::Vector);
+func!(HISTOGRAM_QUANTILE, "histogram_quantile", ValueType::Vector);
+func!(TIME, "time", ValueType::Scalar);
+func!(ABSENT, "absent", ValueType::Vector);
+func!(SORT, "sort", ValueType::Vector);
+func!(DERIV, "deriv", ValueType::Vector);
+func!(TIMESTAMP, "timestamp", ValueType::Vector);
+
+fn call(f: &'static Function, args: Vec<Expr>) -> Expr {
+    Expr::Call(Call {
+        func: f,
+        args,
+        span: span(0),
+    })
+}
+
+fn bin(op: BinaryOp, lhs: Expr, rhs: Expr, matching: Option<VectorMatching>) -> Expr {
+    Expr::Binary(BinaryExpr {
+        op,
+        lhs: Box::new(lhs),
+        rhs: Box::new(rhs),
+        return_bool: false,
+        matching,
+        span: span(0),
+    })
+}
+
+fn agg(op: AggregateOp, expr: Expr, param: Option<Expr>, by: &[&str]) -> Expr {
+    Expr::Aggregate(AggregateExpr {
+        op,
+        expr: Box::new(expr),
+        param: param.map(Box::new),
+        grouping: by.iter().map(|s| s.to_string()).collect(),
+        without: false,
+        span: span(0),
+    })
+}
+
+/// Label pairs and (t, v) points of one test series.
+type TestSeries<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+fn storage(series: &[TestSeries]) -> MemoryStorage {
+    let st = MemoryStorage::new();
+    let mut app = st.appender();
+    for (labels, points) in series {
+        let l = Labels::from_pairs(labels.iter().copied());
+        for &(t, v) in points.iter() {
+            app.append(&l, t, v).expect("append");
+        }
+    }
+    app.commit().expect("commit");
+    st
+}
+
+/// `count` samples every minute from 0, starting at `start` and growing by `inc`.
+fn linear(start: f64, inc: f64, count: i64) -> Vec<(i64, f64)> {
+    (0..count)
+        .map(|i| (i * MIN, start + inc * i as f64))
+        .collect()
+}
+
+fn vector(r: &QueryResult) -> Vec<(String, f64)> {
+    match &r.data {
+        QueryData::Vector(v) => v.iter().map(|(l, s)| (l.to_string(), s.v)).collect(),
+        other => panic!("not a vector: {other:?}"),
+    }
+}
+
+fn instant(st: &MemoryStorage, e: &Expr, t: i64) -> QueryResult {
+    Engine::default()
+        .instant(st.querier().as_ref(), e, t)
+        .expect("query")
+}
+
+#[test]
+fn selector_lookback_is_left_open_and_stops_at_staleness() {
+    let st = storage(&[(
+        &[("__name__", "up"), ("job", "a")],
+        &[(0, 1.0), (MIN, 2.0), (2 * MIN, stale_nan()), (4 * MIN, 4.0)],
+    )]);
+    let e = sel("up", &[]);
+    assert_eq!(
+        vector(&instant(&st, &e, MIN + 30_000)),
+        [("up{job=\"a\"}".into(), 2.0)]
+    );
+    assert!(vector(&instant(&st, &e, 2 * MIN)).is_empty());
+    let r = Engine::default()
+        .range(st.querier().as_ref(), &e, 0, 10 * MIN, MIN)
+        .expect("range");
+    let QueryData::Matrix(m) = r.data else {
+        panic!()
+    };
+    let times: Vec<i64> = m[0].samples.iter().map(|s| s.t / MIN).collect();
+    // The sample at 4m is visible until (but not at) 9m.
+    assert_eq!(times, [0, 1, 4, 5, 6, 7, 8]);
+}
+
+#[test]
+fn rate_extrapolates_like_prometheus() {
+    let st = storage(&[(&[("__name__", "x_total")], &linear(0.0, 10.0, 11))]);
+    let e = call(&RATE, vec![msel(sel_at("x_total", &[], 5), 5 * MIN)]);
+    let r = instant(&st, &e, 5 * MIN);
+    // Samples 10..50 at 1m..5m: 40 over 240s, extrapolated by 60s at the start (not below 0).
+    assert_eq!(vector(&r), [("{}".into(), 50.0 / 300.0)]);
+    assert!(r.infos.is_empty());
+    // A counter reset adds the value before it.
+    let st = storage(&[(
+        &[("__name__", "y")],
+        &[(0, 10.0), (MIN, 20.0), (2 * MIN, 5.0), (3 * MIN, 15.0)],
+    )]);
+    let e = call(&INCREASE, vec![msel(sel_at("y", &[], 9), 3 * MIN)]);
+    let r = instant(&st, &e, 3 * MIN);
+    // The window (0, 3m] leaves out the sample at 0: 15 - 20 + 20 (reset) over 120s,
+    // extrapolated by 60s at the start (the zero point, 160s back, is further).
+    assert_eq!(vector(&r), [("{}".into(), 15.0 * 180.0 / 120.0)]);
+    assert_eq!(
+        r.infos,
+        ["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"y\" (1:10)"]
+    );
+}
+
+#[test]
+fn sum_uses_kahan_compensation() {
+    let st = storage(&[
+        (&[("__name__", "m"), ("i", "1")], &[(0, 1e100)]),
+        (&[("__name__", "m"), ("i", "2")], &[(0, 1.0)]),
+        (&[("__name__", "m"), ("i", "3")], &[(0, -1e100)]),
+    ]);
+    let e = agg(AggregateOp::Sum, sel("m", &[]), None, &[]);
+    assert_eq!(vector(&instant(&st, &e, 0)), [("{}".into(), 1.0)]);
+    let e = agg(AggregateOp::Avg, sel("m", &[]), None, &[]);
+    assert_eq!(vector(&instant(&st, &e, 0)), [("{}".into(), 1.0 / 3.0)]);
+    let e = call(
+        &SUM_OVER_TIME,
+        vec![msel(sel_at("m", &[("i", "1")], 0), MIN)],
+    );
+    assert_eq!(vector(&instant(&st, &e, 0)), [("{i=\"1\"}".into(), 1e100)]);
+}
+
+#[test]
+fn topk_orders_and_names_survive() {
+    let st = storage(&[
+        (&[("__name__", "m"), ("i", "a")], &[(0, 3.0)]),
+        (&[("__name__", "m"), ("i", "b")], &[(0, 1.0)]),
+        (&[("__name__", "m"), ("i", "c")], &[(0, 2.0)]),
+    ]);
+    let e = agg(AggregateOp::Topk, sel("m", &[]), Some(num(2.0)), &[]);
+    assert_eq!(
+        vector(&instant(&st, &e, 0)),
+        [("m{i=\"a\"}".into(), 3.0), ("m{i=\"c\"}".into(), 2.0)]
+    );
+    let e = call(&SORT, vec![sel("m", &[])]);
+    let got: Vec<f64> = vector(&instant(&st, &e, 0))
+        .into_iter()
+        .map(|x| x.1)
+        .collect();
+    assert_eq!(got, [1.0, 2.0, 3.0]);
+}
+
+#[test]
+fn one_to_one_matching_and_its_errors() {
+    let st = storage(&[
+        (&[("__name__", "a"), ("i", "1")], &[(0, 3.0)]),
+        (&[("__name__", "a"), ("i", "2")], &[(0, 4.0)]),
+        (&[("__name__", "b"), ("i", "1"), ("x", "p")], &[(0, 10.0)]),
+        (&[("__name__", "b"), ("i", "1"), ("x", "q")], &[(0, 20.0)]),
+    ]);
+    let on_i = VectorMatching {
+        card: Cardinality::OneToOne,
+        on: true,
+        labels: vec!["i".into()],
+        include: vec![],
+        fill: Default::default(),
+    };
+    let e = bin(
+        BinaryOp::Add,
+        sel("a", &[]),
+        sel("b", &[("x", "p")]),
+        Some(on_i.clone()),
+    );
+    assert_eq!(vector(&instant(&st, &e, 0)), [("{i=\"1\"}".into(), 13.0)]);
+    let e = bin(
+        BinaryOp::Add,
+        sel("a", &[]),
+        sel("b", &[]),
+        Some(on_i.clone()),
+    );
+    let err = Engine::default()
+        .instant(st.querier().as_ref(), &e, 0)
+        .expect_err("duplicate");
+    assert_eq!(
+        err.to_string(),
+        "found duplicate series for the match group {i=\"1\"} on the right hand-side of the operation: [{__name__=\"b\", i=\"1\", x=\"p\"}, {__name__=\"b\", i=\"1\", x=\"q\"}];many-to-many matching not allowed: matching labels must be unique on one side"
+    );
+    // group_right: many on the right, labels from the right, `i` copied from the left.
+    let many = VectorMatching {
+        card: Cardinality::OneToMany,
+        on: true,
+        labels: vec!["i".into()],
+        include: vec![],
+        fill: Default::default(),
+    };
+    let e = bin(BinaryOp::Mul, sel("a", &[]), sel("b", &[]), Some(many));
+    assert_eq!(
+        vector(&instant(&st, &e, 0)),
+        [
+            ("{i=\"1\", x=\"p\"}".into(), 30.0),
+            ("{i=\"1\", x=\"q\"}".into(), 60.0)
+        ]
+    );
+    // Comparisons keep the name; `or` adds what the left lacks.
+    let e = bin(BinaryOp::Gtr, sel("a", &[]), num(3.5), None);
+    assert_eq!(vector(&instant(&st, &e, 0)), [("a{i=\"2\"}".into(), 4.0)]);
+    let e = bin(BinaryOp::Or, sel("a", &[("i", "1")]), sel("a", &[]), None);
+    assert_eq!(vector(&instant(&st, &e, 0)).len(), 2);
+}
+
+#[test]
+fn delayed_name_removal() {
+    let st = storage(&[(
+        &[("__name__", "m_total"), ("env", "1")],
+        &linear(0.0, 60.0, 11),
+    )]);
+    let rate = call(&RATE, vec![msel(sel_at("m_total", &[], 0), 5 * MIN)]);
+    let e = call(
+        &LABEL_REPLACE,
+        vec![
+            rate.clone(),
+            string("__name__"),
+            string("rate_$1"),
+            string("__name__"),
+            string("(.+)"),
+        ],
+    );
+    assert_eq!(
+        vector(&instant(&st, &e, 10 * MIN)),
+        [("rate_m_total{env=\"1\"}".into(), 1.0)]
+    );
+    let e = call(
+        &LAST_OVER_TIME,
+        vec![msel(sel_at("m_total", &[], 0), 5 * MIN)],
+    );
+    assert_eq!(
+        vector(&instant(&st, &e, 10 * MIN)),
+        [("m_total{env=\"1\"}".into(), 600.0)]
+    );
+    let e = agg(
+        AggregateOp::Sum,
+        call(&ABS, vec![sel("m_total", &[])]),
+        None,
+        &["__name__"],
+    );
+    assert_eq!(vector(&instant(&st, &e, 10 * MIN)), [("{}".into(), 600.0)]);
+}
+
+#[test]
+fn subquery_steps_are_aligned_to_absolute_multiples() {
+    let st = storage(&[(&[("__name__", "m")], &linear(0.0, 1.0, 20))]);
+    // m[5m:2m] at 10m30s: steps at 6m, 8m, 10m (after 5m30s).
+    let sq = Expr::Subquery(SubqueryExpr {
+        expr: Box::new(sel("m", &[])),
+        range: 5 * MIN,
+        range_expr: None,
+        step: Some(2 * MIN),
+        step_expr: None,
+        offset: 0,
+        offset_expr: None,
+        at: None,
+        span: span(0),
+    });
+    let r = instant(&st, &sq, 10 * MIN + 30_000);
+    let QueryData::Matrix(m) = r.data else {
+        panic!()
+    };
+    let pts: Vec<(i64, f64)> = m[0].samples.iter().map(|s| (s.t / MIN, s.v)).collect();
+    assert_eq!(pts, [(6, 6.0), (8, 8.0), (10, 10.0)]);
+    let e = call(&SUM_OVER_TIME, vec![sq]);
+    assert_eq!(
+        vector(&instant(&st, &e, 10 * MIN + 30_000)),
+        [("{}".into(), 24.0)]
+    );
+}
+
+#[test]
+fn offset_and_at_modifiers() {
+    let st = storage(&[(&[("__name__", "m")], &linear(0.0, 1.0, 20))]);
+    let mut vs = sel_at("m", &[], 0);
+    vs.offset = 3 * MIN;
+    let e = Expr::VectorSelector(vs.clone());
+    assert_eq!(vector(&instant(&st, &e, 10 * MIN)), [("m{}".into(), 7.0)]);
+    vs.offset = 0;
+    vs.at = Some(AtModifier::Timestamp(2 * MIN));
+    let e = Expr::VectorSelector(vs.clone());
+    let r = Engine::default()
+        .range(st.querier().as_ref(), &e, 0, 4 * MIN, MIN)
+        .expect("range");
+    let QueryData::Matrix(m) = r.data else {
+        panic!()
+    };
+    assert!(m[0].samples.iter().all(|s| s.v == 2.0));
+    assert_eq!(m[0].samples.len(), 5);
+    let e = call(&TIMESTAMP, vec![Expr::VectorSelector(vs)]);
+    assert_eq!(vector(&instant(&st, &e, 9 * MIN)), [("{}".into(), 120.0)]);
+}
+
+#[test]
+fn histogram_quantile_over_classic_buckets() {
+    let st = storage(&[
+        (&[("__name__", "h_bucket"), ("le", "0.1")], &[(0, 10.0)]),
+        (&[("__name__", "h_bucket"), ("le", "1")], &[(0, 20.0)]),
+        (&[("__name__", "h_bucket"), ("le", "+Inf")], &[(0, 40.0)]),
+    ]);
+    let e = call(&HISTOGRAM_QUANTILE, vec![num(0.5), sel("h_bucket", &[])]);
+    assert_eq!(vector(&instant(&st, &e, 0)), [("{}".into(), 1.0)]);
+    let e = call(&HISTOGRAM_QUANTILE, vec![num(0.25), sel("h_bucket", &[])]);
+    assert_eq!(vector(&instant(&st, &e, 0)), [("{}".into(), 0.1)]);
+    let e = call(&HISTOGRAM_QUANTILE, vec![num(0.9), sel("h_bucket", &[])]);
+    assert_eq!(vector(&instant(&st, &e, 0)), [("{}".into(), 1.0)]);
+    let e = call(&HISTOGRAM_QUANTILE, vec![num(2.0), sel("h_bucket", &[])]);
+    let r = instant(&st, &e, 0);
+    assert_eq!(vector(&r), [("{}".into(), f64::INFINITY)]);
+    assert_eq!(
+        r.warnings,
+        ["PromQL warning: quantile value should be between 0 and 1, got 2 (1:1)"]
+    );
+}
+
+#[test]
+fn scalars_absent_and_deriv() {
+    let st = storage(&[(&[("__name__", "m")], &linear(0.0, 2.0, 10))]);
+    let r = Engine::default()
+        .range(st.querier().as_ref(), &call(&TIME, vec![]), 0, 2 * MIN, MIN)
+        .expect("range");
+    let QueryData::Matrix(m) = r.data else {
+        panic!()
+    };
+    let vals: Vec<f64> = m[0].samples.iter().map(|s| s.v).collect();
+    assert_eq!(vals, [0.0, 60.0, 120.0]);
+    let e = call(&ABSENT, vec![sel("nope", &[("job", "x")])]);
+    assert_eq!(vector(&instant(&st, &e, 0)), [("{job=\"x\"}".into(), 1.0)]);
+    let e = call(&DERIV, vec![msel(sel_at("m", &[], 0), 5 * MIN)]);
+    let got = vector(&instant(&st, &e, 5 * MIN));
+    assert!((got[0].1 - 2.0 / 60.0).abs() < 1e-15, "{got:?}");
+}
+
+#[test]
+fn range_query_rejects_range_vectors_and_limits_samples() {
+    let st = storage(&[(&[("__name__", "m")], &linear(0.0, 1.0, 10))]);
+    let e = msel(sel_at("m", &[], 0), MIN);
+    let err = Engine::default()
+        .range(st.querier().as_ref(), &e, 0, MIN, MIN)
+        .expect_err("matrix");
+    assert_eq!(
+        err.to_string(),
+        "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"
+    );
+    let engine = Engine::new(EngineOptions {
+        max_samples: 3,
+        ..EngineOptions::default()
+    });
+    let err = engine
+        .range(st.querier().as_ref(), &sel("m", &[]), 0, 9 * MIN, MIN)
+        .expect_err("too many");
+    assert!(matches!(err, EngineError::TooManySamples));
+}
