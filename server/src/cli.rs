@@ -27,6 +27,25 @@ pub struct Cli {
 pub enum Command {
     /// Run the Prometheus-compatible server: scraping, storage, PromQL API and web UI.
     Server(ServerArgs),
+    /// Tools for checking and testing, like Prometheus's promtool.
+    #[command(subcommand)]
+    Tool(ToolCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ToolCommand {
+    /// Check that prometheus.yml files are valid.
+    #[command(name = "check-config")]
+    CheckConfig {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Run PromQL test files written in Prometheus's test language (load / eval / expect);
+    /// prints each failing case with its file and line, then `N passed, M failed`.
+    Promqltest {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -57,10 +76,50 @@ pub struct ServerArgs {
     )]
     pub lookback_delta_ms: i64,
 
+    /// Maximum time a query may take before it is aborted (a duration: 2m).
+    #[arg(
+        long = "query.timeout",
+        value_name = "DURATION",
+        default_value = "2m",
+        value_parser = parse_duration_flag
+    )]
+    pub query_timeout_ms: i64,
+
+    /// Maximum number of samples a single query can load into memory.
+    #[arg(long = "query.max-samples", value_name = "N", default_value_t = 50_000_000)]
+    pub query_max_samples: usize,
+
+    /// Maximum number of queries executed concurrently; further queries wait for a turn.
+    #[arg(
+        long = "query.max-concurrency",
+        value_name = "N",
+        default_value_t = 20,
+        value_parser = parse_positive_count
+    )]
+    pub query_max_concurrency: usize,
+
+    /// Enable the API endpoint accepting Prometheus remote write requests (POST /api/v1/write).
+    #[arg(long = "web.enable-remote-write-receiver")]
+    pub enable_remote_write_receiver: bool,
+
+    /// Comma-separated feature names to enable: promql-experimental-functions,
+    /// promql-duration-expr. May be given several times.
+    #[arg(long = "enable-feature", value_name = "FEATURE")]
+    pub enable_feature: Vec<String>,
+
     /// Only log messages at this level or above: debug, info, warn, error.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info",
           value_parser = ["debug", "info", "warn", "error"])]
     pub log_level: String,
+}
+
+/// A count that must be at least 1 (no query could ever run with 0 permits).
+fn parse_positive_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn parse_duration_flag(text: &str) -> Result<i64, String> {

@@ -11,19 +11,54 @@ mod web;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use std::process::ExitCode;
 
-fn main() -> anyhow::Result<()> {
+use cli::{Cli, Command, ToolCommand};
+
+fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let (args, embedded_config) = match cli.command {
         Some(Command::Server(args)) => (args, false),
+        Some(Command::Tool(tool)) => return Ok(run_tool(tool)),
         None => (cli.all_in_one, true),
     };
     init_logging(&args.log_level);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(server::run(args, embedded_config))
+    runtime.block_on(server::run(args, embedded_config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The promtool-like subcommands: each prints its findings and sets the exit code.
+fn run_tool(tool: ToolCommand) -> ExitCode {
+    let ok = match tool {
+        ToolCommand::CheckConfig { files } => {
+            let mut ok = true;
+            for file in &files {
+                match narthex_config::Config::load(file) {
+                    Ok(config) => println!(
+                        "Checking {}\n  SUCCESS: {} scrape configs found",
+                        file.display(),
+                        config.scrape_configs.len()
+                    ),
+                    Err(e) => {
+                        println!("Checking {}\n  FAILED: {e}", file.display());
+                        ok = false;
+                    }
+                }
+            }
+            ok
+        }
+        ToolCommand::Promqltest { files } => {
+            narthex_promql::promqltest::run_cli(&files, &mut std::io::stdout())
+        }
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn init_logging(level: &str) {

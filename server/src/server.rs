@@ -10,7 +10,7 @@ use anyhow::Context;
 use axum::routing::get;
 use axum::Router;
 use narthex_config::Config;
-use narthex_promql::Engine;
+use narthex_promql::{Engine, EngineOptions, ParseOptions};
 use narthex_scrape::ScrapeManager;
 use narthex_tsdb::Tsdb;
 
@@ -19,10 +19,34 @@ use crate::cli::ServerArgs;
 /// The all-in-one configuration; `{self}` becomes the address the server listens on.
 const EMBEDDED_CONFIG: &str = include_str!("default-config.yml");
 
+/// The `--enable-feature` values Narthex knows.
+#[derive(Default)]
+struct Features {
+    experimental_functions: bool,
+    duration_expressions: bool,
+}
+
+impl Features {
+    fn from_flags(flags: &[String]) -> Features {
+        let mut features = Features::default();
+        for name in flags.iter().flat_map(|f| f.split(',')).map(str::trim) {
+            match name {
+                "promql-experimental-functions" => features.experimental_functions = true,
+                "promql-duration-expr" => features.duration_expressions = true,
+                "" => {}
+                // As Prometheus: an unknown feature is logged, not fatal.
+                other => tracing::warn!(feature = other, "unknown option for --enable-feature"),
+            }
+        }
+        features
+    }
+}
+
 /// What the HTTP handlers share.
 pub struct AppState {
     pub tsdb: Arc<Tsdb>,
     pub engine: Engine,
+    pub parse_options: ParseOptions,
     pub scrape: ScrapeManager,
     pub config: Config,
     pub started: SystemTime,
@@ -30,6 +54,7 @@ pub struct AppState {
 
 pub async fn run(args: ServerArgs, embedded_config: bool) -> anyhow::Result<()> {
     let config = load_config(&args, embedded_config)?;
+    let features = Features::from_flags(&args.enable_feature);
     let tsdb = Tsdb::open(&args.storage_path)
         .with_context(|| "opening storage (--storage.tsdb.path)".to_string())?;
     let listener = tokio::net::TcpListener::bind(args.listen_address)
@@ -38,8 +63,17 @@ pub async fn run(args: ServerArgs, embedded_config: bool) -> anyhow::Result<()> 
     let scrape = ScrapeManager::new(tsdb.clone())?;
     let state = Arc::new(AppState {
         tsdb,
-        engine: Engine {
+        engine: Engine::new(EngineOptions {
             lookback_delta_ms: args.lookback_delta_ms,
+            experimental_functions: features.experimental_functions,
+            max_samples: args.query_max_samples,
+            timeout: Some(std::time::Duration::from_millis(args.query_timeout_ms as u64)),
+            default_subquery_step_ms: config.global.evaluation_interval.as_millis(),
+        }),
+        parse_options: ParseOptions {
+            experimental_functions: features.experimental_functions,
+            duration_expressions: features.duration_expressions,
+            ..ParseOptions::default()
         },
         scrape,
         config,

@@ -60,15 +60,20 @@ pub fn format_duration(ms: i64) -> String {
         out.push('-');
         rest = -rest;
     }
-    for (unit, factor) in [
-        ("y", 365 * 24 * 3_600_000i64),
-        ("w", 7 * 24 * 3_600_000),
-        ("d", 24 * 3_600_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
+    // As Prometheus's model.Duration: years and weeks only when they divide exactly, since
+    // `90d` reads better than `12w6d`.
+    for (unit, factor, exact) in [
+        ("y", 365 * 24 * 3_600_000i64, true),
+        ("w", 7 * 24 * 3_600_000, true),
+        ("d", 24 * 3_600_000, false),
+        ("h", 3_600_000, false),
+        ("m", 60_000, false),
+        ("s", 1000, false),
+        ("ms", 1, false),
     ] {
+        if exact && rest % factor != 0 {
+            continue;
+        }
         if rest >= factor {
             out.push_str(&format!("{}{unit}", rest / factor));
             rest %= factor;
@@ -174,6 +179,8 @@ mod tests {
         assert_eq!(format_duration(15_000), "15s");
         assert_eq!(format_duration(1500), "1s500ms");
         assert_eq!(format_duration(0), "0s");
+        assert_eq!(format_duration(90 * 86_400_000), "90d");
+        assert_eq!(format_duration(14 * 86_400_000), "2w");
     }
 
     #[test]
