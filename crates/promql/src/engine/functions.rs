@@ -65,16 +65,21 @@ fn string_arg(e: &Expr) -> Result<&str> {
     }
 }
 
-/// Prometheus accepts any non-empty UTF-8 label name (Rust strings are always UTF-8).
-fn valid_label_name(name: &str) -> bool {
-    !name.is_empty()
+/// A string argument used as a label name, and whether Prometheus accepts it: any non-empty
+/// UTF-8 name. The literal's text is always UTF-8 here, but escapes like `"\xff"` can make the
+/// Go string invalid UTF-8, which the parser records in `invalid_utf8`.
+fn label_name_arg(e: &Expr) -> Result<(&str, bool)> {
+    match e {
+        Expr::String(s) => Ok((&s.value, !s.value.is_empty() && s.invalid_utf8.is_none())),
+        _ => Err(exec_err("expected a string argument")),
+    }
 }
 
 fn label_replace(ev: &Ev, args: &[&Expr]) -> Result<Vec<EvalSeries>> {
     if args.len() != 5 {
         return Err(exec_err("label_replace: wrong number of arguments"));
     }
-    let dst = string_arg(args[1])?;
+    let (dst, dst_valid) = label_name_arg(args[1])?;
     let repl = string_arg(args[2])?;
     let src = string_arg(args[3])?;
     let regex_str = string_arg(args[4])?;
@@ -83,7 +88,7 @@ fn label_replace(ev: &Ev, args: &[&Expr]) -> Result<Vec<EvalSeries>> {
             "invalid regular expression in label_replace(): {regex_str}"
         ))
     })?;
-    if !valid_label_name(dst) {
+    if !dst_valid {
         return Err(exec_err(format!(
             "invalid destination label name in label_replace(): {dst}"
         )));
@@ -109,19 +114,19 @@ fn label_join(ev: &Ev, args: &[&Expr]) -> Result<Vec<EvalSeries>> {
     if args.len() < 3 {
         return Err(exec_err("label_join: wrong number of arguments"));
     }
-    let dst = string_arg(args[1])?;
+    let (dst, dst_valid) = label_name_arg(args[1])?;
     let sep = string_arg(args[2])?;
     let mut srcs = Vec::new();
     for a in &args[3..] {
-        let src = string_arg(a)?;
-        if !valid_label_name(src) {
+        let (src, src_valid) = label_name_arg(a)?;
+        if !src_valid {
             return Err(exec_err(format!(
                 "invalid source label name in label_join(): {src}"
             )));
         }
         srcs.push(src);
     }
-    if !valid_label_name(dst) {
+    if !dst_valid {
         return Err(exec_err(format!(
             "invalid destination label name in label_join(): {dst}"
         )));
