@@ -6,6 +6,7 @@
 use narthex_model::{is_stale_nan, Labels, LabelsBuilder, MatchOp, Sample, METRIC_NAME};
 
 use super::binary::go_quote;
+use super::extended;
 use super::histogram;
 use super::util::{civil, days_in_month, go_f64_to_i64, go_sort, kahan_inc, natsort_less};
 use super::{exec_err, merge_same_labelsets, sample_at, unparen, Ev, Result};
@@ -456,6 +457,10 @@ struct Window<'w> {
     range_start: i64,
     range_end: i64,
     range_ms: i64,
+    /// The range selector's `anchored` and `smoothed` modifiers: `points` then holds the widened
+    /// window (see `extended`).
+    anchored: bool,
+    smoothed: bool,
 }
 
 /// `time.Duration.Seconds()` of a millisecond duration.
@@ -515,17 +520,25 @@ fn eval_range_function(
             scalars.push(ev.eval_scalar_steps(a)?);
         }
     }
+    // How much further back and forward than the range the window reaches (`anchored`,
+    // `smoothed`), and the modifiers themselves.
+    let (mut back, mut forward, mut anchored, mut smoothed) = (0, 0, false, false);
     let (input, range, offset, at, from_selector) = match args[midx] {
         Expr::MatrixSelector(ms) => {
             let vs = &ms.selector;
+            extended::check_function(name, vs)?;
+            (back, forward) = extended::widening(vs, ev.ctx.opts.lookback_delta_ms);
+            (anchored, smoothed) = (vs.anchored, vs.smoothed);
             let at = ev.at_time(vs.at);
             let (ref_min, ref_max) = match at {
                 Some(a) => (a - vs.offset, a - vs.offset),
                 None => (ev.start - vs.offset, ev.end - vs.offset),
             };
-            let series = ev
-                .ctx
-                .select(&vs.matchers, ref_min - ms.range + 1, ref_max)?;
+            let series = ev.ctx.select(
+                &vs.matchers,
+                ref_min - ms.range - back + 1,
+                ref_max + forward,
+            )?;
             let input: Vec<EvalSeries> = series
                 .into_iter()
                 .map(|s| EvalSeries {
@@ -571,10 +584,10 @@ fn eval_range_function(
         for (step, ts) in ev.steps().enumerate() {
             let range_end = at.unwrap_or(ts) - offset;
             let range_start = range_end - range;
-            while hi < pts.len() && pts[hi].t <= range_end {
+            while hi < pts.len() && pts[hi].t <= range_end + forward {
                 hi += 1;
             }
-            while lo < hi && pts[lo].t <= range_start {
+            while lo < hi && pts[lo].t <= range_start - back {
                 lo += 1;
             }
             if lo >= hi {
@@ -586,6 +599,8 @@ fn eval_range_function(
                 range_start,
                 range_end,
                 range_ms: range,
+                anchored,
+                smoothed,
             };
             let sargs: Vec<f64> = scalars.iter().map(|v| v[step]).collect();
             ev.ctx.add_samples(hi - lo)?;
@@ -655,6 +670,28 @@ fn range_kernel(
     arg0_span: Span,
 ) -> Result<Option<f64>> {
     let p = w.points;
+    if w.anchored || w.smoothed {
+        // `extended::check_function` has let only these functions through.
+        let rate = |is_counter, is_rate| {
+            extended::extended_rate(
+                p,
+                w.range_start,
+                w.range_end,
+                duration_seconds(w.range_ms),
+                w.smoothed,
+                is_counter,
+                is_rate,
+            )
+        };
+        return Ok(match name {
+            "rate" => rate(true, true),
+            "increase" => rate(true, false),
+            "delta" => rate(false, false),
+            "changes" => extended::anchored_first_index(p, w.range_start).map(|i| changes(&p[i..])),
+            "resets" => extended::anchored_first_index(p, w.range_start).map(|i| resets(&p[i..])),
+            _ => None,
+        });
+    }
     let n = p.len();
     Ok(match name {
         "rate" => extrapolated_rate(w, true, true),
@@ -709,25 +746,8 @@ fn range_kernel(
             let mut dev: Vec<f64> = p.iter().map(|s| (s.v - median).abs()).collect();
             Some(super::aggregate::quantile(0.5, &mut dev))
         }
-        "changes" => {
-            let mut changes = 0;
-            for i in 1..n {
-                let (prev, cur) = (p[i - 1].v, p[i].v);
-                if cur != prev && !(cur.is_nan() && prev.is_nan()) {
-                    changes += 1;
-                }
-            }
-            Some(changes as f64)
-        }
-        "resets" => {
-            let mut resets = 0;
-            for i in 1..n {
-                if p[i].v < p[i - 1].v {
-                    resets += 1;
-                }
-            }
-            Some(resets as f64)
-        }
+        "changes" => Some(changes(p)),
+        "resets" => Some(resets(p)),
         "deriv" => {
             if n < 2 {
                 None
@@ -764,6 +784,18 @@ fn range_kernel(
             None
         }
     })
+}
+
+/// `changes`: how often the value changed between consecutive samples (NaN to NaN is none).
+fn changes(p: &[Sample]) -> f64 {
+    p.windows(2)
+        .filter(|w| w[1].v != w[0].v && !(w[1].v.is_nan() && w[0].v.is_nan()))
+        .count() as f64
+}
+
+/// `resets`: how often the value went down between consecutive samples.
+fn resets(p: &[Sample]) -> f64 {
+    p.windows(2).filter(|w| w[1].v < w[0].v).count() as f64
 }
 
 /// `extrapolatedRate`: the increase over the window, extrapolated towards its boundaries.
