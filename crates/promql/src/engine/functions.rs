@@ -30,6 +30,7 @@ pub(crate) fn eval_call(ev: &Ev, call: &Call) -> Result<Vec<EvalSeries>> {
         }
         "label_replace" => return label_replace(ev, &args),
         "label_join" => return label_join(ev, &args),
+        "info" => return super::info::eval_info(ev, call),
         _ => {}
     }
     if let Some(midx) = matrix_arg_index(&args) {

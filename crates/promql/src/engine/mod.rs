@@ -15,6 +15,7 @@ mod binary;
 mod extended;
 mod functions;
 mod histogram;
+mod info;
 pub(crate) mod util;
 
 #[cfg(test)]
