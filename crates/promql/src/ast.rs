@@ -539,10 +539,23 @@ impl DurationExpr {
 /// literal beyond it is "out of range".
 pub const MAX_DURATION_SECONDS: f64 = 9_223_372_036.854_776;
 
-/// Go's `time.Duration(s * 1000) * time.Millisecond`: truncation toward zero.
+/// Go's `time.Duration(s * 1000) * time.Millisecond`: truncation toward zero. This is how
+/// Prometheus's engine converts a duration *expression*; literals go through
+/// `literal_seconds_to_ms`.
 pub fn seconds_to_ms(seconds: f64) -> i64 {
     // `as` saturates and maps NaN to 0, where Go's conversion is undefined.
     (seconds * 1000.0) as i64
+}
+
+/// A range, step or offset written as a literal, in milliseconds: Prometheus's parser rounds the
+/// seconds to whole nanoseconds (`math.Round(v * 1e9)`) and the engine then truncates to
+/// milliseconds. Rounding first matters: `1001ms` is 1.001 s, and `1.001 * 1000` is
+/// 1000.9999999999999, which would truncate to 1000 ms.
+pub fn literal_seconds_to_ms(seconds: f64) -> i64 {
+    // `as` saturates (and maps NaN to 0), so out-of-range values cannot panic here; the parser
+    // has rejected literals beyond `MAX_DURATION_SECONDS` before.
+    let ns = (seconds * 1e9).round() as i128;
+    (ns / 1_000_000) as i64
 }
 
 /// Go's math.Min: NaN wins, and -0 is smaller than +0.

@@ -1073,7 +1073,7 @@ impl<'a> Parser<'a> {
                 if value.abs() > MAX_DURATION_SECONDS {
                     return Err(self.error(span.start, "duration out of range"));
                 }
-                let ms = crate::ast::seconds_to_ms(value);
+                let ms = crate::ast::literal_seconds_to_ms(value);
                 let bad = match usage {
                     DurationUse::Range => ms <= 0,
                     DurationUse::Step => ms < 0,

@@ -376,12 +376,10 @@ fn vector_binop(
     let mut matched_one: HashSet<u32> = HashSet::new();
     let mut matched_many: HashMap<u32, HashSet<Labels>> = HashMap::new();
     let mut out = Vec::new();
-    // With one-to-many the sides are swapped, and so are the fill values.
-    let (fill_rhs, fill_lhs) = if one_to_many {
-        (fill.lhs, fill.rhs)
-    } else {
-        (fill.rhs, fill.lhs)
-    };
+    // With one-to-many the operands are swapped above but the fill values are not: Prometheus
+    // applies `fill_left` to the (swapped) left operand, so with `group_right` it fills the
+    // original right-hand side (fill-modifier.test's group_right cases pin this down).
+    let (fill_rhs, fill_lhs) = (fill.rhs, fill.lhs);
     let mut work: Vec<(EvalSample, EvalSample, u32)> = Vec::with_capacity(lhs.len());
     for (i, ls) in lhs.iter().enumerate() {
         let sig = lsigs[i];

@@ -6,6 +6,7 @@
 use narthex_model::{is_stale_nan, Labels, LabelsBuilder, MatchOp, Sample, METRIC_NAME};
 
 use super::binary::go_quote;
+use super::extended;
 use super::histogram;
 use super::util::{civil, days_in_month, go_f64_to_i64, go_sort, kahan_inc, natsort_less};
 use super::{exec_err, merge_same_labelsets, sample_at, unparen, Ev, Result};
@@ -29,6 +30,7 @@ pub(crate) fn eval_call(ev: &Ev, call: &Call) -> Result<Vec<EvalSeries>> {
         }
         "label_replace" => return label_replace(ev, &args),
         "label_join" => return label_join(ev, &args),
+        "info" => return super::info::eval_info(ev, call),
         _ => {}
     }
     if let Some(midx) = matrix_arg_index(&args) {
@@ -65,16 +67,21 @@ fn string_arg(e: &Expr) -> Result<&str> {
     }
 }
 
-/// Prometheus accepts any non-empty UTF-8 label name (Rust strings are always UTF-8).
-fn valid_label_name(name: &str) -> bool {
-    !name.is_empty()
+/// A string argument used as a label name, and whether Prometheus accepts it: any non-empty
+/// UTF-8 name. The literal's text is always UTF-8 here, but escapes like `"\xff"` can make the
+/// Go string invalid UTF-8, which the parser records in `invalid_utf8`.
+fn label_name_arg(e: &Expr) -> Result<(&str, bool)> {
+    match e {
+        Expr::String(s) => Ok((&s.value, !s.value.is_empty() && s.invalid_utf8.is_none())),
+        _ => Err(exec_err("expected a string argument")),
+    }
 }
 
 fn label_replace(ev: &Ev, args: &[&Expr]) -> Result<Vec<EvalSeries>> {
     if args.len() != 5 {
         return Err(exec_err("label_replace: wrong number of arguments"));
     }
-    let dst = string_arg(args[1])?;
+    let (dst, dst_valid) = label_name_arg(args[1])?;
     let repl = string_arg(args[2])?;
     let src = string_arg(args[3])?;
     let regex_str = string_arg(args[4])?;
@@ -83,7 +90,7 @@ fn label_replace(ev: &Ev, args: &[&Expr]) -> Result<Vec<EvalSeries>> {
             "invalid regular expression in label_replace(): {regex_str}"
         ))
     })?;
-    if !valid_label_name(dst) {
+    if !dst_valid {
         return Err(exec_err(format!(
             "invalid destination label name in label_replace(): {dst}"
         )));
@@ -109,19 +116,19 @@ fn label_join(ev: &Ev, args: &[&Expr]) -> Result<Vec<EvalSeries>> {
     if args.len() < 3 {
         return Err(exec_err("label_join: wrong number of arguments"));
     }
-    let dst = string_arg(args[1])?;
+    let (dst, dst_valid) = label_name_arg(args[1])?;
     let sep = string_arg(args[2])?;
     let mut srcs = Vec::new();
     for a in &args[3..] {
-        let src = string_arg(a)?;
-        if !valid_label_name(src) {
+        let (src, src_valid) = label_name_arg(a)?;
+        if !src_valid {
             return Err(exec_err(format!(
                 "invalid source label name in label_join(): {src}"
             )));
         }
         srcs.push(src);
     }
-    if !valid_label_name(dst) {
+    if !dst_valid {
         return Err(exec_err(format!(
             "invalid destination label name in label_join(): {dst}"
         )));
@@ -451,6 +458,10 @@ struct Window<'w> {
     range_start: i64,
     range_end: i64,
     range_ms: i64,
+    /// The range selector's `anchored` and `smoothed` modifiers: `points` then holds the widened
+    /// window (see `extended`).
+    anchored: bool,
+    smoothed: bool,
 }
 
 /// `time.Duration.Seconds()` of a millisecond duration.
@@ -510,17 +521,25 @@ fn eval_range_function(
             scalars.push(ev.eval_scalar_steps(a)?);
         }
     }
+    // How much further back and forward than the range the window reaches (`anchored`,
+    // `smoothed`), and the modifiers themselves.
+    let (mut back, mut forward, mut anchored, mut smoothed) = (0, 0, false, false);
     let (input, range, offset, at, from_selector) = match args[midx] {
         Expr::MatrixSelector(ms) => {
             let vs = &ms.selector;
+            extended::check_function(name, vs)?;
+            (back, forward) = extended::widening(vs, ev.ctx.opts.lookback_delta_ms);
+            (anchored, smoothed) = (vs.anchored, vs.smoothed);
             let at = ev.at_time(vs.at);
             let (ref_min, ref_max) = match at {
                 Some(a) => (a - vs.offset, a - vs.offset),
                 None => (ev.start - vs.offset, ev.end - vs.offset),
             };
-            let series = ev
-                .ctx
-                .select(&vs.matchers, ref_min - ms.range + 1, ref_max)?;
+            let series = ev.ctx.select(
+                &vs.matchers,
+                ref_min - ms.range - back + 1,
+                ref_max + forward,
+            )?;
             let input: Vec<EvalSeries> = series
                 .into_iter()
                 .map(|s| EvalSeries {
@@ -566,10 +585,10 @@ fn eval_range_function(
         for (step, ts) in ev.steps().enumerate() {
             let range_end = at.unwrap_or(ts) - offset;
             let range_start = range_end - range;
-            while hi < pts.len() && pts[hi].t <= range_end {
+            while hi < pts.len() && pts[hi].t <= range_end + forward {
                 hi += 1;
             }
-            while lo < hi && pts[lo].t <= range_start {
+            while lo < hi && pts[lo].t <= range_start - back {
                 lo += 1;
             }
             if lo >= hi {
@@ -581,6 +600,8 @@ fn eval_range_function(
                 range_start,
                 range_end,
                 range_ms: range,
+                anchored,
+                smoothed,
             };
             let sargs: Vec<f64> = scalars.iter().map(|v| v[step]).collect();
             ev.ctx.add_samples(hi - lo)?;
@@ -650,6 +671,28 @@ fn range_kernel(
     arg0_span: Span,
 ) -> Result<Option<f64>> {
     let p = w.points;
+    if w.anchored || w.smoothed {
+        // `extended::check_function` has let only these functions through.
+        let rate = |is_counter, is_rate| {
+            extended::extended_rate(
+                p,
+                w.range_start,
+                w.range_end,
+                duration_seconds(w.range_ms),
+                w.smoothed,
+                is_counter,
+                is_rate,
+            )
+        };
+        return Ok(match name {
+            "rate" => rate(true, true),
+            "increase" => rate(true, false),
+            "delta" => rate(false, false),
+            "changes" => extended::anchored_first_index(p, w.range_start).map(|i| changes(&p[i..])),
+            "resets" => extended::anchored_first_index(p, w.range_start).map(|i| resets(&p[i..])),
+            _ => None,
+        });
+    }
     let n = p.len();
     Ok(match name {
         "rate" => extrapolated_rate(w, true, true),
@@ -704,25 +747,8 @@ fn range_kernel(
             let mut dev: Vec<f64> = p.iter().map(|s| (s.v - median).abs()).collect();
             Some(super::aggregate::quantile(0.5, &mut dev))
         }
-        "changes" => {
-            let mut changes = 0;
-            for i in 1..n {
-                let (prev, cur) = (p[i - 1].v, p[i].v);
-                if cur != prev && !(cur.is_nan() && prev.is_nan()) {
-                    changes += 1;
-                }
-            }
-            Some(changes as f64)
-        }
-        "resets" => {
-            let mut resets = 0;
-            for i in 1..n {
-                if p[i].v < p[i - 1].v {
-                    resets += 1;
-                }
-            }
-            Some(resets as f64)
-        }
+        "changes" => Some(changes(p)),
+        "resets" => Some(resets(p)),
         "deriv" => {
             if n < 2 {
                 None
@@ -759,6 +785,18 @@ fn range_kernel(
             None
         }
     })
+}
+
+/// `changes`: how often the value changed between consecutive samples (NaN to NaN is none).
+fn changes(p: &[Sample]) -> f64 {
+    p.windows(2)
+        .filter(|w| w[1].v != w[0].v && !(w[1].v.is_nan() && w[0].v.is_nan()))
+        .count() as f64
+}
+
+/// `resets`: how often the value went down between consecutive samples.
+fn resets(p: &[Sample]) -> f64 {
+    p.windows(2).filter(|w| w[1].v < w[0].v).count() as f64
 }
 
 /// `extrapolatedRate`: the increase over the window, extrapolated towards its boundaries.

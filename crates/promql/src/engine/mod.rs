@@ -12,8 +12,10 @@
 
 mod aggregate;
 mod binary;
+mod extended;
 mod functions;
 mod histogram;
+mod info;
 pub(crate) mod util;
 
 #[cfg(test)]
@@ -562,6 +564,9 @@ impl<'c, 'a> Ev<'c, 'a> {
     /// An instant vector selector: for each step the newest sample in the left-open lookback
     /// window `(t - lookback, t]`, unless it is a staleness marker.
     fn eval_vector_selector(&self, vs: &VectorSelector) -> Result<Vec<EvalSeries>> {
+        if vs.smoothed {
+            return self.eval_smoothed_selector(vs);
+        }
         let at = self.at_time(vs.at);
         let lookback = self.ctx.opts.lookback_delta_ms;
         let (ref_min, ref_max) = match at {
@@ -601,19 +606,73 @@ impl<'c, 'a> Ev<'c, 'a> {
         Ok(out)
     }
 
-    /// The raw samples of a range selector at the single evaluation time.
+    /// A `smoothed` instant selector: for each step the value interpolated at the step time from
+    /// the non-stale samples within a lookback delta on either side (see
+    /// `extended::smoothed_value`).
+    fn eval_smoothed_selector(&self, vs: &VectorSelector) -> Result<Vec<EvalSeries>> {
+        let at = self.at_time(vs.at);
+        let lookback = self.ctx.opts.lookback_delta_ms;
+        let (ref_min, ref_max) = match at {
+            Some(a) => (a - vs.offset, a - vs.offset),
+            None => (self.start - vs.offset, self.end - vs.offset),
+        };
+        let series = self
+            .ctx
+            .select(&vs.matchers, ref_min - lookback + 1, ref_max + lookback)?;
+        let mut out = Vec::with_capacity(series.len());
+        for s in series {
+            self.ctx.check_time()?;
+            let samples: Vec<Sample> = s
+                .samples
+                .into_iter()
+                .filter(|p| !is_stale_nan(p.v))
+                .collect();
+            let (mut lo, mut hi) = (0, 0);
+            let mut points = Vec::new();
+            for t in self.steps() {
+                let data_t = at.unwrap_or(t) - vs.offset;
+                while hi < samples.len() && samples[hi].t <= data_t + lookback {
+                    hi += 1;
+                }
+                while lo < hi && samples[lo].t <= data_t - lookback {
+                    lo += 1;
+                }
+                if let Some(v) = extended::smoothed_value(&samples[lo..hi], data_t) {
+                    points.push(Sample { t, v });
+                }
+            }
+            self.ctx.add_samples(points.len())?;
+            if !points.is_empty() {
+                out.push(EvalSeries {
+                    labels: s.labels,
+                    points,
+                    drop_name: false,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The raw samples of a range selector at the single evaluation time; with `anchored` or
+    /// `smoothed`, those of the widened window with points added at the range's boundaries.
     fn eval_matrix_selector(&self, ms: &MatrixSelector) -> Result<Vec<EvalSeries>> {
         let vs = &ms.selector;
         let maxt = self.at_time(vs.at).unwrap_or(self.start) - vs.offset;
         let mint = maxt - ms.range;
-        let series = self.ctx.select(&vs.matchers, mint + 1, maxt)?;
+        let (back, forward) = extended::widening(vs, self.ctx.opts.lookback_delta_ms);
+        let series = self
+            .ctx
+            .select(&vs.matchers, mint - back + 1, maxt + forward)?;
         let mut out = Vec::with_capacity(series.len());
         for s in series {
-            let points: Vec<Sample> = s
+            let mut points: Vec<Sample> = s
                 .samples
                 .into_iter()
-                .filter(|p| p.t > mint && p.t <= maxt && !is_stale_nan(p.v))
+                .filter(|p| p.t > mint - back && p.t <= maxt + forward && !is_stale_nan(p.v))
                 .collect();
+            if vs.anchored || vs.smoothed {
+                points = extended::extend_samples(&points, mint, maxt, vs.smoothed);
+            }
             self.ctx.add_samples(points.len())?;
             if !points.is_empty() {
                 out.push(EvalSeries {
