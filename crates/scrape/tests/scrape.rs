@@ -150,8 +150,9 @@ async fn honor_labels_keeps_scraped_values() {
     let pushed = select(&tsdb, "pushed");
     assert_eq!(pushed[0].labels.get("job"), Some("batch"));
     assert_eq!(pushed[0].labels.get("exported_job"), None);
-    // An empty scraped label is absent, so the target's instance fills it.
-    assert_eq!(pushed[0].labels.get("instance"), Some(addr.to_string().as_str()));
+    // As Prometheus's mutateSampleLabels: a scraped label that is present but empty still
+    // "has" the name, so the target's value is not filled in, and the empty label is dropped.
+    assert_eq!(pushed[0].labels.get("instance"), None);
 }
 
 #[tokio::test]
