@@ -56,7 +56,11 @@ pub struct ServerArgs {
     pub config_file: Option<PathBuf>,
 
     /// Base path for metrics storage.
-    #[arg(long = "storage.tsdb.path", value_name = "DIR", default_value = "data/")]
+    #[arg(
+        long = "storage.tsdb.path",
+        value_name = "DIR",
+        default_value = "data/"
+    )]
     pub storage_path: PathBuf,
 
     /// Address to listen on for the UI, API and telemetry.
@@ -86,21 +90,12 @@ pub struct ServerArgs {
     pub query_timeout_ms: i64,
 
     /// Maximum number of samples a single query can load into memory.
-    #[arg(long = "query.max-samples", value_name = "N", default_value_t = 50_000_000)]
-    pub query_max_samples: usize,
-
-    /// Maximum number of queries executed concurrently; further queries wait for a turn.
     #[arg(
-        long = "query.max-concurrency",
+        long = "query.max-samples",
         value_name = "N",
-        default_value_t = 20,
-        value_parser = parse_positive_count
+        default_value_t = 50_000_000
     )]
-    pub query_max_concurrency: usize,
-
-    /// Enable the API endpoint accepting Prometheus remote write requests (POST /api/v1/write).
-    #[arg(long = "web.enable-remote-write-receiver")]
-    pub enable_remote_write_receiver: bool,
+    pub query_max_samples: usize,
 
     /// Comma-separated feature names to enable: promql-experimental-functions,
     /// promql-duration-expr. May be given several times.
@@ -111,15 +106,6 @@ pub struct ServerArgs {
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info",
           value_parser = ["debug", "info", "warn", "error"])]
     pub log_level: String,
-}
-
-/// A count that must be at least 1 (no query could ever run with 0 permits).
-fn parse_positive_count(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 fn parse_duration_flag(text: &str) -> Result<i64, String> {

@@ -67,7 +67,9 @@ pub async fn run(args: ServerArgs, embedded_config: bool) -> anyhow::Result<()> 
             lookback_delta_ms: args.lookback_delta_ms,
             experimental_functions: features.experimental_functions,
             max_samples: args.query_max_samples,
-            timeout: Some(std::time::Duration::from_millis(args.query_timeout_ms as u64)),
+            timeout: Some(std::time::Duration::from_millis(
+                args.query_timeout_ms as u64,
+            )),
             default_subquery_step_ms: config.global.evaluation_interval.as_millis(),
         }),
         parse_options: ParseOptions {
@@ -96,7 +98,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .nest("/api/v1", crate::api::router())
         .route("/metrics", get(crate::self_metrics::handler))
-        .route("/-/healthy", get(|| async { "Narthex Server is Healthy.\n" }))
+        .route(
+            "/-/healthy",
+            get(|| async { "Narthex Server is Healthy.\n" }),
+        )
         .route("/-/ready", get(|| async { "Narthex Server is Ready.\n" }))
         .fallback(crate::web::serve_ui)
         .with_state(state)

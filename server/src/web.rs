@@ -23,7 +23,10 @@ pub async fn serve_ui(uri: Uri) -> Response {
         return (
             [
                 (header::CONTENT_TYPE, mime),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable".to_string()),
+                (
+                    header::CACHE_CONTROL,
+                    "public, max-age=31536000, immutable".to_string(),
+                ),
             ],
             asset.data,
         )

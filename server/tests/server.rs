@@ -71,7 +71,10 @@ impl Narthex {
         loop {
             let (status, json) = self.query_json(&format!("/api/v1/query?query={query}"));
             assert_eq!(status, 200, "{json}");
-            if json["data"]["result"].as_array().is_some_and(|r| !r.is_empty()) {
+            if json["data"]["result"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+            {
                 return json;
             }
             assert!(Instant::now() < deadline, "no result for {query}");
@@ -154,7 +157,11 @@ fn all_in_one_scrapes_itself_and_answers_like_prometheus() {
     ] {
         let (status, json) = narthex.query_json(&format!("/api/v1/query?query={query}"));
         assert_eq!(status, 200);
-        assert_eq!(json["data"]["result"].as_array().unwrap().len(), 1, "{query}");
+        assert_eq!(
+            json["data"]["result"].as_array().unwrap().len(),
+            1,
+            "{query}"
+        );
     }
     let (status, body) = reqwest::blocking_post_form(
         &format!("{}/api/v1/query", narthex.base),
@@ -198,9 +205,13 @@ fn all_in_one_scrapes_itself_and_answers_like_prometheus() {
     let (status, json) = narthex.query_json("/api/v1/query_range?query=up&start=10&end=5&step=1");
     assert_eq!(status, 400);
     assert_eq!(json["error"], "end timestamp must not be before start time");
-    let (status, json) = narthex.query_json("/api/v1/query_range?query=up&start=0&end=100000&step=1");
+    let (status, json) =
+        narthex.query_json("/api/v1/query_range?query=up&start=0&end=100000&step=1");
     assert_eq!(status, 400);
-    assert!(json["error"].as_str().unwrap().starts_with("exceeded maximum resolution of 11,000 points"));
+    assert!(json["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("exceeded maximum resolution of 11,000 points"));
     let (status, json) = narthex.query_json("/api/v1/query_range?query=up&start=0&end=10&step=0");
     assert_eq!(status, 400);
     assert_eq!(json["errorType"], "bad_data");
@@ -235,7 +246,10 @@ fn all_in_one_scrapes_itself_and_answers_like_prometheus() {
     // UI routes fall back to the single-page app.
     let (status, page) = narthex.get("/query?g0.expr=up");
     assert_eq!(status, 200);
-    assert!(page.contains("<html") || page.contains("<!doctype"), "{page}");
+    assert!(
+        page.contains("<html") || page.contains("<!doctype"),
+        "{page}"
+    );
 }
 
 /// (name, value) of every sample, via the same parser scrapes use.
@@ -282,7 +296,12 @@ fn run_to_exit(args: &[String]) -> (i32, String) {
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             let mut stderr = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
             return (status.code().unwrap_or(-1), stderr);
         }
         if Instant::now() > deadline {

@@ -20,7 +20,10 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error("invalid config file {source_name}: {message}")]
-    Invalid { source_name: String, message: String },
+    Invalid {
+        source_name: String,
+        message: String,
+    },
 }
 
 /// The whole file.
@@ -327,9 +330,17 @@ mod tests {
         let jobs: Vec<_> = config
             .scrape_configs
             .iter()
-            .map(|s| (s.job_name.as_str(), s.static_configs[0].targets[0].0.as_str()))
+            .map(|s| {
+                (
+                    s.job_name.as_str(),
+                    s.static_configs[0].targets[0].0.as_str(),
+                )
+            })
             .collect();
-        assert_eq!(jobs, [("prometheus", "localhost:9090"), ("node", "exporter:9100")]);
+        assert_eq!(
+            jobs,
+            [("prometheus", "localhost:9090"), ("node", "exporter:9100")]
+        );
         assert_eq!(config.scrape_configs[0].interval(), Duration(10_000));
         assert_eq!(config.scrape_configs[0].timeout(), Duration(10_000));
         assert_eq!(config.rule_files, ["rules.yml"]);
@@ -352,7 +363,10 @@ mod tests {
         assert_eq!(scrape.timeout(), Duration(5_000));
         assert_eq!(config.global.scrape_interval, Duration(60_000));
         assert_eq!(Config::parse("", "x").unwrap(), Config::default());
-        assert_eq!(Config::parse("global: {}\n", "x").unwrap(), Config::default());
+        assert_eq!(
+            Config::parse("global: {}\n", "x").unwrap(),
+            Config::default()
+        );
     }
 
     fn error_of(text: &str) -> String {
@@ -399,7 +413,10 @@ mod tests {
     #[test]
     fn cross_entry_checks_name_the_job() {
         let err = error_of("scrape_configs:\n - job_name: a\n - job_name: a\n");
-        assert!(err.contains("multiple scrape configs with job name \"a\""), "{err}");
+        assert!(
+            err.contains("multiple scrape configs with job name \"a\""),
+            "{err}"
+        );
         let err = error_of(
             "scrape_configs:\n - job_name: a\n   scrape_interval: 5s\n   scrape_timeout: 10s\n",
         );

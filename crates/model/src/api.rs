@@ -51,7 +51,10 @@ pub enum QueryData {
     Vector(Vec<(Labels, Sample)>),
     Matrix(Vec<Series>),
     Scalar(Sample),
-    String { t: i64, value: String },
+    String {
+        t: i64,
+        value: String,
+    },
 }
 
 impl QueryData {

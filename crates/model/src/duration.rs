@@ -24,7 +24,9 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     let mut total: i64 = 0;
     let mut next_unit = 0;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(invalid());
         }
@@ -115,17 +117,28 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         return None;
     }
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut rest = &s[19..];
     let mut millis = 0i64;
     if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.find(|c: char| !c.is_ascii_digit()).unwrap_or(fraction.len());
+        let digits = fraction
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(fraction.len());
         if digits == 0 {
             return None;
         }
-        let padded: String = fraction[..digits].chars().chain("000".chars()).take(3).collect();
+        let padded: String = fraction[..digits]
+            .chars()
+            .chain("000".chars())
+            .take(3)
+            .collect();
         millis = padded.parse().ok()?;
         rest = &fraction[digits..];
     }
@@ -187,8 +200,14 @@ mod tests {
     fn timestamps() {
         assert_eq!(parse_timestamp("1435781451.781"), Ok(1_435_781_451_781));
         assert_eq!(parse_timestamp("1435781451"), Ok(1_435_781_451_000));
-        assert_eq!(parse_timestamp("2015-07-01T20:10:51.781Z"), Ok(1_435_781_451_781));
-        assert_eq!(parse_timestamp("2015-07-01T22:10:51+02:00"), Ok(1_435_781_451_000));
+        assert_eq!(
+            parse_timestamp("2015-07-01T20:10:51.781Z"),
+            Ok(1_435_781_451_781)
+        );
+        assert_eq!(
+            parse_timestamp("2015-07-01T22:10:51+02:00"),
+            Ok(1_435_781_451_000)
+        );
         assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Ok(0));
         for bad in ["", "abc", "2015-13-01T00:00:00Z", "NaN", "Inf"] {
             assert!(parse_timestamp(bad).is_err(), "{bad}");

@@ -18,7 +18,10 @@ impl MemoryStorage {
 
     /// Removes every series (the test language's `clear`).
     pub fn clear(&self) {
-        self.series.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.series
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 }
 
@@ -83,7 +86,11 @@ impl Querier for MemoryQuerier<'_> {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, StorageError> {
-        let series = self.storage.series.read().unwrap_or_else(|e| e.into_inner());
+        let series = self
+            .storage
+            .series
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         Ok(series
             .iter()
             .filter(|(labels, _)| {

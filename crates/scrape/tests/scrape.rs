@@ -68,7 +68,11 @@ fn target(addr: SocketAddr, honor_labels: bool) -> Target {
 
 fn select(tsdb: &Tsdb, name: &str) -> Vec<Series> {
     tsdb.querier()
-        .select(&[Matcher::equal("__name__", name)], i64::MIN / 2, i64::MAX / 2)
+        .select(
+            &[Matcher::equal("__name__", name)],
+            i64::MIN / 2,
+            i64::MAX / 2,
+        )
         .unwrap()
 }
 
@@ -111,17 +115,26 @@ async fn gzip_exposition_is_stored_with_target_labels_and_synthetic_series() {
     // The scraped `job` clashes with the target's: kept as exported_job.
     assert_eq!(requests[0].labels.get("job"), Some("test"));
     assert_eq!(requests[0].labels.get("exported_job"), Some("app"));
-    assert_eq!(requests[0].labels.get("instance"), Some(addr.to_string().as_str()));
+    assert_eq!(
+        requests[0].labels.get("instance"),
+        Some(addr.to_string().as_str())
+    );
     assert_eq!(requests[0].samples[0].v, 1027.0);
     let buckets = select(&tsdb, "latency_seconds_bucket");
-    let les: Vec<_> = buckets.iter().map(|s| s.labels.get("le").unwrap()).collect();
+    let les: Vec<_> = buckets
+        .iter()
+        .map(|s| s.labels.get("le").unwrap())
+        .collect();
     assert_eq!(les, ["+Inf", "0.1"]);
     // An explicit timestamp is honoured.
     assert_eq!(select(&tsdb, "explicit_time")[0].samples[0].t, 1000);
 
     assert_eq!(last_value(&tsdb, "up"), 1.0);
     assert_eq!(last_value(&tsdb, "scrape_samples_scraped"), 7.0);
-    assert_eq!(last_value(&tsdb, "scrape_samples_post_metric_relabeling"), 7.0);
+    assert_eq!(
+        last_value(&tsdb, "scrape_samples_post_metric_relabeling"),
+        7.0
+    );
     assert_eq!(last_value(&tsdb, "scrape_series_added"), 6.0);
     let duration = last_value(&tsdb, "scrape_duration_seconds");
     assert!(duration > 0.0 && duration < 5.0, "{duration}");
@@ -224,7 +237,13 @@ async fn http_errors_and_unreachable_targets_are_down() {
     let dir = tempfile::tempdir().unwrap();
     let tsdb = Tsdb::open(dir.path()).unwrap();
     let client = reqwest::Client::new();
-    let report = scrape_once(&client, &target(addr, false), tsdb.as_ref(), &mut ScrapeState::default()).await;
+    let report = scrape_once(
+        &client,
+        &target(addr, false),
+        tsdb.as_ref(),
+        &mut ScrapeState::default(),
+    )
+    .await;
     assert_eq!(
         report.error.unwrap().to_string(),
         "server returned HTTP status 503 Service Unavailable"
@@ -235,7 +254,13 @@ async fn http_errors_and_unreachable_targets_are_down() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_addr = closed.local_addr().unwrap();
     drop(closed);
-    let report = scrape_once(&client, &target(closed_addr, false), tsdb.as_ref(), &mut ScrapeState::default()).await;
+    let report = scrape_once(
+        &client,
+        &target(closed_addr, false),
+        tsdb.as_ref(),
+        &mut ScrapeState::default(),
+    )
+    .await;
     let error = report.error.unwrap().to_string();
     assert!(error.contains(&closed_addr.to_string()), "{error}");
     assert!(error.to_lowercase().contains("connect"), "{error}");

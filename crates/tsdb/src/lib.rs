@@ -94,10 +94,7 @@ impl Tsdb {
             Ok(Some(v)) => {
                 return Err(OpenError::Foreign {
                     path: path.to_path_buf(),
-                    reason: format!(
-                        "unknown format marker {:?}",
-                        String::from_utf8_lossy(&v)
-                    ),
+                    reason: format!("unknown format marker {:?}", String::from_utf8_lossy(&v)),
                 })
             }
             Ok(None) => db

@@ -136,7 +136,9 @@ fn all_four_matcher_types_and_time_range() {
     // Time range is inclusive at both ends; series without samples in range are left out.
     let got = select(&tsdb, &[name], 20, 20);
     assert_eq!(got.len(), 3);
-    assert!(got.iter().all(|s| s.samples.len() == 1 && s.samples[0].t == 20));
+    assert!(got
+        .iter()
+        .all(|s| s.samples.len() == 1 && s.samples[0].t == 20));
     assert!(select(&tsdb, &[Matcher::equal("__name__", "other")], 11, 100).is_empty());
     assert_eq!(tsdb.label_values("job"), ["api", "db"]);
     assert_eq!(tsdb.label_names(), ["__name__", "instance", "job"]);
@@ -148,7 +150,10 @@ fn a_second_instance_on_the_same_directory_is_refused() {
     let _first = Tsdb::open(dir.path()).unwrap();
     match Tsdb::open(dir.path()) {
         Err(err @ OpenError::Locked { .. }) => {
-            assert!(err.to_string().contains("in use by another process"), "{err}")
+            assert!(
+                err.to_string().contains("in use by another process"),
+                "{err}"
+            )
         }
         Err(other) => panic!("wrong error: {other}"),
         Ok(_) => panic!("second open succeeded"),
