@@ -7,7 +7,7 @@
 //! and parentheses are printed only where the query had them (the tree keeps `Paren` nodes), so
 //! printing and parsing again gives the same tree.
 
-use std::fmt::{self, Write};
+use std::fmt;
 
 use narthex_model::{MatchOp, Matcher, METRIC_NAME};
 
@@ -92,35 +92,9 @@ pub fn format_number(value: f64, duration: bool) -> String {
     }
 }
 
-/// Milliseconds as Prometheus's `model.Duration.String()`: `1h30m`, `500ms`, `0s`. Years and
-/// weeks are used only when they divide the duration exactly (`90d`, not `12w6d`). Negative
-/// durations print as Prometheus does, as the empty string; callers print the sign themselves.
-pub fn format_duration(ms: i64) -> String {
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    let mut rest = ms;
-    for (unit, mult, exact) in [
-        ("y", 365 * 24 * 3_600_000i64, true),
-        ("w", 7 * 24 * 3_600_000, true),
-        ("d", 24 * 3_600_000, false),
-        ("h", 3_600_000, false),
-        ("m", 60_000, false),
-        ("s", 1000, false),
-        ("ms", 1, false),
-    ] {
-        if exact && rest % mult != 0 {
-            continue;
-        }
-        let v = rest / mult;
-        if v > 0 {
-            let _ = write!(out, "{v}{unit}");
-            rest -= v * mult;
-        }
-    }
-    out
-}
+/// Durations print as Prometheus's `model.Duration.String()` (`1h30m`, `90d`, `0s`); the one
+/// implementation lives in `model` so the config, the API and the printer agree.
+pub use narthex_model::duration::format_duration;
 
 /// A label name as Prometheus writes it in grouping clauses and matchers: bare when it is a
 /// legacy name, quoted otherwise (`"service.name"`).
