@@ -1,31 +1,105 @@
 //! The Prometheus HTTP API under `/api/v1`: parameters read from the URL and from form bodies as
 //! Prometheus reads them, answers and errors in Prometheus's JSON.
+//!
+//! Queries (`query`, `query_range`) pass a gate of `--query.max-concurrency` permits before they
+//! run on the blocking pool; the time spent waiting counts against the query's timeout, the
+//! shorter of the `timeout` parameter and `--query.timeout`, as in Prometheus. The metadata
+//! endpoints live in `metadata`, `format_query`/`parse_query` in `pretty` and `ast_json`, and the
+//! remote write receiver in `write`.
+
+mod ast_json;
+mod metadata;
+mod pretty;
+mod write;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
-use narthex_model::api::{error_json, success_json, ErrorType};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use narthex_model::api::{error_json, go_quote, success_json, ErrorType, QueryData};
 use narthex_model::duration::{parse_duration, parse_timestamp};
-
-use narthex_model::Storage;
-use narthex_promql::{EngineError, Expr, QueryResult};
+use narthex_model::{Querier, Storage};
+use narthex_promql::{Engine, EngineError, Expr, QueryResult};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 use crate::server::AppState;
 
 /// Prometheus refuses range queries with more points per series than this.
 const MAX_POINTS_PER_SERIES: i64 = 11_000;
 
+/// The warning Prometheus 3 adds when `limit` cut a result short.
+const TRUNCATED_WARNING: &str = "results truncated due to limit";
+
+/// Prometheus's `MinTime` and `MaxTime` (ms): the defaults of optional `start`/`end`.
+const MIN_TIME: i64 = -9_223_309_901_257_974_000;
+const MAX_TIME: i64 = 9_223_309_901_257_974_999;
+
+/// `MinTime` and `MaxTime` as RFC 3339, which clients (client_golang, Grafana) send for an
+/// unbounded range and which Go's time parser cannot read, so Prometheus matches them as text.
+const MIN_TIME_FORMATTED: &str = "-292273086-05-16T16:47:06Z";
+const MAX_TIME_FORMATTED: &str = "292277025-08-18T07:12:54.999999999Z";
+
+/// A remote write body may be this large; snappy bodies from Prometheus are far smaller (its
+/// default batch is 2,000 samples), backfills can be larger.
+const WRITE_BODY_LIMIT: usize = 64 << 20;
+
+/// How the API is set up: what the `--query.max-concurrency` and
+/// `--web.enable-remote-write-receiver` flags say.
+#[derive(Clone, Debug)]
+pub struct ApiOptions {
+    /// Queries evaluated at once; more wait for a permit.
+    pub max_concurrency: usize,
+    /// Whether `POST /api/v1/write` accepts remote write requests (404 otherwise, as Prometheus).
+    pub remote_write_receiver: bool,
+}
+
+impl Default for ApiOptions {
+    /// Prometheus's defaults.
+    fn default() -> Self {
+        ApiOptions {
+            max_concurrency: 20,
+            remote_write_receiver: false,
+        }
+    }
+}
+
+/// What the handlers share besides `AppState`.
+struct ApiContext {
+    /// One permit per query being evaluated.
+    query_gate: Arc<Semaphore>,
+    remote_write_receiver: bool,
+}
+
+/// The API with Prometheus's default options.
 pub fn router() -> Router<Arc<AppState>> {
+    router_with(ApiOptions::default())
+}
+
+pub fn router_with(options: ApiOptions) -> Router<Arc<AppState>> {
+    let context = Arc::new(ApiContext {
+        query_gate: Arc::new(Semaphore::new(options.max_concurrency.max(1))),
+        remote_write_receiver: options.remote_write_receiver,
+    });
     Router::new()
         .route("/query", get(query).post(query))
         .route("/query_range", get(query_range).post(query_range))
+        .route("/series", get(metadata::series).post(metadata::series))
+        .route("/labels", get(metadata::labels).post(metadata::labels))
+        .route("/label/{name}/values", get(metadata::label_values))
+        .route("/format_query", get(format_query).post(format_query))
+        .route("/parse_query", get(parse_query).post(parse_query))
+        .route(
+            "/write",
+            post(write::remote_write).layer(DefaultBodyLimit::max(WRITE_BODY_LIMIT)),
+        )
         .fallback(|| async { ApiError::new(ErrorType::NotFound, "not found") })
+        .layer(Extension(context))
 }
 
 /// An API error: rendered as `{"status":"error",...}` with the error type's status code.
@@ -42,6 +116,7 @@ impl ApiError {
         }
     }
 
+    /// Prometheus's `invalidParamError`: `invalid parameter "name": reason`.
     fn bad_param(name: &str, reason: impl std::fmt::Display) -> Self {
         ApiError::new(
             ErrorType::BadData,
@@ -60,6 +135,11 @@ impl IntoResponse for ApiError {
 
 fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A success document around already-written `data` JSON.
+fn success(data_json: &str, warnings: &[String], infos: &[String]) -> Response {
+    json_response(StatusCode::OK, success_json(data_json, warnings, infos))
 }
 
 /// Request parameters from the URL query and, for form posts, the body (as Go's
@@ -92,17 +172,61 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A timestamp parameter, or `default` when absent or empty.
-    fn time_or(&self, name: &str, default: i64) -> Result<i64, ApiError> {
+    /// Every value of a repeated parameter (`match[]`), in order.
+    fn get_all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Prometheus's `parseTimeParam`: a timestamp, or `default` when absent or empty.
+    fn time_param(&self, name: &str, default: i64) -> Result<i64, ApiError> {
         match self.get(name) {
             None | Some("") => Ok(default),
-            Some(text) => parse_timestamp(text).map_err(|e| ApiError::bad_param(name, e)),
+            Some(text) => parse_time(text).map_err(|e| {
+                ApiError::bad_param(name, format!("Invalid time value for '{name}': {e}"))
+            }),
         }
     }
 
+    /// Prometheus's `parseTime` of a required parameter (the range query's `start` and `end`).
     fn required_time(&self, name: &str) -> Result<i64, ApiError> {
-        parse_timestamp(self.get(name).unwrap_or("")).map_err(|e| ApiError::bad_param(name, e))
+        parse_time(self.get(name).unwrap_or("")).map_err(|e| ApiError::bad_param(name, e))
     }
+
+    /// Prometheus's `parseLimitParam`: 0 (no limit) when absent.
+    fn limit(&self) -> Result<usize, ApiError> {
+        match self.get("limit") {
+            None | Some("") => Ok(0),
+            Some(text) => match go_atoi(text) {
+                Err(e) => Err(ApiError::bad_param("limit", e)),
+                Ok(n) if n < 0 => Err(ApiError::bad_param("limit", "limit must be non-negative")),
+                Ok(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+            },
+        }
+    }
+}
+
+/// A timestamp parameter, with Prometheus's special case for its own bounds.
+fn parse_time(text: &str) -> Result<i64, String> {
+    match text {
+        MIN_TIME_FORMATTED => Ok(MIN_TIME),
+        MAX_TIME_FORMATTED => Ok(MAX_TIME),
+        _ => parse_timestamp(text),
+    }
+}
+
+/// Go's `strconv.Atoi` with its error messages.
+fn go_atoi(text: &str) -> Result<i64, String> {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let quoted = go_quote(text.as_bytes());
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("strconv.Atoi: parsing {quoted}: invalid syntax"));
+    }
+    text.parse::<i64>()
+        .map_err(|_| format!("strconv.Atoi: parsing {quoted}: value out of range"))
 }
 
 /// Go's API duration: float seconds, or a Prometheus duration string.
@@ -131,39 +255,86 @@ fn parse_expr(state: &AppState, params: &Params) -> Result<(String, Expr), ApiEr
     Ok((text, expr))
 }
 
-async fn query(State(state): State<Arc<AppState>>, request: Request) -> Response {
+/// When the query must have finished: `--query.timeout` from now, or the `timeout` parameter
+/// when that is sooner. `None` when neither limits it.
+fn query_deadline(engine: &Engine, params: &Params) -> Result<Option<Instant>, ApiError> {
+    let now = Instant::now();
+    let configured = engine.options.timeout.map(|t| now + t);
+    let requested = match params.get("timeout") {
+        None | Some("") => None,
+        Some(text) => {
+            let ms = parse_api_duration(text).map_err(|e| ApiError::bad_param("timeout", e))?;
+            // A zero or negative timeout has already expired.
+            Some(now + Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+        }
+    };
+    Ok(match (configured, requested) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
+}
+
+fn queue_timeout() -> ApiError {
+    ApiError::new(ErrorType::Timeout, "query timed out in query queue")
+}
+
+/// A permit of the query gate, waiting at most until `deadline`.
+async fn acquire_permit(
+    gate: &Arc<Semaphore>,
+    deadline: Option<Instant>,
+) -> Result<OwnedSemaphorePermit, ApiError> {
+    let acquire = gate.clone().acquire_owned();
+    let permit = match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, acquire)
+            .await
+            .map_err(|_| queue_timeout())?,
+        None => acquire.await,
+    };
+    permit.map_err(|_| ApiError::new(ErrorType::Internal, "query gate closed"))
+}
+
+async fn query(
+    State(state): State<Arc<AppState>>,
+    Extension(context): Extension<Arc<ApiContext>>,
+    request: Request,
+) -> Response {
     let result = async {
         let params = Params::from_request(request).await?;
-        let time = params.time_or("time", now_ms())?;
+        let limit = params.limit()?;
+        let time = params.time_param("time", now_ms())?;
+        let deadline = query_deadline(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
-        evaluate(state, move |state| {
-            let querier = state.tsdb.querier();
-            state
-                .engine
-                .instant_with_source(querier.as_ref(), &expr, Some(&text), time)
+        let result = evaluate(state, &context, deadline, move |engine, querier| {
+            engine.instant_with_source(querier, &expr, Some(&text), time)
         })
-        .await
+        .await?;
+        Ok::<_, ApiError>(render(result, limit))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn query_range(State(state): State<Arc<AppState>>, request: Request) -> Response {
+async fn query_range(
+    State(state): State<Arc<AppState>>,
+    Extension(context): Extension<Arc<ApiContext>>,
+    request: Request,
+) -> Response {
     let result = async {
         let params = Params::from_request(request).await?;
+        let limit = params.limit()?;
         let start = params.required_time("start")?;
         let end = params.required_time("end")?;
         if end < start {
-            return Err(ApiError::new(
-                ErrorType::BadData,
+            return Err(ApiError::bad_param(
+                "end",
                 "end timestamp must not be before start time",
             ));
         }
         let step = parse_api_duration(params.get("step").unwrap_or(""))
             .map_err(|e| ApiError::bad_param("step", e))?;
         if step <= 0 {
-            return Err(ApiError::new(
-                ErrorType::BadData,
+            return Err(ApiError::bad_param(
+                "step",
                 "zero or negative query resolution step widths are not accepted. Try a positive integer",
             ));
         }
@@ -173,28 +344,47 @@ async fn query_range(State(state): State<Arc<AppState>>, request: Request) -> Re
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
             ));
         }
+        let deadline = query_deadline(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
-        evaluate(state, move |state| {
-            let querier = state.tsdb.querier();
-            state
-                .engine
-                .range_with_source(querier.as_ref(), &expr, Some(&text), start, end, step)
+        let result = evaluate(state, &context, deadline, move |engine, querier| {
+            engine.range_with_source(querier, &expr, Some(&text), start, end, step)
         })
-        .await
+        .await?;
+        Ok::<_, ApiError>(render(result, limit))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// Runs an evaluation on the blocking pool (storage reads block) and renders its result.
-async fn evaluate<F>(state: Arc<AppState>, evaluation: F) -> Result<Response, ApiError>
+/// Runs an evaluation on the blocking pool (storage reads block) once the query gate lets it
+/// in, with whatever is left of its time.
+async fn evaluate<F>(
+    state: Arc<AppState>,
+    context: &ApiContext,
+    deadline: Option<Instant>,
+    evaluation: F,
+) -> Result<QueryResult, ApiError>
 where
-    F: FnOnce(&AppState) -> Result<QueryResult, EngineError> + Send + 'static,
+    F: FnOnce(&Engine, &dyn Querier) -> Result<QueryResult, EngineError> + Send + 'static,
 {
-    let outcome = tokio::task::spawn_blocking(move || evaluation(&state))
-        .await
-        .map_err(|e| ApiError::new(ErrorType::Internal, format!("query task failed: {e}")))?;
-    let result = outcome.map_err(|e| {
+    let permit = acquire_permit(&context.query_gate, deadline).await?;
+    let mut engine = state.engine.clone();
+    if let Some(deadline) = deadline {
+        // Time spent in the queue counts against the query's timeout, as in Prometheus.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(queue_timeout());
+        }
+        engine.options.timeout = Some(left);
+    }
+    let outcome = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let querier = state.tsdb.querier();
+        evaluation(&engine, querier.as_ref())
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorType::Internal, format!("query task failed: {e}")))?;
+    outcome.map_err(|e| {
         // The error types Prometheus's API gives each engine error.
         let error_type = match &e {
             EngineError::BadData(_) => ErrorType::BadData,
@@ -204,13 +394,62 @@ where
             EngineError::Execution(_) | EngineError::TooManySamples => ErrorType::Execution,
         };
         ApiError::new(error_type, e.to_string())
-    })?;
+    })
+}
+
+/// The result document, cut to `limit` series (0: all) with Prometheus 3's warning.
+fn render(mut result: QueryResult, limit: usize) -> Response {
+    if limit > 0 {
+        let truncated = match &mut result.data {
+            QueryData::Vector(samples) if samples.len() > limit => {
+                samples.truncate(limit);
+                true
+            }
+            QueryData::Matrix(series) if series.len() > limit => {
+                series.truncate(limit);
+                true
+            }
+            _ => false,
+        };
+        if truncated {
+            result.warnings.push(TRUNCATED_WARNING.to_string());
+        }
+    }
     let mut json = String::new();
     result.data.write_json(&mut json);
-    Ok(json_response(
-        StatusCode::OK,
-        success_json(&json, &result.warnings, &result.infos),
-    ))
+    success(&json, &result.warnings, &result.infos)
+}
+
+/// `format_query`: the query in Prometheus's canonical form, split over lines as its
+/// `Pretty(0)` does when longer than 100 characters.
+async fn format_query(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let result = async {
+        let params = Params::from_request(request).await?;
+        let (_, expr) = parse_expr(&state, &params)?;
+        let mut json = String::new();
+        narthex_model::api::write_json_string(&pretty::prettify(&expr), &mut json);
+        Ok::<_, ApiError>(success(&json, &[], &[]))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `parse_query`: the syntax tree as Prometheus 3's UI receives it.
+async fn parse_query(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let result = async {
+        let params = Params::from_request(request).await?;
+        let (_, expr) = parse_expr(&state, &params)?;
+        match ast_json::to_json(&expr) {
+            Ok(json) => Ok(success(&json, &[], &[])),
+            // As Prometheus, whose JSON encoder refuses NaN (`fill(NaN)`): a plain-text 500.
+            Err(e) => Ok(write::text_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e.to_string(),
+            )),
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e: ApiError| e.into_response())
 }
 
 #[cfg(test)]
@@ -226,5 +465,62 @@ mod tests {
             parse_api_duration("x"),
             Err("cannot parse \"x\" to a valid duration".to_string())
         );
+    }
+
+    #[test]
+    fn limits_as_go_parses_them() {
+        let params = |v: &str| Params(vec![("limit".into(), v.into())]);
+        assert_eq!(params("5").limit().ok(), Some(5));
+        assert_eq!(params("+5").limit().ok(), Some(5));
+        assert_eq!(params("0").limit().ok(), Some(0));
+        assert_eq!(params("").limit().ok(), Some(0));
+        let message = |v: &str| params(v).limit().err().map(|e| e.message);
+        assert_eq!(
+            message("x").as_deref(),
+            Some("invalid parameter \"limit\": strconv.Atoi: parsing \"x\": invalid syntax")
+        );
+        assert_eq!(
+            message("99999999999999999999").as_deref(),
+            Some("invalid parameter \"limit\": strconv.Atoi: parsing \"99999999999999999999\": value out of range")
+        );
+        assert_eq!(
+            message("-1").as_deref(),
+            Some("invalid parameter \"limit\": limit must be non-negative")
+        );
+        assert_eq!(
+            message("1.5").as_deref(),
+            Some("invalid parameter \"limit\": strconv.Atoi: parsing \"1.5\": invalid syntax")
+        );
+    }
+
+    #[test]
+    fn prometheus_time_bounds_are_accepted() {
+        assert_eq!(parse_time(MIN_TIME_FORMATTED), Ok(MIN_TIME));
+        assert_eq!(parse_time(MAX_TIME_FORMATTED), Ok(MAX_TIME));
+        let params = Params(vec![("start".into(), "soon".into())]);
+        assert_eq!(
+            params.time_param("start", 0).err().map(|e| e.message).as_deref(),
+            Some("invalid parameter \"start\": Invalid time value for 'start': cannot parse \"soon\" to a valid timestamp")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_query_gate_makes_queries_wait_and_times_them_out_in_the_queue() {
+        let gate = Arc::new(Semaphore::new(1));
+        let held = acquire_permit(&gate, None).await.ok().unwrap();
+        // A second query waits; past its deadline it fails as Prometheus's queue does.
+        let deadline = Instant::now() + Duration::from_millis(50);
+        let err = acquire_permit(&gate, Some(deadline)).await.err().unwrap();
+        assert_eq!(err.error_type, ErrorType::Timeout);
+        assert_eq!(err.message, "query timed out in query queue");
+        // Once the running query finishes, the waiting one gets in.
+        let waiting = tokio::spawn({
+            let gate = gate.clone();
+            async move { acquire_permit(&gate, None).await.is_ok() }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished());
+        drop(held);
+        assert!(waiting.await.unwrap());
     }
 }

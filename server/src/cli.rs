@@ -97,6 +97,19 @@ pub struct ServerArgs {
     )]
     pub query_max_samples: usize,
 
+    /// Maximum number of queries executed concurrently; further queries wait for a turn.
+    #[arg(
+        long = "query.max-concurrency",
+        value_name = "N",
+        default_value_t = 20,
+        value_parser = parse_positive_count
+    )]
+    pub query_max_concurrency: usize,
+
+    /// Enable the API endpoint accepting Prometheus remote write requests (POST /api/v1/write).
+    #[arg(long = "web.enable-remote-write-receiver")]
+    pub enable_remote_write_receiver: bool,
+
     /// Comma-separated feature names to enable: promql-experimental-functions,
     /// promql-duration-expr. May be given several times.
     #[arg(long = "enable-feature", value_name = "FEATURE")]
@@ -106,6 +119,15 @@ pub struct ServerArgs {
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info",
           value_parser = ["debug", "info", "warn", "error"])]
     pub log_level: String,
+}
+
+/// A count that must be at least 1 (no query could ever run with 0 permits).
+fn parse_positive_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn parse_duration_flag(text: &str) -> Result<i64, String> {

@@ -157,6 +157,96 @@ fn write_string_list(key: &str, items: &[String], out: &mut String) {
     out.push(']');
 }
 
+/// `["a","b"]`: the `data` of `/api/v1/labels` and `/api/v1/label/<name>/values`.
+pub fn write_string_array(items: &[String], out: &mut String) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_string(item, out);
+    }
+    out.push(']');
+}
+
+/// `[{"__name__":"up",...},...]`: the `data` of `/api/v1/series`.
+pub fn write_labels_array(series: &[Labels], out: &mut String) {
+    out.push('[');
+    for (i, labels) in series.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_labels(labels, out);
+    }
+    out.push(']');
+}
+
+/// A string quoted as Go's `%q` (`strconv.Quote`) writes it in error messages: `"a\"b"`, invalid
+/// UTF-8 bytes as `\xff`, control and other invisible characters escaped. (Go's table of
+/// printable characters is approximated by Rust's control and whitespace classes.)
+pub fn go_quote(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\u{7}' => out.push_str("\\a"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{b}' => out.push_str("\\v"),
+                c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                c if c.is_control() || (c.is_whitespace() && c != ' ') || c == '\u{feff}' => {
+                    if (c as u32) < 0x10000 {
+                        let _ = write!(out, "\\u{:04x}", c as u32);
+                    } else {
+                        let _ = write!(out, "\\U{:08x}", c as u32);
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A label set as Prometheus's `labels.Labels.String()` writes it in messages:
+/// `{__name__="up", job="api"}`, a name quoted when it is not a legacy (`[a-zA-Z_][a-zA-Z0-9_]*`)
+/// name.
+pub fn labels_string(labels: &Labels) -> String {
+    let mut out = String::from("{");
+    for (i, label) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let legacy = label
+            .name
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+        if legacy && !label.name.is_empty() {
+            out.push_str(&label.name);
+        } else {
+            out.push_str(&go_quote(label.name.as_bytes()));
+        }
+        out.push('=');
+        out.push_str(&go_quote(label.value.as_bytes()));
+    }
+    out.push('}');
+    out
+}
+
 /// `{"name":"value",...}` in label order (Go sorts map keys; labels are already sorted).
 pub fn write_labels(labels: &Labels, out: &mut String) {
     out.push('{');
@@ -303,6 +393,27 @@ mod tests {
         assert_eq!(
             success_json(&json, &[], &[]),
             r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"a\u003cb\u003e"},"value":[1.5,"1"]}]}}"#
+        );
+    }
+
+    #[test]
+    fn arrays_quotes_and_label_strings() {
+        let mut out = String::new();
+        write_string_array(&["a".into(), "<b>".into()], &mut out);
+        assert_eq!(out, r#"["a","\u003cb\u003e"]"#);
+        out.clear();
+        write_labels_array(&[Labels::from_pairs([("__name__", "up")])], &mut out);
+        assert_eq!(out, r#"[{"__name__":"up"}]"#);
+        out.clear();
+        write_labels_array(&[], &mut out);
+        assert_eq!(out, "[]");
+        assert_eq!(go_quote(b"a\"b\\\n\xff\xc3\xa9"), r#""a\"b\\\n\xffé""#);
+        assert_eq!(go_quote("\u{2028}\u{1}".as_bytes()), r#""\u2028\x01""#);
+        let labels =
+            Labels::from_pairs([("__name__", "up"), ("job", "a\"b"), ("service.name", "x")]);
+        assert_eq!(
+            labels_string(&labels),
+            r#"{__name__="up", job="a\"b", "service.name"="x"}"#
         );
     }
 

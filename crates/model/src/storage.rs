@@ -5,6 +5,8 @@
 //! makes it durable and visible at `commit`. Reads go through a `Querier`, which selects series by
 //! matchers over a closed time range `[mint, maxt]` in milliseconds.
 
+use std::collections::BTreeSet;
+
 use crate::{Labels, Matcher};
 
 /// A numeric handle for a series, stable for the lifetime of the storage.
@@ -80,6 +82,7 @@ pub trait Querier {
     ) -> Result<Vec<Series>, StorageError>;
 
     /// Label sets (without samples) of the series matching `matchers` with a sample in the range.
+    /// Sorted by labels. Engines override it to answer without reading the samples.
     fn series(
         &self,
         matchers: &[Matcher],
@@ -91,6 +94,46 @@ pub trait Querier {
             .into_iter()
             .map(|s| s.labels)
             .collect())
+    }
+
+    /// The label names of the series matching `matchers` (every series when `matchers` is empty)
+    /// with a sample in `[mint, maxt]`: sorted, without duplicates. What `/api/v1/labels` lists.
+    fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut names = BTreeSet::new();
+        for labels in self.series(matchers, mint, maxt)? {
+            for label in labels.iter() {
+                if !names.contains(&label.name) {
+                    names.insert(label.name.clone());
+                }
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// The values label `name` takes on the series matching `matchers` (every series when
+    /// `matchers` is empty) with a sample in `[mint, maxt]`: sorted, without duplicates. What
+    /// `/api/v1/label/<name>/values` lists.
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut values = BTreeSet::new();
+        for labels in self.series(matchers, mint, maxt)? {
+            if let Some(value) = labels.get(name) {
+                if !values.contains(value) {
+                    values.insert(value.to_string());
+                }
+            }
+        }
+        Ok(values.into_iter().collect())
     }
 }
 

@@ -78,6 +78,14 @@ impl Index {
     /// Series matching every matcher. Matchers that reject the empty value narrow the candidates
     /// through postings (a union over the label's matching values); the rest filter the result.
     pub fn matching(&self, matchers: &[Matcher]) -> Vec<(SeriesRef, Labels)> {
+        self.matching_refs(matchers)
+            .into_iter()
+            .filter_map(|r| self.series.get(&r).map(|e| (r, e.labels.clone())))
+            .collect()
+    }
+
+    /// The refs of the series matching every matcher, ascending (see `matching`).
+    pub fn matching_refs(&self, matchers: &[Matcher]) -> Vec<SeriesRef> {
         let mut candidates: Option<Vec<SeriesRef>> = None;
         for matcher in matchers.iter().filter(|m| !m.matches_empty()) {
             let mut refs: Vec<SeriesRef> = self
@@ -107,15 +115,46 @@ impl Index {
             }
         };
         refs.into_iter()
-            .filter_map(|r| self.series.get(&r).map(|e| (r, &e.labels)))
-            .filter(|(_, labels)| {
-                matchers
-                    .iter()
-                    .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
+            .filter(|r| {
+                self.series.get(r).is_some_and(|e| {
+                    matchers
+                        .iter()
+                        .all(|m| m.matches(e.labels.get(&m.name).unwrap_or("")))
+                })
             })
-            .map(|(r, labels)| (r, labels.clone()))
             .collect()
     }
+
+    pub fn labels(&self, series_ref: SeriesRef) -> Option<&Labels> {
+        self.series.get(&series_ref).map(|e| &e.labels)
+    }
+
+    /// What the newest sample tells about whether a series has a sample in `[mint, maxt]`, so
+    /// that most series are decided without reading the samples.
+    pub fn presence(&self, series_ref: SeriesRef, mint: i64, maxt: i64) -> Presence {
+        match self.last(series_ref) {
+            _ if mint > maxt => Presence::No,
+            None => Presence::No,
+            Some(last) if last.t < mint => Presence::No,
+            Some(last) if last.t <= maxt => Presence::Yes,
+            // Only newer samples are known: an older one may still fall in the range.
+            Some(_) => Presence::Maybe,
+        }
+    }
+
+    /// Label name -> value -> series refs (ascending), for lookups of names and values.
+    pub fn postings(&self) -> &BTreeMap<String, BTreeMap<String, Vec<SeriesRef>>> {
+        &self.postings
+    }
+}
+
+/// Whether a series has a sample in a time range, as far as the index can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presence {
+    Yes,
+    No,
+    /// The samples must be read to know.
+    Maybe,
 }
 
 fn intersect(a: &[SeriesRef], b: &[SeriesRef]) -> Vec<SeriesRef> {

@@ -14,7 +14,7 @@
 mod encoding;
 mod index;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -24,7 +24,7 @@ use narthex_model::{
 };
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
 
-use index::Index;
+use index::{Index, Presence};
 
 const CF_SERIES: &str = "series";
 const CF_SAMPLES: &str = "samples";
@@ -448,7 +448,293 @@ impl Querier for TsdbQuerier<'_> {
         result.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(result)
     }
+
+    /// From the index: the newest sample decides most series; the others take one seek each.
+    fn series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, StorageError> {
+        let candidates: Vec<(SeriesRef, Labels, Presence)> = {
+            let index = self.tsdb.read_index();
+            index
+                .matching_refs(matchers)
+                .into_iter()
+                .filter_map(|r| match index.presence(r, mint, maxt) {
+                    Presence::No => None,
+                    presence => index.labels(r).map(|labels| (r, labels.clone(), presence)),
+                })
+                .collect()
+        };
+        let mut result = Vec::with_capacity(candidates.len());
+        for (series_ref, labels, presence) in candidates {
+            if presence == Presence::Yes || self.has_sample(series_ref, mint, maxt)? {
+                result.push(labels);
+            }
+        }
+        result.sort();
+        Ok(result)
+    }
+
+    /// Without matchers, from the postings: a name is listed as soon as one of its series is
+    /// known to have a sample in the range, so the whole index is not walked series by series.
+    fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        if !matchers.is_empty() {
+            let mut names = BTreeSet::new();
+            for labels in self.series(matchers, mint, maxt)? {
+                for label in labels.iter() {
+                    if !names.contains(&label.name) {
+                        names.insert(label.name.clone());
+                    }
+                }
+            }
+            return Ok(names.into_iter().collect());
+        }
+        let keys: Vec<(String, KeyPresence)> = {
+            let index = self.tsdb.read_index();
+            index
+                .postings()
+                .iter()
+                .filter_map(|(name, values)| {
+                    let refs = values.values().flat_map(|refs| refs.iter().copied());
+                    classify(&index, refs, mint, maxt).map(|p| (name.clone(), p))
+                })
+                .collect()
+        };
+        self.resolve_keys(keys, mint, maxt)
+    }
+
+    /// From the postings of `name`; with matchers, from the matching series' values of `name`.
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        let keys: Vec<(String, KeyPresence)> = {
+            let index = self.tsdb.read_index();
+            let Some(values) = index.postings().get(name) else {
+                return Ok(Vec::new());
+            };
+            if matchers.is_empty() {
+                values
+                    .iter()
+                    .filter_map(|(value, refs)| {
+                        classify(&index, refs.iter().copied(), mint, maxt)
+                            .map(|p| (value.clone(), p))
+                    })
+                    .collect()
+            } else {
+                // Grouping the matching series by value costs one lookup per series, where
+                // intersecting every value's postings with them would cost one pass per value.
+                let mut by_value: BTreeMap<&str, Vec<SeriesRef>> = BTreeMap::new();
+                for r in index.matching_refs(matchers) {
+                    if let Some(value) = index.labels(r).and_then(|l| l.get(name)) {
+                        by_value.entry(value).or_default().push(r);
+                    }
+                }
+                by_value
+                    .into_iter()
+                    .filter_map(|(value, refs)| {
+                        classify(&index, refs.into_iter(), mint, maxt)
+                            .map(|p| (value.to_string(), p))
+                    })
+                    .collect()
+            }
+        };
+        self.resolve_keys(keys, mint, maxt)
+    }
+}
+
+/// Whether one of the series behind a label name or value has a sample in the range.
+enum KeyPresence {
+    Yes,
+    /// Undecided by the index: these series must be read.
+    Maybe(Vec<SeriesRef>),
+}
+
+/// `None` when no series of `refs` can have a sample in the range.
+fn classify(
+    index: &Index,
+    refs: impl Iterator<Item = SeriesRef>,
+    mint: i64,
+    maxt: i64,
+) -> Option<KeyPresence> {
+    let mut maybe = Vec::new();
+    for r in refs {
+        match index.presence(r, mint, maxt) {
+            Presence::Yes => return Some(KeyPresence::Yes),
+            Presence::Maybe => maybe.push(r),
+            Presence::No => {}
+        }
+    }
+    (!maybe.is_empty()).then_some(KeyPresence::Maybe(maybe))
+}
+
+impl TsdbQuerier<'_> {
+    /// Whether the series has a sample in `[mint, maxt]`: one seek in `samples`.
+    fn has_sample(
+        &self,
+        series_ref: SeriesRef,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<bool, StorageError> {
+        if mint > maxt {
+            return Ok(false);
+        }
+        let samples_cf = self.tsdb.samples_cf()?;
+        let start = encoding::sample_key(series_ref, mint);
+        let mut iter = self
+            .tsdb
+            .db
+            .iterator_cf(samples_cf, IteratorMode::From(&start, Direction::Forward));
+        match iter.next() {
+            None => Ok(false),
+            Some(Err(e)) => Err(StorageError::Engine(e.to_string())),
+            Some(Ok((key, _))) => {
+                let (r, t) = encoding::decode_sample_key(&key).map_err(StorageError::Corrupt)?;
+                Ok(r == series_ref && t <= maxt)
+            }
+        }
+    }
+
+    /// The keys (in their given, sorted order) that have a series with a sample in the range,
+    /// reading each undecided series at most once.
+    fn resolve_keys(
+        &self,
+        keys: Vec<(String, KeyPresence)>,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut known: HashMap<SeriesRef, bool> = HashMap::new();
+        let mut result = Vec::with_capacity(keys.len());
+        for (key, presence) in keys {
+            let keep = match presence {
+                KeyPresence::Yes => true,
+                KeyPresence::Maybe(refs) => {
+                    let mut found = false;
+                    for r in refs {
+                        let has = match known.get(&r) {
+                            Some(&has) => has,
+                            None => {
+                                let has = self.has_sample(r, mint, maxt)?;
+                                known.insert(r, has);
+                                has
+                            }
+                        };
+                        if has {
+                            found = true;
+                            break;
+                        }
+                    }
+                    found
+                }
+            };
+            if keep {
+                result.push(key);
+            }
+        }
+        Ok(result)
+    }
 }
 
 #[cfg(test)]
 mod tests;
+
+/// The index-based `series`, `label_names` and `label_values` against the definitions they
+/// shortcut (read every sample with `select`), over time ranges that cut series in all ways.
+#[cfg(test)]
+mod metadata_tests {
+    use super::*;
+    use narthex_model::MatchOp;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs.iter().copied())
+    }
+
+    fn by_select(tsdb: &Tsdb, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        tsdb.querier()
+            .select(matchers, mint, maxt)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.labels)
+            .collect()
+    }
+
+    #[test]
+    fn metadata_lookups_agree_with_reading_the_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let tsdb = Tsdb::open(dir.path()).unwrap();
+        // a: samples 0..=100 every 10; b: only at 500; c: 200 and 800 (a gap over [300, 700]).
+        let a = labels(&[("__name__", "m"), ("job", "a"), ("zone", "x")]);
+        let b = labels(&[("__name__", "m"), ("job", "b")]);
+        let c = labels(&[("__name__", "other"), ("job", "c"), ("zone", "y")]);
+        let mut app = tsdb.appender();
+        for t in (0..=100).step_by(10) {
+            app.append(&a, t, 1.0).unwrap();
+        }
+        app.append(&b, 500, 1.0).unwrap();
+        app.append(&c, 200, 1.0).unwrap();
+        app.append(&c, 800, 1.0).unwrap();
+        app.commit().unwrap();
+
+        let querier = tsdb.querier();
+        let ranges = [
+            (i64::MIN, i64::MAX),
+            (0, 0),
+            (50, 55),
+            (101, 199),
+            (300, 700),
+            (300, 800),
+            (150, 250),
+            (900, 1000),
+            (10, 5),
+        ];
+        let matcher_sets: [Vec<Matcher>; 3] = [
+            vec![],
+            vec![Matcher::equal("__name__", "m")],
+            vec![Matcher::new(MatchOp::RegexMatch, "job", "a|c").unwrap()],
+        ];
+        for (mint, maxt) in ranges {
+            for matchers in &matcher_sets {
+                let want = by_select(&tsdb, matchers, mint, maxt);
+                assert_eq!(
+                    querier.series(matchers, mint, maxt).unwrap(),
+                    want,
+                    "series {matchers:?} [{mint}, {maxt}]"
+                );
+                let mut names: Vec<String> = want
+                    .iter()
+                    .flat_map(|l| l.iter().map(|l| l.name.clone()))
+                    .collect();
+                names.sort();
+                names.dedup();
+                assert_eq!(
+                    querier.label_names(matchers, mint, maxt).unwrap(),
+                    names,
+                    "names {matchers:?} [{mint}, {maxt}]"
+                );
+                for name in ["job", "zone", "__name__", "absent"] {
+                    let mut values: Vec<String> = want
+                        .iter()
+                        .filter_map(|l| l.get(name).map(str::to_string))
+                        .collect();
+                    values.sort();
+                    values.dedup();
+                    assert_eq!(
+                        querier.label_values(name, matchers, mint, maxt).unwrap(),
+                        values,
+                        "values of {name} {matchers:?} [{mint}, {maxt}]"
+                    );
+                }
+            }
+        }
+    }
+}
