@@ -12,12 +12,13 @@ TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132.0.0
 say() { printf '[setup] %s\n' "$*"; }
 
-# Debian packages: clang/libclang for RocksDB's bindings, chromium for end-to-end tests,
-# python3-venv for the Python example programs.
+# Debian packages: clang/libclang for RocksDB's bindings, chromium for end-to-end tests.
 missing=()
 dpkg -s clang >/dev/null 2>&1 || missing+=(clang)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
+# The real Prometheus, as the reference peer of the API's differential test.
+dpkg -s prometheus >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo

@@ -76,11 +76,6 @@ struct ApiContext {
     remote_write_receiver: bool,
 }
 
-/// The API with Prometheus's default options.
-pub fn router() -> Router<Arc<AppState>> {
-    router_with(ApiOptions::default())
-}
-
 pub fn router_with(options: ApiOptions) -> Router<Arc<AppState>> {
     let context = Arc::new(ApiContext {
         query_gate: Arc::new(Semaphore::new(options.max_concurrency.max(1))),

@@ -81,7 +81,11 @@ pub async fn run(args: ServerArgs, embedded_config: bool) -> anyhow::Result<()> 
         config,
         started: SystemTime::now(),
     });
-    let app = router(state.clone());
+    let api_options = crate::api::ApiOptions {
+        max_concurrency: args.query_max_concurrency,
+        remote_write_receiver: args.enable_remote_write_receiver,
+    };
+    let app = router(state.clone(), api_options);
     tracing::info!(address = %args.listen_address, "listening");
     // Scraping starts once the listener is bound, so a self-scrape finds the server up.
     state.scrape.apply_config(&state.config);
@@ -94,9 +98,9 @@ pub async fn run(args: ServerArgs, embedded_config: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
-pub fn router(state: Arc<AppState>) -> Router {
+pub fn router(state: Arc<AppState>, api_options: crate::api::ApiOptions) -> Router {
     Router::new()
-        .nest("/api/v1", crate::api::router())
+        .nest("/api/v1", crate::api::router_with(api_options))
         .route("/metrics", get(crate::self_metrics::handler))
         .route(
             "/-/healthy",
