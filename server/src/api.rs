@@ -10,6 +10,7 @@
 mod ast_json;
 mod metadata;
 mod pretty;
+mod tsdb_admin;
 mod write;
 
 use std::sync::Arc;
@@ -57,6 +58,8 @@ pub struct ApiOptions {
     pub max_concurrency: usize,
     /// Whether `POST /api/v1/write` accepts remote write requests (404 otherwise, as Prometheus).
     pub remote_write_receiver: bool,
+    /// Whether the `/api/v1/admin/` endpoints work (`--web.enable-admin-api`).
+    pub admin_api: bool,
 }
 
 impl Default for ApiOptions {
@@ -65,21 +68,24 @@ impl Default for ApiOptions {
         ApiOptions {
             max_concurrency: 20,
             remote_write_receiver: false,
+            admin_api: false,
         }
     }
 }
 
 /// What the handlers share besides `AppState`.
-struct ApiContext {
+pub(crate) struct ApiContext {
     /// One permit per query being evaluated.
     query_gate: Arc<Semaphore>,
     remote_write_receiver: bool,
+    admin_api: bool,
 }
 
 pub fn router_with(options: ApiOptions) -> Router<Arc<AppState>> {
     let context = Arc::new(ApiContext {
         query_gate: Arc::new(Semaphore::new(options.max_concurrency.max(1))),
         remote_write_receiver: options.remote_write_receiver,
+        admin_api: options.admin_api,
     });
     Router::new()
         .route("/query", get(query).post(query))
@@ -87,6 +93,19 @@ pub fn router_with(options: ApiOptions) -> Router<Arc<AppState>> {
         .route("/series", get(metadata::series).post(metadata::series))
         .route("/labels", get(metadata::labels).post(metadata::labels))
         .route("/label/{name}/values", get(metadata::label_values))
+        .route("/status/tsdb", get(tsdb_admin::status))
+        .route(
+            "/admin/tsdb/snapshot",
+            post(tsdb_admin::snapshot).put(tsdb_admin::snapshot),
+        )
+        .route(
+            "/admin/tsdb/delete_series",
+            post(tsdb_admin::delete_series).put(tsdb_admin::delete_series),
+        )
+        .route(
+            "/admin/tsdb/clean_tombstones",
+            post(tsdb_admin::clean_tombstones).put(tsdb_admin::clean_tombstones),
+        )
         .route("/format_query", get(format_query).post(format_query))
         .route("/parse_query", get(parse_query).post(parse_query))
         .route(

@@ -63,6 +63,26 @@ pub struct ServerArgs {
     )]
     pub storage_path: PathBuf,
 
+    /// How long to retain samples in storage (a duration: 15d). Whole two-hour blocks older
+    /// than the newest sample minus this are dropped. 0 disables time-based retention.
+    #[arg(
+        long = "storage.tsdb.retention.time",
+        value_name = "DURATION",
+        default_value = "15d",
+        value_parser = parse_retention_flag
+    )]
+    pub retention_time_ms: i64,
+
+    /// Maximum number of bytes that can be stored for blocks (units B, KB, MB, GB, TB, PB, EB;
+    /// powers of 1024 as in Prometheus: 512MB). The oldest blocks are dropped first. 0 disables.
+    #[arg(
+        long = "storage.tsdb.retention.size",
+        value_name = "SIZE",
+        default_value = "0",
+        value_parser = parse_size_flag
+    )]
+    pub retention_size_bytes: u64,
+
     /// Address to listen on for the UI, API and telemetry.
     #[arg(
         long = "web.listen-address",
@@ -106,6 +126,11 @@ pub struct ServerArgs {
     )]
     pub query_max_concurrency: usize,
 
+    /// Enable API endpoints for admin control actions: TSDB snapshot, delete_series,
+    /// clean_tombstones under /api/v1/admin/tsdb/.
+    #[arg(long = "web.enable-admin-api")]
+    pub enable_admin_api: bool,
+
     /// Enable the API endpoint accepting Prometheus remote write requests (POST /api/v1/write).
     #[arg(long = "web.enable-remote-write-receiver")]
     pub enable_remote_write_receiver: bool,
@@ -119,6 +144,39 @@ pub struct ServerArgs {
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info",
           value_parser = ["debug", "info", "warn", "error"])]
     pub log_level: String,
+}
+
+/// A byte size as Prometheus writes it: a number with B, KB, MB, GB, TB, PB or EB, each unit
+/// 1024 times the previous one; a bare 0 disables the limit.
+fn parse_size_flag(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(0);
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit (B, KB, MB, GB, TB, PB, EB)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+    let power = match unit {
+        "B" => 0,
+        "KB" => 1,
+        "MB" => 2,
+        "GB" => 3,
+        "TB" => 4,
+        "PB" => 5,
+        "EB" => 6,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} (use B, KB, MB, GB, TB, PB or EB)"
+            ))
+        }
+    };
+    number
+        .checked_mul(1024u64.pow(power))
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// A count that must be at least 1 (no query could ever run with 0 permits).
@@ -138,9 +196,28 @@ fn parse_duration_flag(text: &str) -> Result<i64, String> {
     Ok(ms)
 }
 
+/// A retention duration, where 0 means no limit.
+fn parse_retention_flag(text: &str) -> Result<i64, String> {
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    parse_duration_flag(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_and_retention_parse_like_prometheus() {
+        assert_eq!(parse_size_flag("512MB"), Ok(512 << 20));
+        assert_eq!(parse_size_flag("1GB"), Ok(1 << 30));
+        assert_eq!(parse_size_flag("0"), Ok(0));
+        assert!(parse_size_flag("12").unwrap_err().contains("no unit"));
+        assert!(parse_size_flag("5XB").unwrap_err().contains("unknown unit"));
+        assert_eq!(parse_retention_flag("0"), Ok(0));
+        assert_eq!(parse_retention_flag("2h"), Ok(7_200_000));
+    }
 
     #[test]
     fn prometheus_flag_names() {

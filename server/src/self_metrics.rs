@@ -145,6 +145,99 @@ pub fn render(state: &AppState) -> String {
             stats.out_of_order_samples.load(Ordering::Relaxed) as f64,
         )],
     );
+    let tsdb = &state.tsdb;
+    let counter = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed) as f64;
+    w.single(
+        "prometheus_tsdb_head_series_removed_total",
+        "counter",
+        "Total number of series removed in the head",
+        counter(&stats.series_removed),
+    );
+    w.single(
+        "prometheus_tsdb_head_chunks",
+        "gauge",
+        "Total number of chunks in the head block.",
+        tsdb.head_chunks() as f64,
+    );
+    w.single(
+        "prometheus_tsdb_head_chunks_created_total",
+        "counter",
+        "Total number of chunks created in the head",
+        counter(&stats.chunks_created),
+    );
+    let (min_time, max_time) = tsdb.time_span().unwrap_or((i64::MAX, i64::MIN));
+    w.single(
+        "prometheus_tsdb_head_min_time",
+        "gauge",
+        "Minimum time bound of the head block. The unit is decided by the library consumer.",
+        min_time as f64,
+    );
+    w.single(
+        "prometheus_tsdb_head_max_time",
+        "gauge",
+        "Maximum timestamp of the head block. The unit is decided by the library consumer.",
+        max_time as f64,
+    );
+    w.single(
+        "prometheus_tsdb_lowest_timestamp",
+        "gauge",
+        "Lowest timestamp value stored in the database. The unit is decided by the library consumer.",
+        min_time as f64,
+    );
+    w.single(
+        "prometheus_tsdb_storage_blocks_bytes",
+        "gauge",
+        "The number of bytes that are currently used for local storage by all blocks.",
+        tsdb.storage_bytes() as f64,
+    );
+    w.single(
+        "prometheus_tsdb_retention_limit_bytes",
+        "gauge",
+        "Max number of bytes to be retained in the tsdb blocks, configured 0 means disabled",
+        tsdb.options().retention_bytes.unwrap_or(0) as f64,
+    );
+    w.single(
+        "prometheus_tsdb_time_retentions_total",
+        "counter",
+        "The number of times that blocks were deleted because the maximum time limit was exceeded.",
+        counter(&stats.time_retentions),
+    );
+    w.single(
+        "prometheus_tsdb_size_retentions_total",
+        "counter",
+        "The number of times that blocks were deleted because the maximum number of bytes was exceeded.",
+        counter(&stats.size_retentions),
+    );
+    w.single(
+        "prometheus_tsdb_checkpoint_creations_total",
+        "counter",
+        "Total number of checkpoint creations attempted.",
+        counter(&stats.checkpoints) + counter(&stats.checkpoint_failures),
+    );
+    w.single(
+        "prometheus_tsdb_checkpoint_creations_failed_total",
+        "counter",
+        "Total number of checkpoint creations that failed.",
+        counter(&stats.checkpoint_failures),
+    );
+    w.single(
+        "prometheus_tsdb_wal_truncations_total",
+        "counter",
+        "Total number of write log truncations attempted.",
+        counter(&stats.wal_truncations),
+    );
+    w.single(
+        "prometheus_tsdb_wal_corruptions_total",
+        "counter",
+        "Total number of WAL corruptions.",
+        counter(&stats.wal_corruptions),
+    );
+    w.single(
+        "narthex_tsdb_wal_bytes",
+        "gauge",
+        "Bytes in Narthex's write-ahead log (samples not yet checkpointed into RocksDB).",
+        tsdb.wal_bytes() as f64,
+    );
     let targets = state.scrape.targets();
     w.single(
         "prometheus_sd_discovered_targets",

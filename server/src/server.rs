@@ -12,7 +12,7 @@ use axum::Router;
 use narthex_config::Config;
 use narthex_promql::{Engine, EngineOptions, ParseOptions};
 use narthex_scrape::ScrapeManager;
-use narthex_tsdb::Tsdb;
+use narthex_tsdb::{Tsdb, TsdbOptions};
 
 use crate::cli::ServerArgs;
 
@@ -55,7 +55,12 @@ pub struct AppState {
 pub async fn run(args: ServerArgs, embedded_config: bool) -> anyhow::Result<()> {
     let config = load_config(&args, embedded_config)?;
     let features = Features::from_flags(&args.enable_feature);
-    let tsdb = Tsdb::open(&args.storage_path)
+    let tsdb_options = TsdbOptions {
+        retention_ms: (args.retention_time_ms > 0).then_some(args.retention_time_ms),
+        retention_bytes: (args.retention_size_bytes > 0).then_some(args.retention_size_bytes),
+        ..TsdbOptions::default()
+    };
+    let tsdb = Tsdb::open_with(&args.storage_path, tsdb_options)
         .with_context(|| "opening storage (--storage.tsdb.path)".to_string())?;
     let listener = tokio::net::TcpListener::bind(args.listen_address)
         .await
@@ -84,6 +89,7 @@ pub async fn run(args: ServerArgs, embedded_config: bool) -> anyhow::Result<()> 
     let api_options = crate::api::ApiOptions {
         max_concurrency: args.query_max_concurrency,
         remote_write_receiver: args.enable_remote_write_receiver,
+        admin_api: args.enable_admin_api,
     };
     let app = router(state.clone(), api_options);
     tracing::info!(address = %args.listen_address, "listening");
@@ -94,6 +100,9 @@ pub async fn run(args: ServerArgs, embedded_config: bool) -> anyhow::Result<()> 
         .await
         .context("HTTP server")?;
     state.scrape.stop();
+    if let Err(e) = state.tsdb.close() {
+        tracing::error!(error = %e, "flushing the TSDB on shutdown failed; the next start replays its write-ahead log");
+    }
     tracing::info!("stopped");
     Ok(())
 }

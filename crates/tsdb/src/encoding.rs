@@ -16,32 +16,125 @@ pub fn decode_ref(key: &[u8]) -> Result<SeriesRef, String> {
     Ok(SeriesRef::from_be_bytes(bytes))
 }
 
-pub fn sample_key(series_ref: SeriesRef, t: i64) -> [u8; 16] {
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&series_ref.to_be_bytes());
-    key[8..].copy_from_slice(&((t as u64) ^ (1 << 63)).to_be_bytes());
+/// Chunks are grouped in blocks of two hours (Prometheus's block range): a block is one
+/// contiguous key range of the `chunks` column family, so retention drops it with one range
+/// delete.
+pub const BLOCK_MS: i64 = 2 * 3600 * 1000;
+
+pub fn block_of(t: i64) -> i64 {
+    t.div_euclid(BLOCK_MS)
+}
+
+/// Order-preserving bytes of a signed number: the sign bit flipped, big-endian.
+fn ordered(v: i64) -> [u8; 8] {
+    ((v as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn from_ordered(bytes: &[u8]) -> i64 {
+    let mut buf = [0u8; 8];
+    buf.copy_from_slice(&bytes[..8]);
+    (u64::from_be_bytes(buf) ^ (1 << 63)) as i64
+}
+
+/// `block ++ series ref ++ chunk min time`: one block's chunks are contiguous, and within it
+/// one series' chunks are contiguous and in time order.
+pub fn chunk_key(block: i64, series_ref: SeriesRef, mint: i64) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    key[..8].copy_from_slice(&ordered(block));
+    key[8..16].copy_from_slice(&series_ref.to_be_bytes());
+    key[16..].copy_from_slice(&ordered(mint));
     key
 }
 
-pub fn decode_sample_key(key: &[u8]) -> Result<(SeriesRef, i64), String> {
-    if key.len() != 16 {
-        return Err(format!("sample key has {} bytes, want 16", key.len()));
+/// The first key of a block (inclusive lower bound of its range).
+pub fn block_start_key(block: i64) -> [u8; 24] {
+    chunk_key(block, 0, i64::MIN)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkKey {
+    pub block: i64,
+    pub series_ref: SeriesRef,
+    pub mint: i64,
+}
+
+pub fn decode_chunk_key(key: &[u8]) -> Result<ChunkKey, String> {
+    if key.len() != 24 {
+        return Err(format!("chunk key has {} bytes, want 24", key.len()));
     }
-    let series_ref = decode_ref(&key[..8])?;
-    let mut t = [0u8; 8];
-    t.copy_from_slice(&key[8..]);
-    Ok((series_ref, (u64::from_be_bytes(t) ^ (1 << 63)) as i64))
+    Ok(ChunkKey {
+        block: from_ordered(&key[..8]),
+        series_ref: decode_ref(&key[8..16])?,
+        mint: from_ordered(&key[16..]),
+    })
 }
 
-pub fn encode_value(v: f64) -> [u8; 8] {
-    v.to_bits().to_le_bytes()
+/// A chunk's value: its newest timestamp (so a reader skips chunks without decoding them), then
+/// the encoded chunk.
+pub fn chunk_value(maxt: i64, chunk: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(8 + chunk.len());
+    value.extend_from_slice(&maxt.to_le_bytes());
+    value.extend_from_slice(chunk);
+    value
 }
 
-pub fn decode_value(value: &[u8]) -> Result<f64, String> {
-    let bytes: [u8; 8] = value
-        .try_into()
-        .map_err(|_| format!("sample value has {} bytes, want 8", value.len()))?;
-    Ok(f64::from_bits(u64::from_le_bytes(bytes)))
+pub fn decode_chunk_value(value: &[u8]) -> Result<(i64, &[u8]), String> {
+    if value.len() < 8 {
+        return Err(format!(
+            "chunk value has {} bytes, want at least 8",
+            value.len()
+        ));
+    }
+    let mut buf = [0u8; 8];
+    buf.copy_from_slice(&value[..8]);
+    Ok((i64::from_le_bytes(buf), &value[8..]))
+}
+
+/// The time span of a series' persisted samples and its newest value:
+/// `min t LE ++ max t LE ++ value bits LE`.
+pub fn times_value(min_t: i64, max_t: i64, last_v: f64) -> [u8; 24] {
+    let mut value = [0u8; 24];
+    value[..8].copy_from_slice(&min_t.to_le_bytes());
+    value[8..16].copy_from_slice(&max_t.to_le_bytes());
+    value[16..].copy_from_slice(&last_v.to_bits().to_le_bytes());
+    value
+}
+
+pub fn decode_times_value(value: &[u8]) -> Result<(i64, i64, f64), String> {
+    if value.len() != 24 {
+        return Err(format!(
+            "series times value has {} bytes, want 24",
+            value.len()
+        ));
+    }
+    let word = |i: usize| {
+        let mut buf = [0u8; 8];
+        buf.copy_from_slice(&value[i..i + 8]);
+        u64::from_le_bytes(buf)
+    };
+    Ok((word(0) as i64, word(8) as i64, f64::from_bits(word(16))))
+}
+
+/// `name 0xFF value`: 0xFF never occurs in UTF-8, so the split is unambiguous.
+pub fn postings_key(name: &str, value: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(name.len() + 1 + value.len());
+    key.extend_from_slice(name.as_bytes());
+    key.push(0xff);
+    key.extend_from_slice(value.as_bytes());
+    key
+}
+
+pub fn decode_postings_key(key: &[u8]) -> Result<(String, String), String> {
+    let split = key
+        .iter()
+        .position(|&b| b == 0xff)
+        .ok_or("postings key without separator")?;
+    let text = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .map(str::to_string)
+            .map_err(|e| format!("postings key is not UTF-8: {e}"))
+    };
+    Ok((text(&key[..split])?, text(&key[split + 1..])?))
 }
 
 /// Each label as `len(name) name len(value) value`, lengths as u32 little-endian.
@@ -87,16 +180,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sample_keys_sort_by_series_then_time() {
+    fn chunk_keys_sort_by_block_then_series_then_time() {
         let keys = [
-            sample_key(1, -5),
-            sample_key(1, 0),
-            sample_key(1, 7),
-            sample_key(2, i64::MIN),
+            chunk_key(-1, 9, -5),
+            chunk_key(0, 1, i64::MIN),
+            chunk_key(0, 1, 7),
+            chunk_key(0, 2, -100),
+            chunk_key(1, 0, 0),
         ];
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(decode_sample_key(&keys[0]).unwrap(), (1, -5));
-        assert_eq!(decode_sample_key(&keys[3]).unwrap(), (2, i64::MIN));
+        assert_eq!(
+            decode_chunk_key(&keys[0]).unwrap(),
+            ChunkKey {
+                block: -1,
+                series_ref: 9,
+                mint: -5
+            }
+        );
+        assert_eq!(block_of(-1), -1);
+        assert_eq!(block_of(BLOCK_MS), 1);
+        assert_eq!(
+            decode_postings_key(&postings_key("a", "b=c")).unwrap(),
+            ("a".into(), "b=c".into())
+        );
     }
 
     #[test]
@@ -105,12 +211,5 @@ mod tests {
         let bytes = encode_labels(&labels);
         assert_eq!(decode_labels(&bytes).unwrap(), labels);
         assert!(decode_labels(&bytes[..bytes.len() - 1]).is_err());
-    }
-
-    #[test]
-    fn stale_marker_survives_bit_exact() {
-        let stale = narthex_model::stale_nan();
-        let back = decode_value(&encode_value(stale)).unwrap();
-        assert_eq!(back.to_bits(), narthex_model::STALE_NAN_BITS);
     }
 }

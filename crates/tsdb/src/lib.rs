@@ -1,36 +1,61 @@
-//! Narthex's time-series database: series and samples in RocksDB behind the `model` storage traits.
+//! Narthex's time-series database: a head of in-memory series with open Gorilla chunks, a
+//! write-ahead log, and closed chunks, series and postings in RocksDB.
 //!
-//! This is the first slice of the engine. Layout in RocksDB:
-//! - column family `series`: series ref (u64 big-endian) -> encoded label set;
-//! - column family `samples`: series ref ++ timestamp (both order-preserving big-endian) -> value
-//!   bits, so one series' samples over a time range are one contiguous key range;
-//! - column family `meta`: the format marker that tells a Narthex directory from a foreign one.
+//! Layout of a data directory:
+//! - RocksDB's files, with column families
+//!   - `series`: series ref (u64 BE) -> encoded label set;
+//!   - `series_times`: series ref -> oldest and newest persisted sample time (restores the
+//!     out-of-order check and time-range look-ups on start without reading chunks);
+//!   - `postings`: `name 0xFF value` -> roaring bitmap of refs, updated with a merge operator;
+//!   - `chunks`: `block, series ref, chunk min time` -> newest time ++ XOR chunk, so one two-hour
+//!     block is one contiguous key range (retention drops it with a range delete);
+//!   - `meta`: the format marker that tells a Narthex directory from a foreign one;
+//! - `wal/`: Narthex's write-ahead log of committed samples (see `wal`).
 //!
-//! In memory: the label-set -> ref map, the postings (label pair -> refs) and the newest
-//! timestamp of each series (for the out-of-order check), rebuilt from `series` on open.
-//! Every commit is one RocksDB write batch through RocksDB's WAL, so a batch survives `kill -9`
-//! whole or not at all.
+//! Write path: an `Appender` buffers a batch; `commit` creates new series (durably, through
+//! RocksDB's WAL, before anyone can see them), appends the samples to their series' open
+//! chunks, logs the accepted samples to `wal/` and writes chunks that closed to RocksDB without
+//! RocksDB's WAL (our log already holds their samples). A checkpoint writes the open chunks,
+//! flushes RocksDB and deletes the log segments it covers; it runs when the log grows, hourly,
+//! on close and after the replay on open.
+//!
+//! Read path: see `querier`.
 
+pub mod chunk;
 mod encoding;
-mod index;
+mod head;
+mod postings;
+mod querier;
+mod wal;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::time::{Duration, Instant};
 
-use narthex_model::{
-    Appender, Labels, Matcher, Querier, Sample, Series, SeriesRef, Storage, StorageError,
+use narthex_model::{Appender, Labels, Querier, SeriesRef, Storage, StorageError};
+use roaring::RoaringBitmap;
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, IteratorMode,
+    MergeOperands, Options, WriteBatch, WriteOptions, DB,
 };
-use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
 
-use index::{Index, Presence};
+use encoding::{block_of, BLOCK_MS};
+use head::{Appended, ClosedChunk, Head, MemSeries};
+use postings::Postings;
+use wal::{RefSample, Wal};
+
+pub use encoding::BLOCK_MS as BLOCK_DURATION_MS;
 
 const CF_SERIES: &str = "series";
-const CF_SAMPLES: &str = "samples";
+const CF_SERIES_TIMES: &str = "series_times";
+const CF_POSTINGS: &str = "postings";
+const CF_CHUNKS: &str = "chunks";
 const CF_META: &str = "meta";
 const FORMAT_KEY: &[u8] = b"format";
-const FORMAT_VALUE: &[u8] = b"narthex-tsdb-v1";
+const FORMAT_VALUE: &[u8] = b"narthex-tsdb-v2";
+const WAL_DIR: &str = "wal";
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +74,38 @@ pub enum OpenError {
         path: PathBuf,
         source: rocksdb::Error,
     },
+    #[error("data directory {path}: {source}")]
+    Wal {
+        path: PathBuf,
+        source: wal::WalError,
+    },
+}
+
+/// How long and how much to keep.
+#[derive(Clone, Debug)]
+pub struct TsdbOptions {
+    /// Blocks entirely older than the newest sample minus this are dropped (`None`: keep all).
+    pub retention_ms: Option<i64>,
+    /// The oldest blocks are dropped while the database is larger than this.
+    pub retention_bytes: Option<u64>,
+    /// A checkpoint runs when the write-ahead log grows past this.
+    pub wal_checkpoint_bytes: u64,
+    /// ... or this long after the previous one.
+    pub checkpoint_interval: Duration,
+    /// How often the background thread looks at retention and the log.
+    pub maintenance_interval: Duration,
+}
+
+impl Default for TsdbOptions {
+    fn default() -> Self {
+        TsdbOptions {
+            retention_ms: Some(15 * 24 * 3600 * 1000),
+            retention_bytes: None,
+            wal_checkpoint_bytes: 256 << 20,
+            checkpoint_interval: Duration::from_secs(3600),
+            maintenance_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Counters exposed as Prometheus's `prometheus_tsdb_*` self-metrics.
@@ -58,35 +115,65 @@ pub struct TsdbStats {
     pub out_of_order_samples: AtomicU64,
     pub duplicate_samples: AtomicU64,
     pub series_created: AtomicU64,
+    pub series_removed: AtomicU64,
+    pub chunks_created: AtomicU64,
+    pub checkpoints: AtomicU64,
+    pub checkpoint_failures: AtomicU64,
+    pub wal_truncations: AtomicU64,
+    pub wal_corruptions: AtomicU64,
+    pub time_retentions: AtomicU64,
+    pub size_retentions: AtomicU64,
+    pub blocks_removed: AtomicU64,
+    pub commit_failures: AtomicU64,
 }
 
 /// The database. Cheap to share behind an `Arc`; appenders and queriers borrow it.
 pub struct Tsdb {
     db: DB,
-    index: RwLock<Index>,
+    head: Head,
+    postings: RwLock<Postings>,
+    wal: Mutex<Wal>,
+    /// Commits hold it shared; a checkpoint takes it exclusively for the instant it cuts the
+    /// log, so every commit logged before the cut has also reached the head.
+    commit_lock: RwLock<()>,
+    /// Serialises series creation so refs are handed out once per label set.
+    creation: Mutex<()>,
     stats: TsdbStats,
     path: PathBuf,
+    options: TsdbOptions,
+    span: Span,
+    last_checkpoint: Mutex<Instant>,
+    closed: AtomicBool,
 }
 
 impl Tsdb {
-    /// Opens (or creates) the database in `path`, rebuilding the in-memory index.
+    /// Opens (or creates) the database in `path` with default options.
     pub fn open(path: &Path) -> Result<Arc<Tsdb>, OpenError> {
+        Self::open_with(path, TsdbOptions::default())
+    }
+
+    /// Opens (or creates) the database, replays the write-ahead log into the head, and starts
+    /// the maintenance thread (checkpoints and retention).
+    pub fn open_with(path: &Path, options: TsdbOptions) -> Result<Arc<Tsdb>, OpenError> {
+        let tsdb = Arc::new(Self::open_inner(path, options)?);
+        let weak = Arc::downgrade(&tsdb);
+        let interval = tsdb.options.maintenance_interval;
+        let spawned = std::thread::Builder::new()
+            .name("tsdb-maintenance".into())
+            .spawn(move || maintenance_loop(weak, interval));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the TSDB maintenance thread");
+        }
+        Ok(tsdb)
+    }
+
+    fn open_inner(path: &Path, options: TsdbOptions) -> Result<Tsdb, OpenError> {
         std::fs::create_dir_all(path).map_err(|e| OpenError::Foreign {
             path: path.to_path_buf(),
             reason: format!("cannot create directory: {e}"),
         })?;
         check_not_foreign(path)?;
-
-        let mut options = Options::default();
-        options.create_if_missing(true);
-        options.create_missing_column_families(true);
-        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        options.set_bottommost_compression_type(rocksdb::DBCompressionType::Zstd);
-        let column_families = [CF_SERIES, CF_SAMPLES, CF_META]
-            .into_iter()
-            .map(|name| ColumnFamilyDescriptor::new(name, options.clone()));
-        let db = DB::open_cf_descriptors(&options, path, column_families)
-            .map_err(|e| classify_open_error(path, e))?;
+        let db = open_rocksdb(path)?;
 
         let meta = cf(&db, CF_META).map_err(|e| corrupt(path, e))?;
         match db.get_cf(meta, FORMAT_KEY) {
@@ -94,7 +181,11 @@ impl Tsdb {
             Ok(Some(v)) => {
                 return Err(OpenError::Foreign {
                     path: path.to_path_buf(),
-                    reason: format!("unknown format marker {:?}", String::from_utf8_lossy(&v)),
+                    reason: format!(
+                        "it holds format {:?}, this Narthex reads {:?}; move the directory away or delete it",
+                        String::from_utf8_lossy(&v),
+                        String::from_utf8_lossy(FORMAT_VALUE)
+                    ),
                 })
             }
             Ok(None) => db
@@ -103,27 +194,81 @@ impl Tsdb {
             Err(e) => return Err(corrupt(path, e.to_string())),
         }
 
-        let index = load_index(&db).map_err(|e| corrupt(path, e.to_string()))?;
+        let wal_dir = path.join(WAL_DIR);
+        let wal_error = |source| OpenError::Wal {
+            path: path.to_path_buf(),
+            source,
+        };
+        let head = Head::default();
+        let postings = load(&db, &head).map_err(|e| corrupt(path, e))?;
+        let stats = TsdbStats::default();
+        let span = Span::default();
+        for series in head.all() {
+            span.note(
+                series.min_t.load(Ordering::Relaxed),
+                series.max_t.load(Ordering::Relaxed),
+            );
+        }
+
+        let started = Instant::now();
+        let mut replay_error = None;
+        let mut replayed = 0u64;
+        let replay_stats = wal::replay(&wal_dir, |record| {
+            let wal::Record::Samples(samples) = record;
+            if replay_error.is_some() {
+                return;
+            }
+            match replay_samples(&db, &head, &stats, &span, &samples) {
+                Ok(n) => replayed += n,
+                Err(e) => replay_error = Some(e),
+            }
+        })
+        .map_err(wal_error)?;
+        if let Some(e) = replay_error {
+            return Err(corrupt(path, format!("replaying the write-ahead log: {e}")));
+        }
+        stats
+            .wal_corruptions
+            .fetch_add(replay_stats.torn_records as u64, Ordering::Relaxed);
+        let tsdb = Tsdb {
+            wal: Mutex::new(Wal::open(&wal_dir).map_err(wal_error)?),
+            db,
+            head,
+            postings: RwLock::new(postings),
+            commit_lock: RwLock::new(()),
+            creation: Mutex::new(()),
+            stats,
+            path: path.to_path_buf(),
+            options,
+            span,
+            last_checkpoint: Mutex::new(Instant::now()),
+            closed: AtomicBool::new(false),
+        };
+        // The replayed samples go to RocksDB now, so the next start does not replay them again.
+        tsdb.checkpoint()
+            .map_err(|e| corrupt(path, format!("checkpoint after replay: {e}")))?;
         tracing::info!(
             path = %path.display(),
-            series = index.len(),
+            series = tsdb.head.len(),
+            wal_segments = replay_stats.segments,
+            replayed_samples = replayed,
+            replay_ms = started.elapsed().as_millis() as u64,
             "opened TSDB"
         );
-        Ok(Arc::new(Tsdb {
-            db,
-            index: RwLock::new(index),
-            stats: TsdbStats::default(),
-            path: path.to_path_buf(),
-        }))
+        Ok(tsdb)
     }
 
     pub fn stats(&self) -> &TsdbStats {
         &self.stats
     }
 
-    /// Number of series known to the database.
+    pub fn options(&self) -> &TsdbOptions {
+        &self.options
+    }
+
+    /// Number of series in the head.
     pub fn series_count(&self) -> usize {
-        self.read_index().len()
+        self.head.len()
     }
 
     pub fn path(&self) -> &Path {
@@ -132,27 +277,886 @@ impl Tsdb {
 
     /// Label names present on any series, sorted.
     pub fn label_names(&self) -> Vec<String> {
-        self.read_index().label_names()
+        self.read_postings()
+            .names()
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// Values of label `name` over all series, sorted.
     pub fn label_values(&self, name: &str) -> Vec<String> {
-        self.read_index().label_values(name)
+        self.read_postings()
+            .values(name)
+            .map(|v| v.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
-    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
-        // A panic while holding the lock leaves the index consistent (every mutation is a single
-        // insert), so a poisoned lock is still safe to use.
-        self.index.read().unwrap_or_else(|e| e.into_inner())
+    /// Oldest and newest sample time in the database, if it holds any.
+    pub fn time_span(&self) -> Option<(i64, i64)> {
+        self.span.get()
     }
 
-    fn write_index(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
-        self.index.write().unwrap_or_else(|e| e.into_inner())
+    /// Series with an open chunk in memory.
+    pub fn head_chunks(&self) -> usize {
+        self.head
+            .all()
+            .iter()
+            .map(|s| {
+                let state = s.lock();
+                usize::from(state.open.is_some()) + state.unflushed.len()
+            })
+            .sum()
     }
 
-    fn samples_cf(&self) -> Result<&rocksdb::ColumnFamily, StorageError> {
-        cf(&self.db, CF_SAMPLES).map_err(StorageError::Corrupt)
+    /// Bytes of RocksDB's files (all column families) plus the write-ahead log.
+    pub fn storage_bytes(&self) -> u64 {
+        let sst: u64 = [CF_SERIES, CF_SERIES_TIMES, CF_POSTINGS, CF_CHUNKS, CF_META]
+            .iter()
+            .filter_map(|name| self.db.cf_handle(name))
+            .filter_map(|cf| {
+                self.db
+                    .property_int_value_cf(cf, "rocksdb.total-sst-files-size")
+                    .ok()
+                    .flatten()
+            })
+            .sum();
+        sst + self.lock_wal().size()
     }
+
+    /// Bytes of the write-ahead log.
+    pub fn wal_bytes(&self) -> u64 {
+        self.lock_wal().size()
+    }
+
+    fn read_postings(&self) -> RwLockReadGuard<'_, Postings> {
+        self.postings.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_postings(&self) -> RwLockWriteGuard<'_, Postings> {
+        self.postings.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_wal(&self) -> MutexGuard<'_, Wal> {
+        self.wal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StorageError> {
+        cf(&self.db, name).map_err(StorageError::Corrupt)
+    }
+
+    fn write_closed_chunks(
+        &self,
+        closed: &[(Arc<MemSeries>, ClosedChunk)],
+    ) -> Result<(), StorageError> {
+        write_closed_chunks(&self.db, &self.stats, closed)
+    }
+
+    /// Makes everything in the head durable in RocksDB and deletes the write-ahead log that
+    /// held it: open chunks are written as they stand (the full chunk overwrites them later,
+    /// under the same key), RocksDB is flushed, then the covered log segments go.
+    pub fn checkpoint(&self) -> Result<(), StorageError> {
+        let result = self.checkpoint_inner();
+        match &result {
+            Ok(()) => self.stats.checkpoints.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self
+                .stats
+                .checkpoint_failures
+                .fetch_add(1, Ordering::Relaxed),
+        };
+        result
+    }
+
+    fn checkpoint_inner(&self) -> Result<(), StorageError> {
+        let engine = |what: &str| {
+            let what = what.to_string();
+            move |e: rocksdb::Error| StorageError::Engine(format!("{what}: {e}"))
+        };
+        let first_kept = {
+            let _exclusive = self.commit_lock.write().unwrap_or_else(|e| e.into_inner());
+            self.lock_wal()
+                .cut()
+                .map_err(|e| StorageError::Engine(e.to_string()))?
+        };
+        let chunks_cf = self.cf(CF_CHUNKS)?;
+        let times_cf = self.cf(CF_SERIES_TIMES)?;
+        let mut batch = WriteBatch::default();
+        for series in self.head.all() {
+            let snapshot = series.lock().open.as_ref().map(|open| open.snapshot());
+            if let Some(chunk) = snapshot {
+                put_chunk(&mut batch, chunks_cf, times_cf, &series, &chunk);
+            }
+            if batch.size_in_bytes() > 16 << 20 {
+                self.db
+                    .write_opt(std::mem::take(&mut batch), &no_wal())
+                    .map_err(engine("writing open chunks"))?;
+            }
+        }
+        self.db
+            .write_opt(batch, &no_wal())
+            .map_err(engine("writing open chunks"))?;
+        let families: Vec<&rocksdb::ColumnFamily> =
+            [CF_SERIES, CF_SERIES_TIMES, CF_POSTINGS, CF_CHUNKS]
+                .iter()
+                .filter_map(|n| self.db.cf_handle(n))
+                .collect();
+        self.db
+            .flush_cfs_opt(&families, &rocksdb::FlushOptions::default())
+            .map_err(engine("flushing"))?;
+        self.lock_wal()
+            .truncate_before(first_kept)
+            .map_err(|e| StorageError::Engine(e.to_string()))?;
+        self.stats.wal_truncations.fetch_add(1, Ordering::Relaxed);
+        *self
+            .last_checkpoint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        Ok(())
+    }
+
+    /// One round of background work: a checkpoint when the log is large or old, then retention.
+    pub fn maintain(&self) -> Result<(), StorageError> {
+        let since = self
+            .last_checkpoint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed();
+        if self.wal_bytes() > self.options.wal_checkpoint_bytes
+            || since >= self.options.checkpoint_interval
+        {
+            self.checkpoint()?;
+        }
+        self.apply_retention()
+    }
+
+    /// Drops whole blocks: those entirely older than the retention time (measured from the
+    /// newest sample, as Prometheus does), then the oldest while the size limit is exceeded.
+    /// Series left without any sample are removed from the index.
+    pub fn apply_retention(&self) -> Result<(), StorageError> {
+        let Some((min_t, max_t)) = self.time_span() else {
+            return Ok(());
+        };
+        let oldest = block_of(min_t);
+        let newest = block_of(max_t);
+        let mut keep_from = oldest;
+        if let Some(retention) = self.options.retention_ms {
+            // A block is kept while any of it lies within the retention window.
+            let cutoff = max_t.saturating_sub(retention);
+            let first_kept = block_of(cutoff);
+            if first_kept > keep_from {
+                keep_from = first_kept;
+                self.stats.time_retentions.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if let Some(limit) = self.options.retention_bytes {
+            let chunks_cf = self.cf(CF_CHUNKS)?;
+            let mut total = self.storage_bytes();
+            // Never the block being written to.
+            while total > limit && keep_from < newest {
+                let size = self.block_bytes(chunks_cf, keep_from);
+                keep_from += 1;
+                total = total.saturating_sub(size.max(1));
+                self.stats.size_retentions.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if keep_from > oldest {
+            self.drop_blocks_before(keep_from)?;
+        }
+        Ok(())
+    }
+
+    fn block_bytes(&self, chunks_cf: &rocksdb::ColumnFamily, block: i64) -> u64 {
+        let (from, to) = (
+            encoding::block_start_key(block),
+            encoding::block_start_key(block + 1),
+        );
+        let range = rocksdb::Range::new(&from, &to);
+        self.db
+            .get_approximate_sizes_cf(chunks_cf, &[range])
+            .first()
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Removes every chunk of the blocks before `block` and the series that had data only
+    /// there.
+    fn drop_blocks_before(&self, block: i64) -> Result<(), StorageError> {
+        let engine = |e: rocksdb::Error| StorageError::Engine(format!("retention: {e}"));
+        let cutoff_t = block.saturating_mul(BLOCK_MS);
+        let chunks_cf = self.cf(CF_CHUNKS)?;
+        let from = encoding::block_start_key(i64::MIN);
+        let to = encoding::block_start_key(block);
+        self.db
+            .delete_range_cf(chunks_cf, from, to)
+            .map_err(engine)?;
+        // Files wholly inside the range go at once instead of waiting for compaction.
+        self.db
+            .delete_file_in_range_cf(chunks_cf, from, to)
+            .map_err(engine)?;
+        self.db
+            .compact_range_cf(chunks_cf, Some(&from[..]), Some(&to[..]));
+
+        let stale: Vec<Arc<MemSeries>> = self
+            .head
+            .all()
+            .into_iter()
+            .filter(|s| s.max_t.load(Ordering::Relaxed) < cutoff_t)
+            .collect();
+        self.remove_series(&stale)?;
+        if let Some((min_t, _)) = self.span.get() {
+            self.stats
+                .blocks_removed
+                .fetch_add((block - block_of(min_t)).max(0) as u64, Ordering::Relaxed);
+        }
+        // The oldest time left is the start of the first kept block, or later.
+        let mut new_min = i64::MAX;
+        for series in self.head.all() {
+            let min = series.min_t.load(Ordering::Relaxed).max(cutoff_t);
+            series.min_t.store(min, Ordering::Relaxed);
+            new_min = new_min.min(min);
+        }
+        self.span.min.store(new_min, Ordering::Relaxed);
+        tracing::info!(
+            before = cutoff_t,
+            removed_series = stale.len(),
+            "retention dropped old blocks"
+        );
+        Ok(())
+    }
+
+    /// Flushes the head to RocksDB and stops the maintenance thread; the log is empty after it,
+    /// so the next start has nothing to replay. Called on shutdown; dropping does it too.
+    pub fn close(&self) -> Result<(), StorageError> {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.checkpoint()
+    }
+
+    /// Writes a consistent copy of the database into `dir` (which must not exist), for backups
+    /// (`/api/v1/admin/tsdb/snapshot`).
+    pub fn snapshot(&self, dir: &Path) -> Result<(), StorageError> {
+        self.checkpoint()?;
+        let checkpoint = rocksdb::checkpoint::Checkpoint::new(&self.db)
+            .map_err(|e| StorageError::Engine(format!("snapshot: {e}")))?;
+        checkpoint
+            .create_checkpoint(dir)
+            .map_err(|e| StorageError::Engine(format!("snapshot into {}: {e}", dir.display())))
+    }
+
+    /// Deletes the samples in `[mint, maxt]` of the series matching `matchers`
+    /// (`/api/v1/admin/tsdb/delete_series`); a series left without samples is removed. The
+    /// data is gone from disk at once (no tombstones), so `clean_tombstones` only compacts.
+    /// Returns the number of series touched.
+    pub fn delete_series(
+        &self,
+        matchers: &[narthex_model::Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<usize, StorageError> {
+        let engine = |e: rocksdb::Error| StorageError::Engine(format!("delete_series: {e}"));
+        let refs = self.read_postings().select(matchers);
+        let targets: Vec<Arc<MemSeries>> = self
+            .head
+            .by_refs(refs.iter())
+            .into_iter()
+            .filter(|s| s.overlaps(mint, maxt))
+            .collect();
+        if targets.is_empty() {
+            return Ok(0);
+        }
+        let chunks_cf = self.cf(CF_CHUNKS)?;
+        let mut emptied = Vec::new();
+        {
+            // No commit runs meanwhile, so no chunk is in flight between the head and RocksDB.
+            let _exclusive = self.commit_lock.write().unwrap_or_else(|e| e.into_inner());
+            let mut batch = WriteBatch::default();
+            for series in &targets {
+                let mut left = 0usize;
+                let (span_min, span_max) = (
+                    series.min_t.load(Ordering::Relaxed),
+                    series.max_t.load(Ordering::Relaxed),
+                );
+                // Every persisted chunk of the series: rewrite those the range cuts.
+                for block in block_of(span_min)..=block_of(span_max) {
+                    let from = encoding::chunk_key(block, series.series_ref, i64::MIN);
+                    let to = encoding::chunk_key(block, series.series_ref + 1, i64::MIN);
+                    let mut options = rocksdb::ReadOptions::default();
+                    options.set_iterate_upper_bound(to.to_vec());
+                    let mut iter = self.db.raw_iterator_cf_opt(chunks_cf, options);
+                    iter.seek(from);
+                    while iter.valid() {
+                        let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
+                            break;
+                        };
+                        let (chunk_maxt, bytes) =
+                            encoding::decode_chunk_value(value).map_err(StorageError::Corrupt)?;
+                        let key_fields =
+                            encoding::decode_chunk_key(key).map_err(StorageError::Corrupt)?;
+                        if chunk_maxt < mint || key_fields.mint > maxt {
+                            left += 1;
+                            iter.next();
+                            continue;
+                        }
+                        let mut samples = Vec::new();
+                        chunk::decode(bytes, &mut samples)
+                            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                        samples.retain(|s| s.t < mint || s.t > maxt);
+                        batch.delete_cf(chunks_cf, key);
+                        if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
+                            let mut rewritten = chunk::XorChunk::new();
+                            for s in &samples {
+                                rewritten.append(s.t, s.v);
+                            }
+                            batch.put_cf(
+                                chunks_cf,
+                                encoding::chunk_key(block, series.series_ref, first.t),
+                                encoding::chunk_value(last.t, rewritten.bytes()),
+                            );
+                            left += 1;
+                        }
+                        iter.next();
+                    }
+                    iter.status().map_err(engine)?;
+                }
+                let mut state = series.lock();
+                if let Some(open) = &mut state.open {
+                    let mut samples = Vec::new();
+                    chunk::decode(open.chunk.bytes(), &mut samples)
+                        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                    samples.retain(|s| s.t < mint || s.t > maxt);
+                    if samples.is_empty() {
+                        state.open = None;
+                    } else {
+                        let mut rewritten = chunk::XorChunk::new();
+                        for s in &samples {
+                            rewritten.append(s.t, s.v);
+                        }
+                        open.chunk = rewritten;
+                        left += 1;
+                    }
+                }
+                if left == 0 {
+                    emptied.push(series.clone());
+                }
+            }
+            self.db.write(batch).map_err(engine)?;
+        }
+        self.remove_series(&emptied)?;
+        // The log may still hold the deleted samples: persist the head and drop it.
+        self.checkpoint()?;
+        Ok(targets.len())
+    }
+
+    /// Compacts the chunks (what `/api/v1/admin/tsdb/clean_tombstones` asks for: deleted data
+    /// is already gone, this returns its space).
+    pub fn compact(&self) -> Result<(), StorageError> {
+        let chunks_cf = self.cf(CF_CHUNKS)?;
+        self.db
+            .compact_range_cf(chunks_cf, None::<&[u8]>, None::<&[u8]>);
+        Ok(())
+    }
+
+    /// Removes series from RocksDB, the postings and the head.
+    fn remove_series(&self, series: &[Arc<MemSeries>]) -> Result<(), StorageError> {
+        if series.is_empty() {
+            return Ok(());
+        }
+        let _creation = self.creation.lock().unwrap_or_else(|e| e.into_inner());
+        let mut batch = WriteBatch::default();
+        let series_cf = self.cf(CF_SERIES)?;
+        let times_cf = self.cf(CF_SERIES_TIMES)?;
+        let postings_cf = self.cf(CF_POSTINGS)?;
+        for s in series {
+            let key = encoding::ref_key(s.series_ref);
+            batch.delete_cf(series_cf, key);
+            batch.delete_cf(times_cf, key);
+            let refs = RoaringBitmap::from_iter([s.series_ref as u32]);
+            for label in s.labels.iter() {
+                batch.merge_cf(
+                    postings_cf,
+                    encoding::postings_key(&label.name, &label.value),
+                    postings_delta(&RoaringBitmap::new(), &refs),
+                );
+            }
+        }
+        self.db
+            .write(batch)
+            .map_err(|e| StorageError::Engine(format!("removing series: {e}")))?;
+        {
+            let mut postings = self.write_postings();
+            for s in series {
+                postings.remove(s.series_ref as u32, &s.labels);
+            }
+        }
+        for s in series {
+            self.head.remove(s.series_ref);
+        }
+        self.stats
+            .series_removed
+            .fetch_add(series.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Head statistics and the cardinality tables of `/api/v1/status/tsdb`.
+    pub fn status(&self, limit: usize) -> TsdbStatus {
+        let postings = self.read_postings();
+        let mut series_by_metric = Vec::new();
+        let mut value_count_by_name = Vec::new();
+        let mut memory_by_name = Vec::new();
+        let mut series_by_pair = Vec::new();
+        for (name, values) in postings.names() {
+            value_count_by_name.push((name.clone(), values.len() as u64));
+            // As Prometheus: the bytes of each distinct value, counted once.
+            let mut bytes = 0u64;
+            for (value, refs) in values {
+                bytes += value.len() as u64;
+                if name == "__name__" {
+                    series_by_metric.push((value.clone(), refs.len()));
+                }
+                series_by_pair.push((format!("{name}={value}"), refs.len()));
+            }
+            memory_by_name.push((name.clone(), bytes));
+        }
+        let top = |mut v: Vec<(String, u64)>| {
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v.truncate(limit);
+            v
+        };
+        let (min_time, max_time) = self.time_span().unwrap_or((i64::MAX, i64::MIN));
+        let num_label_pairs = postings.pair_count() as u64;
+        drop(postings);
+        TsdbStatus {
+            num_series: self.head.len() as u64,
+            num_label_pairs,
+            chunk_count: self.head_chunks() as u64,
+            min_time,
+            max_time,
+            series_count_by_metric_name: top(series_by_metric),
+            label_value_count_by_label_name: top(value_count_by_name),
+            memory_in_bytes_by_label_name: top(memory_by_name),
+            series_count_by_label_value_pair: top(series_by_pair),
+        }
+    }
+
+    /// Appends one batch durably. Shared by the appender's commit.
+    fn commit_batch(&self, batch: PendingBatch) -> Result<(), StorageError> {
+        let _shared = self.commit_lock.read().unwrap_or_else(|e| e.into_inner());
+        let created = self.create_series(&batch.new_series)?;
+        let mut accepted = Vec::with_capacity(batch.samples.len());
+        let mut closed = Vec::new();
+        let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
+        for (target, t, v) in batch.samples {
+            let series = match target {
+                Target::Existing(series) => series,
+                Target::New(i) => match created.get(i) {
+                    Some(series) => series.clone(),
+                    None => continue,
+                },
+            };
+            let mut state = series.lock();
+            match series.append(&mut state, t, v) {
+                Ok(Appended::Added(chunk)) => {
+                    accepted.push(RefSample {
+                        series_ref: series.series_ref,
+                        t,
+                        v,
+                    });
+                    min_t = min_t.min(t);
+                    max_t = max_t.max(t);
+                    if let Some(chunk) = chunk {
+                        drop(state);
+                        closed.push((series, chunk));
+                    }
+                }
+                Ok(Appended::Duplicate) => {}
+                // Another appender wrote this series since `append` checked it.
+                Err(StorageError::OutOfOrder) => {
+                    self.stats
+                        .out_of_order_samples
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    self.stats.duplicate_samples.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if min_t <= max_t {
+            self.span.note(min_t, max_t);
+        }
+        self.lock_wal()
+            .log_samples(&accepted)
+            .map_err(|e| StorageError::Engine(e.to_string()))?;
+        self.write_closed_chunks(&closed)?;
+        self.stats
+            .samples_appended
+            .fetch_add(accepted.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Creates the series of a batch that do not exist yet: written to RocksDB (series, times,
+    /// postings) through RocksDB's WAL, then made visible. Returns them in the order asked.
+    fn create_series(&self, wanted: &[Labels]) -> Result<Vec<Arc<MemSeries>>, StorageError> {
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _creation = self.creation.lock().unwrap_or_else(|e| e.into_inner());
+        let series_cf = self.cf(CF_SERIES)?;
+        let postings_cf = self.cf(CF_POSTINGS)?;
+        let mut next = self.head.next_ref();
+        let mut result = Vec::with_capacity(wanted.len());
+        let mut fresh = Vec::new();
+        let mut batch = WriteBatch::default();
+        for labels in wanted {
+            if let Some(existing) = self.head.get(labels) {
+                result.push(existing);
+                continue;
+            }
+            if next > u64::from(u32::MAX) {
+                return Err(StorageError::Engine(
+                    "series refs exhausted (4 billion series created)".into(),
+                ));
+            }
+            let series = Arc::new(MemSeries::new(next, labels.clone()));
+            next += 1;
+            batch.put_cf(
+                series_cf,
+                encoding::ref_key(series.series_ref),
+                encoding::encode_labels(labels),
+            );
+            let refs = RoaringBitmap::from_iter([series.series_ref as u32]);
+            for label in labels.iter() {
+                batch.merge_cf(
+                    postings_cf,
+                    encoding::postings_key(&label.name, &label.value),
+                    postings_delta(&refs, &RoaringBitmap::new()),
+                );
+            }
+            fresh.push(series.clone());
+            result.push(series);
+        }
+        if !fresh.is_empty() {
+            self.db
+                .write(batch)
+                .map_err(|e| StorageError::Engine(format!("creating series: {e}")))?;
+            {
+                let mut postings = self.write_postings();
+                for series in &fresh {
+                    postings.add(series.series_ref as u32, &series.labels);
+                }
+            }
+            for series in &fresh {
+                self.head.insert(series.clone());
+            }
+            self.stats
+                .series_created
+                .fetch_add(fresh.len() as u64, Ordering::Relaxed);
+        }
+        Ok(result)
+    }
+}
+
+impl Drop for Tsdb {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::error!(error = %e, "final TSDB checkpoint failed; the next start replays the write-ahead log");
+        }
+    }
+}
+
+/// `/api/v1/status/tsdb`'s figures.
+#[derive(Debug, Clone)]
+pub struct TsdbStatus {
+    pub num_series: u64,
+    pub num_label_pairs: u64,
+    pub chunk_count: u64,
+    pub min_time: i64,
+    pub max_time: i64,
+    pub series_count_by_metric_name: Vec<(String, u64)>,
+    pub label_value_count_by_label_name: Vec<(String, u64)>,
+    pub memory_in_bytes_by_label_name: Vec<(String, u64)>,
+    pub series_count_by_label_value_pair: Vec<(String, u64)>,
+}
+
+/// Oldest and newest sample time over the whole database.
+struct Span {
+    min: AtomicI64,
+    max: AtomicI64,
+}
+
+impl Default for Span {
+    fn default() -> Self {
+        Span {
+            min: AtomicI64::new(i64::MAX),
+            max: AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+impl Span {
+    fn note(&self, min_t: i64, max_t: i64) {
+        self.min.fetch_min(min_t, Ordering::Relaxed);
+        self.max.fetch_max(max_t, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Option<(i64, i64)> {
+        let (min, max) = (
+            self.min.load(Ordering::Relaxed),
+            self.max.load(Ordering::Relaxed),
+        );
+        (min <= max).then_some((min, max))
+    }
+}
+
+/// Applies logged samples to the head again (replay): samples the head already has (they
+/// reached a persisted chunk before the crash) are skipped as duplicates or out of order.
+fn replay_samples(
+    db: &DB,
+    head: &Head,
+    stats: &TsdbStats,
+    span: &Span,
+    samples: &[RefSample],
+) -> Result<u64, StorageError> {
+    let mut closed = Vec::new();
+    let mut applied = 0;
+    for s in samples {
+        let Some(series) = head.by_ref(s.series_ref) else {
+            // Series are durable before they are used, so only retention can have removed
+            // this one since: nothing to restore.
+            continue;
+        };
+        let mut state = series.lock();
+        if let Ok(Appended::Added(chunk)) = series.append(&mut state, s.t, s.v) {
+            applied += 1;
+            span.note(s.t, s.t);
+            if let Some(chunk) = chunk {
+                drop(state);
+                closed.push((series.clone(), chunk));
+            }
+        }
+    }
+    write_closed_chunks(db, stats, &closed)?;
+    Ok(applied)
+}
+
+/// Writes closed chunks (without RocksDB's WAL: the samples are in ours until the next
+/// checkpoint) and releases them from memory.
+fn write_closed_chunks(
+    db: &DB,
+    stats: &TsdbStats,
+    closed: &[(Arc<MemSeries>, ClosedChunk)],
+) -> Result<(), StorageError> {
+    if closed.is_empty() {
+        return Ok(());
+    }
+    let chunks_cf = cf(db, CF_CHUNKS).map_err(StorageError::Corrupt)?;
+    let times_cf = cf(db, CF_SERIES_TIMES).map_err(StorageError::Corrupt)?;
+    let mut batch = WriteBatch::default();
+    for (series, chunk) in closed {
+        put_chunk(&mut batch, chunks_cf, times_cf, series, chunk);
+    }
+    db.write_opt(batch, &no_wal())
+        .map_err(|e| StorageError::Engine(format!("writing chunks: {e}")))?;
+    for (series, chunk) in closed {
+        series
+            .lock()
+            .unflushed
+            .retain(|c| !(c.block == chunk.block && c.mint == chunk.mint));
+    }
+    stats
+        .chunks_created
+        .fetch_add(closed.len() as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+fn maintenance_loop(tsdb: Weak<Tsdb>, interval: Duration) {
+    loop {
+        std::thread::sleep(interval);
+        let Some(tsdb) = tsdb.upgrade() else {
+            return;
+        };
+        if tsdb.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Err(e) = tsdb.maintain() {
+            tracing::error!(error = %e, "TSDB maintenance failed");
+        }
+    }
+}
+
+fn put_chunk(
+    batch: &mut WriteBatch,
+    chunks_cf: &rocksdb::ColumnFamily,
+    times_cf: &rocksdb::ColumnFamily,
+    series: &MemSeries,
+    chunk: &ClosedChunk,
+) {
+    batch.put_cf(
+        chunks_cf,
+        encoding::chunk_key(chunk.block, series.series_ref, chunk.mint),
+        encoding::chunk_value(chunk.maxt, &chunk.bytes),
+    );
+    let min_t = series.min_t.load(Ordering::Relaxed).min(chunk.mint);
+    batch.put_cf(
+        times_cf,
+        encoding::ref_key(series.series_ref),
+        encoding::times_value(min_t, chunk.maxt, chunk.last_v),
+    );
+}
+
+fn no_wal() -> WriteOptions {
+    let mut options = WriteOptions::default();
+    options.disable_wal(true);
+    options
+}
+
+/// One batch from an appender, resolved as far as `append` could.
+struct PendingBatch {
+    new_series: Vec<Labels>,
+    samples: Vec<(Target, i64, f64)>,
+}
+
+enum Target {
+    Existing(Arc<MemSeries>),
+    /// Index into `PendingBatch::new_series`.
+    New(usize),
+}
+
+/// Postings merge operands: `D ++ len(adds) u32 LE ++ adds ++ removes`; the stored value is
+/// `F ++ bitmap`. Partial merges fold deltas together, full merges apply them to the bitmap.
+fn postings_delta(adds: &RoaringBitmap, removes: &RoaringBitmap) -> Vec<u8> {
+    let mut out = vec![b'D'];
+    out.extend_from_slice(&(adds.serialized_size() as u32).to_le_bytes());
+    // Serialising into a Vec cannot fail.
+    let _ = adds.serialize_into(&mut out);
+    let _ = removes.serialize_into(&mut out);
+    out
+}
+
+fn decode_delta(bytes: &[u8]) -> Option<(RoaringBitmap, RoaringBitmap)> {
+    let rest = bytes.strip_prefix(b"D")?;
+    let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    let adds = RoaringBitmap::deserialize_from(rest.get(4..4 + len)?).ok()?;
+    let removes = RoaringBitmap::deserialize_from(rest.get(4 + len..)?).ok()?;
+    Some((adds, removes))
+}
+
+fn decode_postings_value(bytes: &[u8]) -> Option<RoaringBitmap> {
+    RoaringBitmap::deserialize_from(bytes.strip_prefix(b"F")?).ok()
+}
+
+fn postings_full_merge(
+    _key: &[u8],
+    existing: Option<&[u8]>,
+    operands: &MergeOperands,
+) -> Option<Vec<u8>> {
+    let mut refs = match existing {
+        Some(bytes) => decode_postings_value(bytes)?,
+        None => RoaringBitmap::new(),
+    };
+    for operand in operands {
+        let (adds, removes) = decode_delta(operand)?;
+        refs -= removes;
+        refs |= adds;
+    }
+    let mut out = vec![b'F'];
+    refs.serialize_into(&mut out).ok()?;
+    Some(out)
+}
+
+fn postings_partial_merge(
+    _key: &[u8],
+    _existing: Option<&[u8]>,
+    operands: &MergeOperands,
+) -> Option<Vec<u8>> {
+    let mut adds = RoaringBitmap::new();
+    let mut removes = RoaringBitmap::new();
+    for operand in operands {
+        let (a, r) = decode_delta(operand)?;
+        // Later operands win: a later add cancels an earlier remove and vice versa.
+        adds -= &r;
+        removes -= &a;
+        adds |= a;
+        removes |= r;
+    }
+    Some(postings_delta(&adds, &removes))
+}
+
+fn open_rocksdb(path: &Path) -> Result<DB, OpenError> {
+    let mut options = Options::default();
+    options.create_if_missing(true);
+    options.create_missing_column_families(true);
+    options.set_compression_type(DBCompressionType::Lz4);
+    options.set_bottommost_compression_type(DBCompressionType::Zstd);
+    options.set_max_background_jobs(2);
+    // Small memtables: the head keeps what queries need most, RocksDB holds closed chunks.
+    options.set_write_buffer_size(16 << 20);
+    let cache = Cache::new_lru_cache(64 << 20);
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(&cache);
+    options.set_block_based_table_factory(&table);
+
+    let mut postings_options = options.clone();
+    postings_options.set_merge_operator(
+        "narthex_postings",
+        postings_full_merge,
+        postings_partial_merge,
+    );
+    let mut families: BTreeMap<String, Options> = BTreeMap::new();
+    for name in [CF_SERIES, CF_SERIES_TIMES, CF_CHUNKS, CF_META] {
+        families.insert(name.to_string(), options.clone());
+    }
+    families.insert(CF_POSTINGS.to_string(), postings_options);
+    // Column families of other formats must be opened too, so the format check can explain.
+    if let Ok(existing) = DB::list_cf(&options, path) {
+        for name in existing {
+            families.entry(name).or_insert_with(|| options.clone());
+        }
+    }
+    let descriptors = families
+        .into_iter()
+        .map(|(name, opts)| ColumnFamilyDescriptor::new(name, opts));
+    DB::open_cf_descriptors(&options, path, descriptors).map_err(|e| classify_open_error(path, e))
+}
+
+/// Loads series, their time spans and the postings into memory.
+fn load(db: &DB, head: &Head) -> Result<Postings, String> {
+    let series_cf = cf(db, CF_SERIES)?;
+    let times_cf = cf(db, CF_SERIES_TIMES)?;
+    let postings_cf = cf(db, CF_POSTINGS)?;
+    let mut all = Vec::new();
+    for item in db.iterator_cf(series_cf, IteratorMode::Start) {
+        let (key, value) = item.map_err(|e| e.to_string())?;
+        let series_ref = encoding::decode_ref(&key)?;
+        let labels =
+            encoding::decode_labels(&value).map_err(|e| format!("series {series_ref}: {e}"))?;
+        all.push(Arc::new(MemSeries::new(series_ref, labels)));
+    }
+    for item in db.iterator_cf(times_cf, IteratorMode::Start) {
+        let (key, value) = item.map_err(|e| e.to_string())?;
+        let series_ref = encoding::decode_ref(&key)?;
+        let (min_t, max_t, last_v) = encoding::decode_times_value(&value)?;
+        if let Ok(i) = all.binary_search_by_key(&series_ref, |s| s.series_ref) {
+            let series = &all[i];
+            series.note_span(min_t, max_t);
+            // Appends continue after the newest persisted sample.
+            series.lock().last = Some(narthex_model::Sample {
+                t: max_t,
+                v: last_v,
+            });
+        }
+    }
+    let mut postings = Postings::default();
+    for item in db.iterator_cf(postings_cf, IteratorMode::Start) {
+        let (key, value) = item.map_err(|e| e.to_string())?;
+        let (name, label_value) = encoding::decode_postings_key(&key)?;
+        let refs = decode_postings_value(&value)
+            .ok_or_else(|| format!("postings of {name}={label_value:?} are unreadable"))?;
+        postings.set_pair(&name, &label_value, refs);
+    }
+    for series in all {
+        head.insert(series);
+    }
+    Ok(postings)
 }
 
 fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily, String> {
@@ -213,69 +1217,43 @@ fn classify_open_error(path: &Path, e: rocksdb::Error) -> OpenError {
     }
 }
 
-fn load_index(db: &DB) -> Result<Index, String> {
-    let series_cf = cf(db, CF_SERIES)?;
-    let samples_cf = cf(db, CF_SAMPLES)?;
-    let mut index = Index::default();
-    for item in db.iterator_cf(series_cf, IteratorMode::Start) {
-        let (key, value) = item.map_err(|e| e.to_string())?;
-        let series_ref = encoding::decode_ref(&key)?;
-        let labels = encoding::decode_labels(&value)?;
-        // The newest sample of the series sets where appends may continue.
-        let last = newest_sample(db, samples_cf, series_ref)?;
-        index.insert(series_ref, labels, last);
-    }
-    Ok(index)
-}
-
-fn newest_sample(
-    db: &DB,
-    samples_cf: &rocksdb::ColumnFamily,
-    series_ref: SeriesRef,
-) -> Result<Option<Sample>, String> {
-    let upper = encoding::sample_key(series_ref, i64::MAX);
-    let mut iter = db.iterator_cf(samples_cf, IteratorMode::From(&upper, Direction::Reverse));
-    match iter.next() {
-        Some(Ok((key, value))) => {
-            let (r, t) = encoding::decode_sample_key(&key)?;
-            if r != series_ref {
-                return Ok(None);
-            }
-            Ok(Some(Sample {
-                t,
-                v: encoding::decode_value(&value)?,
-            }))
-        }
-        Some(Err(e)) => Err(e.to_string()),
-        None => Ok(None),
-    }
-}
-
 impl Storage for Tsdb {
     fn appender(&self) -> Box<dyn Appender + '_> {
         Box::new(TsdbAppender {
             tsdb: self,
-            pending: Vec::new(),
-            batch_last: HashMap::new(),
+            batch: PendingBatch {
+                new_series: Vec::new(),
+                samples: Vec::new(),
+            },
+            new_index: std::collections::HashMap::new(),
+            batch_last: std::collections::HashMap::new(),
         })
     }
 
     fn querier(&self) -> Box<dyn Querier + '_> {
-        Box::new(TsdbQuerier { tsdb: self })
+        Box::new(querier::TsdbQuerier::new(self))
     }
-}
-
-/// Where a pending sample goes: a known series, or one created at commit.
-enum Target {
-    Existing(SeriesRef),
-    New(Labels),
 }
 
 struct TsdbAppender<'a> {
     tsdb: &'a Tsdb,
-    pending: Vec<(Target, Sample)>,
-    /// Newest sample per label set within this batch, for ordering checks before commit.
-    batch_last: HashMap<Labels, Sample>,
+    batch: PendingBatch,
+    /// Label set -> index in `batch.new_series`.
+    new_index: std::collections::HashMap<Labels, usize>,
+    /// Newest sample per series within this batch (existing series by ref, new ones by
+    /// `usize::MAX - index`), for the ordering checks before commit.
+    batch_last: std::collections::HashMap<u64, narthex_model::Sample>,
+}
+
+impl TsdbAppender<'_> {
+    fn reject(&self, error: StorageError) -> Result<SeriesRef, StorageError> {
+        let counter = match error {
+            StorageError::OutOfOrder => &self.tsdb.stats.out_of_order_samples,
+            _ => &self.tsdb.stats.duplicate_samples,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Err(error)
+    }
 }
 
 impl Appender for TsdbAppender<'_> {
@@ -286,455 +1264,51 @@ impl Appender for TsdbAppender<'_> {
                 reason: "no metric name".into(),
             });
         }
-        let (existing, committed_last) = {
-            let index = self.tsdb.read_index();
-            match index.lookup(labels) {
-                Some((r, last)) => (Some(r), last),
-                None => (None, None),
+        let (target, key, committed_last, series_ref) = match self.tsdb.head.get(labels) {
+            Some(series) => {
+                let last = series.lock().last;
+                let r = series.series_ref;
+                (Target::Existing(series), r, last, r)
             }
-        };
-        let last = self.batch_last.get(labels).copied().or(committed_last);
-        if let Some(last) = last {
-            if t < last.t {
-                self.tsdb
-                    .stats
-                    .out_of_order_samples
-                    .fetch_add(1, Ordering::Relaxed);
-                return Err(StorageError::OutOfOrder);
-            }
-            if t == last.t {
-                if v.to_bits() == last.v.to_bits() {
-                    // Prometheus silently accepts an identical resend.
-                    return Ok(existing.unwrap_or(0));
+            None => {
+                let next = self.batch.new_series.len();
+                let i = *self.new_index.entry(labels.clone()).or_insert(next);
+                if i == next {
+                    self.batch.new_series.push(labels.clone());
                 }
-                self.tsdb
-                    .stats
-                    .duplicate_samples
-                    .fetch_add(1, Ordering::Relaxed);
-                return Err(StorageError::DuplicateTimestamp);
+                (Target::New(i), u64::MAX - i as u64, None, 0)
             }
-        }
-        let sample = Sample { t, v };
-        self.batch_last.insert(labels.clone(), sample);
-        let target = match existing {
-            Some(r) => Target::Existing(r),
-            None => Target::New(labels.clone()),
         };
-        self.pending.push((target, sample));
-        Ok(existing.unwrap_or(0))
+        let last = self.batch_last.get(&key).copied().or(committed_last);
+        let check = narthex_model::Sample { t, v };
+        let state = head::SeriesState {
+            last,
+            ..Default::default()
+        };
+        match MemSeries::check(&state, t, v) {
+            Ok(true) => {}
+            Ok(false) => return Ok(series_ref),
+            Err(e) => return self.reject(e),
+        }
+        self.batch_last.insert(key, check);
+        self.batch.samples.push((target, t, v));
+        Ok(series_ref)
     }
 
     fn commit(self: Box<Self>) -> Result<(), StorageError> {
-        if self.pending.is_empty() {
+        if self.batch.samples.is_empty() {
             return Ok(());
         }
         let tsdb = self.tsdb;
-        let series_cf = cf(&tsdb.db, CF_SERIES).map_err(StorageError::Corrupt)?;
-        let samples_cf = tsdb.samples_cf()?;
-        // Series creation and the write happen under the index write lock so that two
-        // concurrent commits cannot create the same series twice.
-        let mut index = tsdb.write_index();
-        let mut batch = WriteBatch::default();
-        let mut created: Vec<(SeriesRef, Labels)> = Vec::new();
-        let mut resolved: Vec<(SeriesRef, Sample)> = Vec::with_capacity(self.pending.len());
-        let mut batch_seen: HashMap<SeriesRef, Sample> = HashMap::new();
-        for (target, sample) in self.pending {
-            let series_ref = match target {
-                Target::Existing(r) => r,
-                Target::New(labels) => match index.lookup(&labels) {
-                    Some((r, _)) => r,
-                    None => match created.iter().find(|(_, l)| *l == labels) {
-                        Some((r, _)) => *r,
-                        None => {
-                            let r = index.next_ref() + created.len() as u64;
-                            batch.put_cf(
-                                series_cf,
-                                encoding::ref_key(r),
-                                encoding::encode_labels(&labels),
-                            );
-                            created.push((r, labels));
-                            r
-                        }
-                    },
-                },
-            };
-            // Another appender may have committed to this series since `append` checked it.
-            let last = batch_seen
-                .get(&series_ref)
-                .copied()
-                .or_else(|| index.last(series_ref));
-            if let Some(last) = last {
-                if sample.t < last.t {
-                    tsdb.stats
-                        .out_of_order_samples
-                        .fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                if sample.t == last.t {
-                    if sample.v.to_bits() != last.v.to_bits() {
-                        tsdb.stats.duplicate_samples.fetch_add(1, Ordering::Relaxed);
-                    }
-                    continue;
-                }
-            }
-            batch_seen.insert(series_ref, sample);
-            batch.put_cf(
-                samples_cf,
-                encoding::sample_key(series_ref, sample.t),
-                encoding::encode_value(sample.v),
-            );
-            resolved.push((series_ref, sample));
+        let result = tsdb.commit_batch(self.batch);
+        if result.is_err() {
+            tsdb.stats.commit_failures.fetch_add(1, Ordering::Relaxed);
         }
-        tsdb.db
-            .write(batch)
-            .map_err(|e| StorageError::Engine(e.to_string()))?;
-        let created_count = created.len() as u64;
-        for (r, labels) in created {
-            index.insert(r, labels, None);
-        }
-        let appended = resolved.len() as u64;
-        for (r, sample) in resolved {
-            index.observe(r, sample);
-        }
-        drop(index);
-        tsdb.stats
-            .samples_appended
-            .fetch_add(appended, Ordering::Relaxed);
-        tsdb.stats
-            .series_created
-            .fetch_add(created_count, Ordering::Relaxed);
-        Ok(())
+        result
     }
 
     fn rollback(self: Box<Self>) {}
 }
 
-struct TsdbQuerier<'a> {
-    tsdb: &'a Tsdb,
-}
-
-impl Querier for TsdbQuerier<'_> {
-    fn select(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<Series>, StorageError> {
-        let candidates = self.tsdb.read_index().matching(matchers);
-        let samples_cf = self.tsdb.samples_cf()?;
-        let mut result = Vec::with_capacity(candidates.len());
-        for (series_ref, labels) in candidates {
-            let start = encoding::sample_key(series_ref, mint);
-            let mut samples = Vec::new();
-            for item in self
-                .tsdb
-                .db
-                .iterator_cf(samples_cf, IteratorMode::From(&start, Direction::Forward))
-            {
-                let (key, value) = item.map_err(|e| StorageError::Engine(e.to_string()))?;
-                let (r, t) = encoding::decode_sample_key(&key).map_err(StorageError::Corrupt)?;
-                if r != series_ref || t > maxt {
-                    break;
-                }
-                samples.push(Sample {
-                    t,
-                    v: encoding::decode_value(&value).map_err(StorageError::Corrupt)?,
-                });
-            }
-            if !samples.is_empty() {
-                result.push(Series { labels, samples });
-            }
-        }
-        result.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(result)
-    }
-
-    /// From the index: the newest sample decides most series; the others take one seek each.
-    fn series(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<Labels>, StorageError> {
-        let candidates: Vec<(SeriesRef, Labels, Presence)> = {
-            let index = self.tsdb.read_index();
-            index
-                .matching_refs(matchers)
-                .into_iter()
-                .filter_map(|r| match index.presence(r, mint, maxt) {
-                    Presence::No => None,
-                    presence => index.labels(r).map(|labels| (r, labels.clone(), presence)),
-                })
-                .collect()
-        };
-        let mut result = Vec::with_capacity(candidates.len());
-        for (series_ref, labels, presence) in candidates {
-            if presence == Presence::Yes || self.has_sample(series_ref, mint, maxt)? {
-                result.push(labels);
-            }
-        }
-        result.sort();
-        Ok(result)
-    }
-
-    /// Without matchers, from the postings: a name is listed as soon as one of its series is
-    /// known to have a sample in the range, so the whole index is not walked series by series.
-    fn label_names(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        if !matchers.is_empty() {
-            let mut names = BTreeSet::new();
-            for labels in self.series(matchers, mint, maxt)? {
-                for label in labels.iter() {
-                    if !names.contains(&label.name) {
-                        names.insert(label.name.clone());
-                    }
-                }
-            }
-            return Ok(names.into_iter().collect());
-        }
-        let keys: Vec<(String, KeyPresence)> = {
-            let index = self.tsdb.read_index();
-            index
-                .postings()
-                .iter()
-                .filter_map(|(name, values)| {
-                    let refs = values.values().flat_map(|refs| refs.iter().copied());
-                    classify(&index, refs, mint, maxt).map(|p| (name.clone(), p))
-                })
-                .collect()
-        };
-        self.resolve_keys(keys, mint, maxt)
-    }
-
-    /// From the postings of `name`; with matchers, from the matching series' values of `name`.
-    fn label_values(
-        &self,
-        name: &str,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        let keys: Vec<(String, KeyPresence)> = {
-            let index = self.tsdb.read_index();
-            let Some(values) = index.postings().get(name) else {
-                return Ok(Vec::new());
-            };
-            if matchers.is_empty() {
-                values
-                    .iter()
-                    .filter_map(|(value, refs)| {
-                        classify(&index, refs.iter().copied(), mint, maxt)
-                            .map(|p| (value.clone(), p))
-                    })
-                    .collect()
-            } else {
-                // Grouping the matching series by value costs one lookup per series, where
-                // intersecting every value's postings with them would cost one pass per value.
-                let mut by_value: BTreeMap<&str, Vec<SeriesRef>> = BTreeMap::new();
-                for r in index.matching_refs(matchers) {
-                    if let Some(value) = index.labels(r).and_then(|l| l.get(name)) {
-                        by_value.entry(value).or_default().push(r);
-                    }
-                }
-                by_value
-                    .into_iter()
-                    .filter_map(|(value, refs)| {
-                        classify(&index, refs.into_iter(), mint, maxt)
-                            .map(|p| (value.to_string(), p))
-                    })
-                    .collect()
-            }
-        };
-        self.resolve_keys(keys, mint, maxt)
-    }
-}
-
-/// Whether one of the series behind a label name or value has a sample in the range.
-enum KeyPresence {
-    Yes,
-    /// Undecided by the index: these series must be read.
-    Maybe(Vec<SeriesRef>),
-}
-
-/// `None` when no series of `refs` can have a sample in the range.
-fn classify(
-    index: &Index,
-    refs: impl Iterator<Item = SeriesRef>,
-    mint: i64,
-    maxt: i64,
-) -> Option<KeyPresence> {
-    let mut maybe = Vec::new();
-    for r in refs {
-        match index.presence(r, mint, maxt) {
-            Presence::Yes => return Some(KeyPresence::Yes),
-            Presence::Maybe => maybe.push(r),
-            Presence::No => {}
-        }
-    }
-    (!maybe.is_empty()).then_some(KeyPresence::Maybe(maybe))
-}
-
-impl TsdbQuerier<'_> {
-    /// Whether the series has a sample in `[mint, maxt]`: one seek in `samples`.
-    fn has_sample(
-        &self,
-        series_ref: SeriesRef,
-        mint: i64,
-        maxt: i64,
-    ) -> Result<bool, StorageError> {
-        if mint > maxt {
-            return Ok(false);
-        }
-        let samples_cf = self.tsdb.samples_cf()?;
-        let start = encoding::sample_key(series_ref, mint);
-        let mut iter = self
-            .tsdb
-            .db
-            .iterator_cf(samples_cf, IteratorMode::From(&start, Direction::Forward));
-        match iter.next() {
-            None => Ok(false),
-            Some(Err(e)) => Err(StorageError::Engine(e.to_string())),
-            Some(Ok((key, _))) => {
-                let (r, t) = encoding::decode_sample_key(&key).map_err(StorageError::Corrupt)?;
-                Ok(r == series_ref && t <= maxt)
-            }
-        }
-    }
-
-    /// The keys (in their given, sorted order) that have a series with a sample in the range,
-    /// reading each undecided series at most once.
-    fn resolve_keys(
-        &self,
-        keys: Vec<(String, KeyPresence)>,
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        let mut known: HashMap<SeriesRef, bool> = HashMap::new();
-        let mut result = Vec::with_capacity(keys.len());
-        for (key, presence) in keys {
-            let keep = match presence {
-                KeyPresence::Yes => true,
-                KeyPresence::Maybe(refs) => {
-                    let mut found = false;
-                    for r in refs {
-                        let has = match known.get(&r) {
-                            Some(&has) => has,
-                            None => {
-                                let has = self.has_sample(r, mint, maxt)?;
-                                known.insert(r, has);
-                                has
-                            }
-                        };
-                        if has {
-                            found = true;
-                            break;
-                        }
-                    }
-                    found
-                }
-            };
-            if keep {
-                result.push(key);
-            }
-        }
-        Ok(result)
-    }
-}
-
 #[cfg(test)]
 mod tests;
-
-/// The index-based `series`, `label_names` and `label_values` against the definitions they
-/// shortcut (read every sample with `select`), over time ranges that cut series in all ways.
-#[cfg(test)]
-mod metadata_tests {
-    use super::*;
-    use narthex_model::MatchOp;
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        Labels::from_pairs(pairs.iter().copied())
-    }
-
-    fn by_select(tsdb: &Tsdb, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
-        tsdb.querier()
-            .select(matchers, mint, maxt)
-            .unwrap()
-            .into_iter()
-            .map(|s| s.labels)
-            .collect()
-    }
-
-    #[test]
-    fn metadata_lookups_agree_with_reading_the_samples() {
-        let dir = tempfile::tempdir().unwrap();
-        let tsdb = Tsdb::open(dir.path()).unwrap();
-        // a: samples 0..=100 every 10; b: only at 500; c: 200 and 800 (a gap over [300, 700]).
-        let a = labels(&[("__name__", "m"), ("job", "a"), ("zone", "x")]);
-        let b = labels(&[("__name__", "m"), ("job", "b")]);
-        let c = labels(&[("__name__", "other"), ("job", "c"), ("zone", "y")]);
-        let mut app = tsdb.appender();
-        for t in (0..=100).step_by(10) {
-            app.append(&a, t, 1.0).unwrap();
-        }
-        app.append(&b, 500, 1.0).unwrap();
-        app.append(&c, 200, 1.0).unwrap();
-        app.append(&c, 800, 1.0).unwrap();
-        app.commit().unwrap();
-
-        let querier = tsdb.querier();
-        let ranges = [
-            (i64::MIN, i64::MAX),
-            (0, 0),
-            (50, 55),
-            (101, 199),
-            (300, 700),
-            (300, 800),
-            (150, 250),
-            (900, 1000),
-            (10, 5),
-        ];
-        let matcher_sets: [Vec<Matcher>; 3] = [
-            vec![],
-            vec![Matcher::equal("__name__", "m")],
-            vec![Matcher::new(MatchOp::RegexMatch, "job", "a|c").unwrap()],
-        ];
-        for (mint, maxt) in ranges {
-            for matchers in &matcher_sets {
-                let want = by_select(&tsdb, matchers, mint, maxt);
-                assert_eq!(
-                    querier.series(matchers, mint, maxt).unwrap(),
-                    want,
-                    "series {matchers:?} [{mint}, {maxt}]"
-                );
-                let mut names: Vec<String> = want
-                    .iter()
-                    .flat_map(|l| l.iter().map(|l| l.name.clone()))
-                    .collect();
-                names.sort();
-                names.dedup();
-                assert_eq!(
-                    querier.label_names(matchers, mint, maxt).unwrap(),
-                    names,
-                    "names {matchers:?} [{mint}, {maxt}]"
-                );
-                for name in ["job", "zone", "__name__", "absent"] {
-                    let mut values: Vec<String> = want
-                        .iter()
-                        .filter_map(|l| l.get(name).map(str::to_string))
-                        .collect();
-                    values.sort();
-                    values.dedup();
-                    assert_eq!(
-                        querier.label_values(name, matchers, mint, maxt).unwrap(),
-                        values,
-                        "values of {name} {matchers:?} [{mint}, {maxt}]"
-                    );
-                }
-            }
-        }
-    }
-}

@@ -1,7 +1,7 @@
 //! Tests of the storage engine against a real RocksDB directory.
 
 use super::*;
-use narthex_model::MatchOp;
+use narthex_model::{MatchOp, Matcher, Sample, Series};
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     Labels::from_pairs(pairs.iter().copied())
@@ -212,4 +212,439 @@ fn concurrent_appenders_create_each_series_once() {
     let own = select(&tsdb, &[Matcher::equal("__name__", "own")], 0, 100);
     assert_eq!(own.len(), 4);
     assert!(own.iter().all(|s| s.samples.len() == 50));
+}
+
+/// A deterministic generator (xorshift), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn as_pairs(samples: &[Sample]) -> Vec<(i64, u64)> {
+    samples.iter().map(|s| (s.t, s.v.to_bits())).collect()
+}
+
+/// Samples over several blocks and many chunks per series, read back over random ranges
+/// before and after a reopen, compared with the written samples bit for bit.
+#[test]
+fn select_matches_what_was_written_across_chunks_blocks_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(0x9e3779b97f4a7c15);
+    let series: Vec<Labels> = (0..20)
+        .map(|i| labels(&[("__name__", "m"), ("i", &format!("{i:02}"))]))
+        .collect();
+    let mut written: Vec<Vec<Sample>> = vec![Vec::new(); series.len()];
+    let start = -3 * BLOCK_DURATION_MS + 12_345;
+    {
+        let tsdb = Tsdb::open(dir.path()).unwrap();
+        let mut t = start;
+        for step in 0..1500 {
+            t += 1 + rng.below(15_000) as i64;
+            let mut app = tsdb.appender();
+            for (i, s) in series.iter().enumerate() {
+                if rng.below(10) == 0 {
+                    continue;
+                }
+                let v = match rng.below(50) {
+                    0 => f64::from_bits(narthex_model::STALE_NAN_BITS),
+                    1 => f64::INFINITY,
+                    2 => -0.0,
+                    _ => (step as f64) * (i as f64 + 0.5),
+                };
+                app.append(s, t, v).unwrap();
+                written[i].push(Sample { t, v });
+            }
+            app.commit().unwrap();
+            if step == 700 {
+                tsdb.checkpoint().unwrap();
+            }
+        }
+        assert!(tsdb.stats().chunks_created.load(Ordering::Relaxed) > 100);
+        check_ranges(&tsdb, &written, &mut rng);
+    }
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    check_ranges(&tsdb, &written, &mut rng);
+    // Appends continue after the newest sample of each series.
+    let last = written[0].last().unwrap().t;
+    write(&tsdb, &series[0], &[(last + 1, 42.0)]);
+    let got = select(&tsdb, &[Matcher::equal("i", "00")], last, last + 1);
+    assert_eq!(as_pairs(&got[0].samples).len(), 2);
+}
+
+fn check_ranges(tsdb: &Tsdb, written: &[Vec<Sample>], rng: &mut Rng) {
+    let all_min = written.iter().flatten().map(|s| s.t).min().unwrap();
+    let all_max = written.iter().flatten().map(|s| s.t).max().unwrap();
+    let mut ranges = vec![(i64::MIN, i64::MAX), (all_min, all_min), (all_max, all_max)];
+    for _ in 0..30 {
+        let a = all_min + rng.below((all_max - all_min) as u64) as i64;
+        let b = a + rng.below(3 * BLOCK_DURATION_MS as u64) as i64;
+        ranges.push((a, b));
+    }
+    for (mint, maxt) in ranges {
+        let got = select(tsdb, &[Matcher::equal("__name__", "m")], mint, maxt);
+        let want: Vec<(String, Vec<(i64, u64)>)> = written
+            .iter()
+            .enumerate()
+            .map(|(i, samples)| {
+                let inside: Vec<Sample> = samples
+                    .iter()
+                    .copied()
+                    .filter(|s| s.t >= mint && s.t <= maxt)
+                    .collect();
+                (format!("{i:02}"), as_pairs(&inside))
+            })
+            .filter(|(_, s)| !s.is_empty())
+            .collect();
+        let got: Vec<(String, Vec<(i64, u64)>)> = got
+            .iter()
+            .map(|s| (s.labels.get("i").unwrap().to_string(), as_pairs(&s.samples)))
+            .collect();
+        assert_eq!(got, want, "range [{mint}, {maxt}]");
+    }
+}
+
+#[test]
+fn a_checkpoint_empties_the_write_ahead_log_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = labels(&[("__name__", "x")]);
+    {
+        let tsdb = Tsdb::open(dir.path()).unwrap();
+        for t in 0..500 {
+            write(&tsdb, &series, &[(t * 1000, t as f64)]);
+        }
+        assert!(tsdb.wal_bytes() > 500 * 10);
+        tsdb.checkpoint().unwrap();
+        assert_eq!(tsdb.wal_bytes(), 0);
+        write(&tsdb, &series, &[(500_000, 500.0)]);
+    }
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let got = select(&tsdb, &[Matcher::equal("__name__", "x")], 0, i64::MAX);
+    assert_eq!(got[0].samples.len(), 501);
+    assert!(got[0]
+        .samples
+        .iter()
+        .enumerate()
+        .all(|(i, s)| s.t == i as i64 * 1000 && s.v == i as f64));
+}
+
+/// Retention drops whole two-hour blocks older than the newest sample minus the retention
+/// time, and series left without samples.
+#[test]
+fn retention_drops_whole_old_blocks_and_empty_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = TsdbOptions {
+        retention_ms: Some(3 * BLOCK_DURATION_MS),
+        ..TsdbOptions::default()
+    };
+    let tsdb = Tsdb::open_with(dir.path(), options).unwrap();
+    let old = labels(&[("__name__", "old"), ("job", "gone")]);
+    let live = labels(&[("__name__", "live")]);
+    write(&tsdb, &old, &[(1000, 1.0), (BLOCK_DURATION_MS + 5, 2.0)]);
+    let minute = 60_000;
+    let samples: Vec<(i64, f64)> = (0..(6 * BLOCK_DURATION_MS / minute))
+        .map(|i| (i * minute, i as f64))
+        .collect();
+    write(&tsdb, &live, &samples);
+    let newest = samples.last().unwrap().0;
+    tsdb.apply_retention().unwrap();
+    // The cutoff (newest - 3 blocks) falls inside block 2, which is kept whole.
+    let first_kept =
+        (newest - 3 * BLOCK_DURATION_MS).div_euclid(BLOCK_DURATION_MS) * BLOCK_DURATION_MS;
+    let got = select(
+        &tsdb,
+        &[Matcher::equal("__name__", "live")],
+        i64::MIN,
+        i64::MAX,
+    );
+    assert_eq!(got[0].samples.first().unwrap().t, first_kept);
+    assert_eq!(got[0].samples.last().unwrap().t, newest);
+    assert!(select(
+        &tsdb,
+        &[Matcher::equal("__name__", "old")],
+        i64::MIN,
+        i64::MAX
+    )
+    .is_empty());
+    assert_eq!(tsdb.label_values("job"), Vec::<String>::new());
+    assert_eq!(tsdb.series_count(), 1);
+    assert_eq!(tsdb.time_span().unwrap().0, first_kept);
+    drop(tsdb);
+    // Also after a restart: the removed series stays removed.
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    assert_eq!(tsdb.series_count(), 1);
+    assert_eq!(tsdb.label_names(), ["__name__"]);
+}
+
+#[test]
+fn a_corrupt_write_ahead_log_is_reported_with_its_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Tsdb::open(dir.path()).unwrap());
+    let wal_dir = dir.path().join("wal");
+    let mut segments: Vec<_> = std::fs::read_dir(&wal_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    segments.sort();
+    // Two segments: a damaged record that is not the newest one's tail cannot be a crash.
+    let garbage = [40u8, 0, 0, 0, 1, 2, 3, 4]
+        .iter()
+        .copied()
+        .chain(std::iter::repeat_n(7u8, 40))
+        .collect::<Vec<u8>>();
+    std::fs::write(wal_dir.join("00000100"), &garbage).unwrap();
+    std::fs::write(wal_dir.join("00000101"), b"").unwrap();
+    match Tsdb::open(dir.path()) {
+        Err(err) => {
+            let text = err.to_string();
+            assert!(
+                text.contains("00000100") && text.contains("corrupt"),
+                "{text}"
+            );
+        }
+        Ok(_) => panic!("opened with a corrupt log"),
+    }
+}
+
+#[test]
+fn postings_survive_reopen_and_resolve_regexes() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let tsdb = Tsdb::open(dir.path()).unwrap();
+        for i in 0..100 {
+            let s = labels(&[("__name__", "req"), ("path", &format!("/api/{i}"))]);
+            write(&tsdb, &s, &[(1, 1.0)]);
+        }
+    }
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    assert_eq!(tsdb.label_values("path").len(), 100);
+    let m = Matcher::new(MatchOp::RegexMatch, "path", "/api/1.|/api/7").unwrap();
+    assert_eq!(select(&tsdb, &[m], 0, 10).len(), 11);
+}
+
+// The index-based series, label_names and label_values against reading every sample.
+
+fn by_select(tsdb: &Tsdb, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
+    tsdb.querier()
+        .select(matchers, mint, maxt)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.labels)
+        .collect()
+}
+
+#[test]
+fn metadata_lookups_agree_with_reading_the_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    // a: samples 0..=100 every 10; b: only at 500; c: 200 and 800 (a gap over [300, 700]).
+    let a = labels(&[("__name__", "m"), ("job", "a"), ("zone", "x")]);
+    let b = labels(&[("__name__", "m"), ("job", "b")]);
+    let c = labels(&[("__name__", "other"), ("job", "c"), ("zone", "y")]);
+    let mut app = tsdb.appender();
+    for t in (0..=100).step_by(10) {
+        app.append(&a, t, 1.0).unwrap();
+    }
+    app.append(&b, 500, 1.0).unwrap();
+    app.append(&c, 200, 1.0).unwrap();
+    app.append(&c, 800, 1.0).unwrap();
+    app.commit().unwrap();
+
+    let querier = tsdb.querier();
+    let ranges = [
+        (i64::MIN, i64::MAX),
+        (0, 0),
+        (50, 55),
+        (101, 199),
+        (300, 700),
+        (300, 800),
+        (150, 250),
+        (900, 1000),
+        (10, 5),
+    ];
+    let matcher_sets: [Vec<Matcher>; 3] = [
+        vec![],
+        vec![Matcher::equal("__name__", "m")],
+        vec![Matcher::new(MatchOp::RegexMatch, "job", "a|c").unwrap()],
+    ];
+    for (mint, maxt) in ranges {
+        for matchers in &matcher_sets {
+            let want = by_select(&tsdb, matchers, mint, maxt);
+            assert_eq!(
+                querier.series(matchers, mint, maxt).unwrap(),
+                want,
+                "series {matchers:?} [{mint}, {maxt}]"
+            );
+            let mut names: Vec<String> = want
+                .iter()
+                .flat_map(|l| l.iter().map(|l| l.name.clone()))
+                .collect();
+            names.sort();
+            names.dedup();
+            assert_eq!(
+                querier.label_names(matchers, mint, maxt).unwrap(),
+                names,
+                "names {matchers:?} [{mint}, {maxt}]"
+            );
+            for name in ["job", "zone", "__name__", "absent"] {
+                let mut values: Vec<String> = want
+                    .iter()
+                    .filter_map(|l| l.get(name).map(str::to_string))
+                    .collect();
+                values.sort();
+                values.dedup();
+                assert_eq!(
+                    querier.label_values(name, matchers, mint, maxt).unwrap(),
+                    values,
+                    "values of {name} {matchers:?} [{mint}, {maxt}]"
+                );
+            }
+        }
+    }
+}
+
+const CRASH_SERIES: usize = 50;
+const CRASH_COMMITS: i64 = 400;
+
+/// Commits batches of 50 series, one sample each per commit. As the child process of
+/// `kill_9_loses_no_committed_sample` (`NARTHEX_CRASH_DIR` set) it reports each commit on
+/// stdout and keeps writing until it is killed; on its own it checks what it wrote.
+#[test]
+fn crash_writer() {
+    let child_dir = std::env::var_os("NARTHEX_CRASH_DIR").map(std::path::PathBuf::from);
+    let temp = tempfile::tempdir().unwrap();
+    let dir = child_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    let tsdb = Tsdb::open(&dir).unwrap();
+    let series: Vec<Labels> = (0..CRASH_SERIES)
+        .map(|i| labels(&[("__name__", "crash"), ("i", &i.to_string())]))
+        .collect();
+    let mut commit = 0i64;
+    loop {
+        let mut app = tsdb.appender();
+        for (i, s) in series.iter().enumerate() {
+            app.append(s, commit * 1000, (commit * 100 + i as i64) as f64)
+                .unwrap();
+        }
+        app.commit().unwrap();
+        if child_dir.is_some() {
+            use std::io::Write;
+            println!("committed {commit}");
+            std::io::stdout().flush().unwrap();
+        } else if commit + 1 == CRASH_COMMITS {
+            break;
+        }
+        commit += 1;
+    }
+    let got = select(&tsdb, &[Matcher::equal("__name__", "crash")], 0, i64::MAX);
+    assert_eq!(got.len(), CRASH_SERIES);
+    assert!(got
+        .iter()
+        .all(|s| s.samples.len() == CRASH_COMMITS as usize));
+}
+
+/// A writer process is killed with SIGKILL while committing: after a restart every commit it
+/// reported is there, and each series holds a gap-free prefix of what was written.
+#[test]
+fn kill_9_loses_no_committed_sample() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "tests::crash_writer",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("NARTHEX_CRASH_DIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut reported = -1i64;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(n) = line.strip_prefix("committed ") {
+            reported = n.trim().parse().unwrap();
+            // Enough commits for closed chunks in RocksDB and an open one in the head.
+            if reported >= 300 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        reported >= 300,
+        "the writer reported only {reported} commits"
+    );
+
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let got = select(&tsdb, &[Matcher::equal("__name__", "crash")], 0, i64::MAX);
+    assert_eq!(got.len(), CRASH_SERIES);
+    for s in &got {
+        let i: i64 = s.labels.get("i").unwrap().parse().unwrap();
+        assert!(
+            s.samples.len() as i64 > reported,
+            "series {i}: {} samples, {} commits reported",
+            s.samples.len(),
+            reported + 1
+        );
+        for (k, sample) in s.samples.iter().enumerate() {
+            let k = k as i64;
+            assert_eq!((sample.t, sample.v), (k * 1000, (k * 100 + i) as f64));
+        }
+    }
+    // The restarted database goes on where the killed one stopped.
+    let next = got[0].samples.len() as i64;
+    write(&tsdb, &got[0].labels, &[(next * 1000, 1.0)]);
+}
+
+#[test]
+fn delete_series_removes_a_range_and_empty_series_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = labels(&[("__name__", "d"), ("k", "a")]);
+    let b = labels(&[("__name__", "d"), ("k", "b")]);
+    {
+        let tsdb = Tsdb::open(dir.path()).unwrap();
+        let samples: Vec<(i64, f64)> = (0..1000).map(|i| (i * 10_000, i as f64)).collect();
+        write(&tsdb, &a, &samples);
+        write(&tsdb, &b, &samples[..10]);
+        // Cut a's middle (across several persisted chunks) and all of b.
+        let touched = tsdb
+            .delete_series(&[Matcher::equal("__name__", "d")], 1_000_000, 8_000_000)
+            .unwrap();
+        assert_eq!(touched, 1, "b's samples end before the range");
+        let deleted_b = tsdb
+            .delete_series(&[Matcher::equal("k", "b")], i64::MIN, i64::MAX)
+            .unwrap();
+        assert_eq!(deleted_b, 1);
+        assert_eq!(tsdb.label_values("k"), ["a"]);
+    }
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let got = select(
+        &tsdb,
+        &[Matcher::equal("__name__", "d")],
+        i64::MIN,
+        i64::MAX,
+    );
+    assert_eq!(got.len(), 1);
+    let times: Vec<i64> = got[0].samples.iter().map(|s| s.t).collect();
+    let want: Vec<i64> = (0..1000)
+        .map(|i| i * 10_000)
+        .filter(|t| !(1_000_000..=8_000_000).contains(t))
+        .collect();
+    assert_eq!(times, want);
+    tsdb.compact().unwrap();
 }

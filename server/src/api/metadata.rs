@@ -141,7 +141,7 @@ where
 /// string (a selector matching every series is refused), as Prometheus's `parseMatchersParam`.
 /// The reason of a refusal is bare: `series` reports it as an invalid parameter, `labels` and
 /// `label/<name>/values` as it is, as Prometheus does.
-fn parse_matcher_sets(selectors: &[&str]) -> Result<Vec<Vec<Matcher>>, String> {
+pub(super) fn parse_matcher_sets(selectors: &[&str]) -> Result<Vec<Vec<Matcher>>, String> {
     let sets = selectors
         .iter()
         .map(|s| narthex_promql::parse_metric_selector(s))

@@ -1,0 +1,239 @@
+//! The head: every series in memory with its open chunk, and the maps that find a series by
+//! label set or by ref.
+//!
+//! Appends from many scrape loops run in parallel: the label-set map is split into shards by
+//! hash, the ref table is read-locked only to find a series, and each series has its own
+//! mutex. Closed chunks leave memory as soon as they are written to RocksDB; until then they
+//! wait in `SeriesState::unflushed` so a query never misses them.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use narthex_model::{Labels, Sample, SeriesRef, StorageError};
+
+use crate::chunk::{XorChunk, MAX_SAMPLES_PER_CHUNK};
+use crate::encoding::block_of;
+
+const SHARDS: usize = 64;
+
+/// A chunk that is full (or ended at a block boundary) and must be written to RocksDB.
+#[derive(Clone)]
+pub struct ClosedChunk {
+    pub block: i64,
+    pub mint: i64,
+    pub maxt: i64,
+    /// The newest value, persisted beside the series' time span for the duplicate check.
+    pub last_v: f64,
+    pub bytes: Arc<[u8]>,
+}
+
+pub struct MemSeries {
+    pub series_ref: SeriesRef,
+    pub labels: Labels,
+    /// Oldest and newest sample time over everything stored, for time-range look-ups without
+    /// locking the series. `i64::MAX`/`i64::MIN` while the series has no sample.
+    pub min_t: AtomicI64,
+    pub max_t: AtomicI64,
+    state: Mutex<SeriesState>,
+}
+
+#[derive(Default)]
+pub struct SeriesState {
+    pub open: Option<OpenChunk>,
+    /// Closed chunks not yet in RocksDB, oldest first.
+    pub unflushed: Vec<ClosedChunk>,
+    /// The newest sample, for the out-of-order and duplicate checks.
+    pub last: Option<Sample>,
+}
+
+pub struct OpenChunk {
+    pub block: i64,
+    pub chunk: XorChunk,
+}
+
+/// What appending one sample did.
+pub enum Appended {
+    Added(Option<ClosedChunk>),
+    /// The same timestamp and value as the newest sample: an idempotent resend, ignored.
+    Duplicate,
+}
+
+impl MemSeries {
+    pub fn new(series_ref: SeriesRef, labels: Labels) -> MemSeries {
+        MemSeries {
+            series_ref,
+            labels,
+            min_t: AtomicI64::new(i64::MAX),
+            max_t: AtomicI64::new(i64::MIN),
+            state: Mutex::new(SeriesState::default()),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, SeriesState> {
+        // The state stays consistent if a holder panicked: every mutation is completed before
+        // anything that could panic.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the series has data in `[mint, maxt]` as far as its time span tells.
+    pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.min_t.load(Ordering::Relaxed) <= maxt && self.max_t.load(Ordering::Relaxed) >= mint
+    }
+
+    pub fn note_span(&self, min_t: i64, max_t: i64) {
+        self.min_t.fetch_min(min_t, Ordering::Relaxed);
+        self.max_t.fetch_max(max_t, Ordering::Relaxed);
+    }
+
+    /// Checks a sample against the newest one without appending it.
+    pub fn check(state: &SeriesState, t: i64, v: f64) -> Result<bool, StorageError> {
+        match state.last {
+            Some(last) if t < last.t => Err(StorageError::OutOfOrder),
+            Some(last) if t == last.t => {
+                if v.to_bits() == last.v.to_bits() {
+                    Ok(false)
+                } else {
+                    Err(StorageError::DuplicateTimestamp)
+                }
+            }
+            _ => Ok(true),
+        }
+    }
+
+    /// Appends a sample under the caller's lock; a chunk that closes is returned (and kept in
+    /// `unflushed` until the caller has written it).
+    pub fn append(
+        &self,
+        state: &mut SeriesState,
+        t: i64,
+        v: f64,
+    ) -> Result<Appended, StorageError> {
+        if !Self::check(state, t, v)? {
+            return Ok(Appended::Duplicate);
+        }
+        let block = block_of(t);
+        let mut closed = None;
+        if let Some(open) = &state.open {
+            if open.block != block || open.chunk.len() >= MAX_SAMPLES_PER_CHUNK {
+                if let Some(open) = state.open.take() {
+                    let chunk = close(open);
+                    state.unflushed.push(chunk.clone());
+                    closed = Some(chunk);
+                }
+            }
+        }
+        let open = state.open.get_or_insert_with(|| OpenChunk {
+            block,
+            chunk: XorChunk::new(),
+        });
+        open.chunk.append(t, v);
+        state.last = Some(Sample { t, v });
+        self.note_span(t, t);
+        Ok(Appended::Added(closed))
+    }
+}
+
+fn close(open: OpenChunk) -> ClosedChunk {
+    open.snapshot()
+}
+
+impl OpenChunk {
+    /// The open chunk as it stands, for a checkpoint or a query.
+    pub fn snapshot(&self) -> ClosedChunk {
+        ClosedChunk {
+            block: self.block,
+            mint: self.chunk.first_time().unwrap_or(i64::MIN),
+            maxt: self.chunk.last_time().unwrap_or(i64::MIN),
+            last_v: self.chunk.last_value().unwrap_or(f64::NAN),
+            bytes: Arc::from(self.chunk.bytes()),
+        }
+    }
+}
+
+/// All series, by label set and by ref.
+pub struct Head {
+    by_labels: Vec<RwLock<HashMap<Labels, Arc<MemSeries>>>>,
+    /// Indexed by ref; refs are dense from 1 (0 is never used).
+    by_ref: RwLock<Vec<Option<Arc<MemSeries>>>>,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Head {
+            by_labels: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            by_ref: RwLock::new(vec![None]),
+        }
+    }
+}
+
+fn shard_of(labels: &Labels) -> usize {
+    let mut hasher = DefaultHasher::new();
+    labels.hash(&mut hasher);
+    (hasher.finish() as usize) % SHARDS
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Head {
+    pub fn get(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
+        read(&self.by_labels[shard_of(labels)]).get(labels).cloned()
+    }
+
+    pub fn by_ref(&self, series_ref: SeriesRef) -> Option<Arc<MemSeries>> {
+        read(&self.by_ref)
+            .get(series_ref as usize)
+            .and_then(Clone::clone)
+    }
+
+    /// Looks up many refs under one lock.
+    pub fn by_refs(&self, refs: impl Iterator<Item = u32>) -> Vec<Arc<MemSeries>> {
+        let table = read(&self.by_ref);
+        refs.filter_map(|r| table.get(r as usize).and_then(Clone::clone))
+            .collect()
+    }
+
+    /// The ref the next new series gets.
+    pub fn next_ref(&self) -> SeriesRef {
+        read(&self.by_ref).len() as SeriesRef
+    }
+
+    /// Makes a series visible. The caller has made it durable and holds the creation lock, so
+    /// refs are handed out in order.
+    pub fn insert(&self, series: Arc<MemSeries>) {
+        let r = series.series_ref as usize;
+        {
+            let mut table = write(&self.by_ref);
+            if table.len() <= r {
+                table.resize(r + 1, None);
+            }
+            table[r] = Some(series.clone());
+        }
+        write(&self.by_labels[shard_of(&series.labels)]).insert(series.labels.clone(), series);
+    }
+
+    pub fn remove(&self, series_ref: SeriesRef) -> Option<Arc<MemSeries>> {
+        let series = write(&self.by_ref)
+            .get_mut(series_ref as usize)
+            .and_then(Option::take)?;
+        write(&self.by_labels[shard_of(&series.labels)]).remove(&series.labels);
+        Some(series)
+    }
+
+    /// Every series, in ref order.
+    pub fn all(&self) -> Vec<Arc<MemSeries>> {
+        read(&self.by_ref).iter().flatten().cloned().collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_labels.iter().map(|s| read(s).len()).sum()
+    }
+}

@@ -1,0 +1,338 @@
+//! Reads: matchers resolved by the postings, samples merged from RocksDB's chunks and the head.
+//!
+//! For each selected series the head's chunks (closed-but-unwritten and open) are copied under
+//! the series lock first; RocksDB then supplies only samples older than the head's oldest
+//! chunk. Reading the head first means a chunk that closes meanwhile is still seen once: in the
+//! copy if it was there, in RocksDB if it had already been written.
+//!
+//! RocksDB is read block by block (two hours each), one raw iterator per block bounded to it,
+//! series in ref order, so a query touches only the blocks its range overlaps.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use narthex_model::{Labels, Matcher, Querier, Sample, Series, StorageError};
+use rocksdb::ReadOptions;
+
+use crate::chunk::decode_range;
+use crate::encoding::{self, block_of, BLOCK_MS};
+use crate::head::MemSeries;
+use crate::{Tsdb, CF_CHUNKS};
+
+pub struct TsdbQuerier<'a> {
+    tsdb: &'a Tsdb,
+}
+
+/// What a read took from one series' head: its samples (a range of the shared buffer) and
+/// where the head's chunks begin.
+struct HeadPart {
+    samples: std::ops::Range<usize>,
+    /// RocksDB supplies the samples before this time.
+    head_mint: i64,
+}
+
+impl<'a> TsdbQuerier<'a> {
+    pub fn new(tsdb: &'a Tsdb) -> Self {
+        TsdbQuerier { tsdb }
+    }
+
+    /// The series matching `matchers` whose time span overlaps `[mint, maxt]`, in ref order.
+    fn candidates(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Arc<MemSeries>> {
+        if mint > maxt {
+            return Vec::new();
+        }
+        let refs = self.tsdb.read_postings().select(matchers);
+        let mut series = self.tsdb.head.by_refs(refs.iter());
+        series.retain(|s| s.overlaps(mint, maxt));
+        series
+    }
+
+    /// The samples in `[mint, maxt]` of each series (in the order given).
+    fn read(
+        &self,
+        series: &[Arc<MemSeries>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Vec<Sample>>, StorageError> {
+        // The head first (see the module comment), decoded under each series' lock into one
+        // shared buffer: no chunk is copied and no per-series buffer grows step by step.
+        let mut head_samples: Vec<Sample> = Vec::new();
+        let mut heads: Vec<HeadPart> = Vec::with_capacity(series.len());
+        for s in series {
+            let start = head_samples.len();
+            let head_mint = read_head(s, mint, maxt, &mut head_samples)?;
+            heads.push(HeadPart {
+                samples: start..head_samples.len(),
+                head_mint,
+            });
+        }
+        let mut out: Vec<Vec<Sample>> = vec![Vec::new(); series.len()];
+        let needs_disk: Vec<usize> = (0..series.len())
+            .filter(|&i| mint < heads[i].head_mint)
+            .collect();
+        if !needs_disk.is_empty() {
+            self.read_persisted(series, &heads, &needs_disk, mint, maxt, &mut out)?;
+        }
+        for (samples, head) in out.iter_mut().zip(&heads) {
+            samples.extend_from_slice(&head_samples[head.samples.clone()]);
+        }
+        Ok(out)
+    }
+
+    fn read_persisted(
+        &self,
+        series: &[Arc<MemSeries>],
+        heads: &[HeadPart],
+        wanted: &[usize],
+        mint: i64,
+        maxt: i64,
+        out: &mut [Vec<Sample>],
+    ) -> Result<(), StorageError> {
+        let Some((db_min, db_max)) = self.tsdb.time_span() else {
+            return Ok(());
+        };
+        let chunks_cf = self.tsdb.cf(CF_CHUNKS)?;
+        let first_block = block_of(mint.max(db_min));
+        let last_block = block_of(maxt.min(db_max));
+        for block in first_block..=last_block {
+            let block_start = block.saturating_mul(BLOCK_MS);
+            let block_end = block_start.saturating_add(BLOCK_MS - 1);
+            let mut options = ReadOptions::default();
+            options.set_iterate_lower_bound(encoding::block_start_key(block).to_vec());
+            options.set_iterate_upper_bound(encoding::block_start_key(block + 1).to_vec());
+            let mut iter = self.tsdb.db.raw_iterator_cf_opt(chunks_cf, options);
+            for &i in wanted {
+                let s = &series[i];
+                if !s.overlaps(block_start, block_end) {
+                    continue;
+                }
+                // Samples from the head's chunks on are read from the head.
+                let upto = maxt.min(heads[i].head_mint.saturating_sub(1));
+                if upto < block_start || mint > block_end {
+                    continue;
+                }
+                iter.seek(encoding::chunk_key(block, s.series_ref, i64::MIN));
+                while iter.valid() {
+                    let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
+                        break;
+                    };
+                    let key = encoding::decode_chunk_key(key).map_err(StorageError::Corrupt)?;
+                    if key.series_ref != s.series_ref || key.mint > upto {
+                        break;
+                    }
+                    let (chunk_maxt, bytes) =
+                        encoding::decode_chunk_value(value).map_err(StorageError::Corrupt)?;
+                    if chunk_maxt >= mint {
+                        // The header's sample count bounds what this chunk adds.
+                        if let [hi, lo, ..] = bytes {
+                            out[i].reserve(usize::from(u16::from_be_bytes([*hi, *lo])));
+                        }
+                        decode_range(bytes, mint, upto, &mut out[i]).map_err(|e| {
+                            StorageError::Corrupt(format!(
+                                "chunk of series {} at {}: {e}",
+                                s.series_ref, key.mint
+                            ))
+                        })?;
+                    }
+                    iter.next();
+                }
+                iter.status()
+                    .map_err(|e| StorageError::Engine(format!("reading chunks: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a series has a sample in `[mint, maxt]`: decided by its time span when it can
+    /// be, by reading otherwise.
+    fn has_sample(
+        &self,
+        series: &Arc<MemSeries>,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<bool, StorageError> {
+        if !series.overlaps(mint, maxt) {
+            return Ok(false);
+        }
+        let (min_t, max_t) = (
+            series.min_t.load(std::sync::atomic::Ordering::Relaxed),
+            series.max_t.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        if (mint..=maxt).contains(&min_t) || (mint..=maxt).contains(&max_t) {
+            return Ok(true);
+        }
+        let samples = self.read(std::slice::from_ref(series), mint, maxt)?;
+        Ok(samples.first().is_some_and(|s| !s.is_empty()))
+    }
+
+    /// Whether the range covers everything stored, so no series needs checking.
+    fn covers_all(&self, mint: i64, maxt: i64) -> bool {
+        self.tsdb
+            .time_span()
+            .is_none_or(|(min, max)| mint <= min && maxt >= max)
+    }
+
+    /// Keeps the keys (label names or values, in order) that have a series with a sample in
+    /// the range, reading each undecided series at most once.
+    fn keys_with_samples(
+        &self,
+        keys: Vec<(String, roaring::RoaringBitmap)>,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        if mint > maxt {
+            return Ok(Vec::new());
+        }
+        if self.covers_all(mint, maxt) {
+            return Ok(keys.into_iter().map(|(k, _)| k).collect());
+        }
+        let mut known: HashMap<u32, bool> = HashMap::new();
+        let mut result = Vec::new();
+        for (key, refs) in keys {
+            for r in refs.iter() {
+                let has = match known.get(&r) {
+                    Some(&has) => has,
+                    None => {
+                        let has = match self.tsdb.head.by_ref(u64::from(r)) {
+                            Some(series) => self.has_sample(&series, mint, maxt)?,
+                            None => false,
+                        };
+                        known.insert(r, has);
+                        has
+                    }
+                };
+                if has {
+                    result.push(key);
+                    break;
+                }
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// Decodes the series' head chunks (closed-but-unwritten, then open) in the range into `out`;
+/// returns the oldest head chunk's start (`i64::MAX` without one).
+fn read_head(
+    series: &MemSeries,
+    mint: i64,
+    maxt: i64,
+    out: &mut Vec<Sample>,
+) -> Result<i64, StorageError> {
+    let state = series.lock();
+    let corrupt =
+        |e| StorageError::Corrupt(format!("head chunk of series {}: {e}", series.series_ref));
+    let mut head_mint = i64::MAX;
+    for chunk in &state.unflushed {
+        head_mint = head_mint.min(chunk.mint);
+        if chunk.maxt >= mint && chunk.mint <= maxt {
+            decode_range(&chunk.bytes, mint, maxt, out).map_err(corrupt)?;
+        }
+    }
+    if let Some(open) = &state.open {
+        let first = open.chunk.first_time().unwrap_or(i64::MAX);
+        head_mint = head_mint.min(first);
+        if open.chunk.last_time().is_some_and(|last| last >= mint) && first <= maxt {
+            decode_range(open.chunk.bytes(), mint, maxt, out).map_err(corrupt)?;
+        }
+    }
+    Ok(head_mint)
+}
+
+impl Querier for TsdbQuerier<'_> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, StorageError> {
+        let series = self.candidates(matchers, mint, maxt);
+        let samples = self.read(&series, mint, maxt)?;
+        let mut result: Vec<Series> = series
+            .iter()
+            .zip(samples)
+            .filter(|(_, samples)| !samples.is_empty())
+            .map(|(s, samples)| Series {
+                labels: s.labels.clone(),
+                samples,
+            })
+            .collect();
+        result.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(result)
+    }
+
+    fn series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, StorageError> {
+        let mut result = Vec::new();
+        for series in self.candidates(matchers, mint, maxt) {
+            if self.has_sample(&series, mint, maxt)? {
+                result.push(series.labels.clone());
+            }
+        }
+        result.sort_unstable();
+        Ok(result)
+    }
+
+    fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        if !matchers.is_empty() {
+            let mut names = BTreeSet::new();
+            for labels in self.series(matchers, mint, maxt)? {
+                for label in labels.iter() {
+                    if !names.contains(&label.name) {
+                        names.insert(label.name.clone());
+                    }
+                }
+            }
+            return Ok(names.into_iter().collect());
+        }
+        let keys: Vec<(String, roaring::RoaringBitmap)> = self
+            .tsdb
+            .read_postings()
+            .names()
+            .map(|(name, values)| {
+                let mut refs = roaring::RoaringBitmap::new();
+                for r in values.values() {
+                    refs |= r;
+                }
+                (name.clone(), refs)
+            })
+            .collect();
+        self.keys_with_samples(keys, mint, maxt)
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        let keys: Vec<(String, roaring::RoaringBitmap)> = {
+            let postings = self.tsdb.read_postings();
+            let Some(values) = postings.values(name) else {
+                return Ok(Vec::new());
+            };
+            let restrict = (!matchers.is_empty()).then(|| postings.select(matchers));
+            values
+                .iter()
+                .filter_map(|(value, refs)| {
+                    let refs = match &restrict {
+                        Some(allowed) => refs & allowed,
+                        None => refs.clone(),
+                    };
+                    (!refs.is_empty()).then(|| (value.clone(), refs))
+                })
+                .collect()
+        };
+        self.keys_with_samples(keys, mint, maxt)
+    }
+}

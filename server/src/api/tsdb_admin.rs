@@ -1,0 +1,233 @@
+//! `/api/v1/status/tsdb` (head statistics and cardinality tables) and the admin endpoints under
+//! `/api/v1/admin/tsdb/` (`snapshot`, `delete_series`, `clean_tombstones`), which answer only
+//! when the server runs with `--web.enable-admin-api`, as in Prometheus.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use narthex_model::api::{error_json, write_json_string, ErrorType};
+
+use super::metadata::parse_matcher_sets;
+use super::{json_response, success, ApiContext, ApiError, Params, MAX_TIME, MIN_TIME};
+use crate::server::AppState;
+
+/// `GET /api/v1/status/tsdb[?limit=N]`: Prometheus's `headStats` and top-N lists (10 unless
+/// `limit` says otherwise).
+pub(super) async fn status(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let result = async {
+        let params = Params::from_request(request).await?;
+        let limit = match params.get("limit") {
+            None | Some("") => 10,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(ApiError::new(
+                        ErrorType::BadData,
+                        "limit must be a positive number",
+                    ))
+                }
+            },
+        };
+        let status = tokio::task::spawn_blocking(move || state.tsdb.status(limit))
+            .await
+            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
+        let mut json = String::new();
+        // An empty head reports Prometheus's sentinels: MaxInt64 / MinInt64.
+        let _ = write!(
+            json,
+            "{{\"headStats\":{{\"numSeries\":{},\"numLabelPairs\":{},\"chunkCount\":{},\"minTime\":{},\"maxTime\":{}}}",
+            status.num_series,
+            status.num_label_pairs,
+            status.chunk_count,
+            status.min_time,
+            status.max_time
+        );
+        for (key, list) in [
+            ("seriesCountByMetricName", &status.series_count_by_metric_name),
+            (
+                "labelValueCountByLabelName",
+                &status.label_value_count_by_label_name,
+            ),
+            (
+                "memoryInBytesByLabelName",
+                &status.memory_in_bytes_by_label_name,
+            ),
+            (
+                "seriesCountByLabelValuePair",
+                &status.series_count_by_label_value_pair,
+            ),
+        ] {
+            let _ = write!(json, ",\"{key}\":[");
+            for (i, (name, value)) in list.iter().enumerate() {
+                if i > 0 {
+                    json.push(',');
+                }
+                json.push_str("{\"name\":");
+                write_json_string(name, &mut json);
+                let _ = write!(json, ",\"value\":{value}}}");
+            }
+            json.push(']');
+        }
+        json.push('}');
+        Ok::<_, ApiError>(success(&json, &[], &[]))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Prometheus answers a disabled admin API with errorType `unavailable` and status 500;
+/// `None` when the admin API is enabled.
+fn admin_disabled(context: &ApiContext) -> Option<Response> {
+    (!context.admin_api).then(|| {
+        json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error_json(ErrorType::Unavailable, "admin APIs disabled"),
+        )
+    })
+}
+
+/// `POST|PUT /api/v1/admin/tsdb/snapshot`: a consistent copy under `<data>/snapshots/<name>`.
+pub(super) async fn snapshot(
+    State(state): State<Arc<AppState>>,
+    Extension(context): Extension<Arc<ApiContext>>,
+) -> Response {
+    if let Some(disabled) = admin_disabled(&context) {
+        return disabled;
+    }
+    let result = async {
+        let name = snapshot_name();
+        let dir = state.tsdb.path().join("snapshots").join(&name);
+        let parent = dir.parent().map(std::path::Path::to_path_buf);
+        tokio::task::spawn_blocking(move || {
+            if let Some(parent) = parent {
+                std::fs::create_dir_all(&parent).map_err(|e| {
+                    ApiError::new(
+                        ErrorType::Internal,
+                        format!("create snapshot directory {}: {e}", parent.display()),
+                    )
+                })?;
+            }
+            state
+                .tsdb
+                .snapshot(&dir)
+                .map_err(|e| ApiError::new(ErrorType::Internal, format!("create snapshot: {e}")))
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))??;
+        let mut json = String::from("{\"name\":");
+        write_json_string(&name, &mut json);
+        json.push('}');
+        Ok::<_, ApiError>(success(&json, &[], &[]))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Prometheus's snapshot names: UTC time `YYYYMMDDTHHMMSSZ`, a dash, 16 hex digits.
+fn snapshot_name() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let random = u64::from(now.subsec_nanos()) ^ (std::process::id() as u64) << 32;
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{random:016x}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `POST|PUT /api/v1/admin/tsdb/delete_series?match[]=...&start=...&end=...`: 204 No Content.
+pub(super) async fn delete_series(
+    State(state): State<Arc<AppState>>,
+    Extension(context): Extension<Arc<ApiContext>>,
+    request: Request,
+) -> Response {
+    if let Some(disabled) = admin_disabled(&context) {
+        return disabled;
+    }
+    let result = async {
+        let params = Params::from_request(request).await?;
+        let selectors = params.get_all("match[]");
+        if selectors.is_empty() {
+            return Err(ApiError::new(
+                ErrorType::BadData,
+                "no match[] parameter provided",
+            ));
+        }
+        let start = params.time_param("start", MIN_TIME)?;
+        let end = params.time_param("end", MAX_TIME)?;
+        let sets = parse_matcher_sets(&selectors)
+            .map_err(|reason| ApiError::new(ErrorType::BadData, reason))?;
+        tokio::task::spawn_blocking(move || {
+            for matchers in &sets {
+                state.tsdb.delete_series(matchers, start, end)?;
+            }
+            Ok::<_, narthex_model::StorageError>(())
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
+        .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
+        Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST|PUT /api/v1/admin/tsdb/clean_tombstones`: 204 No Content. Deletions take effect on
+/// disk at once; this compacts the chunks to return their space.
+pub(super) async fn clean_tombstones(
+    State(state): State<Arc<AppState>>,
+    Extension(context): Extension<Arc<ApiContext>>,
+) -> Response {
+    if let Some(disabled) = admin_disabled(&context) {
+        return disabled;
+    }
+    let result = async {
+        tokio::task::spawn_blocking(move || state.tsdb.compact())
+            .await
+            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
+            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
+        Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_names_look_like_prometheus_ones() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_782), (2026, 11, 25));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        let name = snapshot_name();
+        assert_eq!(name.len(), 16 + 1 + 16, "{name}");
+        assert!(
+            name.as_bytes()[8] == b'T' && name.as_bytes()[15] == b'Z',
+            "{name}"
+        );
+    }
+}
