@@ -46,6 +46,30 @@ pub enum ToolCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// TSDB tools, like promtool's `tsdb` commands.
+    #[command(subcommand)]
+    Tsdb(TsdbTool),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TsdbTool {
+    /// Create TSDB data from an input file (backfill).
+    #[command(name = "create-blocks-from", subcommand)]
+    CreateBlocksFrom(CreateBlocksFrom),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CreateBlocksFrom {
+    /// Import samples from an OpenMetrics text file (timestamps in seconds, `# EOF` at the end)
+    /// into a data directory that `narthex server --storage.tsdb.path` can serve.
+    Openmetrics {
+        /// The OpenMetrics input file.
+        #[arg(value_name = "INPUT_FILE")]
+        input: PathBuf,
+        /// Output directory for the data.
+        #[arg(value_name = "OUTPUT_DIRECTORY", default_value = "data/")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Args, Debug, Clone)]

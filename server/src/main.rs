@@ -4,6 +4,7 @@
 //! scrapes itself; `narthex server` is the Prometheus server alone, with Prometheus's flags.
 
 mod api;
+mod backfill;
 mod cli;
 mod self_metrics;
 mod server;
@@ -13,7 +14,7 @@ use clap::Parser;
 
 use std::process::ExitCode;
 
-use cli::{Cli, Command, ToolCommand};
+use cli::{Cli, Command, CreateBlocksFrom, ToolCommand, TsdbTool};
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
@@ -53,6 +54,32 @@ fn run_tool(tool: ToolCommand) -> ExitCode {
         ToolCommand::Promqltest { files } => {
             narthex_promql::promqltest::run_cli(&files, &mut std::io::stdout())
         }
+        ToolCommand::Tsdb(TsdbTool::CreateBlocksFrom(CreateBlocksFrom::Openmetrics {
+            input,
+            output,
+        })) => match backfill::create_blocks_from_openmetrics(&input, &output) {
+            Ok(summary) => {
+                println!(
+                    "Wrote {} samples of {} series to {}{}",
+                    summary.samples,
+                    summary.series,
+                    output.display(),
+                    if summary.rejected > 0 {
+                        format!(
+                            " ({} out-of-order or duplicate samples skipped)",
+                            summary.rejected
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+                true
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                false
+            }
+        },
     };
     if ok {
         ExitCode::SUCCESS

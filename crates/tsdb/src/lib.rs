@@ -647,12 +647,17 @@ impl Tsdb {
         Ok(targets.len())
     }
 
-    /// Compacts the chunks (what `/api/v1/admin/tsdb/clean_tombstones` asks for: deleted data
-    /// is already gone, this returns its space).
+    /// Compacts every column family into its final, zstd-compressed level (what
+    /// `/api/v1/admin/tsdb/clean_tombstones` asks for: deleted data is already gone, this
+    /// returns its space; a backfill ends with it).
     pub fn compact(&self) -> Result<(), StorageError> {
-        let chunks_cf = self.cf(CF_CHUNKS)?;
-        self.db
-            .compact_range_cf(chunks_cf, None::<&[u8]>, None::<&[u8]>);
+        for name in [CF_SERIES, CF_SERIES_TIMES, CF_POSTINGS, CF_CHUNKS] {
+            let family = self.cf(name)?;
+            let mut options = rocksdb::CompactOptions::default();
+            options.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+            self.db
+                .compact_range_cf_opt(family, None::<&[u8]>, None::<&[u8]>, &options);
+        }
         Ok(())
     }
 
@@ -1088,6 +1093,9 @@ fn open_rocksdb(path: &Path) -> Result<DB, OpenError> {
     options.set_compression_type(DBCompressionType::Lz4);
     options.set_bottommost_compression_type(DBCompressionType::Zstd);
     options.set_max_background_jobs(2);
+    // RocksDB's informational log grows without bound otherwise; warnings are enough.
+    options.set_log_level(rocksdb::LogLevel::Warn);
+    options.set_keep_log_file_num(2);
     // Small memtables: the head keeps what queries need most, RocksDB holds closed chunks.
     options.set_write_buffer_size(16 << 20);
     let cache = Cache::new_lru_cache(64 << 20);
