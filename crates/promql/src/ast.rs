@@ -441,6 +441,20 @@ impl DurationExpr {
         }
     }
 
+    /// How deep the tree is (1 for a leaf). The parser keeps it within `parser::MAX_DEPTH`, so
+    /// that walking the tree recursively cannot exhaust a thread's stack.
+    pub fn depth(&self) -> usize {
+        match self {
+            DurationExpr::Number { .. }
+            | DurationExpr::Step { .. }
+            | DurationExpr::Range { .. } => 1,
+            DurationExpr::Unary { expr, .. } | DurationExpr::Paren { expr, .. } => expr.depth() + 1,
+            DurationExpr::Binary { lhs, rhs, .. }
+            | DurationExpr::MinOf { lhs, rhs, .. }
+            | DurationExpr::MaxOf { lhs, rhs, .. } => lhs.depth().max(rhs.depth()) + 1,
+        }
+    }
+
     /// Whether the value depends on the query (`step()` or `range()` occurs).
     pub fn depends_on_query(&self) -> bool {
         match self {

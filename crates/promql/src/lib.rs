@@ -7,7 +7,8 @@
 //! `ParseOptions` for the experimental features (the PromQL test files enable them all). The tree
 //! prints back in Prometheus's canonical format (`format_query`) through `Display`. Before
 //! evaluating, the engine calls `Expr::resolve_durations` with the query's step and range so that
-//! duration expressions (`[5m+step()]`) get their millisecond values.
+//! duration expressions (`[5m+step()]`) get their millisecond values. `roundtrip::check` is the
+//! property that printing keeps: the printed query parses again to the same tree.
 
 pub mod ast;
 pub mod engine;
@@ -16,6 +17,7 @@ pub mod lexer;
 pub mod parser;
 pub mod printer;
 pub mod promqltest;
+pub mod roundtrip;
 pub mod series_notation;
 pub mod value;
 

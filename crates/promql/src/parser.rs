@@ -369,6 +369,18 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// `node` with a child of `child_depth` added (a duration expression).
+    fn deepen(&self, node: Node, child_depth: usize) -> PResult<Node> {
+        let depth = node.depth.max(child_depth + 1);
+        if depth > MAX_DEPTH {
+            return Err(self.error(
+                node.expr.span().start,
+                format!("expression is nested too deeply (more than {MAX_DEPTH} levels)"),
+            ));
+        }
+        Ok(Node { depth, ..node })
+    }
+
     // Expressions.
 
     fn parse_expr(&mut self) -> PResult<Node> {
@@ -985,6 +997,8 @@ impl<'a> Parser<'a> {
     fn parse_range_or_subquery(&mut self, node: Node) -> PResult<Node> {
         let open = self.advance();
         let range = self.parse_duration_expr(DurationContext::Range)?;
+        // The duration expressions count towards the depth of the tree.
+        let mut children_depth = node.depth.max(range.depth());
         match self.kind() {
             TokenKind::RightBracket => {
                 let close = self.advance();
@@ -1016,7 +1030,7 @@ impl<'a> Parser<'a> {
                         range_expr,
                         span,
                     }),
-                    node.depth,
+                    children_depth,
                 )
             }
             TokenKind::Colon => {
@@ -1026,6 +1040,7 @@ impl<'a> Parser<'a> {
                 } else {
                     Some(self.parse_duration_expr(DurationContext::Step)?)
                 };
+                children_depth = children_depth.max(step.as_ref().map_or(0, DurationExpr::depth));
                 let close = self.expect(TokenKind::RightBracket, "subquery selector", "\"]\"")?;
                 let (range, range_expr) = self.duration_value(range, DurationUse::Range)?;
                 let (step, step_expr) = match step {
@@ -1053,7 +1068,7 @@ impl<'a> Parser<'a> {
                         at: None,
                         span,
                     }),
-                    node.depth,
+                    children_depth,
                 )
             }
             _ => Err(self.unexpected("subquery or range", "\":\" or \"]\"")),
@@ -1099,6 +1114,7 @@ impl<'a> Parser<'a> {
     fn parse_offset(&mut self, node: Node) -> PResult<Node> {
         self.advance();
         let expr = self.parse_offset_duration()?;
+        let node = self.deepen(node, expr.depth())?;
         let (offset, offset_expr) = self.duration_value(expr, DurationUse::Offset)?;
         let mut node = node;
         let end = self.last_closing;
@@ -1283,6 +1299,9 @@ impl<'a> Parser<'a> {
         context: DurationContext,
     ) -> PResult<DurationExpr> {
         let mut lhs = self.parse_duration_unary(context)?;
+        // The chain `1m + 1m + ...` is built here without recursion, so its depth is bounded
+        // explicitly, as `node` does for expressions.
+        let mut lhs_depth = lhs.depth();
         loop {
             let op = match self.kind() {
                 TokenKind::Add => BinaryOp::Add,
@@ -1311,6 +1330,13 @@ impl<'a> Parser<'a> {
                 if value == 0.0 && op == BinaryOp::Mod {
                     return Err(self.error(op_token.start, "modulo by zero"));
                 }
+            }
+            lhs_depth = lhs_depth.max(rhs.depth()) + 1;
+            if lhs_depth > MAX_DEPTH {
+                return Err(self.error(
+                    lhs.span().start,
+                    format!("expression is nested too deeply (more than {MAX_DEPTH} levels)"),
+                ));
             }
             let span = Span {
                 start: lhs.span().start,

@@ -15,7 +15,7 @@ use crate::ast::{
     AggregateExpr, AtModifier, BinaryExpr, Cardinality, DurationExpr, Expr, MatrixSelector,
     SubqueryExpr, UnaryOp, VectorMatching, VectorSelector,
 };
-use crate::lexer::go_quote;
+use crate::lexer;
 use crate::parser::is_legacy_label_name;
 
 impl fmt::Display for Expr {
@@ -23,8 +23,8 @@ impl fmt::Display for Expr {
         match self {
             Expr::Number(n) => f.write_str(&format_number(n.value, n.duration)),
             Expr::String(s) => match &s.invalid_utf8 {
-                Some(bytes) => f.write_str(&go_quote(bytes)),
-                None => f.write_str(&go_quote(s.value.as_bytes())),
+                Some(bytes) => f.write_str(&quote(bytes)),
+                None => f.write_str(&quote(s.value.as_bytes())),
             },
             Expr::VectorSelector(vs) => write_vector_selector(f, vs, true),
             Expr::MatrixSelector(ms) => write_matrix_selector(f, ms),
@@ -69,13 +69,23 @@ impl fmt::Display for DurationExpr {
     }
 }
 
+/// A string as Go's `strconv.Quote` writes it (what Prometheus prints), except that U+FFFD is
+/// escaped as `\ufffd`: Go writes it as it is, but the lexer (Prometheus's too) rejects it in a
+/// string as an "invalid UTF-8 rune", and it is what invalid UTF-8 in a label name or matcher
+/// value (`{a="\xff"}`) becomes here, so written as it is the query would not parse again.
+fn quote(bytes: &[u8]) -> String {
+    lexer::go_quote(bytes).replace('\u{FFFD}', "\\ufffd")
+}
+
 /// A number as Prometheus prints a literal: Go's `FormatFloat(v, 'f', -1, 64)` (no exponent,
 /// shortest digits, `+Inf`, `NaN`), or a duration (`5m`, `-1h30m`) when written as one.
 pub fn format_number(value: f64, duration: bool) -> String {
     if duration && value.is_finite() {
         // Go's model.Duration(v * 1e9): nanoseconds, truncated, shown in whole milliseconds.
         let ms = |v: f64| ((v * 1e9) as i64) / 1_000_000;
-        return if value < 0.0 {
+        // `-0m` is negative zero (`1 / -0m` is -Inf): print it as `-0s`, not `0s` as Prometheus
+        // does, so that the printed query means the same.
+        return if value.is_sign_negative() {
             format!("-{}", format_duration(ms(-value)))
         } else {
             format_duration(ms(value))
@@ -102,7 +112,7 @@ fn write_label_name(out: &mut String, name: &str) {
     if is_legacy_label_name(name) {
         out.push_str(name);
     } else {
-        out.push_str(&go_quote(name.as_bytes()));
+        out.push_str(&quote(name.as_bytes()));
     }
 }
 
@@ -129,7 +139,7 @@ pub fn format_matcher(m: &Matcher) -> String {
     if plain {
         out.push_str(&m.name);
     } else {
-        out.push_str(&go_quote(m.name.as_bytes()));
+        out.push_str(&quote(m.name.as_bytes()));
     }
     out.push_str(match m.op {
         MatchOp::Equal => "=",
@@ -137,7 +147,7 @@ pub fn format_matcher(m: &Matcher) -> String {
         MatchOp::RegexMatch => "=~",
         MatchOp::RegexNoMatch => "!~",
     });
-    out.push_str(&go_quote(m.value.as_bytes()));
+    out.push_str(&quote(m.value.as_bytes()));
     out
 }
 
@@ -343,6 +353,41 @@ mod tests {
         assert_eq!(format_duration(366 * 86_400_000), "366d");
     }
 
+    /// Fuzzing found `-0m-e` printing as `0s - e`, which lost the sign (`1 / -0m` is -Inf).
+    #[test]
+    fn negative_zero_duration_keeps_its_sign() {
+        assert_eq!(format_number(-0.0, true), "-0s");
+        let expr = crate::parse("-0m - e").expect("parses");
+        assert_eq!(expr.to_string(), "-0s - e");
+        assert_eq!(
+            crate::roundtrip::check("-0m-e", &Default::default()),
+            Ok(Some("-0s - e".into()))
+        );
+    }
+
+    /// Fuzzing found `{a='\xff'}` printing the replacement character that the invalid byte
+    /// became as it is, which the lexer rejects ("invalid UTF-8 rune").
+    #[test]
+    fn replacement_character_is_escaped() {
+        assert_eq!(quote("a\u{FFFD}b".as_bytes()), r#""a\ufffdb""#);
+        let all = crate::ParseOptions::all();
+        for (query, printed) in [
+            (r#"{a='\xff'}"#, r#"{a="\ufffd"}"#),
+            (r#"{a="\ufffd"}"#, r#"{a="\ufffd"}"#),
+            (r#"{"\xff\xfe"=~"x"}"#, r#"{"\ufffd\ufffd"=~"x"}"#),
+            (r#"sum by ("\xff") (x)"#, r#"sum by ("\ufffd") (x)"#),
+            (r#""\ufffd""#, r#""\ufffd""#),
+            // A string literal keeps its invalid bytes.
+            (r#""\xff""#, r#""\xff""#),
+        ] {
+            assert_eq!(
+                crate::roundtrip::check(query, &all),
+                Ok(Some(printed.to_string())),
+                "{query}"
+            );
+        }
+    }
+
     #[test]
     fn numbers_as_prometheus_prints_them() {
         assert_eq!(format_number(1.0, false), "1");
@@ -353,6 +398,7 @@ mod tests {
         assert_eq!(format_number(f64::NAN, false), "NaN");
         assert_eq!(format_number(300.0, true), "5m");
         assert_eq!(format_number(-90.0, true), "-1m30s");
+        assert_eq!(format_number(0.0, true), "0s");
         assert_eq!(format_go_value(0.0), "0");
         assert_eq!(format_go_value(1.5), "1.5");
         assert_eq!(format_go_value(123456.0), "123456");

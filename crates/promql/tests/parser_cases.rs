@@ -885,3 +885,42 @@ fn deep_nesting_is_an_error_not_a_crash() {
     let too_long = format!("{}1", "1+".repeat(600));
     assert!(err(&too_long).contains("nested too deeply"));
 }
+
+/// A chain of duration operators (`foo[1m+1m+...]`) is built without recursion, but printing,
+/// checking and dropping its tree recurse: 10,000 terms overflowed the stack.
+#[test]
+fn long_duration_chains_are_an_error_not_a_crash() {
+    let chain = |n: usize| format!("{}1m", "1m+".repeat(n));
+    for q in [
+        format!("foo[{}]", chain(10_000)),
+        format!("foo[1m:{}]", chain(10_000)),
+        format!(
+            "foo offset {}",
+            chain(10_000).replacen("1m", "(1m", 1) + ")"
+        ),
+        format!("foo[({})]", chain(600)),
+    ] {
+        assert!(err(&q).contains("nested too deeply"), "{}", err(&q));
+    }
+    let ok_chain = format!("foo[{}]", chain(500));
+    assert_eq!(fmt(&ok_chain).len(), ok_chain.len() + 2 * 500);
+    // The duration expression counts towards the depth of the whole tree.
+    let deep = format!(
+        "{}foo[{}]{}",
+        "abs(".repeat(200),
+        chain(400),
+        ")".repeat(200)
+    );
+    assert!(err(&deep).contains("nested too deeply"), "{}", err(&deep));
+    let offset = format!(
+        "{}foo offset ({}){}",
+        "abs(".repeat(200),
+        chain(400),
+        ")".repeat(200)
+    );
+    assert!(
+        err(&offset).contains("nested too deeply"),
+        "{}",
+        err(&offset)
+    );
+}

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use narthex_promql::ast::{DurationExpr, Expr, Span};
+use narthex_promql::roundtrip::normalized;
 use narthex_promql::{parse_with, ParseOptions};
 
 /// An `eval` command: the file and line, the query, and whether the test expects a failure.
@@ -81,92 +81,6 @@ fn eval_query(line: &str) -> Option<&str> {
     let query = words(rest, skip)?;
     let start = line.len() - query.len();
     line.get(start..)
-}
-
-/// The tree with every span zeroed and matchers sorted, compared through `Debug` (which also
-/// makes NaN equal to NaN).
-fn normalized(expr: &Expr) -> String {
-    let mut e = expr.clone();
-    normalize(&mut e);
-    format!("{e:?}")
-}
-
-fn normalize_duration(d: &mut DurationExpr) {
-    match d {
-        DurationExpr::Number { span, .. }
-        | DurationExpr::Step { span }
-        | DurationExpr::Range { span } => *span = Span::default(),
-        DurationExpr::Unary { expr, span, .. } | DurationExpr::Paren { expr, span } => {
-            *span = Span::default();
-            normalize_duration(expr);
-        }
-        DurationExpr::Binary { lhs, rhs, span, .. }
-        | DurationExpr::MinOf { lhs, rhs, span }
-        | DurationExpr::MaxOf { lhs, rhs, span } => {
-            *span = Span::default();
-            normalize_duration(lhs);
-            normalize_duration(rhs);
-        }
-    }
-}
-
-fn normalize(e: &mut Expr) {
-    match e {
-        Expr::Number(n) => n.span = Span::default(),
-        Expr::String(s) => s.span = Span::default(),
-        Expr::VectorSelector(vs) => {
-            vs.span = Span::default();
-            vs.matchers.sort_by_key(|m| format!("{m}"));
-            if let Some(d) = &mut vs.offset_expr {
-                normalize_duration(d);
-            }
-        }
-        Expr::MatrixSelector(ms) => {
-            ms.span = Span::default();
-            let mut inner = Expr::VectorSelector(ms.selector.clone());
-            normalize(&mut inner);
-            if let Expr::VectorSelector(vs) = inner {
-                ms.selector = vs;
-            }
-            if let Some(d) = &mut ms.range_expr {
-                normalize_duration(d);
-            }
-        }
-        Expr::Subquery(sq) => {
-            sq.span = Span::default();
-            normalize(&mut sq.expr);
-            for d in [&mut sq.range_expr, &mut sq.step_expr, &mut sq.offset_expr]
-                .into_iter()
-                .flatten()
-            {
-                normalize_duration(d);
-            }
-        }
-        Expr::Paren(p) => {
-            p.span = Span::default();
-            normalize(&mut p.expr);
-        }
-        Expr::Unary(u) => {
-            u.span = Span::default();
-            normalize(&mut u.expr);
-        }
-        Expr::Binary(b) => {
-            b.span = Span::default();
-            normalize(&mut b.lhs);
-            normalize(&mut b.rhs);
-        }
-        Expr::Aggregate(a) => {
-            a.span = Span::default();
-            normalize(&mut a.expr);
-            if let Some(p) = &mut a.param {
-                normalize(p);
-            }
-        }
-        Expr::Call(c) => {
-            c.span = Span::default();
-            c.args.iter_mut().for_each(normalize);
-        }
-    }
 }
 
 #[test]
