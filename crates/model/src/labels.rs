@@ -66,6 +66,12 @@ impl Labels {
         }
     }
 
+    /// The labels for which `keep` is true. The result stays sorted, so unlike going through a
+    /// builder nothing is sorted again and only the kept labels are copied.
+    pub fn filtered(&self, mut keep: impl FnMut(&Label) -> bool) -> Labels {
+        Labels(self.0.iter().filter(|l| keep(l)).cloned().collect())
+    }
+
     /// The same set without `__name__`.
     pub fn without_metric_name(&self) -> Labels {
         let mut builder = self.to_builder();
@@ -175,5 +181,7 @@ mod tests {
             r#"up{instance="localhost:9090", job="prometheus"}"#
         );
         assert_eq!(labels.without_metric_name().metric_name(), None);
+        let kept = labels.filtered(|l| l.name != "job");
+        assert_eq!(kept.to_string(), r#"up{instance="localhost:9090"}"#);
     }
 }

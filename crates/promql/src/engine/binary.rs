@@ -2,10 +2,9 @@
 //! many-to-one and one-to-many matching, `bool`, and the set operators, with Prometheus's
 //! result labels and error messages (`VectorBinop`, `VectorscalarBinop`, `resultMetric`).
 
-use std::collections::{HashMap, HashSet};
-
 use narthex_model::{Labels, LabelsBuilder, METRIC_NAME};
 
+use super::util::{fast_map, FastMap, FastSet};
 use super::{exec_err, Ev, Result};
 use crate::ast::{BinaryExpr, BinaryOp, Cardinality, ValueType, VectorMatching};
 use crate::value::{EvalSample, EvalSeries, METADATA_LABELS};
@@ -147,7 +146,7 @@ pub(crate) fn signature(labels: &Labels, on: bool, names: &[String]) -> String {
 
 /// Signature ordinals of the series of both sides, shared between them.
 fn signature_ordinals(sides: &[&Vec<EvalSeries>], on: bool, names: &[String]) -> Vec<Vec<u32>> {
-    let mut map: HashMap<String, u32> = HashMap::new();
+    let mut map: FastMap<String, u32> = fast_map(sides.iter().map(|m| m.len()).sum());
     sides
         .iter()
         .map(|m| {
@@ -257,7 +256,7 @@ fn vector_and(lhs: &[EvalSample], rhs: &[EvalSample], ls: &[u32], rs: &[u32]) ->
     if lhs.is_empty() || rhs.is_empty() {
         return Vec::new();
     }
-    let present: HashSet<u32> = rs.iter().copied().collect();
+    let present: FastSet<u32> = rs.iter().copied().collect();
     lhs.iter()
         .zip(ls)
         .filter(|(_, s)| present.contains(s))
@@ -272,7 +271,7 @@ fn vector_or(lhs: &[EvalSample], rhs: &[EvalSample], ls: &[u32], rs: &[u32]) -> 
     if rhs.is_empty() {
         return lhs.to_vec();
     }
-    let present: HashSet<u32> = ls.iter().copied().collect();
+    let present: FastSet<u32> = ls.iter().copied().collect();
     let mut out = lhs.to_vec();
     out.extend(
         rhs.iter()
@@ -292,7 +291,7 @@ fn vector_unless(
     if lhs.is_empty() || rhs.is_empty() {
         return lhs.to_vec();
     }
-    let present: HashSet<u32> = rs.iter().copied().collect();
+    let present: FastSet<u32> = rs.iter().copied().collect();
     lhs.iter()
         .zip(ls)
         .filter(|(_, s)| !present.contains(s))
@@ -303,19 +302,17 @@ fn vector_unless(
 /// `resultMetric`.
 fn result_metric(lhs: &Labels, rhs: &Labels, op: BinaryOp, matching: &VectorMatching) -> Labels {
     let drop_meta = changes_metric_schema(op);
-    let mut b = LabelsBuilder::with_capacity(lhs.len());
-    for l in lhs.iter() {
+    let kept = lhs.filtered(|l| {
         if drop_meta && METADATA_LABELS.contains(&l.name.as_str()) {
-            continue;
+            return false;
         }
-        if matching.card == Cardinality::OneToOne {
-            let listed = matching.labels.iter().any(|n| n == &l.name);
-            if listed != matching.on {
-                continue;
-            }
-        }
-        b.set(l.name.clone(), l.value.clone());
+        matching.card != Cardinality::OneToOne
+            || matching.labels.iter().any(|n| n == &l.name) == matching.on
+    });
+    if matching.include.is_empty() {
+        return kept;
     }
+    let mut b = kept.to_builder();
     for name in &matching.include {
         match rhs.get(name) {
             Some(v) => {
@@ -352,7 +349,7 @@ fn vector_binop(
     } else {
         (lhs, rhs, lsigs, rsigs)
     };
-    let mut right: HashMap<u32, usize> = HashMap::with_capacity(rhs.len());
+    let mut right: FastMap<u32, usize> = fast_map(rhs.len());
     for (i, rs) in rhs.iter().enumerate() {
         if let Some(&dup) = right.get(&rsigs[i]) {
             let side = if one_to_many { "left" } else { "right" };
@@ -373,8 +370,8 @@ fn vector_binop(
         }
         right.insert(rsigs[i], i);
     }
-    let mut matched_one: HashSet<u32> = HashSet::new();
-    let mut matched_many: HashMap<u32, HashSet<Labels>> = HashMap::new();
+    let mut matched_one: FastSet<u32> = FastSet::default();
+    let mut matched_many: FastMap<u32, FastSet<Labels>> = FastMap::default();
     let mut out = Vec::new();
     // With one-to-many the operands are swapped above but the fill values are not: Prometheus
     // applies `fill_left` to the (swapped) left operand, so with `group_right` it fills the
@@ -398,7 +395,7 @@ fn vector_binop(
         work.push((ls.clone(), rs, sig));
     }
     if let Some(f) = fill_lhs {
-        let left: HashSet<u32> = lsigs.iter().copied().collect();
+        let left: FastSet<u32> = lsigs.iter().copied().collect();
         let mut missing: Vec<(u32, usize)> = right
             .iter()
             .filter(|(sig, _)| !left.contains(sig))

@@ -22,7 +22,7 @@ pub(crate) mod util;
 mod tests;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use narthex_model::api::QueryData;
@@ -294,19 +294,23 @@ pub(crate) fn merge_same_labelsets(m: Vec<EvalSeries>) -> Result<Vec<EvalSeries>
     if m.len() <= 1 {
         return Ok(m);
     }
-    let mut index: HashMap<Labels, usize> = HashMap::with_capacity(m.len());
+    // Borrowed keys: this runs on every query's result, and cloning each label set only to
+    // look for duplicates cost reference-count traffic.
+    let mut index: util::FastSet<&Labels> =
+        util::FastSet::with_capacity_and_hasher(m.len(), Default::default());
     let mut dup = false;
-    for (i, s) in m.iter().enumerate() {
-        if index.insert(s.labels.clone(), i).is_some() {
+    for s in m.iter() {
+        if !index.insert(&s.labels) {
             dup = true;
             break;
         }
     }
+    drop(index);
     if !dup {
         return Ok(m);
     }
     let mut out: Vec<EvalSeries> = Vec::with_capacity(m.len());
-    let mut pos: HashMap<Labels, usize> = HashMap::new();
+    let mut pos: util::FastMap<Labels, usize> = util::fast_map(m.len());
     for s in m {
         match pos.get(&s.labels) {
             Some(&i) => {
@@ -733,7 +737,7 @@ impl<'c, 'a> Ev<'c, 'a> {
             mats.iter().map(|m| Vec::with_capacity(m.len())).collect();
         let mut vsigs: Vec<Vec<u32>> = mats.iter().map(|m| Vec::with_capacity(m.len())).collect();
         let mut out: Vec<EvalSeries> = Vec::new();
-        let mut index: HashMap<Labels, (usize, i64)> = HashMap::new();
+        let mut index: util::FastMap<Labels, (usize, i64)> = util::fast_map(0);
         let instant = self.is_instant();
         let mut held = 0usize;
         for ts in self.steps() {
