@@ -55,6 +55,14 @@ impl FParams {
 /// The grouping key of a series.
 fn grouping_key(labels: &Labels, grouping: &[String], without: bool) -> String {
     let mut key = String::new();
+    write_grouping_key(&mut key, labels, grouping, without);
+    key
+}
+
+/// Writes the grouping key of a series into `key` (cleared first), so a caller can reuse one
+/// buffer for all series and allocate only for new groups.
+fn write_grouping_key(key: &mut String, labels: &Labels, grouping: &[String], without: bool) {
+    key.clear();
     for l in labels.iter() {
         let listed = grouping.iter().any(|g| g == &l.name);
         let include = if without {
@@ -69,7 +77,6 @@ fn grouping_key(labels: &Labels, grouping: &[String], without: bool) -> String {
             key.push('\u{ff}');
         }
     }
-    key
 }
 
 /// The labels of a group's output series.
@@ -208,19 +215,24 @@ fn range_eval_agg(
     let mut group_index: FastMap<String, usize> = fast_map(input.len());
     let mut series_group = Vec::with_capacity(input.len());
     let mut result: Vec<EvalSeries> = Vec::new();
+    let mut key = String::new();
     for s in &input {
-        let key = grouping_key(&s.labels, grouping, a.without);
-        let n = group_index.len();
-        let gi = *group_index.entry(key).or_insert_with(|| {
-            if !is_k_op(op) {
-                result.push(EvalSeries {
-                    labels: grouping_labels(&s.labels, grouping, a.without),
-                    points: Vec::new(),
-                    drop_name: false,
-                });
+        write_grouping_key(&mut key, &s.labels, grouping, a.without);
+        let gi = match group_index.get(key.as_str()) {
+            Some(&gi) => gi,
+            None => {
+                let gi = group_index.len();
+                group_index.insert(key.clone(), gi);
+                if !is_k_op(op) {
+                    result.push(EvalSeries {
+                        labels: grouping_labels(&s.labels, grouping, a.without),
+                        points: Vec::new(),
+                        drop_name: false,
+                    });
+                }
+                gi
             }
-            n
-        });
+        };
         series_group.push(gi);
     }
     let ngroups = group_index.len();

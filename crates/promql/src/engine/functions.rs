@@ -629,6 +629,8 @@ fn eval_range_function(
     let mut sargs: Vec<f64> = Vec::with_capacity(scalars.len());
     let mut out: Vec<EvalSeries> = Vec::with_capacity(input.len());
     let steps = ev.num_steps();
+    // How many steps' windows one sample can fall into.
+    let steps_per_sample = ((range + back + forward) / ev.interval.max(1)).max(0) as usize + 1;
     for s in input {
         ev.ctx.check_time()?;
         let pts = &s.points;
@@ -645,7 +647,9 @@ fn eval_range_function(
         let (mut lo, mut hi) = (0usize, 0usize);
         // The resets inside the window are those at `lo < i < hi`: `reset_at[rlo..rhi]`.
         let (mut rlo, mut rhi) = (0usize, 0usize);
-        let mut points = Vec::new();
+        // At most one point a step, and only at steps whose window holds a sample: sized once
+        // instead of growing by doubling.
+        let mut points = Vec::with_capacity(steps.min(pts.len().saturating_mul(steps_per_sample)));
         let metric_name = s.labels.get(METRIC_NAME).unwrap_or("");
         for (step, ts) in ev.steps().enumerate() {
             let range_end = at.unwrap_or(ts) - offset;

@@ -584,7 +584,10 @@ impl<'c, 'a> Ev<'c, 'a> {
         let mut out = Vec::with_capacity(series.len());
         for s in series {
             self.ctx.check_time()?;
-            let mut points = Vec::new();
+            // At most one point a step, and a sample shows at the steps of one lookback delta.
+            let steps_per_sample = (lookback / self.interval.max(1)).max(0) as usize + 1;
+            let mut points =
+                Vec::with_capacity(steps.min(s.samples.len().saturating_mul(steps_per_sample)));
             if let Some(a) = at {
                 if let Some(p) = sample_at(&s.samples, &mut 0, a - vs.offset, lookback) {
                     self.ctx.add_samples(steps)?;
