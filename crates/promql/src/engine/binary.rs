@@ -186,13 +186,29 @@ pub(crate) fn eval_binary(ev: &Ev, b: &BinaryExpr) -> Result<Vec<EvalSeries>> {
             let l = ev.eval_matrix(&b.lhs)?;
             let r = ev.eval_matrix(&b.rhs)?;
             let return_bool = b.return_bool;
-            ev.range_eval(&[Some(l), Some(r)], None, |v, _, _| {
-                let (vec, scalar) = if swap { (&v[1], &v[0]) } else { (&v[0], &v[1]) };
-                let Some(scalar) = scalar.first().map(|s| s.v) else {
-                    return Ok(Vec::new());
-                };
-                Ok(vector_scalar_binop(op, vec, scalar, swap, return_bool))
-            })
+            // Each vector element pairs with the scalar of its step alone, so this runs series
+            // by series (see `Ev::map_series`) instead of assembling vectors step by step.
+            let (vec, scalar) = if swap { (r, l) } else { (l, r) };
+            let scalar = ev.scalar_by_step(&scalar);
+            ev.map_series(
+                vec,
+                |step, x| {
+                    let scalar = scalar[step]?;
+                    let (lf, rf) = if swap { (scalar, x) } else { (x, scalar) };
+                    let (mut v, mut keep) = elem_binop(op, lf, rf);
+                    // A comparison keeps the vector element's value even when the scalar is on
+                    // the left.
+                    if op.is_comparison() && swap {
+                        v = rf;
+                    }
+                    if return_bool {
+                        v = btos(keep);
+                        keep = true;
+                    }
+                    keep.then_some(v)
+                },
+                |drop_name| drop_name || changes_metric_schema(op) || return_bool,
+            )
         }
         _ => {
             let default_matching = VectorMatching {
@@ -211,45 +227,33 @@ pub(crate) fn eval_binary(ev: &Ev, b: &BinaryExpr) -> Result<Vec<EvalSeries>> {
             let r = ev.eval_matrix(&b.rhs)?;
             let sigs = signature_ordinals(&[&l, &r], matching.on, &matching.labels);
             let return_bool = b.return_bool;
-            ev.range_eval(&[Some(l), Some(r)], Some(&sigs), |v, s, _| match op {
-                BinaryOp::And => Ok(vector_and(&v[0], &v[1], &s[0], &s[1])),
-                BinaryOp::Or => Ok(vector_or(&v[0], &v[1], &s[0], &s[1])),
-                BinaryOp::Unless => Ok(vector_unless(&v[0], &v[1], &s[0], &s[1])),
-                _ => vector_binop(op, &v[0], &v[1], &s[0], &s[1], matching, return_bool),
+            let mut cache = MetricCache::default();
+            ev.range_eval(&[Some(l), Some(r)], Some(&sigs), |v, refs, _| {
+                let s = &refs.sigs;
+                match op {
+                    BinaryOp::And => Ok(vector_and(&v[0], &v[1], &s[0], &s[1])),
+                    BinaryOp::Or => Ok(vector_or(&v[0], &v[1], &s[0], &s[1])),
+                    BinaryOp::Unless => Ok(vector_unless(&v[0], &v[1], &s[0], &s[1])),
+                    _ => vector_binop(
+                        op,
+                        Side {
+                            vec: &v[0],
+                            sigs: &s[0],
+                            series: &refs.series[0],
+                        },
+                        Side {
+                            vec: &v[1],
+                            sigs: &s[1],
+                            series: &refs.series[1],
+                        },
+                        matching,
+                        return_bool,
+                        &mut cache,
+                    ),
+                }
             })
         }
     }
-}
-
-fn vector_scalar_binop(
-    op: BinaryOp,
-    vec: &[EvalSample],
-    scalar: f64,
-    swap: bool,
-    return_bool: bool,
-) -> Vec<EvalSample> {
-    let mut out = Vec::with_capacity(vec.len());
-    for s in vec {
-        let (lf, rf) = if swap { (scalar, s.v) } else { (s.v, scalar) };
-        let (mut v, mut keep) = elem_binop(op, lf, rf);
-        // A comparison keeps the vector element's value even when the scalar is on the left.
-        if op.is_comparison() && swap {
-            v = rf;
-        }
-        if return_bool {
-            v = btos(keep);
-            keep = true;
-        }
-        if keep {
-            out.push(EvalSample {
-                labels: s.labels.clone(),
-                t: s.t,
-                v,
-                drop_name: s.drop_name || changes_metric_schema(op) || return_bool,
-            });
-        }
-    }
-    out
 }
 
 fn vector_and(lhs: &[EvalSample], rhs: &[EvalSample], ls: &[u32], rs: &[u32]) -> Vec<EvalSample> {
@@ -326,29 +330,55 @@ fn result_metric(lhs: &Labels, rhs: &Labels, op: BinaryOp, matching: &VectorMatc
     b.build()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One operand of `vector_binop` at one step: its elements, their join signatures and the
+/// indices of their series in the operand's matrix.
+struct Side<'a> {
+    vec: &'a [EvalSample],
+    sigs: &'a [u32],
+    series: &'a [u32],
+}
+
+/// The result labels of matched pairs of series, kept across the steps of a range query: a
+/// pair matched at one step is usually matched at the next, and building its labels (copying
+/// label strings) and hashing them at every step dominated range queries over binary operators.
+#[derive(Default)]
+struct MetricCache {
+    /// (left series, right series) after the one-to-many swap → result labels and their id.
+    by_pair: FastMap<(u32, u32), (Labels, u32)>,
+    /// Result label sets → id, so that equal label sets from different pairs share an id.
+    ids: FastMap<Labels, u32>,
+}
+
+impl MetricCache {
+    fn id_of(&mut self, metric: &Labels) -> u32 {
+        if let Some(&id) = self.ids.get(metric) {
+            return id;
+        }
+        let id = self.ids.len() as u32;
+        self.ids.insert(metric.clone(), id);
+        id
+    }
+}
+
 fn vector_binop(
     op: BinaryOp,
-    lhs: &[EvalSample],
-    rhs: &[EvalSample],
-    lsigs: &[u32],
-    rsigs: &[u32],
+    lhs: Side,
+    rhs: Side,
     matching: &VectorMatching,
     return_bool: bool,
+    cache: &mut MetricCache,
 ) -> Result<Vec<EvalSample>> {
     let fill = matching.fill;
-    if (lhs.is_empty() && rhs.is_empty())
-        || ((lhs.is_empty() || rhs.is_empty()) && fill.lhs.is_none() && fill.rhs.is_none())
+    if (lhs.vec.is_empty() && rhs.vec.is_empty())
+        || ((lhs.vec.is_empty() || rhs.vec.is_empty()) && fill.lhs.is_none() && fill.rhs.is_none())
     {
         return Ok(Vec::new());
     }
     let one_to_many = matching.card == Cardinality::OneToMany;
     // For one-to-many, swap sides so that the right is always the "one" side.
-    let (lhs, rhs, lsigs, rsigs) = if one_to_many {
-        (rhs, lhs, rsigs, lsigs)
-    } else {
-        (lhs, rhs, lsigs, rsigs)
-    };
+    let (lhs, rhs) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
+    let (lseries, rseries) = (lhs.series, rhs.series);
+    let (lhs, rhs, lsigs, rsigs) = (lhs.vec, rhs.vec, lhs.sigs, rhs.sigs);
     let mut right: FastMap<u32, usize> = fast_map(rhs.len());
     for (i, rs) in rhs.iter().enumerate() {
         if let Some(&dup) = right.get(&rsigs[i]) {
@@ -371,28 +401,33 @@ fn vector_binop(
         right.insert(rsigs[i], i);
     }
     let mut matched_one: FastSet<u32> = FastSet::default();
-    let mut matched_many: FastMap<u32, FastSet<Labels>> = FastMap::default();
+    // (signature, result label set id) pairs seen in this step.
+    let mut matched_many: FastSet<(u32, u32)> = FastSet::default();
     let mut out = Vec::new();
     // With one-to-many the operands are swapped above but the fill values are not: Prometheus
     // applies `fill_left` to the (swapped) left operand, so with `group_right` it fills the
     // original right-hand side (fill-modifier.test's group_right cases pin this down).
     let (fill_rhs, fill_lhs) = (fill.rhs, fill.lhs);
-    let mut work: Vec<(EvalSample, EvalSample, u32)> = Vec::with_capacity(lhs.len());
+    // Each pair with its series indices when both sides are real samples (not fills), for
+    // `MetricCache`.
+    type Work = (EvalSample, EvalSample, u32, Option<(u32, u32)>);
+    let mut work: Vec<Work> = Vec::with_capacity(lhs.len());
     for (i, ls) in lhs.iter().enumerate() {
         let sig = lsigs[i];
-        let rs = match right.get(&sig) {
-            Some(&ri) => rhs[ri].clone(),
+        let (rs, pair) = match right.get(&sig) {
+            Some(&ri) => (rhs[ri].clone(), Some((lseries[i], rseries[ri]))),
             None => {
                 let Some(f) = fill_rhs else { continue };
-                EvalSample {
+                let rs = EvalSample {
                     labels: match_labels(&ls.labels, matching.on, &matching.labels),
                     t: ls.t,
                     v: f,
                     drop_name: false,
-                }
+                };
+                (rs, None)
             }
         };
-        work.push((ls.clone(), rs, sig));
+        work.push((ls.clone(), rs, sig, pair));
     }
     if let Some(f) = fill_lhs {
         let left: FastSet<u32> = lsigs.iter().copied().collect();
@@ -410,10 +445,10 @@ fn vector_binop(
                 v: f,
                 drop_name: false,
             };
-            work.push((ls, rs, sig));
+            work.push((ls, rs, sig, None));
         }
     }
-    for (ls, rs, sig) in work {
+    for (ls, rs, sig, pair) in work {
         let ls = &ls;
         let rs = &rs;
         let (fl, fr) = if one_to_many {
@@ -425,14 +460,24 @@ fn vector_binop(
         if return_bool {
             v = btos(keep);
         }
-        let metric = result_metric(&ls.labels, &rs.labels, op, matching);
+        let (metric, id) = match pair.and_then(|p| cache.by_pair.get(&p)) {
+            Some((metric, id)) => (metric.clone(), *id),
+            None => {
+                let metric = result_metric(&ls.labels, &rs.labels, op, matching);
+                let id = cache.id_of(&metric);
+                if let Some(p) = pair {
+                    cache.by_pair.insert(p, (metric.clone(), id));
+                }
+                (metric, id)
+            }
+        };
         if matching.card == Cardinality::OneToOne {
             if !matched_one.insert(sig) {
                 return Err(exec_err(
                     "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
                 ));
             }
-        } else if !matched_many.entry(sig).or_default().insert(metric.clone()) {
+        } else if !matched_many.insert((sig, id)) {
             return Err(exec_err(
                 "multiple matches for labels: grouping labels must ensure unique matches",
             ));

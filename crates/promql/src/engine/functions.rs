@@ -36,6 +36,11 @@ pub(crate) fn eval_call(ev: &Ev, call: &Call) -> Result<Vec<EvalSeries>> {
     if let Some(midx) = matrix_arg_index(&args) {
         return eval_range_function(ev, call, &args, midx);
     }
+    if let (Some(f), [arg]) = (unary_float_fn(name), args.as_slice()) {
+        // Each point maps on its own: series by series, without per-step vectors.
+        let input = ev.eval_matrix(arg)?;
+        return ev.map_series(input, |_, v| Some(f(v)), |_| true);
+    }
     let mut inputs = Vec::with_capacity(args.len());
     for a in &args {
         if a.value_type() == ValueType::String {
@@ -201,6 +206,44 @@ fn map_floats(vec: &[EvalSample], f: impl Fn(f64) -> f64) -> Vec<EvalSample> {
         .collect()
 }
 
+/// The functions that map each float on its own and take no other argument.
+fn unary_float_fn(name: &str) -> Option<fn(f64) -> f64> {
+    Some(match name {
+        "abs" => f64::abs,
+        "ceil" => f64::ceil,
+        "floor" => f64::floor,
+        "exp" => f64::exp,
+        "sqrt" => f64::sqrt,
+        "ln" => f64::ln,
+        "log2" => f64::log2,
+        "log10" => f64::log10,
+        "sin" => f64::sin,
+        "cos" => f64::cos,
+        "tan" => f64::tan,
+        "asin" => f64::asin,
+        "acos" => f64::acos,
+        "atan" => f64::atan,
+        "sinh" => f64::sinh,
+        "cosh" => f64::cosh,
+        "tanh" => f64::tanh,
+        "asinh" => f64::asinh,
+        "acosh" => f64::acosh,
+        "atanh" => f64::atanh,
+        "rad" => |x| x * std::f64::consts::PI / 180.0,
+        "deg" => |x| x * 180.0 / std::f64::consts::PI,
+        "sgn" => |x| {
+            if x < 0.0 {
+                -1.0
+            } else if x > 0.0 {
+                1.0
+            } else {
+                x
+            }
+        },
+        _ => return None,
+    })
+}
+
 fn scalar_of(v: &[Vec<EvalSample>], i: usize) -> f64 {
     v.get(i)
         .and_then(|x| x.first())
@@ -263,38 +306,10 @@ fn instant_function(
     ts: i64,
 ) -> Result<Vec<EvalSample>> {
     let vec0 = || v.first().map(|x| x.as_slice()).unwrap_or(&[]);
+    if let Some(f) = unary_float_fn(name) {
+        return Ok(map_floats(vec0(), f));
+    }
     let out = match name {
-        "abs" => map_floats(vec0(), f64::abs),
-        "ceil" => map_floats(vec0(), f64::ceil),
-        "floor" => map_floats(vec0(), f64::floor),
-        "exp" => map_floats(vec0(), f64::exp),
-        "sqrt" => map_floats(vec0(), f64::sqrt),
-        "ln" => map_floats(vec0(), f64::ln),
-        "log2" => map_floats(vec0(), f64::log2),
-        "log10" => map_floats(vec0(), f64::log10),
-        "sin" => map_floats(vec0(), f64::sin),
-        "cos" => map_floats(vec0(), f64::cos),
-        "tan" => map_floats(vec0(), f64::tan),
-        "asin" => map_floats(vec0(), f64::asin),
-        "acos" => map_floats(vec0(), f64::acos),
-        "atan" => map_floats(vec0(), f64::atan),
-        "sinh" => map_floats(vec0(), f64::sinh),
-        "cosh" => map_floats(vec0(), f64::cosh),
-        "tanh" => map_floats(vec0(), f64::tanh),
-        "asinh" => map_floats(vec0(), f64::asinh),
-        "acosh" => map_floats(vec0(), f64::acosh),
-        "atanh" => map_floats(vec0(), f64::atanh),
-        "rad" => map_floats(vec0(), |x| x * std::f64::consts::PI / 180.0),
-        "deg" => map_floats(vec0(), |x| x * 180.0 / std::f64::consts::PI),
-        "sgn" => map_floats(vec0(), |x| {
-            if x < 0.0 {
-                -1.0
-            } else if x > 0.0 {
-                1.0
-            } else {
-                x
-            }
-        }),
         "timestamp" => vec0()
             .iter()
             .map(|s| EvalSample {
