@@ -226,14 +226,15 @@ pub(crate) fn eval_binary(ev: &Ev, b: &BinaryExpr) -> Result<Vec<EvalSeries>> {
             let l = ev.eval_matrix(&b.lhs)?;
             let r = ev.eval_matrix(&b.rhs)?;
             let sigs = signature_ordinals(&[&l, &r], matching.on, &matching.labels);
+            if matches!(op, BinaryOp::And | BinaryOp::Unless) {
+                return filter_by_presence(ev, l, &r, &sigs, op == BinaryOp::And);
+            }
             let return_bool = b.return_bool;
             let mut cache = MetricCache::default();
             ev.range_eval(&[Some(l), Some(r)], Some(&sigs), |v, refs, _| {
                 let s = &refs.sigs;
                 match op {
-                    BinaryOp::And => Ok(vector_and(&v[0], &v[1], &s[0], &s[1])),
                     BinaryOp::Or => Ok(vector_or(&v[0], &v[1], &s[0], &s[1])),
-                    BinaryOp::Unless => Ok(vector_unless(&v[0], &v[1], &s[0], &s[1])),
                     _ => vector_binop(
                         op,
                         Side {
@@ -256,16 +257,72 @@ pub(crate) fn eval_binary(ev: &Ev, b: &BinaryExpr) -> Result<Vec<EvalSeries>> {
     }
 }
 
-fn vector_and(lhs: &[EvalSample], rhs: &[EvalSample], ls: &[u32], rs: &[u32]) -> Vec<EvalSample> {
-    if lhs.is_empty() || rhs.is_empty() {
-        return Vec::new();
+/// `and` and `unless` series by series: a left point stays when some right series with its
+/// signature has a point at the same step (`and`), or when none has (`unless`). What
+/// `vector_and` and `vector_unless` compute step by step, without per-step vectors.
+fn filter_by_presence(
+    ev: &Ev,
+    lhs: Vec<EvalSeries>,
+    rhs: &[EvalSeries],
+    sigs: &[Vec<u32>],
+    keep_present: bool,
+) -> Result<Vec<EvalSeries>> {
+    // The steps at which each signature has a right-hand point, sorted.
+    let mut present: FastMap<u32, Vec<u32>> = fast_map(rhs.len());
+    for (s, &sig) in rhs.iter().zip(&sigs[1]) {
+        let steps = present.entry(sig).or_default();
+        let was_sorted_up_to = steps.len();
+        steps.extend(
+            s.points
+                .iter()
+                .filter_map(|p| ev.step_index(p.t))
+                .map(|i| i as u32),
+        );
+        if was_sorted_up_to > 0 {
+            // Several right series share the signature.
+            steps.sort_unstable();
+            steps.dedup();
+        }
     }
-    let present: FastSet<u32> = rs.iter().copied().collect();
-    lhs.iter()
-        .zip(ls)
-        .filter(|(_, s)| present.contains(s))
-        .map(|(e, _)| e.clone())
-        .collect()
+    let none: Vec<u32> = Vec::new();
+    let mut out = Vec::with_capacity(lhs.len());
+    let mut held = 0usize;
+    for (s, sig) in lhs.into_iter().zip(&sigs[0]) {
+        ev.ctx.check_time()?;
+        let steps = present.get(sig).unwrap_or(&none);
+        let mut next = 0;
+        let mut prev_t = None;
+        let mut points = Vec::with_capacity(s.points.len());
+        for p in &s.points {
+            // As `range_eval`, only the first point of a step counts.
+            if prev_t == Some(p.t) {
+                continue;
+            }
+            prev_t = Some(p.t);
+            let Some(step) = ev.step_index(p.t) else {
+                continue;
+            };
+            let step = step as u32;
+            while next < steps.len() && steps[next] < step {
+                next += 1;
+            }
+            let is_present = next < steps.len() && steps[next] == step;
+            if is_present == keep_present {
+                points.push(*p);
+            }
+        }
+        ev.ctx.add_samples(points.len())?;
+        held += points.len();
+        if !points.is_empty() {
+            out.push(EvalSeries {
+                labels: s.labels,
+                points,
+                drop_name: s.drop_name,
+            });
+        }
+    }
+    ev.ctx.sub_samples(held);
+    Ok(out)
 }
 
 fn vector_or(lhs: &[EvalSample], rhs: &[EvalSample], ls: &[u32], rs: &[u32]) -> Vec<EvalSample> {
@@ -284,23 +341,6 @@ fn vector_or(lhs: &[EvalSample], rhs: &[EvalSample], ls: &[u32], rs: &[u32]) -> 
             .map(|(e, _)| e.clone()),
     );
     out
-}
-
-fn vector_unless(
-    lhs: &[EvalSample],
-    rhs: &[EvalSample],
-    ls: &[u32],
-    rs: &[u32],
-) -> Vec<EvalSample> {
-    if lhs.is_empty() || rhs.is_empty() {
-        return lhs.to_vec();
-    }
-    let present: FastSet<u32> = rs.iter().copied().collect();
-    lhs.iter()
-        .zip(ls)
-        .filter(|(_, s)| !present.contains(s))
-        .map(|(e, _)| e.clone())
-        .collect()
 }
 
 /// `resultMetric`.
