@@ -230,7 +230,12 @@ pub(crate) fn eval_binary(ev: &Ev, b: &BinaryExpr) -> Result<Vec<EvalSeries>> {
                 return filter_by_presence(ev, l, &r, &sigs, op == BinaryOp::And);
             }
             let return_bool = b.return_bool;
-            let mut cache = MetricCache::default();
+            let mut cache = MetricCache {
+                // One step reuses nothing: skip the pair map there.
+                by_pair: (!ev.is_instant()).then(FastMap::default),
+                // Sized up front: growing would hash every label set again.
+                ids: fast_map(l.len().max(r.len())),
+            };
             ev.range_eval(&[Some(l), Some(r)], Some(&sigs), |v, refs, _| {
                 let s = &refs.sigs;
                 match op {
@@ -381,10 +386,10 @@ struct Side<'a> {
 /// The result labels of matched pairs of series, kept across the steps of a range query: a
 /// pair matched at one step is usually matched at the next, and building its labels (copying
 /// label strings) and hashing them at every step dominated range queries over binary operators.
-#[derive(Default)]
 struct MetricCache {
-    /// (left series, right series) after the one-to-many swap → result labels and their id.
-    by_pair: FastMap<(u32, u32), (Labels, u32)>,
+    /// (left series, right series) after the one-to-many swap → result labels and their id;
+    /// `None` for instant queries.
+    by_pair: Option<FastMap<(u32, u32), (Labels, u32)>>,
     /// Result label sets → id, so that equal label sets from different pairs share an id.
     ids: FastMap<Labels, u32>,
 }
@@ -500,13 +505,22 @@ fn vector_binop(
         if return_bool {
             v = btos(keep);
         }
-        let (metric, id) = match pair.and_then(|p| cache.by_pair.get(&p)) {
+        let cached = match (pair, &cache.by_pair) {
+            (Some(p), Some(by_pair)) => by_pair.get(&p),
+            _ => None,
+        };
+        let (metric, id) = match cached {
             Some((metric, id)) => (metric.clone(), *id),
             None => {
                 let metric = result_metric(&ls.labels, &rs.labels, op, matching);
-                let id = cache.id_of(&metric);
-                if let Some(p) = pair {
-                    cache.by_pair.insert(p, (metric.clone(), id));
+                // Ids only serve the many-to-one check below.
+                let id = if matching.card == Cardinality::OneToOne {
+                    0
+                } else {
+                    cache.id_of(&metric)
+                };
+                if let (Some(p), Some(by_pair)) = (pair, cache.by_pair.as_mut()) {
+                    by_pair.insert(p, (metric.clone(), id));
                 }
                 (metric, id)
             }
