@@ -2,7 +2,7 @@
 //! many-to-one and one-to-many matching, `bool`, and the set operators, with Prometheus's
 //! result labels and error messages (`VectorBinop`, `VectorscalarBinop`, `resultMetric`).
 
-use narthex_model::{Labels, LabelsBuilder, METRIC_NAME};
+use narthex_model::{Labels, LabelsBuilder, Sample, METRIC_NAME};
 
 use super::util::{fast_map, FastMap, FastSet};
 use super::{exec_err, Ev, Result};
@@ -230,6 +230,11 @@ pub(crate) fn eval_binary(ev: &Ev, b: &BinaryExpr) -> Result<Vec<EvalSeries>> {
                 return filter_by_presence(ev, l, &r, &sigs, op == BinaryOp::And);
             }
             let return_bool = b.return_bool;
+            if op != BinaryOp::Or && !ev.is_instant() {
+                if let Some(out) = match_series(ev, op, &l, &r, &sigs, matching, return_bool)? {
+                    return Ok(out);
+                }
+            }
             let mut cache = MetricCache {
                 // One step reuses nothing: skip the pair map there.
                 by_pair: (!ev.is_instant()).then(FastMap::default),
@@ -262,9 +267,150 @@ pub(crate) fn eval_binary(ev: &Ev, b: &BinaryExpr) -> Result<Vec<EvalSeries>> {
     }
 }
 
+/// The most signature-by-step cells `match_series` holds.
+const MAX_MATCH_CELLS: usize = 1 << 21;
+
+/// Arithmetic and comparison operators between two vectors over a range, series by series,
+/// for the usual case where no step can raise a matching error and no two pairs of series
+/// produce the same result labels. Each left series is walked once, meeting at each step the
+/// right series of its signature at that step (a signature-by-step table built from the right
+/// side); result labels are built once per pair of series. `None` when the case is not that
+/// simple (a `fill` modifier, two right series of one signature at a step, two left series of
+/// one signature under one-to-one matching, result labels shared between left series, or too
+/// big a table): `vector_binop` step by step then gives the exact result or error.
+fn match_series(
+    ev: &Ev,
+    op: BinaryOp,
+    l: &[EvalSeries],
+    r: &[EvalSeries],
+    sigs: &[Vec<u32>],
+    matching: &VectorMatching,
+    return_bool: bool,
+) -> Result<Option<Vec<EvalSeries>>> {
+    if matching.fill.lhs.is_some() || matching.fill.rhs.is_some() {
+        return Ok(None);
+    }
+    let one_to_many = matching.card == Cardinality::OneToMany;
+    // As in `vector_binop`, the right is always the "one" side.
+    let (lhs, rhs, lsigs, rsigs) = if one_to_many {
+        (r, l, &sigs[1], &sigs[0])
+    } else {
+        (l, r, &sigs[0], &sigs[1])
+    };
+    let steps = ev.num_steps();
+    // Right signatures → table rows.
+    let mut rows: FastMap<u32, usize> = fast_map(rhs.len());
+    for &sig in rsigs {
+        let n = rows.len();
+        rows.entry(sig).or_insert(n);
+    }
+    if rows.len().saturating_mul(steps) > MAX_MATCH_CELLS {
+        return Ok(None);
+    }
+    // table[row * steps + step] = 1 + the right series with that signature at that step, and
+    // values[...] its value there.
+    let mut table = vec![0u32; rows.len() * steps];
+    let mut values = vec![0f64; rows.len() * steps];
+    for (j, s) in rhs.iter().enumerate() {
+        let row = rows[&rsigs[j]];
+        let mut prev_t = None;
+        for p in &s.points {
+            if prev_t == Some(p.t) {
+                continue;
+            }
+            prev_t = Some(p.t);
+            let Some(step) = ev.step_index(p.t) else {
+                continue;
+            };
+            let cell = &mut table[row * steps + step];
+            if *cell != 0 {
+                return Ok(None);
+            }
+            *cell = j as u32 + 1;
+            values[row * steps + step] = p.v;
+        }
+    }
+    if matching.card == Cardinality::OneToOne {
+        let mut seen: FastSet<u32> = FastSet::default();
+        for sig in lsigs {
+            if rows.contains_key(sig) && !seen.insert(*sig) {
+                return Ok(None);
+            }
+        }
+    }
+    let mut by_pair: FastMap<(u32, u32), usize> = FastMap::default();
+    let mut by_labels: FastMap<Labels, usize> = fast_map(lhs.len());
+    // Output series with the left series that produces them.
+    let mut out: Vec<(EvalSeries, usize)> = Vec::new();
+    let mut held = 0usize;
+    for (i, ls) in lhs.iter().enumerate() {
+        ev.ctx.check_time()?;
+        let Some(&row) = rows.get(&lsigs[i]) else {
+            continue;
+        };
+        let drop_name = return_bool || (!changes_metric_schema(op) && ls.drop_name);
+        let mut prev_t = None;
+        for p in &ls.points {
+            if prev_t == Some(p.t) {
+                continue;
+            }
+            prev_t = Some(p.t);
+            let Some(step) = ev.step_index(p.t) else {
+                continue;
+            };
+            let j = match table[row * steps + step] {
+                0 => continue,
+                j => j - 1,
+            };
+            let rv = values[row * steps + step];
+            let (fl, fr) = if one_to_many { (rv, p.v) } else { (p.v, rv) };
+            let (mut v, keep) = elem_binop(op, fl, fr);
+            if return_bool {
+                v = btos(keep);
+            }
+            if !keep && !return_bool {
+                continue;
+            }
+            let o = match by_pair.get(&(i as u32, j)) {
+                Some(&o) => o,
+                None => {
+                    let metric = result_metric(&ls.labels, &rhs[j as usize].labels, op, matching);
+                    let o = match by_labels.get(&metric) {
+                        // Result labels shared with another left series: they would merge or
+                        // clash, which the step-by-step path decides.
+                        Some(&o) if out[o].1 != i => return Ok(None),
+                        Some(&o) => o,
+                        None => {
+                            by_labels.insert(metric.clone(), out.len());
+                            out.push((
+                                EvalSeries {
+                                    labels: metric,
+                                    points: Vec::new(),
+                                    drop_name,
+                                },
+                                i,
+                            ));
+                            out.len() - 1
+                        }
+                    };
+                    by_pair.insert((i as u32, j), o);
+                    o
+                }
+            };
+            out[o].0.points.push(Sample { t: p.t, v });
+        }
+    }
+    for (s, _) in &out {
+        ev.ctx.add_samples(s.points.len())?;
+        held += s.points.len();
+    }
+    ev.ctx.sub_samples(held);
+    Ok(Some(out.into_iter().map(|(s, _)| s).collect()))
+}
+
 /// `and` and `unless` series by series: a left point stays when some right series with its
 /// signature has a point at the same step (`and`), or when none has (`unless`). What
-/// `vector_and` and `vector_unless` compute step by step, without per-step vectors.
+/// Prometheus's `VectorAnd` and `VectorUnless` compute step by step, without per-step vectors.
 fn filter_by_presence(
     ev: &Ev,
     lhs: Vec<EvalSeries>,
