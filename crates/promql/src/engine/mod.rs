@@ -4,11 +4,22 @@
 //! The shape follows Prometheus: every scalar or instant-vector expression is evaluated over all
 //! steps of the query at once into a matrix (one series per label set, one point per step), so a
 //! selector reads its data once for the whole query and walks each series across all steps with
-//! a cursor; functions over range vectors slide a window over each series; binary operators and
-//! aggregations then combine the per-step vectors. `@` modifiers are applied directly (a selector
-//! with `@ t` always looks at `t`), which gives the same results as Prometheus's step-invariant
-//! rewriting. `__name__` is dropped at the very end where an operation marked it for dropping
-//! (Prometheus 3's delayed name removal).
+//! a cursor; functions over range vectors slide a window over each series.
+//!
+//! Whatever can be computed series by series is, because walking one series' points in order
+//! is what is cheap (sequential memory, no per-step vectors, label clones or label hashing):
+//! aggregations add each series into per-group, per-step cells (`aggregate`), element-wise
+//! functions and vector/scalar operators map each series (`Ev::map_series`), `and`/`unless`
+//! filter each left series by the right side's presence per step, and vector matching over a
+//! range walks each left series against a signature-by-step table of the right side
+//! (`binary::match_series`). The rest (`topk` and friends, `or`, vector matching with `fill` or
+//! that may fail, `sort`, `histogram_quantile`, ...) runs step by step over per-step vectors
+//! (`Ev::range_eval`), as Prometheus's `rangeEval` does. Both give the same results, in the same
+//! floating-point order; `benches/queries.rs` measures them.
+//!
+//! `@` modifiers are applied directly (a selector with `@ t` always looks at `t`), which gives
+//! the same results as Prometheus's step-invariant rewriting. `__name__` is dropped at the very
+//! end where an operation marked it for dropping (Prometheus 3's delayed name removal).
 
 mod aggregate;
 mod binary;
