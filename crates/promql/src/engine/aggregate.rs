@@ -349,6 +349,7 @@ fn range_eval_agg(
             cell.seen = false;
         }
         for (si, s) in input.iter().enumerate() {
+            ev.ctx.check_time()?;
             let pts = &s.points;
             let c = &mut cursors[si];
             let base = series_group[si] * block;
