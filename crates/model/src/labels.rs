@@ -66,6 +66,18 @@ impl Labels {
         }
     }
 
+    /// Whether both are the very same set (one shared allocation), which implies equality:
+    /// a constant-time test that lets callers skip hashing or comparing a set they have seen.
+    pub fn ptr_eq(&self, other: &Labels) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// The labels for which `keep` is true. The result stays sorted, so unlike going through a
+    /// builder nothing is sorted again and only the kept labels are copied.
+    pub fn filtered(&self, mut keep: impl FnMut(&Label) -> bool) -> Labels {
+        Labels(self.0.iter().filter(|l| keep(l)).cloned().collect())
+    }
+
     /// The same set without `__name__`.
     pub fn without_metric_name(&self) -> Labels {
         let mut builder = self.to_builder();
@@ -175,5 +187,9 @@ mod tests {
             r#"up{instance="localhost:9090", job="prometheus"}"#
         );
         assert_eq!(labels.without_metric_name().metric_name(), None);
+        assert!(labels.ptr_eq(&labels.clone()));
+        assert!(!labels.ptr_eq(&labels.filtered(|_| true)));
+        let kept = labels.filtered(|l| l.name != "job");
+        assert_eq!(kept.to_string(), r#"up{instance="localhost:9090"}"#);
     }
 }

@@ -47,11 +47,7 @@ pub fn drop_metadata(labels: &Labels) -> Labels {
     {
         return labels.clone();
     }
-    let mut b = labels.to_builder();
-    for name in METADATA_LABELS {
-        b.remove(name);
-    }
-    b.build()
+    labels.filtered(|l| !METADATA_LABELS.contains(&l.name.as_str()))
 }
 
 /// Total number of points in a matrix, for the `max_samples` accounting.

@@ -3,12 +3,12 @@
 //! including Kahan-compensated sums, the switch to an incremental mean on overflow, and the heap
 //! order that decides which series `topk`/`bottomk` keep on ties.
 
-use std::collections::HashMap;
-
 use narthex_model::{Labels, LabelsBuilder, Sample, METRIC_NAME};
 
 use super::binary::go_quote;
-use super::util::{go_f64_to_i64, go_sort, heap_fix, heap_push, kahan_inc, labels_hash};
+use super::util::{
+    fast_map, go_f64_to_i64, go_sort, heap_fix, heap_push, kahan_inc, labels_hash, FastMap,
+};
 use super::{exec_err, unparen, Ev, Result};
 use crate::ast::{AggregateExpr, AggregateOp, Expr};
 use crate::value::{EvalSample, EvalSeries};
@@ -55,6 +55,14 @@ impl FParams {
 /// The grouping key of a series.
 fn grouping_key(labels: &Labels, grouping: &[String], without: bool) -> String {
     let mut key = String::new();
+    write_grouping_key(&mut key, labels, grouping, without);
+    key
+}
+
+/// Writes the grouping key of a series into `key` (cleared first), so a caller can reuse one
+/// buffer for all series and allocate only for new groups.
+fn write_grouping_key(key: &mut String, labels: &Labels, grouping: &[String], without: bool) {
+    key.clear();
     for l in labels.iter() {
         let listed = grouping.iter().any(|g| g == &l.name);
         let include = if without {
@@ -69,7 +77,6 @@ fn grouping_key(labels: &Labels, grouping: &[String], without: bool) -> String {
             key.push('\u{ff}');
         }
     }
-    key
 }
 
 /// The labels of a group's output series.
@@ -130,7 +137,7 @@ fn count_values(
     ts: i64,
 ) -> Vec<EvalSample> {
     let mut order: Vec<(Labels, usize)> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: FastMap<String, usize> = fast_map(0);
     for s in vec {
         let mut b = s.labels.to_builder();
         b.set(label, super::util::format_go_f(s.v));
@@ -205,25 +212,30 @@ fn range_eval_agg(
     let expr_span = unparen(&a.expr).span();
 
     // Map input series to groups.
-    let mut group_index: HashMap<String, usize> = HashMap::new();
+    let mut group_index: FastMap<String, usize> = fast_map(input.len());
     let mut series_group = Vec::with_capacity(input.len());
     let mut result: Vec<EvalSeries> = Vec::new();
+    let mut key = String::new();
     for s in &input {
-        let key = grouping_key(&s.labels, grouping, a.without);
-        let n = group_index.len();
-        let gi = *group_index.entry(key).or_insert_with(|| {
-            if !is_k_op(op) {
-                result.push(EvalSeries {
-                    labels: grouping_labels(&s.labels, grouping, a.without),
-                    points: Vec::new(),
-                    drop_name: false,
-                });
+        write_grouping_key(&mut key, &s.labels, grouping, a.without);
+        let gi = match group_index.get(key.as_str()) {
+            Some(&gi) => gi,
+            None => {
+                let gi = group_index.len();
+                group_index.insert(key.clone(), gi);
+                if !is_k_op(op) {
+                    result.push(EvalSeries {
+                        labels: grouping_labels(&s.labels, grouping, a.without),
+                        points: Vec::new(),
+                        drop_name: false,
+                    });
+                }
+                gi
             }
-            n
-        });
+        };
         series_group.push(gi);
     }
-    let mut groups = vec![Group::default(); group_index.len()];
+    let ngroups = group_index.len();
 
     let param_at = |i: usize| -> f64 {
         params
@@ -316,16 +328,178 @@ fn range_eval_agg(
     }
     let _ = expr_span;
 
+    if is_k_op(op) {
+        return range_eval_k(ev, op, &input, &series_group, ngroups, &param_at);
+    }
+
+    // Series by series over blocks of steps: every input series is walked once, sequentially,
+    // adding each point into its group's cell for that step. Each cell still receives the
+    // values of its step in input-series order, as Prometheus's step-by-step loop adds them, so
+    // the floating-point results are the same. Blocks of steps bound the cells held at once.
+    let steps = ev.num_steps();
+    let block = (MAX_CELLS / ngroups.max(1)).clamp(1, steps.max(1));
+    let mut cells = vec![Group::default(); ngroups * block];
+    let mut cursors = vec![0usize; input.len()];
+    let mut b0 = 0;
+    while b0 < steps {
+        ev.ctx.check_time()?;
+        let b1 = (b0 + block).min(steps);
+        let block_end = ev.start + (b1 as i64) * ev.interval;
+        for cell in cells.iter_mut() {
+            cell.seen = false;
+        }
+        for (si, s) in input.iter().enumerate() {
+            ev.ctx.check_time()?;
+            let pts = &s.points;
+            let c = &mut cursors[si];
+            let base = series_group[si] * block;
+            while *c < pts.len() && pts[*c].t < block_end {
+                let i = *c;
+                *c += 1;
+                let rel = pts[i].t - ev.start;
+                // Only points on this grid's steps count, and only the first of equal times.
+                if rel < 0 || rel % ev.interval != 0 || (i > 0 && pts[i - 1].t == pts[i].t) {
+                    continue;
+                }
+                let step = (rel / ev.interval) as usize;
+                cells[base + step - b0].add(op, pts[i].v, s.drop_name);
+            }
+        }
+        for (gi, out) in result.iter_mut().enumerate() {
+            for step in b0..b1 {
+                let g = &mut cells[gi * block + step - b0];
+                if !g.seen {
+                    continue;
+                }
+                let v = g.result(op, param_at(step));
+                out.points.push(Sample {
+                    t: ev.start + step as i64 * ev.interval,
+                    v,
+                });
+                out.drop_name = g.drop_name;
+            }
+        }
+        b0 = b1;
+    }
+    ev.ctx.add_samples(0)?;
+    result.retain(|s| !s.points.is_empty());
+    Ok(result)
+}
+
+/// The most group-by-step cells an aggregation holds at once (see `range_eval_agg`).
+const MAX_CELLS: usize = 1 << 16;
+
+impl Group {
+    /// Adds one input value (`aggregation`'s per-sample switch).
+    #[inline]
+    fn add(&mut self, op: AggregateOp, f: f64, drop_name: bool) {
+        if !self.seen {
+            self.seen = true;
+            self.value = f;
+            self.mean = f;
+            self.kahan_c = 0.0;
+            self.count = 1.0;
+            self.incremental_mean = false;
+            self.drop_name = drop_name;
+            self.values.clear();
+            match op {
+                AggregateOp::Stddev | AggregateOp::Stdvar => {
+                    self.value = if f.is_nan() || f.is_infinite() {
+                        f64::NAN
+                    } else {
+                        0.0
+                    };
+                }
+                AggregateOp::Quantile => self.values.push(f),
+                AggregateOp::Group => self.value = 1.0,
+                _ => {}
+            }
+            return;
+        }
+        if drop_name {
+            self.drop_name = true;
+        }
+        match op {
+            AggregateOp::Sum => {
+                let (v, c) = kahan_inc(f, self.value, self.kahan_c);
+                self.value = v;
+                self.kahan_c = c;
+            }
+            AggregateOp::Avg => {
+                self.count += 1.0;
+                if !self.incremental_mean {
+                    let (nv, nc) = kahan_inc(f, self.value, self.kahan_c);
+                    if !nv.is_infinite() {
+                        self.value = nv;
+                        self.kahan_c = nc;
+                        return;
+                    }
+                    self.incremental_mean = true;
+                    self.mean = self.value / (self.count - 1.0);
+                    self.kahan_c /= self.count - 1.0;
+                }
+                let q = (self.count - 1.0) / self.count;
+                let (m, c) = kahan_inc(f / self.count, q * self.mean, q * self.kahan_c);
+                self.mean = m;
+                self.kahan_c = c;
+            }
+            AggregateOp::Group => {}
+            AggregateOp::Max if self.value < f || self.value.is_nan() => self.value = f,
+            AggregateOp::Min if self.value > f || self.value.is_nan() => self.value = f,
+            AggregateOp::Count => self.count += 1.0,
+            AggregateOp::Stddev | AggregateOp::Stdvar => {
+                self.count += 1.0;
+                let delta = f - self.mean;
+                self.mean += delta / self.count;
+                self.value += delta * (f - self.mean);
+            }
+            AggregateOp::Quantile => self.values.push(f),
+            _ => {}
+        }
+    }
+
+    /// The group's result at its step.
+    fn result(&mut self, op: AggregateOp, fparam: f64) -> f64 {
+        match op {
+            AggregateOp::Avg => {
+                if self.incremental_mean {
+                    self.mean + self.kahan_c
+                } else {
+                    self.value / self.count + self.kahan_c / self.count
+                }
+            }
+            AggregateOp::Count => self.count,
+            AggregateOp::Stdvar => self.value / self.count,
+            AggregateOp::Stddev => (self.value / self.count).sqrt(),
+            AggregateOp::Quantile => quantile(fparam, &mut self.values),
+            AggregateOp::Sum => self.value + self.kahan_c,
+            _ => self.value,
+        }
+    }
+}
+
+/// `topk`, `bottomk`, `limitk` and `limit_ratio` step by step: which series they keep depends
+/// on the whole vector of a step.
+fn range_eval_k(
+    ev: &Ev,
+    op: AggregateOp,
+    input: &[EvalSeries],
+    series_group: &[usize],
+    ngroups: usize,
+    param_at: &dyn Fn(usize) -> f64,
+) -> Result<Vec<EvalSeries>> {
     let mut cursors = vec![0usize; input.len()];
     let mut k_out: Vec<EvalSeries> = Vec::new();
-    let mut k_index: HashMap<Labels, usize> = HashMap::new();
+    // Output series by input series: a kept series keeps its labels, so no hashing is needed.
+    let mut k_index: Vec<Option<usize>> = vec![None; input.len()];
     let instant = ev.is_instant();
-    let mut heaps: Vec<Vec<KSample>> = vec![Vec::new(); groups.len()];
+    let mut heaps: Vec<Vec<KSample>> = vec![Vec::new(); ngroups];
+    let mut current: Vec<Option<f64>> = Vec::with_capacity(input.len());
     for (step, ts) in ev.steps().enumerate() {
         ev.ctx.check_time()?;
         let fparam = param_at(step);
         // The values of all input series at this step.
-        let mut current: Vec<Option<f64>> = Vec::with_capacity(input.len());
+        current.clear();
         for (si, s) in input.iter().enumerate() {
             let c = &mut cursors[si];
             while *c < s.points.len() && s.points[*c].t < ts {
@@ -338,139 +512,31 @@ fn range_eval_agg(
                 current.push(None);
             }
         }
-        if is_k_op(op) {
-            let step_result =
-                aggregation_k(op, fparam, &input, &series_group, &current, &mut heaps)?;
-            for (si, v) in step_result {
-                let s = &input[si];
-                if instant {
+        let step_result = aggregation_k(op, fparam, input, series_group, &current, &mut heaps)?;
+        for (si, v) in step_result {
+            let s = &input[si];
+            if instant {
+                k_out.push(EvalSeries {
+                    labels: s.labels.clone(),
+                    points: vec![Sample { t: ts, v }],
+                    drop_name: s.drop_name,
+                });
+                continue;
+            }
+            match k_index[si] {
+                Some(i) => k_out[i].points.push(Sample { t: ts, v }),
+                None => {
+                    k_index[si] = Some(k_out.len());
                     k_out.push(EvalSeries {
                         labels: s.labels.clone(),
                         points: vec![Sample { t: ts, v }],
                         drop_name: s.drop_name,
                     });
-                    continue;
                 }
-                match k_index.get(&s.labels) {
-                    Some(&i) => k_out[i].points.push(Sample { t: ts, v }),
-                    None => {
-                        k_index.insert(s.labels.clone(), k_out.len());
-                        k_out.push(EvalSeries {
-                            labels: s.labels.clone(),
-                            points: vec![Sample { t: ts, v }],
-                            drop_name: s.drop_name,
-                        });
-                    }
-                }
-            }
-            continue;
-        }
-        for g in groups.iter_mut() {
-            g.seen = false;
-        }
-        for (si, v) in current.iter().enumerate() {
-            let Some(f) = *v else { continue };
-            let g = &mut groups[series_group[si]];
-            if !g.seen {
-                *g = Group {
-                    seen: true,
-                    value: f,
-                    mean: f,
-                    kahan_c: 0.0,
-                    count: 1.0,
-                    incremental_mean: false,
-                    drop_name: input[si].drop_name,
-                    values: Vec::new(),
-                };
-                match op {
-                    AggregateOp::Stddev | AggregateOp::Stdvar => {
-                        g.value = if f.is_nan() || f.is_infinite() {
-                            f64::NAN
-                        } else {
-                            0.0
-                        };
-                    }
-                    AggregateOp::Quantile => g.values.push(f),
-                    AggregateOp::Group => g.value = 1.0,
-                    _ => {}
-                }
-                continue;
-            }
-            if input[si].drop_name {
-                g.drop_name = true;
-            }
-            match op {
-                AggregateOp::Sum => {
-                    let (v, c) = kahan_inc(f, g.value, g.kahan_c);
-                    g.value = v;
-                    g.kahan_c = c;
-                }
-                AggregateOp::Avg => {
-                    g.count += 1.0;
-                    let mut done = false;
-                    if !g.incremental_mean {
-                        let (nv, nc) = kahan_inc(f, g.value, g.kahan_c);
-                        if !nv.is_infinite() {
-                            g.value = nv;
-                            g.kahan_c = nc;
-                            done = true;
-                        } else {
-                            g.incremental_mean = true;
-                            g.mean = g.value / (g.count - 1.0);
-                            g.kahan_c /= g.count - 1.0;
-                        }
-                    }
-                    if !done {
-                        let q = (g.count - 1.0) / g.count;
-                        let (m, c) = kahan_inc(f / g.count, q * g.mean, q * g.kahan_c);
-                        g.mean = m;
-                        g.kahan_c = c;
-                    }
-                }
-                AggregateOp::Group => {}
-                AggregateOp::Max if g.value < f || g.value.is_nan() => g.value = f,
-                AggregateOp::Min if g.value > f || g.value.is_nan() => g.value = f,
-                AggregateOp::Count => g.count += 1.0,
-                AggregateOp::Stddev | AggregateOp::Stdvar => {
-                    g.count += 1.0;
-                    let delta = f - g.mean;
-                    g.mean += delta / g.count;
-                    g.value += delta * (f - g.mean);
-                }
-                AggregateOp::Quantile => g.values.push(f),
-                _ => {}
             }
         }
-        for (gi, g) in groups.iter_mut().enumerate() {
-            if !g.seen {
-                continue;
-            }
-            let v = match op {
-                AggregateOp::Avg => {
-                    if g.incremental_mean {
-                        g.mean + g.kahan_c
-                    } else {
-                        g.value / g.count + g.kahan_c / g.count
-                    }
-                }
-                AggregateOp::Count => g.count,
-                AggregateOp::Stdvar => g.value / g.count,
-                AggregateOp::Stddev => (g.value / g.count).sqrt(),
-                AggregateOp::Quantile => quantile(fparam, &mut g.values),
-                AggregateOp::Sum => g.value + g.kahan_c,
-                _ => g.value,
-            };
-            let s = &mut result[gi];
-            s.points.push(Sample { t: ts, v });
-            s.drop_name = g.drop_name;
-        }
-        ev.ctx.add_samples(0)?;
     }
-    if is_k_op(op) {
-        return Ok(k_out);
-    }
-    result.retain(|s| !s.points.is_empty());
-    Ok(result)
+    Ok(k_out)
 }
 
 /// One step of `topk`, `bottomk`, `limitk` or `limit_ratio`: the kept (series, value) pairs,

@@ -36,6 +36,11 @@ pub(crate) fn eval_call(ev: &Ev, call: &Call) -> Result<Vec<EvalSeries>> {
     if let Some(midx) = matrix_arg_index(&args) {
         return eval_range_function(ev, call, &args, midx);
     }
+    if let (Some(f), [arg]) = (unary_float_fn(name), args.as_slice()) {
+        // Each point maps on its own: series by series, without per-step vectors.
+        let input = ev.eval_matrix(arg)?;
+        return ev.map_series(input, |_, v| Some(f(v)), |_| true);
+    }
     let mut inputs = Vec::with_capacity(args.len());
     for a in &args {
         if a.value_type() == ValueType::String {
@@ -201,6 +206,44 @@ fn map_floats(vec: &[EvalSample], f: impl Fn(f64) -> f64) -> Vec<EvalSample> {
         .collect()
 }
 
+/// The functions that map each float on its own and take no other argument.
+fn unary_float_fn(name: &str) -> Option<fn(f64) -> f64> {
+    Some(match name {
+        "abs" => f64::abs,
+        "ceil" => f64::ceil,
+        "floor" => f64::floor,
+        "exp" => f64::exp,
+        "sqrt" => f64::sqrt,
+        "ln" => f64::ln,
+        "log2" => f64::log2,
+        "log10" => f64::log10,
+        "sin" => f64::sin,
+        "cos" => f64::cos,
+        "tan" => f64::tan,
+        "asin" => f64::asin,
+        "acos" => f64::acos,
+        "atan" => f64::atan,
+        "sinh" => f64::sinh,
+        "cosh" => f64::cosh,
+        "tanh" => f64::tanh,
+        "asinh" => f64::asinh,
+        "acosh" => f64::acosh,
+        "atanh" => f64::atanh,
+        "rad" => |x| x * std::f64::consts::PI / 180.0,
+        "deg" => |x| x * 180.0 / std::f64::consts::PI,
+        "sgn" => |x| {
+            if x < 0.0 {
+                -1.0
+            } else if x > 0.0 {
+                1.0
+            } else {
+                x
+            }
+        },
+        _ => return None,
+    })
+}
+
 fn scalar_of(v: &[Vec<EvalSample>], i: usize) -> f64 {
     v.get(i)
         .and_then(|x| x.first())
@@ -263,38 +306,10 @@ fn instant_function(
     ts: i64,
 ) -> Result<Vec<EvalSample>> {
     let vec0 = || v.first().map(|x| x.as_slice()).unwrap_or(&[]);
+    if let Some(f) = unary_float_fn(name) {
+        return Ok(map_floats(vec0(), f));
+    }
     let out = match name {
-        "abs" => map_floats(vec0(), f64::abs),
-        "ceil" => map_floats(vec0(), f64::ceil),
-        "floor" => map_floats(vec0(), f64::floor),
-        "exp" => map_floats(vec0(), f64::exp),
-        "sqrt" => map_floats(vec0(), f64::sqrt),
-        "ln" => map_floats(vec0(), f64::ln),
-        "log2" => map_floats(vec0(), f64::log2),
-        "log10" => map_floats(vec0(), f64::log10),
-        "sin" => map_floats(vec0(), f64::sin),
-        "cos" => map_floats(vec0(), f64::cos),
-        "tan" => map_floats(vec0(), f64::tan),
-        "asin" => map_floats(vec0(), f64::asin),
-        "acos" => map_floats(vec0(), f64::acos),
-        "atan" => map_floats(vec0(), f64::atan),
-        "sinh" => map_floats(vec0(), f64::sinh),
-        "cosh" => map_floats(vec0(), f64::cosh),
-        "tanh" => map_floats(vec0(), f64::tanh),
-        "asinh" => map_floats(vec0(), f64::asinh),
-        "acosh" => map_floats(vec0(), f64::acosh),
-        "atanh" => map_floats(vec0(), f64::atanh),
-        "rad" => map_floats(vec0(), |x| x * std::f64::consts::PI / 180.0),
-        "deg" => map_floats(vec0(), |x| x * 180.0 / std::f64::consts::PI),
-        "sgn" => map_floats(vec0(), |x| {
-            if x < 0.0 {
-                -1.0
-            } else if x > 0.0 {
-                1.0
-            } else {
-                x
-            }
-        }),
         "timestamp" => vec0()
             .iter()
             .map(|s| EvalSample {
@@ -452,12 +467,16 @@ fn go_min(a: f64, b: f64) -> f64 {
 /// What a range function sees at one step.
 struct Window<'w> {
     points: &'w [Sample],
+    /// For counter functions, the values just before each counter reset inside the window, in
+    /// order (found once per series); `None` means scan `points`.
+    resets: Option<&'w [f64]>,
     /// The evaluation time of the step.
     ts: i64,
     /// `(range_start, range_end]` is the window.
     range_start: i64,
     range_end: i64,
-    range_ms: i64,
+    /// The range in seconds, as `duration_seconds` gives it.
+    range_secs: f64,
     /// The range selector's `anchored` and `smoothed` modifiers: `points` then holds the widened
     /// window (see `extended`).
     anchored: bool,
@@ -472,35 +491,73 @@ fn duration_seconds(ms: i64) -> f64 {
     sec + nsec / 1e9
 }
 
-const RANGE_FUNCTIONS: &[&str] = &[
-    "rate",
-    "increase",
-    "delta",
-    "irate",
-    "idelta",
-    "avg_over_time",
-    "count_over_time",
-    "first_over_time",
-    "last_over_time",
-    "max_over_time",
-    "min_over_time",
-    "sum_over_time",
-    "quantile_over_time",
-    "stddev_over_time",
-    "stdvar_over_time",
-    "mad_over_time",
-    "present_over_time",
-    "absent_over_time",
-    "ts_of_first_over_time",
-    "ts_of_last_over_time",
-    "ts_of_max_over_time",
-    "ts_of_min_over_time",
-    "changes",
-    "resets",
-    "deriv",
-    "predict_linear",
-    "double_exponential_smoothing",
-];
+/// The functions over a range vector, resolved from the name once per call instead of being
+/// matched by name for every window.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RangeFn {
+    Rate,
+    Increase,
+    Delta,
+    Irate,
+    Idelta,
+    AvgOverTime,
+    CountOverTime,
+    FirstOverTime,
+    LastOverTime,
+    MaxOverTime,
+    MinOverTime,
+    SumOverTime,
+    QuantileOverTime,
+    StddevOverTime,
+    StdvarOverTime,
+    MadOverTime,
+    PresentOverTime,
+    AbsentOverTime,
+    TsOfFirstOverTime,
+    TsOfLastOverTime,
+    TsOfMaxOverTime,
+    TsOfMinOverTime,
+    Changes,
+    Resets,
+    Deriv,
+    PredictLinear,
+    DoubleExponentialSmoothing,
+}
+
+impl RangeFn {
+    fn from_name(name: &str) -> Option<RangeFn> {
+        Some(match name {
+            "rate" => RangeFn::Rate,
+            "increase" => RangeFn::Increase,
+            "delta" => RangeFn::Delta,
+            "irate" => RangeFn::Irate,
+            "idelta" => RangeFn::Idelta,
+            "avg_over_time" => RangeFn::AvgOverTime,
+            "count_over_time" => RangeFn::CountOverTime,
+            "first_over_time" => RangeFn::FirstOverTime,
+            "last_over_time" => RangeFn::LastOverTime,
+            "max_over_time" => RangeFn::MaxOverTime,
+            "min_over_time" => RangeFn::MinOverTime,
+            "sum_over_time" => RangeFn::SumOverTime,
+            "quantile_over_time" => RangeFn::QuantileOverTime,
+            "stddev_over_time" => RangeFn::StddevOverTime,
+            "stdvar_over_time" => RangeFn::StdvarOverTime,
+            "mad_over_time" => RangeFn::MadOverTime,
+            "present_over_time" => RangeFn::PresentOverTime,
+            "absent_over_time" => RangeFn::AbsentOverTime,
+            "ts_of_first_over_time" => RangeFn::TsOfFirstOverTime,
+            "ts_of_last_over_time" => RangeFn::TsOfLastOverTime,
+            "ts_of_max_over_time" => RangeFn::TsOfMaxOverTime,
+            "ts_of_min_over_time" => RangeFn::TsOfMinOverTime,
+            "changes" => RangeFn::Changes,
+            "resets" => RangeFn::Resets,
+            "deriv" => RangeFn::Deriv,
+            "predict_linear" => RangeFn::PredictLinear,
+            "double_exponential_smoothing" => RangeFn::DoubleExponentialSmoothing,
+            _ => return None,
+        })
+    }
+}
 
 fn eval_range_function(
     ev: &Ev,
@@ -509,11 +566,11 @@ fn eval_range_function(
     midx: usize,
 ) -> Result<Vec<EvalSeries>> {
     let name = call.func.name;
-    if !RANGE_FUNCTIONS.contains(&name) {
+    let Some(func) = RangeFn::from_name(name) else {
         return Err(exec_err(format!(
             "function {name} is not supported by this engine"
         )));
-    }
+    };
     // The other arguments are scalars, evaluated for every step.
     let mut scalars: Vec<Vec<f64>> = Vec::new();
     for (i, a) in args.iter().enumerate() {
@@ -574,14 +631,41 @@ fn eval_range_function(
         Span::default()
     };
     let drop_name = name != "last_over_time" && name != "first_over_time";
+    let range_secs = duration_seconds(range);
+    // Counter resets are found once per series, not once per window: windows of consecutive
+    // steps overlap (a 5m rate every 60s reads each sample five times), and resets are rare, so
+    // each window only walks the few resets inside it. The values are added in the same order
+    // as a scan of the window would add them, so results are bit-for-bit the same.
+    let track_resets = !anchored
+        && !smoothed
+        && matches!(func, RangeFn::Rate | RangeFn::Increase | RangeFn::Resets);
+    let mut reset_at: Vec<usize> = Vec::new();
+    let mut reset_prev: Vec<f64> = Vec::new();
+    let mut sargs: Vec<f64> = Vec::with_capacity(scalars.len());
     let mut out: Vec<EvalSeries> = Vec::with_capacity(input.len());
     let steps = ev.num_steps();
+    // How many steps' windows one sample can fall into.
+    let steps_per_sample = ((range + back + forward) / ev.interval.max(1)).max(0) as usize + 1;
     for s in input {
         ev.ctx.check_time()?;
         let pts = &s.points;
+        if track_resets {
+            reset_at.clear();
+            reset_prev.clear();
+            for i in 1..pts.len() {
+                if pts[i].v < pts[i - 1].v {
+                    reset_at.push(i);
+                    reset_prev.push(pts[i - 1].v);
+                }
+            }
+        }
         let (mut lo, mut hi) = (0usize, 0usize);
-        let mut points = Vec::new();
-        let metric_name = s.labels.get(METRIC_NAME).unwrap_or("").to_string();
+        // The resets inside the window are those at `lo < i < hi`: `reset_at[rlo..rhi]`.
+        let (mut rlo, mut rhi) = (0usize, 0usize);
+        // At most one point a step, and only at steps whose window holds a sample: sized once
+        // instead of growing by doubling.
+        let mut points = Vec::with_capacity(steps.min(pts.len().saturating_mul(steps_per_sample)));
+        let metric_name = s.labels.get(METRIC_NAME).unwrap_or("");
         for (step, ts) in ev.steps().enumerate() {
             let range_end = at.unwrap_or(ts) - offset;
             let range_start = range_end - range;
@@ -594,24 +678,38 @@ fn eval_range_function(
             if lo >= hi {
                 continue;
             }
+            let resets = if track_resets {
+                while rlo < reset_at.len() && reset_at[rlo] <= lo {
+                    rlo += 1;
+                }
+                rhi = rhi.max(rlo);
+                while rhi < reset_at.len() && reset_at[rhi] < hi {
+                    rhi += 1;
+                }
+                Some(&reset_prev[rlo..rhi])
+            } else {
+                None
+            };
             let w = Window {
                 points: &pts[lo..hi],
+                resets,
                 ts,
                 range_start,
                 range_end,
-                range_ms: range,
+                range_secs,
                 anchored,
                 smoothed,
             };
-            let sargs: Vec<f64> = scalars.iter().map(|v| v[step]).collect();
+            sargs.clear();
+            sargs.extend(scalars.iter().map(|v| v[step]));
             ev.ctx.add_samples(hi - lo)?;
-            let r = range_kernel(ev, name, &w, &sargs, &metric_name, arg0_span);
+            let r = range_kernel(ev, func, &w, &sargs, arg0_span);
             ev.ctx.sub_samples(hi - lo);
             if let Some(v) = r? {
                 points.push(Sample { t: ts, v });
             }
         }
-        if (name == "rate" || name == "increase")
+        if matches!(func, RangeFn::Rate | RangeFn::Increase)
             && !metric_name.is_empty()
             && !points.is_empty()
             && !["_total", "_sum", "_count", "_bucket"]
@@ -621,7 +719,7 @@ fn eval_range_function(
             ev.ctx.info(
                 format!(
                     "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}",
-                    go_quote(&metric_name)
+                    go_quote(metric_name)
                 ),
                 arg0_span,
             );
@@ -664,10 +762,9 @@ fn eval_range_function(
 
 fn range_kernel(
     ev: &Ev,
-    name: &str,
+    func: RangeFn,
     w: &Window,
     sargs: &[f64],
-    metric_name: &str,
     arg0_span: Span,
 ) -> Result<Option<f64>> {
     let p = w.points;
@@ -678,51 +775,55 @@ fn range_kernel(
                 p,
                 w.range_start,
                 w.range_end,
-                duration_seconds(w.range_ms),
+                w.range_secs,
                 w.smoothed,
                 is_counter,
                 is_rate,
             )
         };
-        return Ok(match name {
-            "rate" => rate(true, true),
-            "increase" => rate(true, false),
-            "delta" => rate(false, false),
-            "changes" => extended::anchored_first_index(p, w.range_start).map(|i| changes(&p[i..])),
-            "resets" => extended::anchored_first_index(p, w.range_start).map(|i| resets(&p[i..])),
+        return Ok(match func {
+            RangeFn::Rate => rate(true, true),
+            RangeFn::Increase => rate(true, false),
+            RangeFn::Delta => rate(false, false),
+            RangeFn::Changes => {
+                extended::anchored_first_index(p, w.range_start).map(|i| changes(&p[i..]))
+            }
+            RangeFn::Resets => {
+                extended::anchored_first_index(p, w.range_start).map(|i| resets(&p[i..]))
+            }
             _ => None,
         });
     }
     let n = p.len();
-    Ok(match name {
-        "rate" => extrapolated_rate(w, true, true),
-        "increase" => extrapolated_rate(w, true, false),
-        "delta" => extrapolated_rate(w, false, false),
-        "irate" => instant_value(p, true),
-        "idelta" => instant_value(p, false),
-        "count_over_time" => Some(n as f64),
-        "present_over_time" | "absent_over_time" => Some(1.0),
-        "last_over_time" => Some(p[n - 1].v),
-        "first_over_time" => Some(p[0].v),
-        "ts_of_first_over_time" => Some(p[0].t as f64 / 1000.0),
-        "ts_of_last_over_time" => Some(p[n - 1].t as f64 / 1000.0),
-        "max_over_time" => Some(compare_over_time(p, |c, m| c > m || m.is_nan()).0),
-        "min_over_time" => Some(compare_over_time(p, |c, m| c < m || m.is_nan()).0),
-        "ts_of_max_over_time" => {
+    Ok(match func {
+        RangeFn::Rate => extrapolated_rate(w, true, true),
+        RangeFn::Increase => extrapolated_rate(w, true, false),
+        RangeFn::Delta => extrapolated_rate(w, false, false),
+        RangeFn::Irate => instant_value(p, true),
+        RangeFn::Idelta => instant_value(p, false),
+        RangeFn::CountOverTime => Some(n as f64),
+        RangeFn::PresentOverTime | RangeFn::AbsentOverTime => Some(1.0),
+        RangeFn::LastOverTime => Some(p[n - 1].v),
+        RangeFn::FirstOverTime => Some(p[0].v),
+        RangeFn::TsOfFirstOverTime => Some(p[0].t as f64 / 1000.0),
+        RangeFn::TsOfLastOverTime => Some(p[n - 1].t as f64 / 1000.0),
+        RangeFn::MaxOverTime => Some(compare_over_time(p, |c, m| c > m || m.is_nan()).0),
+        RangeFn::MinOverTime => Some(compare_over_time(p, |c, m| c < m || m.is_nan()).0),
+        RangeFn::TsOfMaxOverTime => {
             Some(compare_over_time(p, |c, m| c >= m || m.is_nan()).1 as f64 / 1000.0)
         }
-        "ts_of_min_over_time" => {
+        RangeFn::TsOfMinOverTime => {
             Some(compare_over_time(p, |c, m| c <= m || m.is_nan()).1 as f64 / 1000.0)
         }
-        "sum_over_time" => {
+        RangeFn::SumOverTime => {
             let (mut sum, mut c) = (0.0, 0.0);
             for s in p {
                 (sum, c) = kahan_inc(s.v, sum, c);
             }
             Some(if sum.is_infinite() { sum } else { sum + c })
         }
-        "avg_over_time" => Some(avg_over_time(p)),
-        "quantile_over_time" => {
+        RangeFn::AvgOverTime => Some(avg_over_time(p)),
+        RangeFn::QuantileOverTime => {
             let q = sargs.first().copied().unwrap_or(f64::NAN);
             if q.is_nan() || !(0.0..=1.0).contains(&q) {
                 ev.ctx.warn(
@@ -736,9 +837,9 @@ fn range_kernel(
             let mut values: Vec<f64> = p.iter().map(|s| s.v).collect();
             Some(super::aggregate::quantile(q, &mut values))
         }
-        "stddev_over_time" => Some(variance_over_time(p).sqrt()),
-        "stdvar_over_time" => Some(variance_over_time(p)),
-        "mad_over_time" => {
+        RangeFn::StddevOverTime => Some(variance_over_time(p).sqrt()),
+        RangeFn::StdvarOverTime => Some(variance_over_time(p)),
+        RangeFn::MadOverTime => {
             if p.iter().any(|s| s.v.is_nan()) {
                 return Ok(Some(f64::NAN));
             }
@@ -747,16 +848,19 @@ fn range_kernel(
             let mut dev: Vec<f64> = p.iter().map(|s| (s.v - median).abs()).collect();
             Some(super::aggregate::quantile(0.5, &mut dev))
         }
-        "changes" => Some(changes(p)),
-        "resets" => Some(resets(p)),
-        "deriv" => {
+        RangeFn::Changes => Some(changes(p)),
+        RangeFn::Resets => Some(match w.resets {
+            Some(r) => r.len() as f64,
+            None => resets(p),
+        }),
+        RangeFn::Deriv => {
             if n < 2 {
                 None
             } else {
                 Some(linear_regression(p, p[0].t).0)
             }
         }
-        "predict_linear" => {
+        RangeFn::PredictLinear => {
             if n < 2 {
                 None
             } else {
@@ -765,7 +869,7 @@ fn range_kernel(
                 Some(slope * duration + intercept)
             }
         }
-        "double_exponential_smoothing" => {
+        RangeFn::DoubleExponentialSmoothing => {
             let sf = sargs.first().copied().unwrap_or(f64::NAN);
             let tf = sargs.get(1).copied().unwrap_or(f64::NAN);
             if sf.is_nan() || sf <= 0.0 || sf >= 1.0 {
@@ -779,10 +883,6 @@ fn range_kernel(
                 )));
             }
             double_exponential_smoothing(p, sf, tf)
-        }
-        _ => {
-            let _ = metric_name;
-            None
         }
     })
 }
@@ -809,9 +909,18 @@ fn extrapolated_rate(w: &Window, is_counter: bool, is_rate: bool) -> Option<f64>
     let last = p[p.len() - 1];
     let mut result = last.v - first.v;
     if is_counter {
-        for i in 1..p.len() {
-            if p[i].v < p[i - 1].v {
-                result += p[i - 1].v;
+        match w.resets {
+            Some(resets) => {
+                for &prev in resets {
+                    result += prev;
+                }
+            }
+            None => {
+                for i in 1..p.len() {
+                    if p[i].v < p[i - 1].v {
+                        result += p[i - 1].v;
+                    }
+                }
             }
         }
     }
@@ -837,7 +946,7 @@ fn extrapolated_rate(w: &Window, is_counter: bool, is_rate: bool) -> Option<f64>
     }
     let mut factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
     if is_rate {
-        factor /= duration_seconds(w.range_ms);
+        factor /= w.range_secs;
     }
     Some(result * factor)
 }

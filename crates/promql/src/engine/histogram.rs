@@ -3,12 +3,10 @@
 //! `BucketFraction`, `coalesceBuckets`, `ensureMonotonicAndIgnoreSmallDeltas`) and annotations.
 //! Native histograms are not stored by Narthex, so only the classic path exists.
 
-use std::collections::HashMap;
-
 use narthex_model::{Labels, METRIC_NAME};
 
 use super::binary::go_quote;
-use super::util::{format_go_g, format_openmetrics_float};
+use super::util::{fast_map, format_go_g, format_openmetrics_float, FastMap};
 use super::Ev;
 use crate::ast::Span;
 use crate::value::EvalSample;
@@ -41,7 +39,7 @@ fn parse_le(s: &str) -> Option<f64> {
 /// Groups the vector into classic histograms (`resetHistograms`), warning about bad `le`s.
 fn group_buckets(ev: &Ev, vec: &[EvalSample], span: Span) -> Vec<Histo> {
     let mut out: Vec<Histo> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: FastMap<Labels, usize> = fast_map(vec.len());
     for s in vec {
         let le = s.labels.get("le").unwrap_or("");
         let Some(upper) = parse_le(le) else {

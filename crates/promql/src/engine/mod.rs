@@ -4,11 +4,22 @@
 //! The shape follows Prometheus: every scalar or instant-vector expression is evaluated over all
 //! steps of the query at once into a matrix (one series per label set, one point per step), so a
 //! selector reads its data once for the whole query and walks each series across all steps with
-//! a cursor; functions over range vectors slide a window over each series; binary operators and
-//! aggregations then combine the per-step vectors. `@` modifiers are applied directly (a selector
-//! with `@ t` always looks at `t`), which gives the same results as Prometheus's step-invariant
-//! rewriting. `__name__` is dropped at the very end where an operation marked it for dropping
-//! (Prometheus 3's delayed name removal).
+//! a cursor; functions over range vectors slide a window over each series.
+//!
+//! Whatever can be computed series by series is, because walking one series' points in order
+//! is what is cheap (sequential memory, no per-step vectors, label clones or label hashing):
+//! aggregations add each series into per-group, per-step cells (`aggregate`), element-wise
+//! functions and vector/scalar operators map each series (`Ev::map_series`), `and`/`unless`
+//! filter each left series by the right side's presence per step, and vector matching over a
+//! range walks each left series against a signature-by-step table of the right side
+//! (`binary::match_series`). The rest (`topk` and friends, `or`, vector matching with `fill` or
+//! that may fail, `sort`, `histogram_quantile`, ...) runs step by step over per-step vectors
+//! (`Ev::range_eval`), as Prometheus's `rangeEval` does. Both give the same results, in the same
+//! floating-point order; `benches/queries.rs` measures them.
+//!
+//! `@` modifiers are applied directly (a selector with `@ t` always looks at `t`), which gives
+//! the same results as Prometheus's step-invariant rewriting. `__name__` is dropped at the very
+//! end where an operation marked it for dropping (Prometheus 3's delayed name removal).
 
 mod aggregate;
 mod binary;
@@ -22,7 +33,7 @@ pub(crate) mod util;
 mod tests;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use narthex_model::api::QueryData;
@@ -294,19 +305,23 @@ pub(crate) fn merge_same_labelsets(m: Vec<EvalSeries>) -> Result<Vec<EvalSeries>
     if m.len() <= 1 {
         return Ok(m);
     }
-    let mut index: HashMap<Labels, usize> = HashMap::with_capacity(m.len());
+    // Borrowed keys: this runs on every query's result, and cloning each label set only to
+    // look for duplicates cost reference-count traffic.
+    let mut index: util::FastSet<&Labels> =
+        util::FastSet::with_capacity_and_hasher(m.len(), Default::default());
     let mut dup = false;
-    for (i, s) in m.iter().enumerate() {
-        if index.insert(s.labels.clone(), i).is_some() {
+    for s in m.iter() {
+        if !index.insert(&s.labels) {
             dup = true;
             break;
         }
     }
+    drop(index);
     if !dup {
         return Ok(m);
     }
     let mut out: Vec<EvalSeries> = Vec::with_capacity(m.len());
-    let mut pos: HashMap<Labels, usize> = HashMap::new();
+    let mut pos: util::FastMap<Labels, usize> = util::fast_map(m.len());
     for s in m {
         match pos.get(&s.labels) {
             Some(&i) => {
@@ -580,7 +595,10 @@ impl<'c, 'a> Ev<'c, 'a> {
         let mut out = Vec::with_capacity(series.len());
         for s in series {
             self.ctx.check_time()?;
-            let mut points = Vec::new();
+            // At most one point a step, and a sample shows at the steps of one lookback delta.
+            let steps_per_sample = (lookback / self.interval.max(1)).max(0) as usize + 1;
+            let mut points =
+                Vec::with_capacity(steps.min(s.samples.len().saturating_mul(steps_per_sample)));
             if let Some(a) = at {
                 if let Some(p) = sample_at(&s.samples, &mut 0, a - vs.offset, lookback) {
                     self.ctx.add_samples(steps)?;
@@ -710,10 +728,77 @@ impl<'c, 'a> Ev<'c, 'a> {
         inner.eval_matrix(&sq.expr)
     }
 
+    /// The step of a point of this grid's matrices (`None` for a time off the grid).
+    pub fn step_index(&self, t: i64) -> Option<usize> {
+        let rel = t - self.start;
+        if rel < 0 || t > self.end || rel % self.interval != 0 {
+            return None;
+        }
+        Some((rel / self.interval) as usize)
+    }
+
+    /// A scalar expression's matrix as one optional value per step.
+    pub fn scalar_by_step(&self, m: &[EvalSeries]) -> Vec<Option<f64>> {
+        let mut out = vec![None; self.num_steps()];
+        if let Some(s) = m.first() {
+            for p in &s.points {
+                if let Some(i) = self.step_index(p.t) {
+                    out[i] = Some(p.v);
+                }
+            }
+        }
+        out
+    }
+
+    /// Maps every point of every series on its own: `f(step, value)` gives the new value or
+    /// drops the point, `drop_name(old)` the series' new name-dropping mark. What `range_eval`
+    /// computes for element-wise operations, but series by series: no per-step vectors,
+    /// label clones or output lookups, and each series' points are read and written
+    /// sequentially. Label sets are unique within a matrix, so series map one to one.
+    pub fn map_series(
+        &self,
+        input: Vec<EvalSeries>,
+        mut f: impl FnMut(usize, f64) -> Option<f64>,
+        drop_name: impl Fn(bool) -> bool,
+    ) -> Result<Vec<EvalSeries>> {
+        let mut out = Vec::with_capacity(input.len());
+        let mut held = 0usize;
+        for s in input {
+            self.ctx.check_time()?;
+            let mut points = Vec::with_capacity(s.points.len());
+            let mut prev_t = None;
+            for p in &s.points {
+                // As `range_eval`, only the first point of a step counts.
+                if prev_t == Some(p.t) {
+                    continue;
+                }
+                prev_t = Some(p.t);
+                let Some(step) = self.step_index(p.t) else {
+                    continue;
+                };
+                if let Some(v) = f(step, p.v) {
+                    points.push(Sample { t: p.t, v });
+                }
+            }
+            self.ctx.add_samples(points.len())?;
+            held += points.len();
+            if !points.is_empty() {
+                out.push(EvalSeries {
+                    labels: s.labels,
+                    points,
+                    drop_name: drop_name(s.drop_name),
+                });
+            }
+        }
+        self.ctx.sub_samples(held);
+        Ok(out)
+    }
+
     /// Runs `f` once per step over the per-step vectors of `inputs` (Prometheus's
     /// `rangeEval`) and assembles the results into series. `None` inputs (string arguments)
     /// give empty vectors. With `sigs`, the join signature of every input series is passed
-    /// along with each vector element.
+    /// along with each vector element (`StepRefs::sigs`); the index of each element's input
+    /// series always is (`StepRefs::series`).
     pub fn range_eval<F>(
         &self,
         inputs: &[Option<Vec<EvalSeries>>],
@@ -721,7 +806,7 @@ impl<'c, 'a> Ev<'c, 'a> {
         mut f: F,
     ) -> Result<Vec<EvalSeries>>
     where
-        F: FnMut(&[Vec<EvalSample>], &[Vec<u32>], i64) -> Result<Vec<EvalSample>>,
+        F: FnMut(&[Vec<EvalSample>], &StepRefs, i64) -> Result<Vec<EvalSample>>,
     {
         let empty: Vec<EvalSeries> = Vec::new();
         let mats: Vec<&Vec<EvalSeries>> = inputs
@@ -731,16 +816,28 @@ impl<'c, 'a> Ev<'c, 'a> {
         let mut cursors: Vec<Vec<usize>> = mats.iter().map(|m| vec![0; m.len()]).collect();
         let mut vectors: Vec<Vec<EvalSample>> =
             mats.iter().map(|m| Vec::with_capacity(m.len())).collect();
-        let mut vsigs: Vec<Vec<u32>> = mats.iter().map(|m| Vec::with_capacity(m.len())).collect();
+        let mut refs = StepRefs {
+            sigs: mats.iter().map(|m| Vec::with_capacity(m.len())).collect(),
+            series: mats.iter().map(|m| Vec::with_capacity(m.len())).collect(),
+        };
         let mut out: Vec<EvalSeries> = Vec::new();
-        let mut index: HashMap<Labels, (usize, i64)> = HashMap::new();
+        // The timestamp of each output series' newest point, to catch duplicates in a step.
+        let mut last_t: Vec<i64> = Vec::new();
+        let mut index: util::FastMap<Labels, usize> = util::fast_map(0);
+        // The output series of each position of the previous step's result. Results mostly
+        // list the same series in the same order step after step, with the very same label
+        // sets (clones of the inputs' or cached), so a pointer comparison with the series at
+        // the same position usually finds the output series without hashing its labels.
+        let mut prev_slots: Vec<usize> = Vec::new();
+        let mut slots: Vec<usize> = Vec::new();
         let instant = self.is_instant();
         let mut held = 0usize;
         for ts in self.steps() {
             self.ctx.check_time()?;
             for (i, m) in mats.iter().enumerate() {
                 vectors[i].clear();
-                vsigs[i].clear();
+                refs.sigs[i].clear();
+                refs.series[i].clear();
                 for (si, s) in m.iter().enumerate() {
                     let c = &mut cursors[i][si];
                     while *c < s.points.len() && s.points[*c].t < ts {
@@ -754,13 +851,14 @@ impl<'c, 'a> Ev<'c, 'a> {
                             drop_name: s.drop_name,
                         });
                         if let Some(sg) = sigs {
-                            vsigs[i].push(sg[i][si]);
+                            refs.sigs[i].push(sg[i][si]);
                         }
+                        refs.series[i].push(si as u32);
                         *c += 1;
                     }
                 }
             }
-            let result = f(&vectors, &vsigs, ts)?;
+            let result = f(&vectors, &refs, ts)?;
             self.ctx.add_samples(result.len())?;
             held += result.len();
             if instant {
@@ -774,32 +872,50 @@ impl<'c, 'a> Ev<'c, 'a> {
                     })
                     .collect());
             }
-            for s in result {
-                match index.get_mut(&s.labels) {
-                    Some((i, last)) => {
-                        if *last == ts {
+            slots.clear();
+            for (pos, s) in result.into_iter().enumerate() {
+                let known = match prev_slots.get(pos) {
+                    Some(&i) if out[i].labels.ptr_eq(&s.labels) => Some(i),
+                    _ => index.get(&s.labels).copied(),
+                };
+                let i = match known {
+                    Some(i) => {
+                        if last_t[i] == ts {
                             return Err(exec_err(
                                 "vector cannot contain metrics with the same labelset",
                             ));
                         }
-                        *last = ts;
-                        let series = &mut out[*i];
-                        series.points.push(Sample { t: ts, v: s.v });
+                        last_t[i] = ts;
+                        out[i].points.push(Sample { t: ts, v: s.v });
+                        i
                     }
                     None => {
-                        index.insert(s.labels.clone(), (out.len(), ts));
+                        let i = out.len();
+                        index.insert(s.labels.clone(), i);
+                        last_t.push(ts);
                         out.push(EvalSeries {
                             labels: s.labels,
                             points: vec![Sample { t: ts, v: s.v }],
                             drop_name: s.drop_name,
                         });
+                        i
                     }
-                }
+                };
+                slots.push(i);
             }
+            std::mem::swap(&mut prev_slots, &mut slots);
         }
         self.ctx.sub_samples(held);
         Ok(out)
     }
+}
+
+/// Where the elements of one step's vectors in `Ev::range_eval` come from, input by input.
+pub(crate) struct StepRefs {
+    /// The join signature ordinal of each element (empty without `sigs`).
+    pub sigs: Vec<Vec<u32>>,
+    /// The index of each element's series in its input matrix.
+    pub series: Vec<Vec<u32>>,
 }
 
 /// The newest sample at or before `t` and after `t - lookback`, unless it is a staleness

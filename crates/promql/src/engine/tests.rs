@@ -442,3 +442,162 @@ fn range_query_rejects_range_vectors_and_limits_samples() {
         .expect_err("too many");
     assert!(matches!(err, EngineError::TooManySamples));
 }
+
+/// Range queries take series-by-series paths (`map_series`, `filter_by_presence`,
+/// `match_series`, aggregation over step blocks) where instant queries take the step-by-step
+/// ones; a range query must still give, at every step, what an instant query there gives,
+/// errors included. Series come and go, change partners and collide at some steps only.
+#[test]
+fn range_queries_agree_with_instant_queries_at_every_step() {
+    let storage = MemoryStorage::new();
+    let mut app = storage.appender();
+    let mut add = |labels: &[(&str, &str)], every: i64, phase: i64, until: i64, base: f64| {
+        let labels = Labels::from_pairs(labels.iter().copied());
+        let mut t = phase * 1000;
+        let mut k = 0.0;
+        while t <= until * MIN {
+            app.append(&labels, t, base + k * 1.5 - (k * 0.37).sin() * 4.0)
+                .unwrap();
+            k += 1.0;
+            t += every * MIN;
+        }
+    };
+    for (i, inst) in ["a", "b", "c", "d"].iter().enumerate() {
+        for m in ["GET", "POST"] {
+            let every = 1 + (i as i64 % 2);
+            add(
+                &[("__name__", "req"), ("inst", inst), ("job", "x"), ("m", m)],
+                every,
+                i as i64 * 7,
+                30,
+                10.0 * i as f64,
+            );
+        }
+        // One memory series per instance, with gaps: present up to minute 20 only for "d".
+        let until = if *inst == "d" { 20 } else { 30 };
+        add(
+            &[("__name__", "mem"), ("inst", inst), ("job", "x")],
+            1,
+            3,
+            until,
+            100.0 + i as f64,
+        );
+    }
+    // A second memory series for "c" from minute 15 on: `on(inst)` then has two right series
+    // for "c" at the later steps only.
+    add(
+        &[("__name__", "mem"), ("inst", "c"), ("job", "y")],
+        1,
+        15 * 60,
+        30,
+        7.0,
+    );
+    // A right series for "d" once "d"'s own memory series is gone: a new partner.
+    add(
+        &[("__name__", "mem"), ("inst", "d"), ("job", "z")],
+        1,
+        27 * 60,
+        30,
+        9.0,
+    );
+    // "other" shares labels with "req" but for the name: dropping names makes them collide.
+    add(
+        &[
+            ("__name__", "other"),
+            ("inst", "a"),
+            ("job", "x"),
+            ("m", "GET"),
+        ],
+        2,
+        5,
+        30,
+        3.0,
+    );
+    app.commit().unwrap();
+    let queries = [
+        "req / on(inst) group_left mem{job=\"x\"}",
+        "req / on(inst) group_left mem",
+        "req * ignoring(m) group_left mem",
+        "req * on(inst) group_left mem{job!=\"y\"}",
+        "req * on(inst) group_left(job) mem{job!=\"y\"}",
+        "mem{job!=\"y\"} - on(inst) group_right(job) req",
+        "mem{job=\"x\"} / on(inst) group_right(job) req",
+        "req > on(inst) group_left mem{job=\"x\"}",
+        "req > bool on(inst) group_left mem{job=\"x\"}",
+        "req{m=\"GET\"} - ignoring(m) req{m=\"POST\"}",
+        "req - req",
+        "req < 20",
+        "3 * req",
+        "req > bool 20",
+        "abs(-req)",
+        "req unless on(inst) mem{job=\"x\"}",
+        "req and on(inst) mem{job=\"x\"}",
+        "req or other",
+        "{__name__=~\"req|other\"} * 2",
+        "{__name__=~\"req|other\"} + on(inst, m) group_left mem",
+        "sum by (inst) (req)",
+        "avg without (m) (req)",
+        "quantile by (job) (0.3, req)",
+        "stddev(req)",
+    ];
+    let engine = Engine::default();
+    let querier = storage.querier();
+    for q in queries {
+        let expr = crate::parse(q).unwrap();
+        let range = engine.range(querier.as_ref(), &expr, 0, 30 * MIN, MIN);
+        let mut range_error_seen = false;
+        for step in 0..=30 {
+            let t = step * MIN;
+            let instant = engine.instant(querier.as_ref(), &expr, t);
+            match (&range, instant) {
+                (Ok(r), Ok(i)) => {
+                    let QueryData::Matrix(m) = &r.data else {
+                        panic!("{q}: not a matrix")
+                    };
+                    let mut at: Vec<(Labels, f64)> = m
+                        .iter()
+                        .filter_map(|s| {
+                            let p = s.samples.iter().find(|p| p.t == t)?;
+                            Some((s.labels.clone(), p.v))
+                        })
+                        .collect();
+                    at.sort_by(|a, b| a.0.cmp(&b.0));
+                    let QueryData::Vector(mut v) = i.data else {
+                        panic!("{q}: not a vector")
+                    };
+                    v.sort_by(|a, b| a.0.cmp(&b.0));
+                    let v: Vec<(Labels, f64)> = v.into_iter().map(|(l, s)| (l, s.v)).collect();
+                    let same = at.len() == v.len()
+                        && at.iter().zip(&v).all(|(a, b)| {
+                            a.0 == b.0 && (a.1 == b.1 || (a.1.is_nan() && b.1.is_nan()))
+                        });
+                    assert!(same, "{q} at minute {step}:\n range {at:?}\n instant {v:?}");
+                }
+                // A range query fails at the first step that fails.
+                (Err(re), Err(ie)) => {
+                    assert_eq!(re.to_string(), ie.to_string(), "{q} at minute {step}");
+                    range_error_seen = true;
+                    break;
+                }
+                // Steps before the failing one succeed.
+                (Err(_), Ok(_)) => {}
+                (Ok(_), Err(ie)) => panic!("{q}: range ok, instant at minute {step}: {ie}"),
+            }
+        }
+        if let Err(e) = &range {
+            assert!(
+                range_error_seen,
+                "{q}: range failed ({e}), no instant step did"
+            );
+        }
+        if std::env::var_os("SHOW_RANGE_RESULTS").is_some() {
+            match &range {
+                Ok(r) => match &r.data {
+                    QueryData::Matrix(m) => eprintln!("{q}: {} series", m.len()),
+                    _ => unreachable!(),
+                },
+                Err(e) => eprintln!("{q}: {e}"),
+            }
+        }
+    }
+}
