@@ -64,6 +64,19 @@ pub trait Appender: Send {
     /// only this sample. Returns the series ref, or 0 for a series this batch creates (its ref is
     /// assigned at commit).
     fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, StorageError>;
+    /// `append` for a series whose ref an earlier `append` returned: engines skip the label
+    /// look-up. `labels` must be the series' labels; a ref the storage no longer knows (0, or a
+    /// series removed since) falls back to them.
+    fn append_ref(
+        &mut self,
+        series_ref: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        v: f64,
+    ) -> Result<SeriesRef, StorageError> {
+        let _ = series_ref;
+        self.append(labels, t, v)
+    }
     /// Writes the batch durably and makes it visible to queriers, all or nothing.
     fn commit(self: Box<Self>) -> Result<(), StorageError>;
     /// Drops the batch.

@@ -5,11 +5,13 @@
 //! staleness markers. The synthetic series (`up`, `scrape_duration_seconds`, ...) are written in
 //! every case, in the same batch.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use narthex_model::exposition::{parse_text, ParsedSample};
-use narthex_model::{stale_nan, Labels, LabelsBuilder, Storage, StorageError, METRIC_NAME};
+use narthex_model::{
+    stale_nan, Labels, LabelsBuilder, SeriesRef, Storage, StorageError, METRIC_NAME,
+};
 
 use crate::target::Target;
 use crate::ACCEPT_HEADER;
@@ -43,12 +45,24 @@ pub struct ScrapeReport {
     pub error: Option<ScrapeError>,
 }
 
-/// State a target's loop keeps between scrapes.
+/// State a target's loop keeps between scrapes: the series cache.
+///
+/// Keyed by the raw series text of a line (`name{labels}` as the target wrote it), so a series
+/// seen before is neither re-labelled nor looked up by labels again: the storage gets its ref.
+/// The cache also tells which series vanished since the previous scrape (staleness markers).
 #[derive(Default)]
 pub struct ScrapeState {
-    /// Series written by the previous scrape without explicit timestamps: those that vanish get a
-    /// staleness marker.
-    previous_series: HashSet<Labels>,
+    cache: HashMap<String, CachedSeries>,
+    /// Counts successful scrapes; a cache entry remembers the last one that had its series.
+    generation: u64,
+}
+
+struct CachedSeries {
+    labels: Labels,
+    series_ref: SeriesRef,
+    seen: u64,
+    /// Series with their own timestamps get no staleness markers, as in Prometheus.
+    explicit_timestamp: bool,
 }
 
 /// Fetches the target's exposition body.
@@ -131,24 +145,48 @@ fn write_scrape(
     report: &mut ScrapeReport,
 ) -> Result<(), ScrapeError> {
     let mut appender = storage.appender();
-    let mut current_series = HashSet::new();
+    let previous = state.generation;
+    let current = previous + 1;
     let outcome = body.and_then(|text| {
         let exposition = parse_text(&text)?;
         report.samples_scraped = exposition.samples.len();
         for sample in &exposition.samples {
-            let labels = sample_labels(sample, target);
             let explicit = target
                 .honor_timestamps
                 .then_some(sample.timestamp_ms)
                 .flatten();
             let t = explicit.unwrap_or(timestamp);
-            match appender.append(&labels, t, sample.value) {
-                Ok(_) => {}
+            let entry = match state.cache.get_mut(sample.series_text) {
+                Some(entry) => entry,
+                None => state
+                    .cache
+                    .entry(sample.series_text.to_string())
+                    .or_insert(CachedSeries {
+                        labels: sample_labels(sample, target),
+                        series_ref: 0,
+                        seen: 0,
+                        explicit_timestamp: false,
+                    }),
+            };
+            // Entries kept from the previous scrape have `seen >= 1`; a new one has 0.
+            if entry.seen == 0 {
+                report.series_added += 1;
+            }
+            // The same series twice in one scrape: Prometheus keeps the first.
+            if entry.seen == current {
+                report.samples_rejected += 1;
+                continue;
+            }
+            entry.seen = current;
+            entry.explicit_timestamp = explicit.is_some();
+            match appender.append_ref(entry.series_ref, &entry.labels, t, sample.value) {
+                Ok(r) => {
+                    if r != 0 {
+                        entry.series_ref = r;
+                    }
+                }
                 Err(e) if e.is_sample_error() => report.samples_rejected += 1,
                 Err(e) => return Err(ScrapeError::Storage(e)),
-            }
-            if explicit.is_none() {
-                current_series.insert(labels);
             }
         }
         Ok(())
@@ -157,20 +195,23 @@ fn write_scrape(
         // Nothing of a failed scrape is stored: start the batch over with only what follows.
         appender.rollback();
         appender = storage.appender();
-        current_series.clear();
         report.samples_scraped = 0;
         report.samples_rejected = 0;
+        report.series_added = 0;
         report.error = Some(e);
     }
-    report.series_added = current_series
-        .iter()
-        .filter(|l| !state.previous_series.contains(*l))
-        .count();
-    for gone in state.previous_series.difference(&current_series) {
-        // A marker can be refused if the series got a newer sample meanwhile; nothing to do then.
-        let _ = appender.append(gone, timestamp, stale_nan());
-    }
-    state.previous_series = current_series;
+    let succeeded = report.error.is_none();
+    // Series of the previous scrape missing from this one (all of them after a failure) get a
+    // staleness marker and leave the cache.
+    state.cache.retain(|_, entry| {
+        let now = succeeded && entry.seen == current;
+        if !now && entry.seen == previous && previous > 0 && !entry.explicit_timestamp {
+            // A marker can be refused if the series got a newer sample meanwhile.
+            let _ = appender.append_ref(entry.series_ref, &entry.labels, timestamp, stale_nan());
+        }
+        now
+    });
+    state.generation = if succeeded { current } else { 0 };
 
     let up = if report.error.is_none() { 1.0 } else { 0.0 };
     let post_relabel = report.samples_scraped as f64;

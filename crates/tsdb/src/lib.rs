@@ -1254,13 +1254,48 @@ struct TsdbAppender<'a> {
 }
 
 impl TsdbAppender<'_> {
-    fn reject(&self, error: StorageError) -> Result<SeriesRef, StorageError> {
-        let counter = match error {
-            StorageError::OutOfOrder => &self.tsdb.stats.out_of_order_samples,
-            _ => &self.tsdb.stats.duplicate_samples,
+    /// Checks a sample against the newest one of its series (committed or in this batch) and
+    /// buffers it.
+    fn push(
+        &mut self,
+        target: Target,
+        key: u64,
+        committed_last: Option<narthex_model::Sample>,
+        t: i64,
+        v: f64,
+    ) -> Result<bool, StorageError> {
+        let last = self.batch_last.get(&key).copied().or(committed_last);
+        let state = head::SeriesState {
+            last,
+            ..Default::default()
         };
-        counter.fetch_add(1, Ordering::Relaxed);
-        Err(error)
+        match MemSeries::check(&state, t, v) {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            Err(e) => {
+                let counter = match e {
+                    StorageError::OutOfOrder => &self.tsdb.stats.out_of_order_samples,
+                    _ => &self.tsdb.stats.duplicate_samples,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+        self.batch_last.insert(key, narthex_model::Sample { t, v });
+        self.batch.samples.push((target, t, v));
+        Ok(true)
+    }
+
+    fn append_existing(
+        &mut self,
+        series: Arc<MemSeries>,
+        t: i64,
+        v: f64,
+    ) -> Result<SeriesRef, StorageError> {
+        let last = series.lock().last;
+        let r = series.series_ref;
+        self.push(Target::Existing(series), r, last, t, v)?;
+        Ok(r)
     }
 }
 
@@ -1272,35 +1307,29 @@ impl Appender for TsdbAppender<'_> {
                 reason: "no metric name".into(),
             });
         }
-        let (target, key, committed_last, series_ref) = match self.tsdb.head.get(labels) {
-            Some(series) => {
-                let last = series.lock().last;
-                let r = series.series_ref;
-                (Target::Existing(series), r, last, r)
-            }
-            None => {
-                let next = self.batch.new_series.len();
-                let i = *self.new_index.entry(labels.clone()).or_insert(next);
-                if i == next {
-                    self.batch.new_series.push(labels.clone());
-                }
-                (Target::New(i), u64::MAX - i as u64, None, 0)
-            }
-        };
-        let last = self.batch_last.get(&key).copied().or(committed_last);
-        let check = narthex_model::Sample { t, v };
-        let state = head::SeriesState {
-            last,
-            ..Default::default()
-        };
-        match MemSeries::check(&state, t, v) {
-            Ok(true) => {}
-            Ok(false) => return Ok(series_ref),
-            Err(e) => return self.reject(e),
+        if let Some(series) = self.tsdb.head.get(labels) {
+            return self.append_existing(series, t, v);
         }
-        self.batch_last.insert(key, check);
-        self.batch.samples.push((target, t, v));
-        Ok(series_ref)
+        let next = self.batch.new_series.len();
+        let i = *self.new_index.entry(labels.clone()).or_insert(next);
+        if i == next {
+            self.batch.new_series.push(labels.clone());
+        }
+        self.push(Target::New(i), u64::MAX - i as u64, None, t, v)?;
+        Ok(0)
+    }
+
+    fn append_ref(
+        &mut self,
+        series_ref: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        v: f64,
+    ) -> Result<SeriesRef, StorageError> {
+        match self.tsdb.head.by_ref(series_ref) {
+            Some(series) if series.labels == *labels => self.append_existing(series, t, v),
+            _ => self.append(labels, t, v),
+        }
     }
 
     fn commit(self: Box<Self>) -> Result<(), StorageError> {
