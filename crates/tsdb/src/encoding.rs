@@ -90,29 +90,53 @@ pub fn decode_chunk_value(value: &[u8]) -> Result<(i64, &[u8]), String> {
     Ok((i64::from_le_bytes(buf), &value[8..]))
 }
 
-/// The time span of a series' persisted samples and its newest value:
-/// `min t LE ++ max t LE ++ value bits LE`.
-pub fn times_value(min_t: i64, max_t: i64, last_v: f64) -> [u8; 24] {
-    let mut value = [0u8; 24];
-    value[..8].copy_from_slice(&min_t.to_le_bytes());
-    value[8..16].copy_from_slice(&max_t.to_le_bytes());
-    value[16..].copy_from_slice(&last_v.to_bits().to_le_bytes());
+/// What RocksDB knows of a series' samples: their span, the newest value, and the key of the
+/// newest chunk (which becomes the open chunk again on start).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeriesTimes {
+    pub min_t: i64,
+    pub max_t: i64,
+    pub last_v: f64,
+    pub chunk_block: i64,
+    pub chunk_mint: i64,
+}
+
+/// `min t, max t, newest value bits, newest chunk's block, newest chunk's min t`, each 8 bytes
+/// little-endian.
+pub fn times_value(times: &SeriesTimes) -> [u8; 40] {
+    let mut value = [0u8; 40];
+    let words = [
+        times.min_t as u64,
+        times.max_t as u64,
+        times.last_v.to_bits(),
+        times.chunk_block as u64,
+        times.chunk_mint as u64,
+    ];
+    for (i, word) in words.iter().enumerate() {
+        value[i * 8..i * 8 + 8].copy_from_slice(&word.to_le_bytes());
+    }
     value
 }
 
-pub fn decode_times_value(value: &[u8]) -> Result<(i64, i64, f64), String> {
-    if value.len() != 24 {
+pub fn decode_times_value(value: &[u8]) -> Result<SeriesTimes, String> {
+    if value.len() != 40 {
         return Err(format!(
-            "series times value has {} bytes, want 24",
+            "series times value has {} bytes, want 40",
             value.len()
         ));
     }
     let word = |i: usize| {
         let mut buf = [0u8; 8];
-        buf.copy_from_slice(&value[i..i + 8]);
+        buf.copy_from_slice(&value[i * 8..i * 8 + 8]);
         u64::from_le_bytes(buf)
     };
-    Ok((word(0) as i64, word(8) as i64, f64::from_bits(word(16))))
+    Ok(SeriesTimes {
+        min_t: word(0) as i64,
+        max_t: word(1) as i64,
+        last_v: f64::from_bits(word(2)),
+        chunk_block: word(3) as i64,
+        chunk_mint: word(4) as i64,
+    })
 }
 
 /// `name 0xFF value`: 0xFF never occurs in UTF-8, so the split is unambiguous.

@@ -54,7 +54,7 @@ const CF_POSTINGS: &str = "postings";
 const CF_CHUNKS: &str = "chunks";
 const CF_META: &str = "meta";
 const FORMAT_KEY: &[u8] = b"format";
-const FORMAT_VALUE: &[u8] = b"narthex-tsdb-v2";
+const FORMAT_VALUE: &[u8] = b"narthex-tsdb-v3";
 const WAL_DIR: &str = "wal";
 
 /// Why the database could not be opened.
@@ -1004,7 +1004,13 @@ fn put_chunk(
     batch.put_cf(
         times_cf,
         encoding::ref_key(series.series_ref),
-        encoding::times_value(min_t, chunk.maxt, chunk.last_v),
+        encoding::times_value(&encoding::SeriesTimes {
+            min_t,
+            max_t: chunk.maxt,
+            last_v: chunk.last_v,
+            chunk_block: chunk.block,
+            chunk_mint: chunk.mint,
+        }),
     );
 }
 
@@ -1096,9 +1102,11 @@ fn open_rocksdb(path: &Path) -> Result<DB, OpenError> {
     // RocksDB's informational log grows without bound otherwise; warnings are enough.
     options.set_log_level(rocksdb::LogLevel::Warn);
     options.set_keep_log_file_num(2);
-    // Small memtables: the head keeps what queries need most, RocksDB holds closed chunks.
-    options.set_write_buffer_size(16 << 20);
-    let cache = Cache::new_lru_cache(64 << 20);
+    // Small memtables: they are memory per series (new series and their postings land there
+    // first), and the head, not RocksDB, serves the newest data.
+    options.set_write_buffer_size(4 << 20);
+    options.set_max_write_buffer_number(2);
+    let cache = Cache::new_lru_cache(32 << 20);
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(&cache);
     options.set_block_based_table_factory(&table);
@@ -1131,6 +1139,7 @@ fn load(db: &DB, head: &Head) -> Result<Postings, String> {
     let series_cf = cf(db, CF_SERIES)?;
     let times_cf = cf(db, CF_SERIES_TIMES)?;
     let postings_cf = cf(db, CF_POSTINGS)?;
+    let chunks_cf = cf(db, CF_CHUNKS)?;
     let mut all = Vec::new();
     for item in db.iterator_cf(series_cf, IteratorMode::Start) {
         let (key, value) = item.map_err(|e| e.to_string())?;
@@ -1142,16 +1151,38 @@ fn load(db: &DB, head: &Head) -> Result<Postings, String> {
     for item in db.iterator_cf(times_cf, IteratorMode::Start) {
         let (key, value) = item.map_err(|e| e.to_string())?;
         let series_ref = encoding::decode_ref(&key)?;
-        let (min_t, max_t, last_v) = encoding::decode_times_value(&value)?;
-        if let Ok(i) = all.binary_search_by_key(&series_ref, |s| s.series_ref) {
-            let series = &all[i];
-            series.note_span(min_t, max_t);
-            // Appends continue after the newest persisted sample.
-            series.lock().last = Some(narthex_model::Sample {
-                t: max_t,
-                v: last_v,
-            });
-        }
+        let times = encoding::decode_times_value(&value)?;
+        let Ok(i) = all.binary_search_by_key(&series_ref, |s| s.series_ref) else {
+            continue;
+        };
+        let series = &all[i];
+        series.note_span(times.min_t, times.max_t);
+        // The newest chunk becomes the open chunk again, so appends continue it and queries of
+        // recent data read the head, as before the restart.
+        let key = encoding::chunk_key(times.chunk_block, series_ref, times.chunk_mint);
+        let open = match db
+            .get_pinned_cf(chunks_cf, key)
+            .map_err(|e| e.to_string())?
+        {
+            Some(value) => {
+                let (_, bytes) = encoding::decode_chunk_value(&value)?;
+                let chunk = chunk::XorChunk::from_bytes(bytes.to_vec())
+                    .map_err(|e| format!("newest chunk of series {series_ref}: {e}"))?;
+                (chunk.len() < chunk::MAX_SAMPLES_PER_CHUNK
+                    && chunk.last_time() == Some(times.max_t))
+                .then_some(head::OpenChunk {
+                    block: times.chunk_block,
+                    chunk,
+                })
+            }
+            None => None,
+        };
+        let mut state = series.lock();
+        state.last = Some(narthex_model::Sample {
+            t: times.max_t,
+            v: times.last_v,
+        });
+        state.open = open;
     }
     let mut postings = Postings::default();
     for item in db.iterator_cf(postings_cf, IteratorMode::Start) {

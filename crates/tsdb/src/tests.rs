@@ -30,6 +30,8 @@ fn samples_survive_reopen_and_appends_continue() {
     }
     let tsdb = Tsdb::open(dir.path()).unwrap();
     assert_eq!(tsdb.series_count(), 1);
+    // The head is rebuilt: the series' newest chunk is open in memory again.
+    assert_eq!(tsdb.head_chunks(), 1);
     // The newest timestamp was restored: an older sample is refused, a newer one accepted.
     let mut app = tsdb.appender();
     assert!(matches!(
@@ -647,4 +649,125 @@ fn delete_series_removes_a_range_and_empty_series_for_good() {
         .collect();
     assert_eq!(times, want);
     tsdb.compact().unwrap();
+}
+
+/// Size retention drops the oldest whole blocks until the database fits, never the newest.
+#[test]
+fn size_retention_drops_oldest_blocks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = TsdbOptions {
+        retention_ms: None,
+        retention_bytes: Some(1),
+        ..TsdbOptions::default()
+    };
+    let tsdb = Tsdb::open_with(dir.path(), options).unwrap();
+    let series = labels(&[("__name__", "big")]);
+    let mut rng = Rng(7);
+    let samples: Vec<(i64, f64)> = (0..(4 * BLOCK_DURATION_MS / 10_000))
+        .map(|i| (i * 10_000, rng.next() as f64))
+        .collect();
+    write(&tsdb, &series, &samples);
+    tsdb.checkpoint().unwrap();
+    assert!(tsdb.storage_bytes() > 1);
+    tsdb.apply_retention().unwrap();
+    // A limit of one byte cannot be met: everything but the newest block goes.
+    let got = select(
+        &tsdb,
+        &[Matcher::equal("__name__", "big")],
+        i64::MIN,
+        i64::MAX,
+    );
+    assert_eq!(got[0].samples.first().unwrap().t, 3 * BLOCK_DURATION_MS);
+    assert_eq!(got[0].samples.last().unwrap().t, samples.last().unwrap().0);
+    assert!(tsdb.stats().size_retentions.load(Ordering::Relaxed) >= 3);
+}
+
+/// The child of `a_full_disk_fails_commits_cleanly_and_loses_nothing_acknowledged`: runs with a
+/// file size limit (`RLIMIT_FSIZE`, so writes fail as on a full disk) and commits until a commit
+/// fails, printing each acknowledged commit and the error.
+#[test]
+fn full_disk_writer() {
+    let child_dir = std::env::var_os("NARTHEX_FULL_DISK_DIR").map(std::path::PathBuf::from);
+    let temp = tempfile::tempdir().unwrap();
+    let dir = child_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    let tsdb = Tsdb::open(&dir).unwrap();
+    let series: Vec<Labels> = (0..20)
+        .map(|i| labels(&[("__name__", "full"), ("i", &i.to_string())]))
+        .collect();
+    // Without the limit (run on its own) this writes 2,000 commits and checks them.
+    for commit in 0..2000i64 {
+        let mut app = tsdb.appender();
+        for (i, s) in series.iter().enumerate() {
+            app.append(s, commit * 1000, (commit * 100 + i as i64) as f64)
+                .unwrap();
+        }
+        match app.commit() {
+            Ok(()) => println!("committed {commit}"),
+            Err(e) => {
+                println!("failed {e}");
+                assert!(child_dir.is_some(), "commit failed without a limit: {e}");
+                std::process::exit(0);
+            }
+        }
+    }
+    let got = select(&tsdb, &[Matcher::equal("__name__", "full")], 0, i64::MAX);
+    assert!(got.iter().all(|s| s.samples.len() == 2000));
+}
+
+#[test]
+fn a_full_disk_fails_commits_cleanly_and_loses_nothing_acknowledged() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "--exact",
+            "tests::full_disk_writer",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("NARTHEX_FULL_DISK_DIR", dir.path());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            // Writes past 64 KiB fail with EFBIG instead of killing the process.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: 64 << 10,
+                rlim_max: 64 << 10,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "the writer crashed:\n{stdout}");
+    let failure = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("failed "))
+        .unwrap_or_else(|| panic!("no commit failed:\n{stdout}"));
+    assert!(failure.contains("File too large"), "{failure}");
+    let acknowledged = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("committed "))
+        .count() as i64;
+    assert!(acknowledged > 10, "{stdout}");
+
+    // With room again every acknowledged commit is there, and writing goes on.
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let got = select(&tsdb, &[Matcher::equal("__name__", "full")], 0, i64::MAX);
+    assert_eq!(got.len(), 20);
+    for s in &got {
+        assert!(
+            s.samples.len() as i64 >= acknowledged,
+            "{} samples, {acknowledged} commits acknowledged",
+            s.samples.len()
+        );
+    }
+    write(&tsdb, &got[0].labels, &[(10_000_000, 1.0)]);
 }
