@@ -25,7 +25,10 @@ fn free_port() -> u16 {
 
 impl Narthex {
     fn start(data: &Path, extra: &[&str]) -> Narthex {
-        let port = free_port();
+        Narthex::start_on(free_port(), data, extra)
+    }
+
+    fn start_on(port: u16, data: &Path, extra: &[&str]) -> Narthex {
         let child = Command::new(env!("CARGO_BIN_EXE_narthex"))
             .args(extra)
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -286,6 +289,61 @@ fn samples_survive_kill_9_and_restart() {
     assert_eq!(status, 200);
     let values = json["data"]["result"][0]["values"].as_array().unwrap();
     assert!(!values.is_empty(), "{json}");
+}
+
+/// The walk-through's queries, `up` and `rate(prometheus_tsdb_head_samples_appended_total[..])`,
+/// answer over a time range that spans a `kill -9` and a restart.
+#[test]
+fn the_seed_queries_work_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: narthex\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let args = ["server", "--config.file", config.to_str().unwrap()];
+    let rate = "rate(prometheus_tsdb_head_samples_appended_total[3s])";
+    let killed_at = {
+        let mut narthex = Narthex::start_on(port, &data, &args);
+        let json = narthex.wait_for_series(rate);
+        let t = json["data"]["result"][0]["value"][0].as_f64().unwrap();
+        narthex.child.kill().unwrap();
+        narthex.child.wait().unwrap();
+        t
+    };
+    let narthex = Narthex::start_on(port, &data, &args);
+    // A rate needs two scrapes after the restart.
+    std::thread::sleep(Duration::from_millis(3500));
+    let range = |query: &str| {
+        let (status, json) = narthex.query_json(&format!(
+            "/api/v1/query_range?query={query}&start={}&end={}&step=0.5",
+            killed_at - 2.0,
+            killed_at + 6.0
+        ));
+        assert_eq!(status, 200, "{json}");
+        json["data"]["result"][0]["values"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no result for {query}: {json}"))
+            .iter()
+            .map(|p| p[0].as_f64().unwrap())
+            .collect::<Vec<f64>>()
+    };
+    for query in ["up", rate] {
+        let times = range(query);
+        assert!(
+            times.iter().any(|&t| t <= killed_at),
+            "{query}: nothing from before the kill: {times:?}"
+        );
+        assert!(
+            times.iter().any(|&t| t > killed_at + 1.0),
+            "{query}: nothing from after the restart: {times:?}"
+        );
+    }
 }
 
 fn run_to_exit(args: &[String]) -> (i32, String) {

@@ -46,6 +46,8 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct GlobalConfig {
     pub scrape_interval: Duration,
+    /// 0 while unset in the file; `Config::parse` resolves it as Prometheus does.
+    #[serde(default = "unset_duration")]
     pub scrape_timeout: Duration,
     pub evaluation_interval: Duration,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -92,6 +94,10 @@ impl ScrapeConfig {
     pub fn timeout(&self) -> Duration {
         self.scrape_timeout.unwrap_or(Duration(10_000))
     }
+}
+
+fn unset_duration() -> Duration {
+    Duration(0)
 }
 
 fn default_metrics_path() -> String {
@@ -270,6 +276,10 @@ impl Config {
                 config.global.scrape_timeout, config.global.scrape_interval
             )));
         }
+        // As Prometheus: an unset global timeout is 10s, or the interval when that is shorter.
+        if config.global.scrape_timeout == Duration(0) {
+            config.global.scrape_timeout = Duration(10_000).min(config.global.scrape_interval);
+        }
         let mut seen = std::collections::HashSet::new();
         for scrape in &mut config.scrape_configs {
             if scrape.job_name.is_empty() {
@@ -429,5 +439,25 @@ mod tests {
         let config = Config::parse(SEED, "x").unwrap();
         let again = Config::parse(&config.to_yaml(), "rendered").unwrap();
         assert_eq!(config, again);
+    }
+
+    #[test]
+    fn an_unset_timeout_follows_a_short_interval_as_in_prometheus() {
+        let config = Config::parse(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: a\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(config.global.scrape_timeout, Duration(1000));
+        assert_eq!(config.scrape_configs[0].timeout(), Duration(1000));
+        let config = Config::parse("global:\n  scrape_interval: 30s\n", "x").unwrap();
+        assert_eq!(config.global.scrape_timeout, Duration(10_000));
+        let err = Config::parse(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 2s\n",
+            "x",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("greater than scrape interval"), "{err}");
     }
 }
