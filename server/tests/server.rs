@@ -244,6 +244,20 @@ fn all_in_one_scrapes_itself_and_answers_like_prometheus() {
         .unwrap()
         .1;
     assert!(head_series >= 5.0, "{head_series}");
+    let value = |name: &str| {
+        parsed
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .1
+    };
+    // The TSDB's own figures, under Prometheus's names.
+    assert!(value("prometheus_tsdb_head_chunks") >= 1.0);
+    assert!(value("prometheus_tsdb_storage_blocks_bytes") > 0.0);
+    assert!(value("prometheus_tsdb_head_max_time") >= value("prometheus_tsdb_head_min_time"));
+    assert!(value("prometheus_tsdb_checkpoint_creations_total") >= 1.0);
+    assert_eq!(value("prometheus_tsdb_retention_limit_bytes"), 0.0);
+    assert_eq!(value("prometheus_tsdb_wal_corruptions_total"), 0.0);
     // The self-scrape stores these too: queryable by name.
     narthex.wait_for_series("process_resident_memory_bytes");
 

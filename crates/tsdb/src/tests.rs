@@ -771,3 +771,23 @@ fn a_full_disk_fails_commits_cleanly_and_loses_nothing_acknowledged() {
     }
     write(&tsdb, &got[0].labels, &[(10_000_000, 1.0)]);
 }
+
+/// A damaged RocksDB directory (its manifest pointer garbled) is refused with the directory
+/// named, not opened empty over the data.
+#[test]
+fn a_corrupt_database_is_refused_naming_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let tsdb = Tsdb::open(dir.path()).unwrap();
+        write(&tsdb, &labels(&[("__name__", "x")]), &[(1, 1.0)]);
+    }
+    std::fs::write(dir.path().join("CURRENT"), b"MANIFEST-999999\n").unwrap();
+    match Tsdb::open(dir.path()) {
+        Err(err) => {
+            let text = err.to_string();
+            assert!(text.contains(&dir.path().display().to_string()), "{text}");
+            assert!(text.contains("MANIFEST-999999"), "{text}");
+        }
+        Ok(_) => panic!("opened a database whose manifest is missing"),
+    }
+}
