@@ -19,6 +19,12 @@ use crate::encoding::{self, block_of, BLOCK_MS};
 use crate::head::MemSeries;
 use crate::{Tsdb, CF_CHUNKS};
 
+/// Below this many series a second thread costs more than it saves.
+const PARALLEL_READ_MIN_SERIES: usize = 64;
+
+static MULTI_CORE: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1));
+
 pub struct TsdbQuerier<'a> {
     tsdb: &'a Tsdb,
 }
@@ -47,8 +53,33 @@ impl<'a> TsdbQuerier<'a> {
         series
     }
 
-    /// The samples in `[mint, maxt]` of each series (in the order given).
+    /// The samples in `[mint, maxt]` of each series (in the order given). Many series are read
+    /// in two halves on two cores, each half its own way through head and RocksDB: a query
+    /// waits on decoding and RocksDB look-ups, which parallelise without shared state.
     fn read(
+        &self,
+        series: &[Arc<MemSeries>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Vec<Sample>>, StorageError> {
+        if series.len() < PARALLEL_READ_MIN_SERIES || !*MULTI_CORE {
+            return self.read_serial(series, mint, maxt);
+        }
+        let (first, second) = series.split_at(series.len() / 2);
+        let (first, second) = std::thread::scope(|scope| {
+            let helper = scope.spawn(|| self.read_serial(second, mint, maxt));
+            let first = self.read_serial(first, mint, maxt);
+            let second = helper
+                .join()
+                .unwrap_or_else(|_| Err(StorageError::Engine("a read thread panicked".into())));
+            (first, second)
+        });
+        let mut out = first?;
+        out.extend(second?);
+        Ok(out)
+    }
+
+    fn read_serial(
         &self,
         series: &[Arc<MemSeries>],
         mint: i64,
