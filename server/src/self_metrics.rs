@@ -233,6 +233,12 @@ pub fn render(state: &AppState) -> String {
         counter(&stats.wal_corruptions),
     );
     w.single(
+        "narthex_tsdb_rocksdb_memory_bytes",
+        "gauge",
+        "Memory RocksDB holds: memtables, table readers and the block cache.",
+        tsdb.rocksdb_memory_bytes() as f64,
+    );
+    w.single(
         "narthex_tsdb_wal_bytes",
         "gauge",
         "Bytes in Narthex's write-ahead log (samples not yet checkpointed into RocksDB).",

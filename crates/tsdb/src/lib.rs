@@ -323,6 +323,29 @@ impl Tsdb {
         sst + self.lock_wal().size()
     }
 
+    /// Memory RocksDB holds: memtables, table readers (indexes and filters) and the block cache.
+    pub fn rocksdb_memory_bytes(&self) -> u64 {
+        let per_family: u64 = [CF_SERIES, CF_SERIES_TIMES, CF_POSTINGS, CF_CHUNKS, CF_META]
+            .iter()
+            .filter_map(|name| self.db.cf_handle(name))
+            .flat_map(|cf| {
+                [
+                    "rocksdb.cur-size-all-mem-tables",
+                    "rocksdb.estimate-table-readers-mem",
+                ]
+                .into_iter()
+                .filter_map(move |p| self.db.property_int_value_cf(cf, p).ok().flatten())
+            })
+            .sum();
+        let cache = self
+            .db
+            .property_int_value("rocksdb.block-cache-usage")
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        per_family + cache
+    }
+
     /// Bytes of the write-ahead log.
     pub fn wal_bytes(&self) -> u64 {
         self.lock_wal().size()
