@@ -394,12 +394,14 @@ impl Tsdb {
             let what = what.to_string();
             move |e: rocksdb::Error| StorageError::Engine(format!("{what}: {e}"))
         };
-        let first_kept = {
-            let _exclusive = self.commit_lock.write().unwrap_or_else(|e| e.into_inner());
-            self.lock_wal()
-                .cut()
-                .map_err(|e| StorageError::Engine(e.to_string()))?
-        };
+        // Commits wait while the open chunks are written: a commit that closed a chunk and
+        // wrote it meanwhile would otherwise have its full chunk overwritten by the older copy
+        // taken here (same key).
+        let exclusive = self.commit_lock.write().unwrap_or_else(|e| e.into_inner());
+        let first_kept = self
+            .lock_wal()
+            .cut()
+            .map_err(|e| StorageError::Engine(e.to_string()))?;
         let chunks_cf = self.cf(CF_CHUNKS)?;
         let times_cf = self.cf(CF_SERIES_TIMES)?;
         let mut batch = WriteBatch::default();
@@ -417,6 +419,7 @@ impl Tsdb {
         self.db
             .write_opt(batch, &no_wal())
             .map_err(engine("writing open chunks"))?;
+        drop(exclusive);
         let families: Vec<&rocksdb::ColumnFamily> =
             [CF_SERIES, CF_SERIES_TIMES, CF_POSTINGS, CF_CHUNKS]
                 .iter()
