@@ -9,7 +9,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use narthex_model::{Labels, Sample, SeriesRef, StorageError};
@@ -37,6 +37,9 @@ pub struct MemSeries {
     /// locking the series. `i64::MAX`/`i64::MIN` while the series has no sample.
     pub min_t: AtomicI64,
     pub max_t: AtomicI64,
+    /// Set when retention or delete_series removed the series; a commit holding it creates
+    /// the series anew instead of appending to it.
+    removed: AtomicBool,
     state: Mutex<SeriesState>,
 }
 
@@ -68,6 +71,7 @@ impl MemSeries {
             labels,
             min_t: AtomicI64::new(i64::MAX),
             max_t: AtomicI64::new(i64::MIN),
+            removed: AtomicBool::new(false),
             state: Mutex::new(SeriesState::default()),
         }
     }
@@ -76,6 +80,14 @@ impl MemSeries {
         // The state stays consistent if a holder panicked: every mutation is completed before
         // anything that could panic.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn mark_removed(&self) {
+        self.removed.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::SeqCst)
     }
 
     /// Whether the series has data in `[mint, maxt]` as far as its time span tells.

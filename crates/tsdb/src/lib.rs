@@ -390,6 +390,12 @@ impl Tsdb {
     }
 
     fn checkpoint_inner(&self) -> Result<(), StorageError> {
+        let exclusive = self.commit_lock.write().unwrap_or_else(|e| e.into_inner());
+        self.checkpoint_holding(exclusive)
+    }
+
+    /// The checkpoint, with commits already excluded by the caller.
+    fn checkpoint_holding(&self, exclusive: RwLockWriteGuard<'_, ()>) -> Result<(), StorageError> {
         let engine = |what: &str| {
             let what = what.to_string();
             move |e: rocksdb::Error| StorageError::Engine(format!("{what}: {e}"))
@@ -397,7 +403,6 @@ impl Tsdb {
         // Commits wait while the open chunks are written: a commit that closed a chunk and
         // wrote it meanwhile would otherwise have its full chunk overwritten by the older copy
         // taken here (same key).
-        let exclusive = self.commit_lock.write().unwrap_or_else(|e| e.into_inner());
         let first_kept = self
             .lock_wal()
             .cut()
@@ -405,8 +410,23 @@ impl Tsdb {
         let chunks_cf = self.cf(CF_CHUNKS)?;
         let times_cf = self.cf(CF_SERIES_TIMES)?;
         let mut batch = WriteBatch::default();
+        let mut retried = Vec::new();
         for series in self.head.all() {
-            let snapshot = series.lock().open.as_ref().map(|open| open.snapshot());
+            let (unflushed, snapshot) = {
+                let state = series.lock();
+                (
+                    state.unflushed.clone(),
+                    state.open.as_ref().map(|open| open.snapshot()),
+                )
+            };
+            // Closed chunks whose write failed before: the log about to be deleted holds
+            // their samples, so they must reach RocksDB now.
+            for chunk in &unflushed {
+                put_chunk(&mut batch, chunks_cf, times_cf, &series, chunk);
+            }
+            if !unflushed.is_empty() {
+                retried.push(series.clone());
+            }
             if let Some(chunk) = snapshot {
                 put_chunk(&mut batch, chunks_cf, times_cf, &series, &chunk);
             }
@@ -419,6 +439,9 @@ impl Tsdb {
         self.db
             .write_opt(batch, &no_wal())
             .map_err(engine("writing open chunks"))?;
+        for series in retried {
+            series.lock().unflushed.clear();
+        }
         drop(exclusive);
         let families: Vec<&rocksdb::ColumnFamily> =
             [CF_SERIES, CF_SERIES_TIMES, CF_POSTINGS, CF_CHUNKS]
@@ -525,7 +548,11 @@ impl Tsdb {
             .head
             .all()
             .into_iter()
-            .filter(|s| s.max_t.load(Ordering::Relaxed) < cutoff_t)
+            .filter(|s| {
+                // A series just created has no sample yet (max_t = MIN): not stale.
+                let max_t = s.max_t.load(Ordering::Relaxed);
+                max_t != i64::MIN && max_t < cutoff_t
+            })
             .collect();
         self.remove_series(&stale)?;
         if let Some((min_t, _)) = self.span.get() {
@@ -594,7 +621,8 @@ impl Tsdb {
         let mut emptied = Vec::new();
         {
             // No commit runs meanwhile, so no chunk is in flight between the head and RocksDB.
-            let _exclusive = self.commit_lock.write().unwrap_or_else(|e| e.into_inner());
+            let exclusive = self.commit_lock.write().unwrap_or_else(|e| e.into_inner());
+            let mut rewritten_heads = Vec::new();
             let mut batch = WriteBatch::default();
             for series in &targets {
                 let mut left = 0usize;
@@ -644,32 +672,50 @@ impl Tsdb {
                     }
                     iter.status().map_err(engine)?;
                 }
-                let mut state = series.lock();
-                if let Some(open) = &mut state.open {
+                // The open chunk without the range, applied after RocksDB is written.
+                let open_bytes = series
+                    .lock()
+                    .open
+                    .as_ref()
+                    .map(|open| open.chunk.bytes().to_vec());
+                if let Some(bytes) = open_bytes {
                     let mut samples = Vec::new();
-                    chunk::decode(open.chunk.bytes(), &mut samples)
+                    chunk::decode(&bytes, &mut samples)
                         .map_err(|e| StorageError::Corrupt(e.to_string()))?;
                     samples.retain(|s| s.t < mint || s.t > maxt);
-                    if samples.is_empty() {
-                        state.open = None;
-                    } else {
-                        let mut rewritten = chunk::XorChunk::new();
-                        for s in &samples {
-                            rewritten.append(s.t, s.v);
-                        }
-                        open.chunk = rewritten;
+                    if !samples.is_empty() {
                         left += 1;
                     }
+                    let rewritten = (!samples.is_empty()).then(|| {
+                        let mut chunk = chunk::XorChunk::new();
+                        for s in &samples {
+                            chunk.append(s.t, s.v);
+                        }
+                        chunk
+                    });
+                    rewritten_heads.push((series.clone(), rewritten));
                 }
                 if left == 0 {
                     emptied.push(series.clone());
                 }
             }
             self.db.write(batch).map_err(engine)?;
+            for (series, rewritten) in rewritten_heads {
+                let mut state = series.lock();
+                match rewritten {
+                    Some(chunk) => {
+                        if let Some(open) = &mut state.open {
+                            open.chunk = chunk;
+                        }
+                    }
+                    None => state.open = None,
+                }
+            }
+            // The log still holds the deleted samples: persist the head and drop the log
+            // before any commit can follow.
+            self.checkpoint_holding(exclusive)?;
         }
         self.remove_series(&emptied)?;
-        // The log may still hold the deleted samples: persist the head and drop it.
-        self.checkpoint()?;
         Ok(targets.len())
     }
 
@@ -687,11 +733,13 @@ impl Tsdb {
         Ok(())
     }
 
-    /// Removes series from RocksDB, the postings and the head.
+    /// Removes series from RocksDB, the postings and the head. No commit runs meanwhile; one
+    /// that resolved a series before finds it marked removed and creates it anew.
     fn remove_series(&self, series: &[Arc<MemSeries>]) -> Result<(), StorageError> {
         if series.is_empty() {
             return Ok(());
         }
+        let _exclusive = self.commit_lock.write().unwrap_or_else(|e| e.into_inner());
         let _creation = self.creation.lock().unwrap_or_else(|e| e.into_inner());
         let mut batch = WriteBatch::default();
         let series_cf = self.cf(CF_SERIES)?;
@@ -720,6 +768,7 @@ impl Tsdb {
             }
         }
         for s in series {
+            s.mark_removed();
             self.head.remove(s.series_ref);
         }
         self.stats
@@ -773,25 +822,49 @@ impl Tsdb {
     fn commit_batch(&self, batch: PendingBatch) -> Result<(), StorageError> {
         let _shared = self.commit_lock.read().unwrap_or_else(|e| e.into_inner());
         let created = self.create_series(&batch.new_series)?;
-        let mut accepted = Vec::with_capacity(batch.samples.len());
-        let mut closed = Vec::new();
-        let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
+        // Resolve every sample's series; one removed since `append` (retention, delete_series)
+        // is created anew, so the sample is not appended to a series nobody can read.
+        let mut resolved: Vec<(Arc<MemSeries>, i64, f64)> = Vec::with_capacity(batch.samples.len());
         for (target, t, v) in batch.samples {
             let series = match target {
+                Target::Existing(series) if series.is_removed() => {
+                    match self
+                        .create_series(std::slice::from_ref(&series.labels))?
+                        .pop()
+                    {
+                        Some(series) => series,
+                        None => continue,
+                    }
+                }
                 Target::Existing(series) => series,
                 Target::New(i) => match created.get(i) {
                     Some(series) => series.clone(),
                     None => continue,
                 },
             };
+            resolved.push((series, t, v));
+        }
+        // Logged before the head changes (as Prometheus does): a commit that cannot be logged
+        // leaves nothing visible, and every sample a query can see is durable.
+        let logged: Vec<RefSample> = resolved
+            .iter()
+            .map(|(series, t, v)| RefSample {
+                series_ref: series.series_ref,
+                t: *t,
+                v: *v,
+            })
+            .collect();
+        self.lock_wal()
+            .log_samples(&logged)
+            .map_err(|e| StorageError::Engine(e.to_string()))?;
+        let mut appended = 0u64;
+        let mut closed = Vec::new();
+        let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
+        for (series, t, v) in resolved {
             let mut state = series.lock();
             match series.append(&mut state, t, v) {
                 Ok(Appended::Added(chunk)) => {
-                    accepted.push(RefSample {
-                        series_ref: series.series_ref,
-                        t,
-                        v,
-                    });
+                    appended += 1;
                     min_t = min_t.min(t);
                     max_t = max_t.max(t);
                     if let Some(chunk) = chunk {
@@ -800,7 +873,8 @@ impl Tsdb {
                     }
                 }
                 Ok(Appended::Duplicate) => {}
-                // Another appender wrote this series since `append` checked it.
+                // Another appender wrote this series since `append` checked it; replay drops
+                // the logged sample the same way.
                 Err(StorageError::OutOfOrder) => {
                     self.stats
                         .out_of_order_samples
@@ -814,13 +888,10 @@ impl Tsdb {
         if min_t <= max_t {
             self.span.note(min_t, max_t);
         }
-        self.lock_wal()
-            .log_samples(&accepted)
-            .map_err(|e| StorageError::Engine(e.to_string()))?;
         self.write_closed_chunks(&closed)?;
         self.stats
             .samples_appended
-            .fetch_add(accepted.len() as u64, Ordering::Relaxed);
+            .fetch_add(appended, Ordering::Relaxed);
         Ok(())
     }
 
@@ -1125,6 +1196,9 @@ fn open_rocksdb(path: &Path) -> Result<DB, OpenError> {
     options.set_compression_type(DBCompressionType::Lz4);
     options.set_bottommost_compression_type(DBCompressionType::Zstd);
     options.set_max_background_jobs(2);
+    // Chunks and their series' times are written together without RocksDB's WAL: they must
+    // reach disk together too, or a restart could trust a time whose chunk was lost.
+    options.set_atomic_flush(true);
     // RocksDB's informational log grows without bound otherwise; warnings are enough.
     options.set_log_level(rocksdb::LogLevel::Warn);
     options.set_keep_log_file_num(2);

@@ -708,6 +708,12 @@ fn full_disk_writer() {
             Err(e) => {
                 println!("failed {e}");
                 assert!(child_dir.is_some(), "commit failed without a limit: {e}");
+                if e.to_string().contains("write-ahead log") {
+                    // Logged before applied: a commit that could not be logged left nothing.
+                    let t = commit * 1000;
+                    let got = select(&tsdb, &[Matcher::equal("__name__", "full")], t, t);
+                    assert!(got.is_empty(), "an unlogged commit is visible: {got:?}");
+                }
                 std::process::exit(0);
             }
         }
@@ -841,4 +847,27 @@ fn checkpoints_during_appends_lose_nothing() {
     for s in &got {
         assert_eq!(s.samples.len(), PER_SERIES as usize, "{}", s.labels);
     }
+}
+
+/// A commit that resolved a series before retention or delete_series removed it creates the
+/// series anew: the sample is stored and readable, not appended to a removed series.
+#[test]
+fn a_commit_into_a_series_removed_meanwhile_recreates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let series = labels(&[("__name__", "gone"), ("k", "v")]);
+    write(&tsdb, &series, &[(1000, 1.0)]);
+    let mut app = tsdb.appender();
+    app.append(&series, 2000, 2.0).unwrap();
+    tsdb.delete_series(&[Matcher::equal("__name__", "gone")], i64::MIN, i64::MAX)
+        .unwrap();
+    assert_eq!(tsdb.series_count(), 0);
+    app.commit().unwrap();
+    let got = select(&tsdb, &[Matcher::equal("__name__", "gone")], 0, i64::MAX);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].samples, vec![Sample { t: 2000, v: 2.0 }]);
+    drop(tsdb);
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let got = select(&tsdb, &[Matcher::equal("__name__", "gone")], 0, i64::MAX);
+    assert_eq!(got[0].samples, vec![Sample { t: 2000, v: 2.0 }]);
 }

@@ -145,7 +145,12 @@ impl Wal {
         self.buffer[..4].copy_from_slice(&payload_len.to_le_bytes());
         self.buffer[4..8].copy_from_slice(&crc.to_le_bytes());
         let path = segment_path(&self.dir, self.segment);
-        self.file.write_all(&self.buffer).map_err(io_error(&path))?;
+        if let Err(e) = self.file.write_all(&self.buffer) {
+            // Cut a partly written record off again, so the next one does not follow garbage
+            // (which replay would report as corruption in the middle of the log).
+            let _ = self.file.set_len(self.written);
+            return Err(io_error(&path)(e));
+        }
         self.written += self.buffer.len() as u64;
         if self.written >= SEGMENT_BYTES {
             self.cut()?;
@@ -212,9 +217,9 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> Result<ReplayStats, 
                     offset += used;
                 }
                 Err(reason) => {
-                    if is_torn_tail(&bytes[offset..])
-                        || (newest && is_last_record(&bytes[offset..]))
-                    {
+                    // Only the newest segment can end in a record cut short by a crash.
+                    let rest = &bytes[offset..];
+                    if newest && (is_torn_tail(rest) || is_last_record(rest)) {
                         tracing::warn!(
                             segment = %path.display(),
                             offset,
