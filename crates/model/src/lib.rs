@@ -15,7 +15,9 @@ pub mod storage;
 
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
-pub use storage::{Appender, Querier, Sample, Series, SeriesRef, Storage, StorageError};
+pub use storage::{
+    label_names_of, Appender, Querier, Sample, Series, SeriesRef, Storage, StorageError,
+};
 
 /// The bit pattern Prometheus writes as a staleness marker: a NaN that is never produced by
 /// arithmetic, so it survives storage bit-exact and tells "series gone" apart from a real NaN.

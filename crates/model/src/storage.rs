@@ -117,15 +117,7 @@ pub trait Querier {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>, StorageError> {
-        let mut names = BTreeSet::new();
-        for labels in self.series(matchers, mint, maxt)? {
-            for label in labels.iter() {
-                if !names.contains(&label.name) {
-                    names.insert(label.name.clone());
-                }
-            }
-        }
-        Ok(names.into_iter().collect())
+        Ok(label_names_of(&self.series(matchers, mint, maxt)?))
     }
 
     /// The values label `name` takes on the series matching `matchers` (every series when
@@ -148,6 +140,19 @@ pub trait Querier {
         }
         Ok(values.into_iter().collect())
     }
+}
+
+/// The label names of `series`: sorted, without duplicates.
+pub fn label_names_of(series: &[Labels]) -> Vec<String> {
+    let mut names = BTreeSet::new();
+    for labels in series {
+        for label in labels.iter() {
+            if !names.contains(&label.name) {
+                names.insert(label.name.clone());
+            }
+        }
+    }
+    names.into_iter().collect()
 }
 
 /// A storage engine: hands out appenders and queriers, shared across threads.

@@ -651,20 +651,16 @@ impl Tsdb {
                             iter.next();
                             continue;
                         }
-                        let mut samples = Vec::new();
-                        chunk::decode(bytes, &mut samples)
-                            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-                        samples.retain(|s| s.t < mint || s.t > maxt);
                         batch.delete_cf(chunks_cf, key);
-                        if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
-                            let mut rewritten = chunk::XorChunk::new();
-                            for s in &samples {
-                                rewritten.append(s.t, s.v);
-                            }
+                        if let Some(rewritten) = chunk_without(bytes, mint, maxt)? {
+                            let (first, last) = (
+                                rewritten.first_time().unwrap_or(key_fields.mint),
+                                rewritten.last_time().unwrap_or(chunk_maxt),
+                            );
                             batch.put_cf(
                                 chunks_cf,
-                                encoding::chunk_key(block, series.series_ref, first.t),
-                                encoding::chunk_value(last.t, rewritten.bytes()),
+                                encoding::chunk_key(block, series.series_ref, first),
+                                encoding::chunk_value(last, rewritten.bytes()),
                             );
                             left += 1;
                         }
@@ -679,20 +675,10 @@ impl Tsdb {
                     .as_ref()
                     .map(|open| open.chunk.bytes().to_vec());
                 if let Some(bytes) = open_bytes {
-                    let mut samples = Vec::new();
-                    chunk::decode(&bytes, &mut samples)
-                        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-                    samples.retain(|s| s.t < mint || s.t > maxt);
-                    if !samples.is_empty() {
+                    let rewritten = chunk_without(&bytes, mint, maxt)?;
+                    if rewritten.is_some() {
                         left += 1;
                     }
-                    let rewritten = (!samples.is_empty()).then(|| {
-                        let mut chunk = chunk::XorChunk::new();
-                        for s in &samples {
-                            chunk.append(s.t, s.v);
-                        }
-                        chunk
-                    });
                     rewritten_heads.push((series.clone(), rewritten));
                 }
                 if left == 0 {
@@ -977,6 +963,25 @@ pub struct TsdbStatus {
     pub label_value_count_by_label_name: Vec<(String, u64)>,
     pub memory_in_bytes_by_label_name: Vec<(String, u64)>,
     pub series_count_by_label_value_pair: Vec<(String, u64)>,
+}
+
+/// A chunk re-encoded without its samples in `[mint, maxt]`; `None` when none is left.
+fn chunk_without(
+    bytes: &[u8],
+    mint: i64,
+    maxt: i64,
+) -> Result<Option<chunk::XorChunk>, StorageError> {
+    let mut samples = Vec::new();
+    chunk::decode(bytes, &mut samples).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    samples.retain(|s| s.t < mint || s.t > maxt);
+    if samples.is_empty() {
+        return Ok(None);
+    }
+    let mut rewritten = chunk::XorChunk::new();
+    for s in &samples {
+        rewritten.append(s.t, s.v);
+    }
+    Ok(Some(rewritten))
 }
 
 /// Oldest and newest sample time over the whole database.

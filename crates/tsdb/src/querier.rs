@@ -8,10 +8,10 @@
 //! RocksDB is read block by block (two hours each), one raw iterator per block bounded to it,
 //! series in ref order, so a query touches only the blocks its range overlaps.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use narthex_model::{Labels, Matcher, Querier, Sample, Series, StorageError};
+use narthex_model::{label_names_of, Labels, Matcher, Querier, Sample, Series, StorageError};
 use rocksdb::ReadOptions;
 
 use crate::chunk::decode_range;
@@ -315,15 +315,7 @@ impl Querier for TsdbQuerier<'_> {
         maxt: i64,
     ) -> Result<Vec<String>, StorageError> {
         if !matchers.is_empty() {
-            let mut names = BTreeSet::new();
-            for labels in self.series(matchers, mint, maxt)? {
-                for label in labels.iter() {
-                    if !names.contains(&label.name) {
-                        names.insert(label.name.clone());
-                    }
-                }
-            }
-            return Ok(names.into_iter().collect());
+            return Ok(label_names_of(&self.series(matchers, mint, maxt)?));
         }
         let keys: Vec<(String, roaring::RoaringBitmap)> = self
             .tsdb
