@@ -32,9 +32,7 @@ pub(super) async fn status(State(state): State<Arc<AppState>>, request: Request)
                 }
             },
         };
-        let status = tokio::task::spawn_blocking(move || state.tsdb.status(limit))
-            .await
-            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
+        let status = blocking(move || Ok(state.tsdb.status(limit))).await?;
         let mut json = String::new();
         // An empty head reports Prometheus's sentinels: MaxInt64 / MinInt64.
         let _ = write!(
@@ -79,6 +77,17 @@ pub(super) async fn status(State(state): State<Arc<AppState>>, request: Request)
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Runs TSDB work on the blocking pool (it reads and writes RocksDB).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(internal)?
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorType::Internal, e.to_string())
+}
+
 /// Prometheus answers a disabled admin API with errorType `unavailable` and status 500;
 /// `None` when the admin API is enabled.
 fn admin_disabled(context: &ApiContext) -> Option<Response> {
@@ -102,7 +111,7 @@ pub(super) async fn snapshot(
         let name = snapshot_name();
         let dir = state.tsdb.path().join("snapshots").join(&name);
         let parent = dir.parent().map(std::path::Path::to_path_buf);
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             if let Some(parent) = parent {
                 std::fs::create_dir_all(&parent).map_err(|e| {
                     ApiError::new(
@@ -116,8 +125,7 @@ pub(super) async fn snapshot(
                 .snapshot(&dir)
                 .map_err(|e| ApiError::new(ErrorType::Internal, format!("create snapshot: {e}")))
         })
-        .await
-        .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))??;
+        .await?;
         let mut json = String::from("{\"name\":");
         write_json_string(&name, &mut json);
         json.push('}');
@@ -179,15 +187,16 @@ pub(super) async fn delete_series(
         let end = params.time_param("end", MAX_TIME)?;
         let sets = parse_matcher_sets(&selectors)
             .map_err(|reason| ApiError::new(ErrorType::BadData, reason))?;
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             for matchers in &sets {
-                state.tsdb.delete_series(matchers, start, end)?;
+                state
+                    .tsdb
+                    .delete_series(matchers, start, end)
+                    .map_err(internal)?;
             }
-            Ok::<_, narthex_model::StorageError>(())
+            Ok(())
         })
-        .await
-        .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
-        .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
+        .await?;
         Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
     }
     .await;
@@ -204,10 +213,7 @@ pub(super) async fn clean_tombstones(
         return disabled;
     }
     let result = async {
-        tokio::task::spawn_blocking(move || state.tsdb.compact())
-            .await
-            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
-            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
+        blocking(move || state.tsdb.compact().map_err(internal)).await?;
         Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
     }
     .await;
