@@ -103,7 +103,7 @@ pub struct ServerArgs {
         long = "storage.tsdb.retention.size",
         value_name = "SIZE",
         default_value = "0",
-        value_parser = parse_size_flag
+        value_parser = narthex_config::parse_byte_size
     )]
     pub retention_size_bytes: u64,
 
@@ -170,39 +170,6 @@ pub struct ServerArgs {
     pub log_level: String,
 }
 
-/// A byte size as Prometheus writes it: a number with B, KB, MB, GB, TB, PB or EB, each unit
-/// 1024 times the previous one; a bare 0 disables the limit.
-fn parse_size_flag(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    if text == "0" {
-        return Ok(0);
-    }
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} has no unit (B, KB, MB, GB, TB, PB, EB)"))?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
-    let power = match unit {
-        "B" => 0,
-        "KB" => 1,
-        "MB" => 2,
-        "GB" => 3,
-        "TB" => 4,
-        "PB" => 5,
-        "EB" => 6,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} (use B, KB, MB, GB, TB, PB or EB)"
-            ))
-        }
-    };
-    number
-        .checked_mul(1024u64.pow(power))
-        .ok_or_else(|| format!("{text:?} is too large"))
-}
-
 /// A count that must be at least 1 (no query could ever run with 0 permits).
 fn parse_positive_count(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
@@ -234,11 +201,15 @@ mod tests {
 
     #[test]
     fn sizes_and_retention_parse_like_prometheus() {
-        assert_eq!(parse_size_flag("512MB"), Ok(512 << 20));
-        assert_eq!(parse_size_flag("1GB"), Ok(1 << 30));
-        assert_eq!(parse_size_flag("0"), Ok(0));
-        assert!(parse_size_flag("12").unwrap_err().contains("no unit"));
-        assert!(parse_size_flag("5XB").unwrap_err().contains("unknown unit"));
+        assert_eq!(narthex_config::parse_byte_size("512MB"), Ok(512 << 20));
+        assert_eq!(narthex_config::parse_byte_size("1GB"), Ok(1 << 30));
+        assert_eq!(narthex_config::parse_byte_size("0"), Ok(0));
+        assert!(narthex_config::parse_byte_size("12")
+            .unwrap_err()
+            .contains("no unit"));
+        assert!(narthex_config::parse_byte_size("5XB")
+            .unwrap_err()
+            .contains("unknown unit"));
         assert_eq!(parse_retention_flag("0"), Ok(0));
         assert_eq!(parse_retention_flag("2h"), Ok(7_200_000));
     }

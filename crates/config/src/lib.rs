@@ -12,6 +12,12 @@ use std::path::{Path, PathBuf};
 use narthex_model::duration::{format_duration, parse_duration};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub mod http_client;
+
+use http_client::{
+    Authorization, BasicAuth, HttpClientConfig, HttpClientFields, Secret, TlsConfig,
+};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -49,9 +55,22 @@ pub struct GlobalConfig {
     /// 0 while unset in the file; `Config::parse` resolves it as Prometheus does.
     #[serde(default = "unset_duration")]
     pub scrape_timeout: Duration,
+    pub scrape_protocols: Vec<ScrapeProtocol>,
     pub evaluation_interval: Duration,
+    pub rule_query_offset: Duration,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub external_labels: BTreeMap<LabelName, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_log_file: Option<String>,
+    /// Default limits of every scrape config; 0 means none.
+    pub body_size_limit: ByteSize,
+    pub sample_limit: u64,
+    pub target_limit: u64,
+    pub label_limit: u64,
+    pub label_name_length_limit: u64,
+    pub label_value_length_limit: u64,
+    /// How many dropped targets each pool keeps for the API; 0 keeps all.
+    pub keep_dropped_targets: u64,
 }
 
 impl Default for GlobalConfig {
@@ -59,8 +78,18 @@ impl Default for GlobalConfig {
         GlobalConfig {
             scrape_interval: Duration(60_000),
             scrape_timeout: Duration(10_000),
+            scrape_protocols: DEFAULT_SCRAPE_PROTOCOLS.to_vec(),
             evaluation_interval: Duration(60_000),
+            rule_query_offset: Duration(0),
             external_labels: BTreeMap::new(),
+            query_log_file: None,
+            body_size_limit: ByteSize(0),
+            sample_limit: 0,
+            target_limit: 0,
+            label_limit: 0,
+            label_name_length_limit: 0,
+            label_value_length_limit: 0,
+            keep_dropped_targets: 0,
         }
     }
 }
@@ -74,14 +103,60 @@ pub struct ScrapeConfig {
     pub scrape_interval: Option<Duration>,
     #[serde(default)]
     pub scrape_timeout: Option<Duration>,
+    /// The formats asked for, most preferred first; the global list when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_protocols: Option<Vec<ScrapeProtocol>>,
+    /// The format assumed when a target sends no or an unknown Content-Type; without it such a
+    /// scrape fails, as in Prometheus 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_scrape_protocol: Option<ScrapeProtocol>,
     #[serde(default = "default_metrics_path")]
     pub metrics_path: String,
     #[serde(default)]
     pub scheme: Scheme,
+    /// URL query parameters sent with every scrape.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub honor_labels: bool,
     #[serde(default = "default_true")]
     pub honor_timestamps: bool,
+    #[serde(default)]
+    pub track_timestamps_staleness: bool,
+    #[serde(default = "default_true")]
+    pub enable_compression: bool,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
+    #[serde(default = "default_true")]
+    pub follow_redirects: bool,
+    #[serde(default = "default_true")]
+    pub enable_http2: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+
+    /// Limits, 0 meaning none; unset ones take the global value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_name_length_limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_value_length_limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_size_limit: Option<ByteSize>,
+
     #[serde(default)]
     pub static_configs: Vec<StaticConfig>,
 }
@@ -93,6 +168,160 @@ impl ScrapeConfig {
 
     pub fn timeout(&self) -> Duration {
         self.scrape_timeout.unwrap_or(Duration(10_000))
+    }
+
+    /// The HTTP client settings, checked and combined (`Config::parse` has checked them once).
+    pub fn http_client(&self) -> Result<HttpClientConfig, String> {
+        HttpClientFields {
+            basic_auth: &self.basic_auth,
+            authorization: &self.authorization,
+            bearer_token: &self.bearer_token,
+            bearer_token_file: &self.bearer_token_file,
+            tls_config: &self.tls_config,
+            follow_redirects: self.follow_redirects,
+            enable_http2: self.enable_http2,
+            proxy_url: &self.proxy_url,
+        }
+        .resolve()
+    }
+
+    /// The formats to ask for (after `Config::parse` filled in the global list).
+    pub fn protocols(&self) -> &[ScrapeProtocol] {
+        self.scrape_protocols
+            .as_deref()
+            .unwrap_or(&DEFAULT_SCRAPE_PROTOCOLS)
+    }
+
+    /// The effective limits, after `Config::parse` filled in the global ones.
+    pub fn limits(&self) -> ScrapeLimits {
+        ScrapeLimits {
+            sample_limit: self.sample_limit.unwrap_or(0),
+            label_limit: self.label_limit.unwrap_or(0),
+            label_name_length_limit: self.label_name_length_limit.unwrap_or(0),
+            label_value_length_limit: self.label_value_length_limit.unwrap_or(0),
+            target_limit: self.target_limit.unwrap_or(0),
+            body_size_limit: self.body_size_limit.map_or(0, |b| b.0),
+        }
+    }
+}
+
+/// A scrape config's limits; 0 means unlimited, as in Prometheus.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScrapeLimits {
+    pub sample_limit: u64,
+    pub label_limit: u64,
+    pub label_name_length_limit: u64,
+    pub label_value_length_limit: u64,
+    pub target_limit: u64,
+    pub body_size_limit: u64,
+}
+
+/// An exposition format a scrape can ask for, named as in Prometheus's `scrape_protocols`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+pub enum ScrapeProtocol {
+    /// Accepted in configs so they load unchanged; Narthex does not ask for it (no native
+    /// histograms), and the next protocol in the list is used.
+    PrometheusProto,
+    #[serde(rename = "OpenMetricsText0.0.1")]
+    OpenMetricsText001,
+    #[serde(rename = "OpenMetricsText1.0.0")]
+    OpenMetricsText100,
+    #[serde(rename = "PrometheusText0.0.4")]
+    PrometheusText004,
+    #[serde(rename = "PrometheusText1.0.0")]
+    PrometheusText100,
+}
+
+impl ScrapeProtocol {
+    /// The media type sent in the Accept header, `None` for the protobuf format.
+    pub fn media_type(self) -> Option<&'static str> {
+        match self {
+            ScrapeProtocol::PrometheusProto => None,
+            ScrapeProtocol::OpenMetricsText001 => {
+                Some("application/openmetrics-text;version=0.0.1")
+            }
+            ScrapeProtocol::OpenMetricsText100 => {
+                Some("application/openmetrics-text;version=1.0.0")
+            }
+            ScrapeProtocol::PrometheusText004 => Some("text/plain;version=0.0.4"),
+            ScrapeProtocol::PrometheusText100 => Some("text/plain;version=1.0.0"),
+        }
+    }
+}
+
+/// Prometheus 3's default `scrape_protocols`.
+pub const DEFAULT_SCRAPE_PROTOCOLS: [ScrapeProtocol; 4] = [
+    ScrapeProtocol::OpenMetricsText100,
+    ScrapeProtocol::OpenMetricsText001,
+    ScrapeProtocol::PrometheusText100,
+    ScrapeProtocol::PrometheusText004,
+];
+
+/// A byte size as Prometheus writes it (`10MB`, `1GiB`): units B, KB/KiB .. EB/EiB, each 1024
+/// times the previous one; a bare `0` means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+/// Parses a [`ByteSize`].
+pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(0);
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit (B, KB, MB, GB, TB, PB, EB)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+    let power = match unit {
+        "B" => 0,
+        "KB" | "KiB" => 1,
+        "MB" | "MiB" => 2,
+        "GB" | "GiB" => 3,
+        "TB" | "TiB" => 4,
+        "PB" | "PiB" => 5,
+        "EB" | "EiB" => 6,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?} (use B, KB, MB, GB, TB, PB or EB)"
+            ))
+        }
+    };
+    number
+        .checked_mul(1024u64.pow(power))
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        if self.0 == 0 {
+            return f.write_str("0");
+        }
+        let mut value = self.0;
+        let mut unit = 0;
+        while value % 1024 == 0 && unit < UNITS.len() - 1 {
+            value /= 1024;
+            unit += 1;
+        }
+        write!(f, "{value}{}", UNITS[unit])
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_byte_size(&text)
+            .map(ByteSize)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
     }
 }
 
@@ -249,6 +478,28 @@ fn check_target_address(address: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// As Prometheus: the list must not be empty nor name a protocol twice. Narthex also needs one
+/// text protocol in it, since it does not ask for protobuf.
+fn check_protocols(protocols: &[ScrapeProtocol]) -> Result<(), String> {
+    if protocols.is_empty() {
+        return Err("scrape_protocols cannot be empty".into());
+    }
+    for (i, p) in protocols.iter().enumerate() {
+        if protocols[..i].contains(p) {
+            return Err(format!(
+                "duplicated protocol in scrape_protocols, got {protocols:?}"
+            ));
+        }
+    }
+    if protocols.iter().all(|p| p.media_type().is_none()) {
+        return Err(
+            "scrape_protocols names only PrometheusProto, which Narthex does not support; add a text protocol"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 impl Config {
     /// Reads and checks a file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -270,6 +521,8 @@ impl Config {
         } else {
             serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?
         };
+        check_protocols(&config.global.scrape_protocols)
+            .map_err(|e| invalid(format!("{e} in global scrape_protocols")))?;
         if config.global.scrape_timeout > config.global.scrape_interval {
             return Err(invalid(format!(
                 "global scrape timeout {} greater than scrape interval {}",
@@ -310,6 +563,32 @@ impl Config {
                     scrape.job_name
                 )));
             }
+            let global = &config.global;
+            scrape
+                .scrape_protocols
+                .get_or_insert_with(|| global.scrape_protocols.clone());
+            scrape.sample_limit.get_or_insert(global.sample_limit);
+            scrape.label_limit.get_or_insert(global.label_limit);
+            scrape
+                .label_name_length_limit
+                .get_or_insert(global.label_name_length_limit);
+            scrape
+                .label_value_length_limit
+                .get_or_insert(global.label_value_length_limit);
+            scrape.target_limit.get_or_insert(global.target_limit);
+            scrape.body_size_limit.get_or_insert(global.body_size_limit);
+            check_protocols(scrape.protocols()).map_err(|e| {
+                invalid(format!(
+                    "{e} for scrape config with job name {:?}",
+                    scrape.job_name
+                ))
+            })?;
+            scrape.http_client().map_err(|e| {
+                invalid(format!(
+                    "{e} for scrape config with job name {:?}",
+                    scrape.job_name
+                ))
+            })?;
             if !scrape.metrics_path.starts_with('/') {
                 return Err(invalid(format!(
                     "metrics_path {:?} must start with '/' for scrape config with job name {:?}",
@@ -459,5 +738,90 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("greater than scrape interval"), "{err}");
+    }
+
+    #[test]
+    fn full_scrape_config_reads_with_global_limits_filled_in() {
+        let config = Config::parse(
+            r#"
+global:
+  sample_limit: 1000
+  body_size_limit: 10MB
+  scrape_protocols: [PrometheusText0.0.4]
+scrape_configs:
+  - job_name: full
+    metrics_path: /probe
+    scheme: https
+    params: {module: [http_2xx], target: [a, b]}
+    basic_auth: {username: u, password: p}
+    tls_config: {insecure_skip_verify: true, server_name: example.org}
+    follow_redirects: false
+    enable_compression: false
+    label_limit: 30
+    scrape_protocols: [PrometheusProto, OpenMetricsText1.0.0]
+    fallback_scrape_protocol: PrometheusText0.0.4
+  - job_name: bearer
+    bearer_token: s3cret
+"#,
+            "x",
+        )
+        .unwrap();
+        let full = &config.scrape_configs[0];
+        assert_eq!(full.params["target"], ["a", "b"]);
+        assert_eq!(
+            full.limits(),
+            ScrapeLimits {
+                sample_limit: 1000,
+                label_limit: 30,
+                body_size_limit: 10 << 20,
+                ..ScrapeLimits::default()
+            }
+        );
+        assert_eq!(
+            full.protocols(),
+            [
+                ScrapeProtocol::PrometheusProto,
+                ScrapeProtocol::OpenMetricsText100
+            ]
+        );
+        let client = full.http_client().unwrap();
+        assert!(!client.follow_redirects && client.tls_config.insecure_skip_verify);
+        assert_eq!(
+            config.scrape_configs[1].protocols(),
+            [ScrapeProtocol::PrometheusText004]
+        );
+        let auth = config.scrape_configs[1]
+            .http_client()
+            .unwrap()
+            .authorization;
+        assert_eq!(auth.unwrap().credentials.unwrap().expose(), "s3cret");
+        let yaml = config.to_yaml();
+        assert!(
+            yaml.contains("<secret>") && !yaml.contains("s3cret"),
+            "{yaml}"
+        );
+    }
+
+    #[test]
+    fn bad_client_settings_and_protocols_name_the_job() {
+        let err = error_of(
+            "scrape_configs:\n - job_name: a\n   bearer_token: x\n   bearer_token_file: /f\n",
+        );
+        assert!(
+            err.contains("bearer_token & bearer_token_file") && err.contains("\"a\""),
+            "{err}"
+        );
+        let err = error_of("scrape_configs:\n - job_name: a\n   scrape_protocols: []\n");
+        assert!(err.contains("scrape_protocols cannot be empty"), "{err}");
+        let err = error_of("scrape_configs:\n - job_name: a\n   scrape_protocols: [Text]\n");
+        assert!(
+            err.contains("unknown variant `Text`") && err.contains("line 3"),
+            "{err}"
+        );
+        let err = error_of("global:\n  body_size_limit: 10XB\n");
+        assert!(
+            err.contains("unknown unit") && err.contains("line 2"),
+            "{err}"
+        );
     }
 }
