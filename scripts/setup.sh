@@ -17,8 +17,9 @@ missing=()
 dpkg -s clang >/dev/null 2>&1 || missing+=(clang)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
-# The real Prometheus, as the reference peer of the API's differential test.
+# The real Prometheus and node exporter, reference peers and real scrape targets of the tests.
 dpkg -s prometheus >/dev/null 2>&1 || missing+=(prometheus)
+dpkg -s prometheus-node-exporter >/dev/null 2>&1 || missing+=(prometheus-node-exporter)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -55,5 +56,14 @@ if [ -f end2end/package-lock.json ] && [ ! -d end2end/node_modules ] \
    || [ end2end/package-lock.json -nt end2end/node_modules ]; then
   say "installing end-to-end test packages"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+fi
+# Python's prometheus_client (PyPI), for scraping the seed article's example programs.
+PROMETHEUS_CLIENT_VERSION=0.23.1
+if ! .tools/venv/bin/python -c "import prometheus_client" 2>/dev/null; then
+  say "installing prometheus_client $PROMETHEUS_CLIENT_VERSION into .tools/venv"
+  mkdir -p .tools
+  python3 -m venv .tools/venv
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check \
+    "prometheus_client==$PROMETHEUS_CLIENT_VERSION"
 fi
 say "ready"

@@ -10,6 +10,8 @@
 mod ast_json;
 mod metadata;
 mod pretty;
+mod status;
+mod targets;
 mod tsdb_admin;
 mod write;
 
@@ -94,6 +96,13 @@ pub fn router_with(options: ApiOptions) -> Router<Arc<AppState>> {
         .route("/labels", get(metadata::labels).post(metadata::labels))
         .route("/label/{name}/values", get(metadata::label_values))
         .route("/status/tsdb", get(tsdb_admin::status))
+        .route("/status/config", get(status::config))
+        .route("/status/flags", get(status::flags))
+        .route("/status/runtimeinfo", get(status::runtime_info))
+        .route("/status/buildinfo", get(status::build_info))
+        .route("/targets", get(targets::targets))
+        .route("/targets/metadata", get(targets::targets_metadata))
+        .route("/metadata", get(targets::metadata))
         .route(
             "/admin/tsdb/snapshot",
             post(tsdb_admin::snapshot).put(tsdb_admin::snapshot),

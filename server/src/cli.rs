@@ -1,5 +1,6 @@
 //! Command-line flags, named as Prometheus names them so existing scripts and unit files work.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -155,6 +156,11 @@ pub struct ServerArgs {
     #[arg(long = "web.enable-admin-api")]
     pub enable_admin_api: bool,
 
+    /// Enable shutdown and reload via HTTP request: POST /-/quit and POST /-/reload.
+    /// (A reload also happens on SIGHUP, with or without this flag.)
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+
     /// Enable the API endpoint accepting Prometheus remote write requests (POST /api/v1/write).
     #[arg(long = "web.enable-remote-write-receiver")]
     pub enable_remote_write_receiver: bool,
@@ -168,6 +174,30 @@ pub struct ServerArgs {
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info",
           value_parser = ["debug", "info", "warn", "error"])]
     pub log_level: String,
+}
+
+/// Every flag of the server with its value as given or defaulted, by long name, as
+/// `/api/v1/status/flags` lists them.
+pub fn flag_values(command: &clap::Command, matches: &clap::ArgMatches) -> BTreeMap<String, String> {
+    let mut flags = BTreeMap::new();
+    for arg in command.get_arguments() {
+        let Some(long) = arg.get_long() else {
+            continue;
+        };
+        let id = arg.get_id().as_str();
+        if matches!(id, "help" | "version") {
+            continue;
+        }
+        let value = match matches.try_get_raw(id) {
+            Ok(Some(values)) => values
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => String::new(),
+        };
+        flags.insert(long.to_string(), value);
+    }
+    flags
 }
 
 /// A count that must be at least 1 (no query could ever run with 0 permits).

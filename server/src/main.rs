@@ -6,11 +6,12 @@
 mod api;
 mod backfill;
 mod cli;
+mod reload;
 mod self_metrics;
 mod server;
 mod web;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use std::process::ExitCode;
 
@@ -18,7 +19,16 @@ use cli::{Cli, Command, CreateBlocksFrom, ToolCommand, TsdbTool};
 
 fn main() -> anyhow::Result<ExitCode> {
     keep_freed_memory();
-    let cli = Cli::parse();
+    let command = Cli::command();
+    let matches = command.clone().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let flags = match matches.subcommand() {
+        Some(("server", server_matches)) => command
+            .find_subcommand("server")
+            .map(|server| cli::flag_values(server, server_matches))
+            .unwrap_or_default(),
+        _ => cli::flag_values(&command, &matches),
+    };
     let (args, embedded_config) = match cli.command {
         Some(Command::Server(args)) => (args, false),
         Some(Command::Tool(tool)) => return Ok(run_tool(tool)),
@@ -28,7 +38,7 @@ fn main() -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(server::run(args, embedded_config))?;
+    runtime.block_on(server::run(args, embedded_config, flags))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -244,6 +244,18 @@ pub fn render(state: &AppState) -> String {
         "Bytes in Narthex's write-ahead log (samples not yet checkpointed into RocksDB).",
         tsdb.wal_bytes() as f64,
     );
+    w.single(
+        "prometheus_config_last_reload_successful",
+        "gauge",
+        "Whether the last configuration reload attempt was successful.",
+        if state.config.last_reload_successful() { 1.0 } else { 0.0 },
+    );
+    w.single(
+        "prometheus_config_last_reload_success_timestamp_seconds",
+        "gauge",
+        "Timestamp of the last successful configuration reload.",
+        state.config.last_success_seconds() as f64,
+    );
     let targets = state.scrape.targets();
     w.single(
         "prometheus_sd_discovered_targets",

@@ -1,13 +1,16 @@
 //! Wiring of the server: configuration, storage, scrape loops and the HTTP router, started in
 //! that order and stopped in reverse on SIGINT/SIGTERM.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use axum::routing::get;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::Router;
 use narthex_config::Config;
 use narthex_promql::{Engine, EngineOptions, ParseOptions};
@@ -15,6 +18,7 @@ use narthex_scrape::ScrapeManager;
 use narthex_tsdb::{Tsdb, TsdbOptions};
 
 use crate::cli::ServerArgs;
+use crate::reload::{ConfigSource, ConfigState};
 
 /// The all-in-one configuration; `{self}` becomes the address the server listens on.
 const EMBEDDED_CONFIG: &str = include_str!("default-config.yml");
@@ -48,12 +52,22 @@ pub struct AppState {
     pub engine: Engine,
     pub parse_options: ParseOptions,
     pub scrape: ScrapeManager,
-    pub config: Config,
+    pub config: ConfigState,
+    /// Every command-line flag and its value, for `/api/v1/status/flags`.
+    pub flags: BTreeMap<String, String>,
+    pub lifecycle_api: bool,
+    /// Set by `/-/quit`: the server shuts down as on SIGTERM.
+    pub quit: Arc<tokio::sync::Notify>,
+    pub retention: String,
     pub started: SystemTime,
 }
 
-pub async fn run(args: ServerArgs, embedded_config: bool) -> anyhow::Result<()> {
-    let config = load_config(&args, embedded_config)?;
+pub async fn run(
+    args: ServerArgs,
+    embedded_config: bool,
+    flags: BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let (config, source) = load_config(&args, embedded_config)?;
     let features = Features::from_flags(&args.enable_feature);
     let tsdb_options = TsdbOptions {
         retention_ms: (args.retention_time_ms > 0).then_some(args.retention_time_ms),
@@ -65,7 +79,7 @@ pub async fn run(args: ServerArgs, embedded_config: bool) -> anyhow::Result<()> 
     let listener = tokio::net::TcpListener::bind(args.listen_address)
         .await
         .with_context(|| format!("listening on --web.listen-address={}", args.listen_address))?;
-    let scrape = ScrapeManager::new(tsdb.clone())?;
+    let scrape = ScrapeManager::new(tsdb.clone());
     let state = Arc::new(AppState {
         tsdb,
         engine: Engine::new(EngineOptions {
@@ -83,7 +97,11 @@ pub async fn run(args: ServerArgs, embedded_config: bool) -> anyhow::Result<()> 
             ..ParseOptions::default()
         },
         scrape,
-        config,
+        config: ConfigState::new(config, source),
+        flags,
+        lifecycle_api: args.enable_lifecycle,
+        quit: Arc::new(tokio::sync::Notify::new()),
+        retention: retention_text(&args),
         started: SystemTime::now(),
     });
     let api_options = crate::api::ApiOptions {
@@ -94,9 +112,16 @@ pub async fn run(args: ServerArgs, embedded_config: bool) -> anyhow::Result<()> 
     let app = router(state.clone(), api_options);
     tracing::info!(address = %args.listen_address, "listening");
     // Scraping starts once the listener is bound, so a self-scrape finds the server up.
-    state.scrape.apply_config(&state.config);
+    state.scrape.apply_config(&state.config.current())?;
+    crate::reload::reload_on_sighup(state.clone())?;
+    let quit = state.quit.clone();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = quit.notified() => tracing::info!("shutdown requested through /-/quit"),
+            }
+        })
         .await
         .context("HTTP server")?;
     state.scrape.stop();
@@ -116,19 +141,61 @@ pub fn router(state: Arc<AppState>, api_options: crate::api::ApiOptions) -> Rout
             get(|| async { "Narthex Server is Healthy.\n" }),
         )
         .route("/-/ready", get(|| async { "Narthex Server is Ready.\n" }))
+        .route("/-/reload", post(lifecycle_reload).put(lifecycle_reload))
+        .route("/-/quit", post(lifecycle_quit).put(lifecycle_quit))
         .fallback(crate::web::serve_ui)
         .with_state(state)
 }
 
-fn load_config(args: &ServerArgs, embedded_config: bool) -> anyhow::Result<Config> {
+fn load_config(args: &ServerArgs, embedded_config: bool) -> anyhow::Result<(Config, ConfigSource)> {
     match (&args.config_file, embedded_config) {
-        (Some(path), _) => Ok(Config::load(path)?),
+        (Some(path), _) => Ok((Config::load(path)?, ConfigSource::File(path.clone()))),
         (None, true) => {
             let text = EMBEDDED_CONFIG.replace("{self}", &self_address(args.listen_address));
-            Ok(Config::parse(&text, "embedded default configuration")?)
+            let config = Config::parse(&text, "embedded default configuration")?;
+            Ok((config, ConfigSource::Embedded(text)))
         }
-        (None, false) => Ok(Config::load(&PathBuf::from("prometheus.yml"))?),
+        (None, false) => {
+            let path = PathBuf::from("prometheus.yml");
+            Ok((Config::load(&path)?, ConfigSource::File(path)))
+        }
     }
+}
+
+/// The retention as `/api/v1/status/runtimeinfo` shows it (Prometheus: `15d`, `512MiB`,
+/// or both joined with ` or `).
+fn retention_text(args: &ServerArgs) -> String {
+    let time = (args.retention_time_ms > 0)
+        .then(|| narthex_model::duration::format_duration(args.retention_time_ms));
+    let size = (args.retention_size_bytes > 0)
+        .then(|| narthex_config::ByteSize(args.retention_size_bytes).to_string());
+    match (time, size) {
+        (Some(t), Some(s)) => format!("{t} or {s}"),
+        (Some(t), None) => t,
+        (None, Some(s)) => s,
+        (None, None) => String::new(),
+    }
+}
+
+/// `POST /-/reload`: Prometheus's answers, 403 without `--web.enable-lifecycle`, 500 with the
+/// reason when the configuration does not load.
+async fn lifecycle_reload(State(state): State<Arc<AppState>>) -> (StatusCode, String) {
+    if !state.lifecycle_api {
+        return (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.".into());
+    }
+    match crate::reload::reload(&state).await {
+        Ok(()) => (StatusCode::OK, String::new()),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {e:#}")),
+    }
+}
+
+/// `POST /-/quit`: shuts the server down gracefully, with `--web.enable-lifecycle`.
+async fn lifecycle_quit(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
+    if !state.lifecycle_api {
+        return (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.");
+    }
+    state.quit.notify_one();
+    (StatusCode::OK, "Requesting termination... Goodbye!")
 }
 
 /// The address a scrape of ourselves should use: a wildcard listen address is reached on

@@ -156,6 +156,9 @@ pub struct ScrapeConfig {
     pub target_limit: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_size_limit: Option<ByteSize>,
+    /// How many dropped targets the API keeps for this pool; 0 keeps all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_dropped_targets: Option<u64>,
 
     #[serde(default)]
     pub static_configs: Vec<StaticConfig>,
@@ -577,6 +580,9 @@ impl Config {
                 .get_or_insert(global.label_value_length_limit);
             scrape.target_limit.get_or_insert(global.target_limit);
             scrape.body_size_limit.get_or_insert(global.body_size_limit);
+            scrape
+                .keep_dropped_targets
+                .get_or_insert(global.keep_dropped_targets);
             check_protocols(scrape.protocols()).map_err(|e| {
                 invalid(format!(
                     "{e} for scrape config with job name {:?}",

@@ -174,6 +174,45 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// A time as Go's `time.RFC3339Nano` writes a UTC time: fraction without trailing zeros,
+/// `Z` for the zone (`2024-01-02T03:04:05.12Z`). `None` is Go's zero time, which Prometheus
+/// shows for "never".
+pub fn format_rfc3339_nanos(time: Option<std::time::SystemTime>) -> String {
+    let Some(since) = time.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()) else {
+        return "0001-01-01T00:00:00Z".to_string();
+    };
+    let secs = since.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let mut text = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    let nanos = since.subsec_nanos();
+    if nanos > 0 {
+        let fraction = format!("{nanos:09}");
+        text.push('.');
+        text.push_str(fraction.trim_end_matches('0'));
+    }
+    text.push('Z');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +233,16 @@ mod tests {
         assert_eq!(format_duration(0), "0s");
         assert_eq!(format_duration(90 * 86_400_000), "90d");
         assert_eq!(format_duration(14 * 86_400_000), "2w");
+    }
+
+    #[test]
+    fn rfc3339_as_go_writes_it() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let t = UNIX_EPOCH + Duration::new(1_435_781_451, 781_000_000);
+        assert_eq!(format_rfc3339_nanos(Some(t)), "2015-07-01T20:10:51.781Z");
+        let t = UNIX_EPOCH + Duration::new(1_435_781_451, 0);
+        assert_eq!(format_rfc3339_nanos(Some(t)), "2015-07-01T20:10:51Z");
+        assert_eq!(format_rfc3339_nanos(None), "0001-01-01T00:00:00Z");
     }
 
     #[test]

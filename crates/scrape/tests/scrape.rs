@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use narthex_model::{is_stale_nan, Labels, Matcher, Series, Storage};
-use narthex_scrape::scrape::{scrape_once, ScrapeState};
+use narthex_scrape::scrape::{scrape_once, ScrapeReport, ScrapeSettings, ScrapeState};
 use narthex_scrape::Target;
 use narthex_tsdb::Tsdb;
 
@@ -20,6 +20,25 @@ struct Served {
     body: Arc<Mutex<String>>,
     gzip: bool,
     status: u16,
+    content_type: Option<&'static str>,
+    /// Sends `Content-Encoding: gzip` with a body that is not gzip.
+    corrupt_gzip: bool,
+    delay: Duration,
+}
+
+const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+impl Served {
+    fn text(body: &str) -> Served {
+        Served {
+            body: Arc::new(Mutex::new(body.to_string())),
+            gzip: false,
+            status: 200,
+            content_type: Some(TEXT_FORMAT),
+            corrupt_gzip: false,
+            delay: Duration::ZERO,
+        }
+    }
 }
 
 async fn serve(served: Served) -> SocketAddr {
@@ -33,10 +52,16 @@ async fn serve(served: Served) -> SocketAddr {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("")
                     .to_string();
-                assert!(accept.starts_with("text/plain;version=0.0.4"), "{accept}");
+                assert!(
+                    accept.starts_with("application/openmetrics-text;version=1.0.0"),
+                    "{accept}"
+                );
+                tokio::time::sleep(served.delay).await;
                 let body = served.body.lock().unwrap().clone();
                 let status = axum::http::StatusCode::from_u16(served.status).unwrap();
-                if served.gzip {
+                let mut response = if served.corrupt_gzip {
+                    (status, [(header::CONTENT_ENCODING, "gzip")], "not gzip at all").into_response()
+                } else if served.gzip {
                     let mut encoder =
                         flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
                     encoder.write_all(body.as_bytes()).unwrap();
@@ -44,7 +69,17 @@ async fn serve(served: Served) -> SocketAddr {
                     (status, [(header::CONTENT_ENCODING, "gzip")], compressed).into_response()
                 } else {
                     (status, body).into_response()
+                };
+                let headers = response.headers_mut();
+                match served.content_type {
+                    Some(content_type) => {
+                        headers.insert(header::CONTENT_TYPE, content_type.parse().unwrap());
+                    }
+                    None => {
+                        headers.remove(header::CONTENT_TYPE);
+                    }
                 }
+                response
             }
         }),
     );
@@ -54,16 +89,34 @@ async fn serve(served: Served) -> SocketAddr {
     addr
 }
 
-fn target(addr: SocketAddr, honor_labels: bool) -> Target {
+fn target(addr: SocketAddr) -> Target {
+    let labels = Labels::from_pairs([("job", "test"), ("instance", addr.to_string().as_str())]);
     Target {
-        job: "test".into(),
+        pool: "test".into(),
         url: format!("http://{addr}/metrics"),
-        labels: Labels::from_pairs([("job", "test"), ("instance", addr.to_string().as_str())]),
+        labels: labels.clone(),
+        internal_labels: labels.clone(),
+        discovered_labels: labels,
         interval: Duration::from_secs(15),
         timeout: Duration::from_secs(5),
-        honor_labels,
-        honor_timestamps: true,
     }
+}
+
+fn settings(honor_labels: bool) -> ScrapeSettings {
+    ScrapeSettings {
+        honor_labels,
+        ..ScrapeSettings::default()
+    }
+}
+
+async fn scrape(
+    client: &reqwest::Client,
+    target: &Target,
+    settings: &ScrapeSettings,
+    tsdb: &Tsdb,
+    state: &mut ScrapeState,
+) -> ScrapeReport {
+    scrape_once(client.get(&target.url), target, settings, tsdb, state).await
 }
 
 fn select(tsdb: &Tsdb, name: &str) -> Vec<Series> {
@@ -97,16 +150,15 @@ explicit_time 4 1000
 #[tokio::test]
 async fn gzip_exposition_is_stored_with_target_labels_and_synthetic_series() {
     let served = Served {
-        body: Arc::new(Mutex::new(EXPOSITION.to_string())),
         gzip: true,
-        status: 200,
+        ..Served::text(EXPOSITION)
     };
     let addr = serve(served).await;
     let dir = tempfile::tempdir().unwrap();
     let tsdb = Tsdb::open(dir.path()).unwrap();
     let client = reqwest::Client::new();
-    let target = target(addr, false);
-    let report = scrape_once(&client, &target, tsdb.as_ref(), &mut ScrapeState::default()).await;
+    let target = target(addr);
+    let report = scrape(&client, &target, &settings(false), &tsdb, &mut ScrapeState::default()).await;
     assert!(report.error.is_none(), "{:?}", report.error);
     assert_eq!(report.samples_scraped, 7);
 
@@ -146,18 +198,15 @@ async fn gzip_exposition_is_stored_with_target_labels_and_synthetic_series() {
 
 #[tokio::test]
 async fn honor_labels_keeps_scraped_values() {
-    let served = Served {
-        body: Arc::new(Mutex::new("pushed{job=\"batch\",instance=\"\"} 1\n".into())),
-        gzip: false,
-        status: 200,
-    };
+    let served = Served::text("pushed{job=\"batch\",instance=\"\"} 1\n");
     let addr = serve(served).await;
     let dir = tempfile::tempdir().unwrap();
     let tsdb = Tsdb::open(dir.path()).unwrap();
-    let report = scrape_once(
+    let report = scrape(
         &reqwest::Client::new(),
-        &target(addr, true),
-        tsdb.as_ref(),
+        &target(addr),
+        &settings(true),
+        &tsdb,
         &mut ScrapeState::default(),
     )
     .await;
@@ -172,24 +221,20 @@ async fn honor_labels_keeps_scraped_values() {
 
 #[tokio::test]
 async fn malformed_exposition_stores_nothing_and_names_the_line() {
-    let body = Arc::new(Mutex::new("good 1\n".to_string()));
-    let served = Served {
-        body: body.clone(),
-        gzip: false,
-        status: 200,
-    };
+    let served = Served::text("good 1\n");
+    let body = served.body.clone();
     let addr = serve(served).await;
     let dir = tempfile::tempdir().unwrap();
     let tsdb = Tsdb::open(dir.path()).unwrap();
     let client = reqwest::Client::new();
-    let target = target(addr, false);
+    let target = target(addr);
     let mut state = ScrapeState::default();
-    let first = scrape_once(&client, &target, tsdb.as_ref(), &mut state).await;
+    let first = scrape(&client, &target, &settings(false), &tsdb, &mut state).await;
     assert!(first.error.is_none());
 
     *body.lock().unwrap() = "good 2\nalso_good 1\nbad{ 3\n".into();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let report = scrape_once(&client, &target, tsdb.as_ref(), &mut state).await;
+    let report = scrape(&client, &target, &settings(false), &tsdb, &mut state).await;
     let error = report.error.expect("malformed body must fail").to_string();
     assert!(error.contains("line 3"), "{error}");
     assert!(select(&tsdb, "also_good").is_empty());
@@ -204,22 +249,18 @@ async fn malformed_exposition_stores_nothing_and_names_the_line() {
 
 #[tokio::test]
 async fn vanished_series_get_staleness_markers() {
-    let body = Arc::new(Mutex::new("a 1\nb 1\n".to_string()));
-    let addr = serve(Served {
-        body: body.clone(),
-        gzip: false,
-        status: 200,
-    })
-    .await;
+    let served = Served::text("a 1\nb 1\n");
+    let body = served.body.clone();
+    let addr = serve(served).await;
     let dir = tempfile::tempdir().unwrap();
     let tsdb = Tsdb::open(dir.path()).unwrap();
     let client = reqwest::Client::new();
-    let target = target(addr, false);
+    let target = target(addr);
     let mut state = ScrapeState::default();
-    scrape_once(&client, &target, tsdb.as_ref(), &mut state).await;
+    scrape(&client, &target, &settings(false), &tsdb, &mut state).await;
     *body.lock().unwrap() = "a 2\n".into();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let report = scrape_once(&client, &target, tsdb.as_ref(), &mut state).await;
+    let report = scrape(&client, &target, &settings(false), &tsdb, &mut state).await;
     assert!(report.error.is_none());
     let b = select(&tsdb, "b");
     assert!(is_stale_nan(b[0].samples.last().unwrap().v));
@@ -231,18 +272,18 @@ async fn vanished_series_get_staleness_markers() {
 #[tokio::test]
 async fn http_errors_and_unreachable_targets_are_down() {
     let addr = serve(Served {
-        body: Arc::new(Mutex::new("x 1\n".into())),
-        gzip: false,
         status: 503,
+        ..Served::text("x 1\n")
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
     let tsdb = Tsdb::open(dir.path()).unwrap();
     let client = reqwest::Client::new();
-    let report = scrape_once(
+    let report = scrape(
         &client,
-        &target(addr, false),
-        tsdb.as_ref(),
+        &target(addr),
+        &settings(false),
+        &tsdb,
         &mut ScrapeState::default(),
     )
     .await;
@@ -256,14 +297,227 @@ async fn http_errors_and_unreachable_targets_are_down() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_addr = closed.local_addr().unwrap();
     drop(closed);
-    let report = scrape_once(
+    let report = scrape(
         &client,
-        &target(closed_addr, false),
-        tsdb.as_ref(),
+        &target(closed_addr),
+        &settings(false),
+        &tsdb,
         &mut ScrapeState::default(),
     )
     .await;
     let error = report.error.unwrap().to_string();
     assert!(error.contains(&closed_addr.to_string()), "{error}");
     assert!(error.to_lowercase().contains("connect"), "{error}");
+}
+
+/// Scrapes a target serving `served` once with `settings`; returns the report and the TSDB.
+async fn scrape_served(served: Served, settings: ScrapeSettings) -> (ScrapeReport, Arc<Tsdb>, tempfile::TempDir) {
+    let addr = serve(served).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let target = target(addr);
+    let report = scrape(
+        &reqwest::Client::new(),
+        &target,
+        &settings,
+        &tsdb,
+        &mut ScrapeState::default(),
+    )
+    .await;
+    (report, tsdb, dir)
+}
+
+/// The scrape failed with `expected` in its error, stored none of the body, and `up` is 0.
+fn assert_failed_cleanly(report: &ScrapeReport, tsdb: &Tsdb, expected: &str) {
+    let error = report
+        .error
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(error.contains(expected), "expected {expected:?} in {error:?}");
+    assert!(select(tsdb, "good").is_empty(), "partial data stored");
+    assert_eq!(last_value(tsdb, "up"), 0.0);
+}
+
+#[tokio::test]
+async fn lying_targets_get_a_clear_error_and_store_nothing() {
+    let body = "good 1\nalso_good 2\n";
+    let cases: Vec<(Served, &str)> = vec![
+        (
+            Served {
+                content_type: Some("text/html; charset=utf-8"),
+                ..Served::text(body)
+            },
+            "received unsupported Content-Type \"text/html; charset=utf-8\"",
+        ),
+        (
+            Served {
+                content_type: None,
+                ..Served::text(body)
+            },
+            "blank Content-Type",
+        ),
+        (
+            Served {
+                corrupt_gzip: true,
+                ..Served::text(body)
+            },
+            "error decoding response body",
+        ),
+        (
+            Served::text("good 1\ngood 2\n"),
+            "duplicate series good in one scrape",
+        ),
+        (
+            // OpenMetrics promised, but no `# EOF`: a truncated body.
+            Served {
+                content_type: Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+                ..Served::text(body)
+            },
+            "# EOF",
+        ),
+    ];
+    for (served, expected) in cases {
+        let (report, tsdb, _dir) = scrape_served(served, ScrapeSettings::default()).await;
+        assert_failed_cleanly(&report, &tsdb, expected);
+    }
+}
+
+#[tokio::test]
+async fn a_missing_content_type_parses_with_the_fallback_protocol() {
+    let served = Served {
+        content_type: None,
+        ..Served::text("good 1\n")
+    };
+    let settings = ScrapeSettings {
+        fallback_protocol: Some(narthex_config::ScrapeProtocol::PrometheusText004),
+        ..ScrapeSettings::default()
+    };
+    let (report, tsdb, _dir) = scrape_served(served, settings).await;
+    assert!(report.error.is_none(), "{:?}", report.error);
+    assert_eq!(last_value(&tsdb, "good"), 1.0);
+}
+
+#[tokio::test]
+async fn openmetrics_bodies_are_stored_with_their_timestamps_in_seconds() {
+    let served = Served {
+        content_type: Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        ..Served::text(
+            "# TYPE jobs counter\n# HELP jobs Jobs run.\njobs_total 3 1700000000.5 # {trace_id=\"a\"} 1\njobs_created 1.6e9\n# EOF\n",
+        )
+    };
+    let (report, tsdb, _dir) = scrape_served(served, ScrapeSettings::default()).await;
+    assert!(report.error.is_none(), "{:?}", report.error);
+    let jobs = select(&tsdb, "jobs_total");
+    assert_eq!(jobs[0].samples[0].t, 1_700_000_000_500);
+    assert_eq!(jobs[0].samples[0].v, 3.0);
+    assert_eq!(last_value(&tsdb, "jobs_created"), 1.6e9);
+    assert_eq!(report.exemplars_dropped, 1);
+}
+
+#[tokio::test]
+async fn limits_fail_the_scrape_with_prometheus_messages() {
+    let limited = |limits: narthex_config::ScrapeLimits| ScrapeSettings {
+        limits,
+        ..ScrapeSettings::default()
+    };
+    let body = "good{a=\"1\"} 1\ngood{a=\"2\"} 2\nother{long_label_name=\"long value\"} 3\n";
+    let cases = [
+        (
+            narthex_config::ScrapeLimits {
+                sample_limit: 2,
+                ..Default::default()
+            },
+            "sample limit exceeded".to_string(),
+        ),
+        (
+            narthex_config::ScrapeLimits {
+                label_limit: 3,
+                ..Default::default()
+            },
+            "label_limit exceeded (metric: good, number of labels: 4, limit: 3)".to_string(),
+        ),
+        (
+            narthex_config::ScrapeLimits {
+                label_name_length_limit: 10,
+                ..Default::default()
+            },
+            "label_name_length_limit exceeded (metric: other, label name: long_label_name, length: 15, limit: 10)".to_string(),
+        ),
+        (
+            narthex_config::ScrapeLimits {
+                label_value_length_limit: 5,
+                ..Default::default()
+            },
+            "label_value_length_limit exceeded (metric: other, label name: long_label_name, value: \"long value\", length: 10, limit: 5)".to_string(),
+        ),
+        (
+            narthex_config::ScrapeLimits {
+                body_size_limit: 20,
+                ..Default::default()
+            },
+            "body size limit exceeded".to_string(),
+        ),
+    ];
+    for (limits, expected) in cases {
+        let (report, tsdb, _dir) = scrape_served(Served::text(body), limited(limits)).await;
+        assert_failed_cleanly(&report, &tsdb, &expected);
+    }
+    // At the limit is fine.
+    let (report, _tsdb, _dir) = scrape_served(
+        Served::text(body),
+        limited(narthex_config::ScrapeLimits {
+            sample_limit: 3,
+            label_limit: 4,
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert!(report.error.is_none(), "{:?}", report.error);
+}
+
+#[tokio::test]
+async fn a_slow_target_times_out() {
+    let served = Served {
+        delay: Duration::from_secs(3),
+        ..Served::text("good 1\n")
+    };
+    let addr = serve(served).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let mut slow_target = target(addr);
+    slow_target.timeout = Duration::from_millis(300);
+    let report = scrape(
+        &reqwest::Client::new(),
+        &slow_target,
+        &ScrapeSettings::default(),
+        &tsdb,
+        &mut ScrapeState::default(),
+    )
+    .await;
+    assert_failed_cleanly(&report, &tsdb, "context deadline exceeded");
+    assert!(report.duration < Duration::from_secs(2), "{:?}", report.duration);
+}
+
+#[tokio::test]
+async fn metric_relabeling_drops_and_rewrites_series() {
+    let relabel: narthex_scrape::scrape::MetricRelabel = Arc::new(|labels: &Labels| {
+        if labels.metric_name() == Some("dropped") {
+            return None;
+        }
+        let mut builder = labels.to_builder();
+        builder.set("rewritten", "yes");
+        Some(builder.build())
+    });
+    let settings = ScrapeSettings {
+        metric_relabel: Some(relabel),
+        ..ScrapeSettings::default()
+    };
+    let (report, tsdb, _dir) =
+        scrape_served(Served::text("kept 1\ndropped 2\n"), settings).await;
+    assert!(report.error.is_none(), "{:?}", report.error);
+    assert!(select(&tsdb, "dropped").is_empty());
+    assert_eq!(select(&tsdb, "kept")[0].labels.get("rewritten"), Some("yes"));
+    assert_eq!(last_value(&tsdb, "scrape_samples_scraped"), 2.0);
+    assert_eq!(last_value(&tsdb, "scrape_samples_post_metric_relabeling"), 1.0);
 }

@@ -142,7 +142,7 @@ fn snapshot_name() -> String {
         .unwrap_or_default();
     let secs = now.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = narthex_model::duration::civil_from_days(days);
     let random = u64::from(now.subsec_nanos()) ^ (std::process::id() as u64) << 32;
     format!(
         "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{random:016x}",
@@ -152,18 +152,6 @@ fn snapshot_name() -> String {
     )
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
 
 /// `POST|PUT /api/v1/admin/tsdb/delete_series?match[]=...&start=...&end=...`: 204 No Content.
 pub(super) async fn delete_series(
@@ -226,9 +214,9 @@ mod tests {
 
     #[test]
     fn snapshot_names_look_like_prometheus_ones() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_782), (2026, 11, 25));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(narthex_model::duration::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(narthex_model::duration::civil_from_days(20_782), (2026, 11, 25));
+        assert_eq!(narthex_model::duration::civil_from_days(-1), (1969, 12, 31));
         let name = snapshot_name();
         assert_eq!(name.len(), 16 + 1 + 16, "{name}");
         assert!(

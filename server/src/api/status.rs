@@ -1,0 +1,108 @@
+//! `/api/v1/status/{config,flags,runtimeinfo,buildinfo}`: what the server runs with, in
+//! Prometheus's JSON. The configuration is shown with secrets as `<secret>`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::response::Response;
+use narthex_model::api::ErrorType;
+use narthex_model::duration::format_rfc3339_nanos;
+use serde::Serialize;
+
+use super::{success, ApiError};
+use crate::server::AppState;
+
+fn answer<T: Serialize>(value: &T) -> Response {
+    match serde_json::to_string(value) {
+        Ok(json) => success(&json, &[], &[]),
+        Err(e) => axum::response::IntoResponse::into_response(ApiError::new(
+            ErrorType::Internal,
+            format!("encoding the answer: {e}"),
+        )),
+    }
+}
+
+#[derive(Serialize)]
+struct ConfigYaml {
+    yaml: String,
+}
+
+/// `GET /api/v1/status/config`.
+pub(super) async fn config(State(state): State<Arc<AppState>>) -> Response {
+    answer(&ConfigYaml {
+        yaml: state.config.current().to_yaml(),
+    })
+}
+
+/// `GET /api/v1/status/flags`.
+pub(super) async fn flags(State(state): State<Arc<AppState>>) -> Response {
+    answer(&state.flags)
+}
+
+#[derive(Serialize)]
+struct RuntimeInfo {
+    #[serde(rename = "startTime")]
+    start_time: String,
+    #[serde(rename = "CWD")]
+    cwd: String,
+    #[serde(rename = "reloadConfigSuccess")]
+    reload_config_success: bool,
+    #[serde(rename = "lastConfigTime")]
+    last_config_time: String,
+    #[serde(rename = "corruptionCount")]
+    corruption_count: u64,
+    /// Prometheus counts goroutines; here, the tokio tasks alive.
+    #[serde(rename = "goroutineCount")]
+    goroutine_count: usize,
+    /// Prometheus's GOMAXPROCS; here, the runtime's worker threads.
+    #[serde(rename = "GOMAXPROCS")]
+    gomaxprocs: usize,
+    #[serde(rename = "GOMEMLIMIT")]
+    gomemlimit: i64,
+    #[serde(rename = "GOGC")]
+    gogc: String,
+    #[serde(rename = "GODEBUG")]
+    godebug: String,
+    #[serde(rename = "storageRetention")]
+    storage_retention: String,
+}
+
+/// `GET /api/v1/status/runtimeinfo`.
+pub(super) async fn runtime_info(State(state): State<Arc<AppState>>) -> Response {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let last_config = UNIX_EPOCH + Duration::from_secs(state.config.last_success_seconds());
+    answer(&RuntimeInfo {
+        start_time: format_rfc3339_nanos(Some(state.started)),
+        cwd: std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+        reload_config_success: state.config.last_reload_successful(),
+        last_config_time: format_rfc3339_nanos(Some(last_config)),
+        corruption_count: state
+            .tsdb
+            .stats()
+            .wal_corruptions
+            .load(std::sync::atomic::Ordering::Relaxed),
+        goroutine_count: metrics.num_alive_tasks(),
+        gomaxprocs: metrics.num_workers(),
+        gomemlimit: i64::MAX,
+        gogc: String::new(),
+        godebug: String::new(),
+        storage_retention: state.retention.clone(),
+    })
+}
+
+/// `GET /api/v1/status/buildinfo`.
+pub(super) async fn build_info() -> Response {
+    let mut info = BTreeMap::new();
+    info.insert("version", env!("CARGO_PKG_VERSION"));
+    info.insert("revision", option_env!("NARTHEX_REVISION").unwrap_or("unknown"));
+    info.insert("branch", option_env!("NARTHEX_BRANCH").unwrap_or("unknown"));
+    info.insert("buildUser", option_env!("NARTHEX_BUILD_USER").unwrap_or("unknown"));
+    info.insert("buildDate", option_env!("NARTHEX_BUILD_DATE").unwrap_or("unknown"));
+    // Prometheus names its compiler version here; ours is Rust's.
+    info.insert("goVersion", concat!("rust", env!("CARGO_PKG_RUST_VERSION")));
+    answer(&info)
+}
