@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use narthex_model::duration::{format_duration, parse_duration};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub mod relabel;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -207,15 +209,25 @@ impl Serialize for Duration {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct LabelName(pub String);
 
+impl LabelName {
+    /// Whether `name` is a valid label name, `[a-zA-Z_][a-zA-Z0-9_]*`.
+    pub fn is_valid(name: &str) -> bool {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl<'de> Deserialize<'de> for LabelName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
-        let mut chars = name.chars();
-        let valid = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if valid {
+        if LabelName::is_valid(&name) {
             Ok(LabelName(name))
         } else {
             Err(serde::de::Error::custom(format!(
