@@ -172,9 +172,26 @@ impl Serialize for Action {
 
 impl<'de> Deserialize<'de> for Action {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?
-            .parse()
-            .map_err(de::Error::custom)
+        deserializer.deserialize_str(CheckedStr("a relabel action", |text: &str| text.parse()))
+    }
+}
+
+/// Reads a string and checks it inside `visit_str`, so that serde_yaml places an error at the
+/// value's own line rather than at the start of the mapping that holds it.
+struct CheckedStr<F>(&'static str, F);
+
+impl<'de, T, F> Visitor<'de> for CheckedStr<F>
+where
+    F: FnOnce(&str) -> Result<T, RelabelError>,
+{
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        (self.1)(text).map_err(E::custom)
     }
 }
 
@@ -241,8 +258,7 @@ impl Serialize for Regex {
 
 impl<'de> Deserialize<'de> for Regex {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let source = String::deserialize(deserializer)?;
-        Regex::new(&source).map_err(de::Error::custom)
+        deserializer.deserialize_str(CheckedStr("a regular expression", Regex::new))
     }
 }
 
@@ -654,14 +670,41 @@ fn modulus_or_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D:
 /// `regex:` with nothing is the empty regex, which matches only the empty value, as in
 /// Prometheus.
 fn regex_or_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Regex>, D::Error> {
-    let source = Option::<String>::deserialize(deserializer)?.unwrap_or_default();
-    Regex::new(&source).map(Some).map_err(de::Error::custom)
+    deserializer.deserialize_option(NullOr("a regular expression", || Regex::new("").map(Some)))
 }
 
 fn action_not_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Action, D::Error> {
-    match Option::<String>::deserialize(deserializer)? {
-        Some(text) => text.parse().map_err(de::Error::custom),
-        None => Err(de::Error::custom(RelabelError::EmptyAction)),
+    let action = deserializer.deserialize_option(NullOr("a relabel action", || {
+        Err(RelabelError::EmptyAction)
+    }))?;
+    action.ok_or_else(|| de::Error::custom(RelabelError::EmptyAction))
+}
+
+/// A value that may be null, with what null stands for; like [`CheckedStr`], errors are raised
+/// where serde_yaml places them at the value.
+struct NullOr<F>(&'static str, F);
+
+impl<'de, T, F> Visitor<'de> for NullOr<F>
+where
+    T: Deserialize<'de>,
+    F: FnOnce() -> Result<Option<T>, RelabelError>,
+{
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Option<T>, E> {
+        (self.1)().map_err(E::custom)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Option<T>, E> {
+        self.visit_none()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<T>, D::Error> {
+        T::deserialize(deserializer).map(Some)
     }
 }
 
