@@ -13,10 +13,12 @@ use narthex_model::duration::{format_duration, parse_duration};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub mod http_client;
+pub mod relabel;
 
 use http_client::{
     Authorization, BasicAuth, HttpClientConfig, HttpClientFields, Secret, TlsConfig,
 };
+use relabel::RelabelConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -159,6 +161,13 @@ pub struct ScrapeConfig {
     /// How many dropped targets the API keeps for this pool; 0 keeps all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_dropped_targets: Option<u64>,
+
+    /// Applied to each discovered target before it is scraped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relabel_configs: Vec<RelabelConfig>,
+    /// Applied to each scraped series before it is stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metric_relabel_configs: Vec<RelabelConfig>,
 
     #[serde(default)]
     pub static_configs: Vec<StaticConfig>,
@@ -439,15 +448,25 @@ impl Serialize for Duration {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct LabelName(pub String);
 
+impl LabelName {
+    /// Whether `name` is a valid label name, `[a-zA-Z_][a-zA-Z0-9_]*`.
+    pub fn is_valid(name: &str) -> bool {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl<'de> Deserialize<'de> for LabelName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
-        let mut chars = name.chars();
-        let valid = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if valid {
+        if LabelName::is_valid(&name) {
             Ok(LabelName(name))
         } else {
             Err(serde::de::Error::custom(format!(
