@@ -576,3 +576,139 @@ impl<'a> Iterator for Lines<'a> {
 pub(super) fn sample_capacity(input: &str) -> usize {
     input.as_bytes().iter().filter(|&&b| b == b'\n').count() + 1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn openmetrics_floats_are_formatted_as_go_does() {
+        // Expected strings are what Prometheus's `FormatOpenMetricsFloat` returns.
+        for (v, want) in [
+            (1.0, "1.0"),
+            (0.0, "0.0"),
+            (-0.0, "0.0"),
+            (-1.0, "-1.0"),
+            (0.5, "0.5"),
+            (0.005, "0.005"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (10.0, "10.0"),
+            (2.5, "2.5"),
+            (100_000.0, "100000.0"),
+            (999_999.0, "999999.0"),
+            (999_999.5, "999999.5"),
+            (1e6, "1e+06"),
+            (1_234_567.0, "1.234567e+06"),
+            (123_456.789, "123456.789"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e21, "1e+21"),
+            (1e100, "1e+100"),
+            (-2.5e-300, "-2.5e-300"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(format_openmetrics_float(v), want, "{v:e}");
+        }
+    }
+
+    #[test]
+    fn float_labels() {
+        for (value, want, borrowed) in [
+            ("1", "1.0", false),
+            ("1.0", "1.0", true),
+            ("0.0", "0.0", true),
+            ("-0.0", "0.0", false),
+            ("0", "0.0", false),
+            ("0.25", "0.25", true),
+            ("0.250", "0.25", false),
+            (".5", "0.5", false),
+            ("+0.5", "0.5", false),
+            ("00.5", "0.5", false),
+            ("2.5e-1", "0.25", false),
+            ("1e-05", "1e-05", true),
+            ("0.00001", "1e-05", false),
+            ("1000000", "1e+06", false),
+            ("1e+06", "1e+06", true),
+            ("100000.0", "100000.0", true),
+            ("+Inf", "+Inf", true),
+            ("+inf", "+Inf", false),
+            ("Inf", "+Inf", false),
+            ("-Inf", "-Inf", true),
+            ("NaN", "NaN", true),
+            ("nan", "NaN", false),
+            // Not floats: kept.
+            ("", "", true),
+            ("c", "c", true),
+            ("1_000", "1_000", true),
+            ("0x1p-2", "0x1p-2", true),
+            ("1e400", "1e400", true),
+        ] {
+            let got = normalize_float_label(Cow::Borrowed(value));
+            assert_eq!(got, want, "{value:?}");
+            assert_eq!(matches!(got, Cow::Borrowed(_)), borrowed, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn float_errors() {
+        assert_eq!(parse_float("1.5"), Ok(1.5));
+        assert_eq!(parse_float("1_5"), Err(FloatError::Unsupported));
+        assert_eq!(parse_float("0x1p3"), Err(FloatError::Unsupported));
+        assert_eq!(parse_float("1e400"), Err(FloatError::Range));
+        assert_eq!(parse_float("-1e400"), Err(FloatError::Range));
+        assert_eq!(parse_float("1e"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(""), Err(FloatError::Syntax));
+        assert_eq!(
+            FloatError::Syntax.describe("x"),
+            "strconv.ParseFloat: parsing \"x\": invalid syntax"
+        );
+    }
+
+    #[test]
+    fn lines() {
+        let got: Vec<_> = Lines::new("a\r\n\nb\nc").collect();
+        assert_eq!(got, vec![(1, "a"), (2, ""), (3, "b"), (4, "c")]);
+        assert_eq!(Lines::new("").count(), 0);
+        assert_eq!(Lines::new("x\n").collect::<Vec<_>>(), vec![(1, "x")]);
+        assert_eq!(sample_capacity("a\nb\n"), 3);
+    }
+
+    proptest! {
+        /// The fast path never calls a value canonical that the slow path would rewrite.
+        #[test]
+        fn canonical_check_agrees_with_formatting(
+            negative in any::<bool>(),
+            int in "(0|[1-9][0-9]{0,7})",
+            frac in "[0-9]{1,18}",
+        ) {
+            let s = format!("{}{int}.{frac}", if negative { "-" } else { "" });
+            if is_canonical_float(&s) {
+                let v = parse_value(&s).unwrap();
+                prop_assert_eq!(format_openmetrics_float(v), s);
+            }
+        }
+
+        /// Formatting round-trips and is its own normal form.
+        #[test]
+        fn formatting_round_trips(bits in any::<u64>()) {
+            let v = f64::from_bits(bits);
+            let s = format_openmetrics_float(v);
+            let back = parse_value(&s).unwrap();
+            if v.is_nan() {
+                prop_assert!(back.is_nan());
+            } else if v == 0.0 {
+                prop_assert_eq!(back, 0.0);
+            } else {
+                prop_assert_eq!(back.to_bits(), v.to_bits());
+            }
+            let again = normalize_float_label(Cow::Borrowed(&s));
+            prop_assert_eq!(again.as_ref(), s.as_str());
+        }
+    }
+}
