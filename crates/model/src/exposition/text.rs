@@ -1,130 +1,17 @@
-//! The Prometheus text exposition format, version 0.0.4: a parser for scrape bodies and the
-//! escaping/formatting helpers the server uses to write its own `/metrics`.
-//!
-//! `parse_text` works line by line on bytes and borrows everything it can from the input: metric
-//! names, label names, unescaped label values and the raw series text are slices of the scraped
-//! body, so a sample costs one allocation (its label `Vec`) plus one per label value that
-//! actually contains an escape.
+//! The Prometheus text exposition format, version 0.0.4: `parse_text`.
 //!
 //! Behaviour follows Prometheus's scrape parser (`model/textparse/promparse.go`) rather than the
 //! stricter `expfmt` parser, except where noted on `parse_text`, because a scrape that Prometheus
 //! accepts should not fail here.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::fmt;
 
-/// The type named on a `# TYPE` line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricType {
-    Counter,
-    Gauge,
-    Histogram,
-    Summary,
-    Untyped,
-}
-
-impl MetricType {
-    /// The word used for this type on a `# TYPE` line.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            MetricType::Counter => "counter",
-            MetricType::Gauge => "gauge",
-            MetricType::Histogram => "histogram",
-            MetricType::Summary => "summary",
-            MetricType::Untyped => "untyped",
-        }
-    }
-
-    /// Prometheus matches the type word case-sensitively.
-    fn from_type_word(word: &str) -> Option<MetricType> {
-        match word {
-            "counter" => Some(MetricType::Counter),
-            "gauge" => Some(MetricType::Gauge),
-            "histogram" => Some(MetricType::Histogram),
-            "summary" => Some(MetricType::Summary),
-            "untyped" => Some(MetricType::Untyped),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for MetricType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One sample line.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParsedSample<'a> {
-    pub name: &'a str,
-    /// label pairs in the order written (the caller sorts); values unescaped.
-    pub labels: Vec<(&'a str, Cow<'a, str>)>,
-    pub value: f64,
-    /// milliseconds since the epoch, when the line carried a timestamp
-    pub timestamp_ms: Option<i64>,
-    /// the raw text of the series part of the line (name + label block, before the value), for a per-target cache
-    pub series_text: &'a str,
-    /// 1-based line number
-    pub line: usize,
-}
-
-/// Metadata for one metric family.
-///
-/// A family with only a `# HELP` line gets `MetricType::Untyped`; one with only a `# TYPE` line
-/// gets `help: None`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricMetadata<'a> {
-    pub family: &'a str,
-    pub metric_type: MetricType,
-    pub help: Option<Cow<'a, str>>,
-}
-
-/// A parsed scrape body.
-///
-/// `samples` are in input order. `metadata` holds one entry per family named on a HELP or TYPE
-/// line, sorted by family name: `parse_text` leaves it that way and `metadata_for` binary-searches
-/// it, so keep it sorted when building one by hand.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Exposition<'a> {
-    pub samples: Vec<ParsedSample<'a>>,
-    pub metadata: Vec<MetricMetadata<'a>>,
-}
-
-impl<'a> Exposition<'a> {
-    /// Lookup helper: metadata for a sample name. An exact family match wins; otherwise
-    /// `_bucket` finds a histogram family and `_count`/`_sum` a histogram or summary family.
-    /// `_total` is nothing special (text format 0.0.4 names counters in full).
-    pub fn metadata_for(&self, family: &str) -> Option<&MetricMetadata<'a>> {
-        if let Some(m) = self.family(family) {
-            return Some(m);
-        }
-        const HISTOGRAM: &[MetricType] = &[MetricType::Histogram];
-        const BOTH: &[MetricType] = &[MetricType::Histogram, MetricType::Summary];
-        for (suffix, types) in [("_bucket", HISTOGRAM), ("_count", BOTH), ("_sum", BOTH)] {
-            if let Some(base) = family.strip_suffix(suffix) {
-                return self.family(base).filter(|m| types.contains(&m.metric_type));
-            }
-        }
-        None
-    }
-
-    fn family(&self, family: &str) -> Option<&MetricMetadata<'a>> {
-        self.metadata
-            .binary_search_by(|m| m.family.cmp(family))
-            .ok()
-            .map(|i| &self.metadata[i])
-    }
-}
-
-/// A parse error names the 1-based line and what was wrong, e.g. `line 3: invalid value "abc" for metric "foo"`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {message}")]
-pub struct ParseError {
-    pub line: usize,
-    pub message: String,
-}
+use super::lex::{
+    error, is_ws, parse_value, sample_capacity, scan_label_value, scan_name, shown, token_at,
+    unescape_help, Cursor, Lines, MetadataBuilder, CLASS, LABEL_CONT, LABEL_START, METRIC_CONT,
+    METRIC_START,
+};
+use super::{Exposition, ExpositionFormat, MetricType, ParseError, ParsedSample};
 
 /// Parse a whole text-format (0.0.4) exposition; the first error aborts (the caller stores nothing from a failed scrape).
 ///
@@ -141,45 +28,25 @@ pub struct ParseError {
 /// - A `# TYPE` line after samples of its family is accepted, as Prometheus's scrape does.
 /// - Quoted (UTF-8) metric and label names from newer format versions are rejected.
 pub fn parse_text(input: &str) -> Result<Exposition<'_>, ParseError> {
-    let mut parser = Parser::default();
-    // A single vectorised pass to size the sample vector beats regrowing it (and copying every
-    // sample) log2(n) times on a 100k-series scrape; metadata lines make this an overestimate.
-    let newlines = input.as_bytes().iter().filter(|&&b| b == b'\n').count();
-    parser.expo.samples.reserve(newlines + 1);
-
-    let mut rest = input;
-    let mut line_no = 0;
-    while !rest.is_empty() {
-        line_no += 1;
-        let line = match rest.find('\n') {
-            Some(i) => {
-                let line = &rest[..i];
-                rest = &rest[i + 1..];
-                line
-            }
-            None => std::mem::take(&mut rest),
-        };
-        let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut parser = Parser {
+        samples: Vec::with_capacity(sample_capacity(input)),
+        metadata: MetadataBuilder::new(MetricType::Untyped),
+        scratch: Vec::new(),
+    };
+    for (line_no, line) in Lines::new(input) {
         parser.line(line, line_no)?;
     }
-
-    let mut expo = parser.expo;
-    expo.metadata
-        .sort_unstable_by(|a, b| a.family.cmp(b.family));
-    Ok(expo)
+    Ok(Exposition {
+        samples: parser.samples,
+        metadata: parser.metadata.finish(),
+        exemplars: Vec::new(),
+        format: ExpositionFormat::Text,
+    })
 }
 
-/// Where a family's HELP and TYPE lines were seen, to reject a second one with a useful message.
-struct FamilySeen {
-    index: usize,
-    help_line: Option<usize>,
-    type_line: Option<usize>,
-}
-
-#[derive(Default)]
 struct Parser<'a> {
-    expo: Exposition<'a>,
-    families: HashMap<&'a str, FamilySeen>,
+    samples: Vec<ParsedSample<'a>>,
+    metadata: MetadataBuilder<'a>,
     /// Reused across samples so each sample's label `Vec` is allocated once at its exact size.
     scratch: Vec<(&'a str, Cow<'a, str>)>,
 }
@@ -196,7 +63,7 @@ impl<'a> Parser<'a> {
             }
             Some(_) => {
                 let sample = parse_sample(c, line_no, &mut self.scratch)?;
-                self.expo.samples.push(sample);
+                self.samples.push(sample);
                 Ok(())
             }
         }
@@ -242,19 +109,7 @@ impl<'a> Parser<'a> {
             // leading whitespace included.
             let text = s.get(end + 1..).unwrap_or("");
             let help = unescape_help(text);
-            let seen = self.family_seen(family);
-            if let Some(first) = seen.help_line {
-                return Err(error(
-                    line_no,
-                    format!(
-                        "second HELP line for metric {} (first on line {first})",
-                        shown(family)
-                    ),
-                ));
-            }
-            seen.help_line = Some(line_no);
-            let index = seen.index;
-            self.expo.metadata[index].help = Some(help);
+            self.metadata.set_help(family, help, line_no)?;
         } else {
             let word = s[end..].trim_matches([' ', '\t']);
             if word.is_empty() {
@@ -263,7 +118,7 @@ impl<'a> Parser<'a> {
                     format!("missing metric type in TYPE line for {}", shown(family)),
                 ));
             }
-            let Some(metric_type) = MetricType::from_type_word(word) else {
+            let Some(metric_type) = MetricType::from_text_word(word) else {
                 return Err(error(
                     line_no,
                     format!(
@@ -273,37 +128,9 @@ impl<'a> Parser<'a> {
                     ),
                 ));
             };
-            let seen = self.family_seen(family);
-            if let Some(first) = seen.type_line {
-                return Err(error(
-                    line_no,
-                    format!(
-                        "second TYPE line for metric {} (first on line {first})",
-                        shown(family)
-                    ),
-                ));
-            }
-            seen.type_line = Some(line_no);
-            let index = seen.index;
-            self.expo.metadata[index].metric_type = metric_type;
+            self.metadata.set_type(family, metric_type, line_no)?;
         }
         Ok(())
-    }
-
-    fn family_seen(&mut self, family: &'a str) -> &mut FamilySeen {
-        let metadata = &mut self.expo.metadata;
-        self.families.entry(family).or_insert_with(|| {
-            metadata.push(MetricMetadata {
-                family,
-                metric_type: MetricType::Untyped,
-                help: None,
-            });
-            FamilySeen {
-                index: metadata.len() - 1,
-                help_line: None,
-                type_line: None,
-            }
-        })
     }
 }
 
@@ -546,302 +373,10 @@ fn parse_labels<'a>(
     }
 }
 
-/// Scans a label value from just after its opening quote to just after its closing one.
-/// `None` when the line ends first. Escapes follow Prometheus: `\\`, `\"` and `\n` are
-/// replaced, any other backslash is kept as written.
-fn scan_label_value<'a>(c: &mut Cursor<'a>) -> Option<Cow<'a, str>> {
-    let s = c.s;
-    let b = c.bytes();
-    let start = c.pos;
-    loop {
-        match *b.get(c.pos)? {
-            b'"' => {
-                let value = &s[start..c.pos];
-                c.pos += 1;
-                return Some(Cow::Borrowed(value));
-            }
-            b'\\' => break,
-            _ => c.pos += 1,
-        }
-    }
-
-    let mut out = String::with_capacity(c.pos - start + 16);
-    out.push_str(&s[start..c.pos]);
-    loop {
-        match *b.get(c.pos)? {
-            b'"' => {
-                c.pos += 1;
-                return Some(Cow::Owned(out));
-            }
-            b'\\' => match *b.get(c.pos + 1)? {
-                b'\\' => {
-                    out.push('\\');
-                    c.pos += 2;
-                }
-                b'"' => {
-                    out.push('"');
-                    c.pos += 2;
-                }
-                b'n' => {
-                    out.push('\n');
-                    c.pos += 2;
-                }
-                _ => {
-                    out.push('\\');
-                    c.pos += 1;
-                }
-            },
-            _ => {
-                let chunk = c.pos;
-                while !matches!(b.get(c.pos), None | Some(b'"' | b'\\')) {
-                    c.pos += 1;
-                }
-                out.push_str(&s[chunk..c.pos]);
-            }
-        }
-    }
-}
-
-/// HELP text replaces `\\` and `\n` only; other backslashes stay, as in Prometheus.
-fn unescape_help(text: &str) -> Cow<'_, str> {
-    if !text.contains('\\') {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(ch) = chars.next() {
-        if ch != '\\' {
-            out.push(ch);
-            continue;
-        }
-        match chars.clone().next() {
-            Some('\\') => {
-                out.push('\\');
-                chars.next();
-            }
-            Some('n') => {
-                out.push('\n');
-                chars.next();
-            }
-            _ => out.push('\\'),
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// Parses a sample value the way Go's `strconv.ParseFloat` does for the forms Prometheus lets
-/// through: decimal and exponent notation, `Inf`/`Infinity` with an optional sign and `NaN`
-/// without one (all case-insensitive). Hex floats and `_` separators are rejected, as is a
-/// finite literal too large for an f64 (Go reports a range error there; Rust would give Inf).
-fn parse_value(token: &str) -> Option<f64> {
-    let b = token.as_bytes();
-    let (negative, unsigned) = match b.first()? {
-        b'-' => (true, &b[1..]),
-        b'+' => (false, &b[1..]),
-        _ => (false, b),
-    };
-
-    // Most exposed values are small integers (counts, 0/1 gauges); up to 15 digits they are
-    // exact in an f64, so skip the general float parser.
-    if !unsigned.is_empty() && unsigned.len() <= 15 && unsigned.iter().all(u8::is_ascii_digit) {
-        let n = unsigned
-            .iter()
-            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
-        let v = n as f64;
-        return Some(if negative { -v } else { v });
-    }
-
-    if unsigned.first()?.is_ascii_alphabetic() {
-        let word = &token[b.len() - unsigned.len()..];
-        if word.eq_ignore_ascii_case("inf") || word.eq_ignore_ascii_case("infinity") {
-            return Some(if negative {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            });
-        }
-        // Go accepts no sign on NaN.
-        if word.eq_ignore_ascii_case("nan") && unsigned.len() == b.len() {
-            return Some(f64::NAN);
-        }
-        return None;
-    }
-
-    // Rust's grammar for these characters is Go's decimal grammar; the filter keeps out the
-    // words (`inf`, `nan`) Rust would also accept after a digit-less sign.
-    if !b
-        .iter()
-        .all(|ch| matches!(ch, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
-    {
-        return None;
-    }
-    token.parse::<f64>().ok().filter(|v| v.is_finite())
-}
-
-const METRIC_START: u8 = 1;
-const METRIC_CONT: u8 = 2;
-const LABEL_START: u8 = 4;
-const LABEL_CONT: u8 = 8;
-
-/// Byte classes for names: one table lookup per byte instead of a chain of range checks on the
-/// hottest loop of the parser.
-static CLASS: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        let ch = i as u8;
-        let letter = ch.is_ascii_alphabetic() || ch == b'_';
-        let digit = ch.is_ascii_digit();
-        let mut class = 0;
-        if letter || ch == b':' {
-            class |= METRIC_START | METRIC_CONT;
-        }
-        if digit {
-            class |= METRIC_CONT | LABEL_CONT;
-        }
-        if letter {
-            class |= LABEL_START | LABEL_CONT;
-        }
-        table[i] = class;
-        i += 1;
-    }
-    table
-};
-
-/// End of the name starting at `start`, or `start` when no name starts there.
-fn scan_name(b: &[u8], start: usize, first: u8, rest: u8) -> usize {
-    match b.get(start) {
-        Some(&ch) if CLASS[ch as usize] & first != 0 => {}
-        _ => return start,
-    }
-    let mut end = start + 1;
-    while end < b.len() && CLASS[b[end] as usize] & rest != 0 {
-        end += 1;
-    }
-    end
-}
-
-fn is_ws(ch: u8) -> bool {
-    ch == b' ' || ch == b'\t'
-}
-
-/// The text from `start` up to the first byte matching `stop`, for error messages. `stop` only
-/// ever matches ASCII, so the slice ends on a character boundary.
-fn token_at(s: &str, start: usize, stop: impl Fn(u8) -> bool) -> &str {
-    let b = s.as_bytes();
-    let mut end = start;
-    while end < b.len() && !stop(b[end]) {
-        end += 1;
-    }
-    &s[start..end]
-}
-
-/// Quotes input for an error message, cut short so a garbage line cannot make a huge error.
-fn shown(s: &str) -> String {
-    const MAX: usize = 64;
-    if s.len() <= MAX {
-        return format!("{s:?}");
-    }
-    let mut cut = MAX;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{:?}...", &s[..cut])
-}
-
-fn error(line: usize, message: String) -> ParseError {
-    ParseError { line, message }
-}
-
-/// A position in one line (without its line ending).
-struct Cursor<'a> {
-    s: &'a str,
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn bytes(&self) -> &'a [u8] {
-        self.s.as_bytes()
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.s.as_bytes().get(self.pos).copied()
-    }
-
-    fn at_end(&self) -> bool {
-        self.pos >= self.s.len()
-    }
-
-    fn skip_ws(&mut self) {
-        while self.peek().is_some_and(is_ws) {
-            self.pos += 1;
-        }
-    }
-
-    /// Skips to the next space or tab (or the end of the line).
-    fn skip_token(&mut self) {
-        while self.peek().is_some_and(|ch| !is_ws(ch)) {
-            self.pos += 1;
-        }
-    }
-}
-
-/// Escape a label value for the text format (backslash, double quote, newline).
-pub fn escape_label_value(v: &str) -> Cow<'_, str> {
-    if !v.contains(['\\', '"', '\n']) {
-        return Cow::Borrowed(v);
-    }
-    let mut out = String::with_capacity(v.len() + 8);
-    for ch in v.chars() {
-        match ch {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            _ => out.push(ch),
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// Escape HELP text (backslash and newline only).
-pub fn escape_help(v: &str) -> Cow<'_, str> {
-    if !v.contains(['\\', '\n']) {
-        return Cow::Borrowed(v);
-    }
-    let mut out = String::with_capacity(v.len() + 8);
-    for ch in v.chars() {
-        match ch {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            _ => out.push(ch),
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// Format a float as the text format writes it: "+Inf", "-Inf", "NaN", otherwise Rust's shortest round-trip form (e.g. "1", "0.5", "1e-07" style is NOT required; plain `{}` Display of f64 is acceptable but integers must print without ".0").
-///
-/// Magnitudes from 1e-6 up to (not including) 1e21 print positionally, like `{}`; outside that
-/// range `{}` would spell out hundreds of digits, so those use the exponent form (`1e21`,
-/// `1.5e-7`), which every Prometheus parser reads back exactly.
-pub fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_string();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_string();
-    }
-    let magnitude = v.abs();
-    if magnitude != 0.0 && !(1e-6..1e21).contains(&magnitude) {
-        format!("{v:e}")
-    } else {
-        format!("{v}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exposition::{escape_help, escape_label_value, format_value, MetricMetadata};
 
     fn parse(input: &str) -> Exposition<'_> {
         match parse_text(input) {
@@ -921,6 +456,7 @@ mod tests {
                 family: "http_requests_total",
                 metric_type: MetricType::Counter,
                 help: Some(Cow::Borrowed("Requests served.")),
+                unit: None,
             })
         );
         let gauge = expo.metadata_for("temperature").expect("gauge metadata");
@@ -1389,16 +925,19 @@ hello_world_latency_seconds_created 1.7e+09
                     family: "hello_world_latency_seconds",
                     metric_type: MetricType::Histogram,
                     help: Some(Cow::Borrowed("Time for a request Hello World.")),
+                    unit: None,
                 },
                 MetricMetadata {
                     family: "hello_world_latency_seconds_created",
                     metric_type: MetricType::Gauge,
                     help: Some(Cow::Borrowed("Time for a request Hello World.")),
+                    unit: None,
                 },
                 MetricMetadata {
                     family: "python_info",
                     metric_type: MetricType::Gauge,
                     help: Some(Cow::Borrowed("Python platform information")),
+                    unit: None,
                 },
             ]
         );
@@ -1633,39 +1172,6 @@ hello_world_latency_seconds_created 1.7e+09
             let expo = parse_text(&format!("# TYPE m {s}\n")).map(|e| e.metadata[0].metric_type);
             assert_eq!(expo, Ok(t));
         }
-    }
-
-    #[test]
-    fn escape_writers() {
-        assert!(matches!(
-            escape_label_value("plain ✓"),
-            Cow::Borrowed("plain ✓")
-        ));
-        assert_eq!(escape_label_value("a\\b\"c\nd\te"), "a\\\\b\\\"c\\nd\te");
-        assert!(matches!(escape_help("plain \"quoted\""), Cow::Borrowed(_)));
-        assert_eq!(escape_help("a\\b\"c\nd"), "a\\\\b\"c\\nd");
-    }
-
-    #[test]
-    fn format_values() {
-        assert_eq!(format_value(f64::INFINITY), "+Inf");
-        assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
-        assert_eq!(format_value(f64::NAN), "NaN");
-        assert_eq!(format_value(crate::stale_nan()), "NaN");
-        assert_eq!(format_value(0.0), "0");
-        assert_eq!(format_value(-0.0), "-0");
-        assert_eq!(format_value(1.0), "1");
-        assert_eq!(format_value(-42.0), "-42");
-        assert_eq!(format_value(0.5), "0.5");
-        assert_eq!(format_value(0.1 + 0.2), "0.30000000000000004");
-        assert_eq!(format_value(1.7e9), "1700000000");
-        assert_eq!(format_value(123456789012.0), "123456789012");
-        assert_eq!(format_value(1e20), "100000000000000000000");
-        assert_eq!(format_value(1e21), "1e21");
-        assert_eq!(format_value(0.000001), "0.000001");
-        assert_eq!(format_value(1.5e-7), "1.5e-7");
-        assert_eq!(format_value(-1e300), "-1e300");
-        assert_eq!(format_value(5e-324), "5e-324");
     }
 
     #[test]
