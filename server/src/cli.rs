@@ -178,7 +178,10 @@ pub struct ServerArgs {
 
 /// Every flag of the server with its value as given or defaulted, by long name, as
 /// `/api/v1/status/flags` lists them.
-pub fn flag_values(command: &clap::Command, matches: &clap::ArgMatches) -> BTreeMap<String, String> {
+pub fn flag_values(
+    command: &clap::Command,
+    matches: &clap::ArgMatches,
+) -> BTreeMap<String, String> {
     let mut flags = BTreeMap::new();
     for arg in command.get_arguments() {
         let Some(long) = arg.get_long() else {

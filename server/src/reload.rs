@@ -106,8 +106,7 @@ pub async fn reload(state: &AppState) -> anyhow::Result<()> {
 
 /// Reloads on every SIGHUP until the process ends.
 pub fn reload_on_sighup(state: Arc<AppState>) -> anyhow::Result<()> {
-    let mut hangups =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP received: reloading the configuration");

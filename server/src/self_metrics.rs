@@ -248,7 +248,11 @@ pub fn render(state: &AppState) -> String {
         "prometheus_config_last_reload_successful",
         "gauge",
         "Whether the last configuration reload attempt was successful.",
-        if state.config.last_reload_successful() { 1.0 } else { 0.0 },
+        if state.config.last_reload_successful() {
+            1.0
+        } else {
+            0.0
+        },
     );
     w.single(
         "prometheus_config_last_reload_success_timestamp_seconds",

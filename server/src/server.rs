@@ -181,11 +181,17 @@ fn retention_text(args: &ServerArgs) -> String {
 /// reason when the configuration does not load.
 async fn lifecycle_reload(State(state): State<Arc<AppState>>) -> (StatusCode, String) {
     if !state.lifecycle_api {
-        return (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.".into());
+        return (
+            StatusCode::FORBIDDEN,
+            "Lifecycle API is not enabled.".into(),
+        );
     }
     match crate::reload::reload(&state).await {
         Ok(()) => (StatusCode::OK, String::new()),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {e:#}")),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {e:#}"),
+        ),
     }
 }
 

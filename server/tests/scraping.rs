@@ -68,7 +68,10 @@ async fn start(program: &str, config: &str, extra: &[&str]) -> Server {
         args.push("server".into());
     }
     args.push(format!("--config.file={}", config_path.display()));
-    args.push(format!("--storage.tsdb.path={}", dir.path().join("data").display()));
+    args.push(format!(
+        "--storage.tsdb.path={}",
+        dir.path().join("data").display()
+    ));
     args.push(format!("--web.listen-address=127.0.0.1:{port}"));
     args.extend(extra.iter().map(|s| s.to_string()));
     let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
@@ -85,9 +88,11 @@ async fn start(program: &str, config: &str, extra: &[&str]) -> Server {
         dir,
     };
     let ready = format!("{}/-/ready", server.base);
-    wait_until(&format!("{program} ready"), Duration::from_secs(60), || async {
-        (status_of(&ready).await == Some(200)).then_some(())
-    })
+    wait_until(
+        &format!("{program} ready"),
+        Duration::from_secs(60),
+        || async { (status_of(&ready).await == Some(200)).then_some(()) },
+    )
     .await;
     server
 }
@@ -136,7 +141,10 @@ async fn query(server: &Server, expr: &str) -> Vec<Value> {
         percent_encode(expr)
     );
     let json = get_json(&url).await;
-    json["data"]["result"].as_array().cloned().unwrap_or_default()
+    json["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn percent_encode(text: &str) -> String {
@@ -158,16 +166,20 @@ async fn wait_for_scrapes(server: &Server, job: &str) {
         .first()
         .map(|v| sample_value(v))
         .unwrap_or(0.0);
-    wait_until(&format!("two scrapes of {job}"), Duration::from_secs(30), || async {
-        let up = query(server, &format!("up{{job=\"{job}\"}}")).await;
-        let count = query(server, &expr)
-            .await
-            .first()
-            .map(|v| sample_value(v))
-            .unwrap_or(0.0);
-        (count >= before + 2.0 && up.first().is_some_and(|v| sample_value(v) == 1.0))
-            .then_some(())
-    })
+    wait_until(
+        &format!("two scrapes of {job}"),
+        Duration::from_secs(30),
+        || async {
+            let up = query(server, &format!("up{{job=\"{job}\"}}")).await;
+            let count = query(server, &expr)
+                .await
+                .first()
+                .map(|v| sample_value(v))
+                .unwrap_or(0.0);
+            (count >= before + 2.0 && up.first().is_some_and(|v| sample_value(v) == 1.0))
+                .then_some(())
+        },
+    )
     .await;
 }
 
@@ -285,15 +297,24 @@ async fn the_seed_examples_are_scraped_as_they_serve() {
         .replace("$PRIVATE_IP", "localhost")
         .replace("10s", "1s");
     for (script, app_metrics) in [
-        ("counter.py", &["hello_worlds_total", "hello_worlds_created"][..]),
+        (
+            "counter.py",
+            &["hello_worlds_total", "hello_worlds_created"][..],
+        ),
         ("gauge.py", &["hello_worlds_inprogress"][..]),
         (
             "histogram.py",
-            &["hello_world_latency_seconds_count", "hello_world_latency_seconds_bucket"][..],
+            &[
+                "hello_world_latency_seconds_count",
+                "hello_world_latency_seconds_bucket",
+            ][..],
         ),
         (
             "summary.py",
-            &["hello_world_latency_seconds_count", "hello_world_latency_seconds_sum"][..],
+            &[
+                "hello_world_latency_seconds_count",
+                "hello_world_latency_seconds_sum",
+            ][..],
         ),
     ] {
         // The examples listen on the fixed ports 8000 (metrics) and 8001 (the app).
@@ -305,9 +326,13 @@ async fn the_seed_examples_are_scraped_as_they_serve() {
                 .spawn()
                 .unwrap(),
         );
-        wait_until(&format!("{script} listening"), Duration::from_secs(20), || async {
-            (status_of("http://localhost:8000/metrics").await == Some(200)).then_some(())
-        })
+        wait_until(
+            &format!("{script} listening"),
+            Duration::from_secs(20),
+            || async {
+                (status_of("http://localhost:8000/metrics").await == Some(200)).then_some(())
+            },
+        )
         .await;
         for _ in 0..3 {
             assert_eq!(status_of("http://localhost:8001/").await, Some(200));
@@ -422,7 +447,10 @@ async fn metadata_apis_show_what_the_example_exposes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn node_exporter_is_scraped_as_it_serves() {
-    assert!(Path::new(NODE_EXPORTER).exists(), "{NODE_EXPORTER} missing: run scripts/setup.sh");
+    assert!(
+        Path::new(NODE_EXPORTER).exists(),
+        "{NODE_EXPORTER} missing: run scripts/setup.sh"
+    );
     let port = free_port();
     let _exporter = Process(
         Command::new(NODE_EXPORTER)
@@ -433,9 +461,11 @@ async fn node_exporter_is_scraped_as_it_serves() {
             .unwrap(),
     );
     let metrics = format!("http://127.0.0.1:{port}/metrics");
-    wait_until("node exporter listening", Duration::from_secs(20), || async {
-        (status_of(&metrics).await == Some(200)).then_some(())
-    })
+    wait_until(
+        "node exporter listening",
+        Duration::from_secs(20),
+        || async { (status_of(&metrics).await == Some(200)).then_some(()) },
+    )
     .await;
     let config = format!(
         "global: {{scrape_interval: 1s}}\nscrape_configs:\n - job_name: node\n   static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
@@ -461,7 +491,10 @@ async fn node_exporter_is_scraped_as_it_serves() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_is_scraped_in_openmetrics_as_it_serves() {
-    assert!(Path::new(PROMETHEUS).exists(), "{PROMETHEUS} missing: run scripts/setup.sh");
+    assert!(
+        Path::new(PROMETHEUS).exists(),
+        "{PROMETHEUS} missing: run scripts/setup.sh"
+    );
     let prometheus = start(PROMETHEUS, "global: {}\n", &[]).await;
     let metrics = format!("{}/metrics", prometheus.base);
     // Prometheus answers Narthex's Accept header with OpenMetrics.
@@ -472,8 +505,14 @@ async fn prometheus_is_scraped_in_openmetrics_as_it_serves() {
         .send()
         .await
         .unwrap();
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
 
     let config = format!(
         "global: {{scrape_interval: 1s}}\nscrape_configs:\n - job_name: prometheus\n   static_configs: [{{targets: ['127.0.0.1:{}']}}]\n",
@@ -486,7 +525,14 @@ async fn prometheus_is_scraped_in_openmetrics_as_it_serves() {
     let stored_names = names(&stored);
     let served_names = names(&served);
     // The OpenMetrics reading has the same families as the text reading.
-    assert_eq!(stored_names, served_names, "{:?}", stored_names.symmetric_difference(&served_names).collect::<Vec<_>>());
+    assert_eq!(
+        stored_names,
+        served_names,
+        "{:?}",
+        stored_names
+            .symmetric_difference(&served_names)
+            .collect::<Vec<_>>()
+    );
     let build_info = |series: &BTreeMap<BTreeMap<String, String>, f64>| {
         series
             .keys()
@@ -499,8 +545,14 @@ async fn prometheus_is_scraped_in_openmetrics_as_it_serves() {
         1.0
     );
     assert_eq!(
-        value_of(&stored, "prometheus_config_last_reload_success_timestamp_seconds"),
-        value_of(&served, "prometheus_config_last_reload_success_timestamp_seconds")
+        value_of(
+            &stored,
+            "prometheus_config_last_reload_success_timestamp_seconds"
+        ),
+        value_of(
+            &served,
+            "prometheus_config_last_reload_success_timestamp_seconds"
+        )
     );
 }
 
@@ -539,7 +591,10 @@ scrape_configs:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_targets_api_answers_as_prometheus_does() {
-    assert!(Path::new(PROMETHEUS).exists(), "{PROMETHEUS} missing: run scripts/setup.sh");
+    assert!(
+        Path::new(PROMETHEUS).exists(),
+        "{PROMETHEUS} missing: run scripts/setup.sh"
+    );
     let down_port = free_port();
     // Prometheus scrapes itself: `start` fills in its own port.
     let prometheus = start(PROMETHEUS, &comparison_config("{port}", down_port), &[]).await;
@@ -554,7 +609,10 @@ async fn the_targets_api_answers_as_prometheus_does() {
         async move {
             wait_until("every target scraped", Duration::from_secs(30), || async {
                 let json = get_json(&format!("{base}/api/v1/targets")).await;
-                let targets = json["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+                let targets = json["data"]["activeTargets"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 (targets.len() == 3 && targets.iter().all(|t| t["health"] != "unknown"))
                     .then_some(json)
             })
@@ -588,7 +646,13 @@ async fn the_targets_api_answers_as_prometheus_does() {
     );
     for (key, their) in &their_targets {
         let our = &our_targets[key];
-        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<BTreeSet<_>>();
+        let keys = |v: &Value| {
+            v.as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect::<BTreeSet<_>>()
+        };
         assert_eq!(keys(their), keys(our), "{key:?}");
         for field in [
             "discoveredLabels",
@@ -609,7 +673,10 @@ async fn the_targets_api_answers_as_prometheus_does() {
             our["lastError"]
         );
         let last_scrape = our["lastScrape"].as_str().unwrap();
-        assert!(last_scrape.ends_with('Z') && last_scrape.starts_with("20"), "{last_scrape}");
+        assert!(
+            last_scrape.ends_with('Z') && last_scrape.starts_with("20"),
+            "{last_scrape}"
+        );
         assert!(our["lastScrapeDuration"].as_f64().unwrap() > 0.0);
     }
     let down = &our_targets[&(
@@ -617,14 +684,20 @@ async fn the_targets_api_answers_as_prometheus_does() {
         format!("http://127.0.0.1:{down_port}/metrics?format=text"),
     )];
     assert!(
-        down["lastError"].as_str().unwrap().contains("onnection refused"),
+        down["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("onnection refused"),
         "{down}"
     );
     assert_eq!(
         theirs["data"]["droppedTargets"],
         ours["data"]["droppedTargets"]
     );
-    assert_eq!(ours["data"]["droppedTargetCounts"], serde_json::json!({"pool-a": 1, "pool-b": 0}));
+    assert_eq!(
+        ours["data"]["droppedTargetCounts"],
+        serde_json::json!({"pool-a": 1, "pool-b": 0})
+    );
 
     // Filters.
     let active_only = get_json(&format!("{}/api/v1/targets?state=active", narthex.base)).await;
@@ -632,7 +705,11 @@ async fn the_targets_api_answers_as_prometheus_does() {
     assert_eq!(active_only["data"]["droppedTargetCounts"], Value::Null);
     let dropped_only = get_json(&format!("{}/api/v1/targets?state=dropped", narthex.base)).await;
     assert_eq!(dropped_only["data"]["activeTargets"], serde_json::json!([]));
-    let pool_b = get_json(&format!("{}/api/v1/targets?scrapePool=pool-b", narthex.base)).await;
+    let pool_b = get_json(&format!(
+        "{}/api/v1/targets?scrapePool=pool-b",
+        narthex.base
+    ))
+    .await;
     assert_eq!(pool_b["data"]["activeTargets"].as_array().unwrap().len(), 1);
 
     // The status endpoints carry the same fields as Prometheus's.
@@ -647,14 +724,24 @@ async fn the_targets_api_answers_as_prometheus_does() {
         };
         let theirs = keys(get_json(&format!("{}/api/v1/status/{endpoint}", prometheus.base)).await);
         let ours = keys(get_json(&format!("{}/api/v1/status/{endpoint}", narthex.base)).await);
-        assert!(ours.is_superset(&theirs), "{endpoint}: missing {:?}", theirs.difference(&ours).collect::<Vec<_>>());
+        assert!(
+            ours.is_superset(&theirs),
+            "{endpoint}: missing {:?}",
+            theirs.difference(&ours).collect::<Vec<_>>()
+        );
     }
     let flags = get_json(&format!("{}/api/v1/status/flags", narthex.base)).await;
-    assert_eq!(flags["data"]["web.listen-address"], format!("127.0.0.1:{}", narthex.port));
+    assert_eq!(
+        flags["data"]["web.listen-address"],
+        format!("127.0.0.1:{}", narthex.port)
+    );
     assert_eq!(flags["data"]["storage.tsdb.retention.time"], "15d");
     assert_eq!(flags["data"]["web.enable-lifecycle"], "false");
     let config = get_json(&format!("{}/api/v1/status/config", narthex.base)).await;
-    assert!(config["data"]["yaml"].as_str().unwrap().contains("job_name: pool-b"));
+    assert!(config["data"]["yaml"]
+        .as_str()
+        .unwrap()
+        .contains("job_name: pool-b"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -666,7 +753,10 @@ async fn the_config_api_masks_secrets() {
     .await;
     let config = get_json(&format!("{}/api/v1/status/config", server.base)).await;
     let yaml = config["data"]["yaml"].as_str().unwrap();
-    assert!(!yaml.contains("hunter2") && !yaml.contains("t0ken"), "{yaml}");
+    assert!(
+        !yaml.contains("hunter2") && !yaml.contains("t0ken"),
+        "{yaml}"
+    );
     assert_eq!(yaml.matches("<secret>").count(), 2, "{yaml}");
 }
 
@@ -704,7 +794,9 @@ async fn reloads_keep_running_loops_and_refuse_bad_files() {
     assert_eq!(active_targets(&server).await.len(), 2);
     wait_until("other scraped", Duration::from_secs(20), || async {
         let up = query(&server, "up{job=\"other\"}").await;
-        up.first().is_some_and(|v| sample_value(v) == 0.0).then_some(())
+        up.first()
+            .is_some_and(|v| sample_value(v) == 0.0)
+            .then_some(())
     })
     .await;
     // The self target kept its loop: its series cache made later scrapes add no series in
@@ -712,8 +804,15 @@ async fn reloads_keep_running_loops_and_refuse_bad_files() {
     wait_for_scrapes(&server, "self").await;
     let total = query(&server, "scrape_samples_scraped{job=\"self\"}").await;
     let total = sample_value(&total[0]);
-    let added = query(&server, "max_over_time(scrape_series_added{job=\"self\"}[3s])").await;
-    assert!(sample_value(&added[0]) < total / 2.0, "{added:?} of {total}");
+    let added = query(
+        &server,
+        "max_over_time(scrape_series_added{job=\"self\"}[3s])",
+    )
+    .await;
+    assert!(
+        sample_value(&added[0]) < total / 2.0,
+        "{added:?} of {total}"
+    );
 
     // A file that does not load changes nothing and says why.
     let good = std::fs::read_to_string(server.config_path()).unwrap();
@@ -724,7 +823,10 @@ async fn reloads_keep_running_loops_and_refuse_bad_files() {
     assert!(body.contains("line"), "{body}");
     assert_eq!(active_targets(&server).await.len(), 2);
     let (_, metrics) = get_text(&format!("{}/metrics", server.base)).await;
-    assert!(metrics.contains("prometheus_config_last_reload_successful 0"), "{metrics}");
+    assert!(
+        metrics.contains("prometheus_config_last_reload_successful 0"),
+        "{metrics}"
+    );
     let runtime = get_json(&format!("{}/api/v1/status/runtimeinfo", server.base)).await;
     assert_eq!(runtime["data"]["reloadConfigSuccess"], false);
 
@@ -732,16 +834,25 @@ async fn reloads_keep_running_loops_and_refuse_bad_files() {
     // at once with staleness markers instead of lingering for the lookback delta.
     server.write_config(&self_scrape_config("").replace("{port}", &port));
     unsafe { libc::kill(server.process.0.id() as i32, libc::SIGHUP) };
-    wait_until("the other pool removed", Duration::from_secs(20), || async {
-        (active_targets(&server).await.len() == 1).then_some(())
-    })
+    wait_until(
+        "the other pool removed",
+        Duration::from_secs(20),
+        || async { (active_targets(&server).await.len() == 1).then_some(()) },
+    )
     .await;
     wait_until("up{job=other} stale", Duration::from_secs(10), || async {
-        query(&server, "up{job=\"other\"}").await.is_empty().then_some(())
+        query(&server, "up{job=\"other\"}")
+            .await
+            .is_empty()
+            .then_some(())
     })
     .await;
     let (_, metrics) = get_text(&format!("{}/metrics", server.base)).await;
-    assert!(metrics.contains("prometheus_config_last_reload_successful 1"), "{}", server.log());
+    assert!(
+        metrics.contains("prometheus_config_last_reload_successful 1"),
+        "{}",
+        server.log()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -753,5 +864,8 @@ async fn the_lifecycle_api_is_off_by_default() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 403);
-    assert_eq!(response.text().await.unwrap(), "Lifecycle API is not enabled.");
+    assert_eq!(
+        response.text().await.unwrap(),
+        "Lifecycle API is not enabled."
+    );
 }

@@ -48,7 +48,8 @@ impl PoolRuntime {
             reason,
         };
         let http = config.http_client().map_err(client_error)?;
-        let client = crate::client::HttpClient::new(&http).map_err(|e| client_error(e.to_string()))?;
+        let client =
+            crate::client::HttpClient::new(&http).map_err(|e| client_error(e.to_string()))?;
         let metric_relabel: Option<MetricRelabel> = if config.metric_relabel_configs.is_empty() {
             None
         } else {
@@ -138,7 +139,9 @@ pub struct ScrapeManager {
 impl ScrapeManager {
     pub fn new(storage: Arc<dyn Storage>) -> ScrapeManager {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        std::env::var("HOSTNAME").unwrap_or_default().hash(&mut hasher);
+        std::env::var("HOSTNAME")
+            .unwrap_or_default()
+            .hash(&mut hasher);
         ScrapeManager {
             storage,
             offset_seed: hasher.finish(),
@@ -337,9 +340,9 @@ fn reconcile(
     let mut old: Vec<RunningLoop> = state.loops.drain(..).collect();
     let mut loops = Vec::with_capacity(active.len());
     for target in active {
-        let existing = old
-            .iter()
-            .position(|running| lock(&running.shared.status).target.identity() == target.identity());
+        let existing = old.iter().position(|running| {
+            lock(&running.shared.status).target.identity() == target.identity()
+        });
         match existing {
             Some(i) => {
                 let running = old.swap_remove(i);
@@ -349,7 +352,12 @@ fn reconcile(
                 lock(&running.shared.status).target = target;
                 loops.push(running);
             }
-            None => loops.push(start_loop(target, runtime.clone(), storage.clone(), offset_seed)),
+            None => loops.push(start_loop(
+                target,
+                runtime.clone(),
+                storage.clone(),
+                offset_seed,
+            )),
         }
     }
     for gone in old {
@@ -385,7 +393,13 @@ fn start_loop(
         runtime: Mutex::new(runtime),
     });
     let (stop, stop_rx) = watch::channel(LoopCommand::Run);
-    tokio::spawn(run_loop(target, shared.clone(), storage, stop_rx, offset_seed));
+    tokio::spawn(run_loop(
+        target,
+        shared.clone(),
+        storage,
+        stop_rx,
+        offset_seed,
+    ));
     RunningLoop { shared, stop }
 }
 
@@ -401,8 +415,7 @@ async fn run_loop(
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let delay = first_scrape_delay(&target, offset_seed, now_nanos);
-    let mut ticker =
-        tokio::time::interval_at(tokio::time::Instant::now() + delay, target.interval);
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + delay, target.interval);
     // A scrape that overruns skips the missed ticks instead of bursting to catch up.
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut state = ScrapeState::default();
@@ -435,8 +448,14 @@ async fn run_loop(
             Some(error) => forced_failure(&target, storage.as_ref(), &mut state, error),
             None => {
                 let request = runtime.client.get(&target.url);
-                scrape_once(request, &target, &runtime.settings, storage.as_ref(), &mut state)
-                    .await
+                scrape_once(
+                    request,
+                    &target,
+                    &runtime.settings,
+                    storage.as_ref(),
+                    &mut state,
+                )
+                .await
             }
         };
         if let Some(error) = &report.error {
@@ -465,10 +484,13 @@ mod tests {
 
     #[test]
     fn first_scrapes_spread_over_the_interval_and_stay_within_it() {
-        let config = narthex_config::Config::parse("scrape_configs:\n - job_name: j\n   scrape_interval: 10s\n", "x")
-            .unwrap()
-            .scrape_configs
-            .remove(0);
+        let config = narthex_config::Config::parse(
+            "scrape_configs:\n - job_name: j\n   scrape_interval: 10s\n",
+            "x",
+        )
+        .unwrap()
+        .scrape_configs
+        .remove(0);
         let keep = |l: &Labels| Some(l.clone());
         let mut delays = Vec::new();
         for i in 0..50 {

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use narthex_config::{ScrapeLimits, ScrapeProtocol};
-use narthex_model::exposition::{parse_text, Exposition, ParsedSample};
+use narthex_model::exposition::{
+    format_for_content_type, parse, Exposition, ExpositionFormat, ParsedSample,
+};
 use narthex_model::{
     stale_nan, Appender, Labels, LabelsBuilder, SeriesRef, Storage, StorageError, METRIC_NAME,
 };
@@ -220,41 +222,18 @@ pub fn parse_body<'a>(
     body: &'a Body,
     fallback: Option<ScrapeProtocol>,
 ) -> Result<Exposition<'a>, ScrapeError> {
-    let media_type = body
-        .content_type
-        .as_deref()
-        .and_then(|t| t.split(';').next())
-        .map(|t| t.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let protocol = match media_type.as_str() {
-        "text/plain" => ScrapeProtocol::PrometheusText004,
-        "application/openmetrics-text" => ScrapeProtocol::OpenMetricsText100,
-        _ => match fallback {
-            Some(protocol) => protocol,
-            None if media_type.is_empty() => {
-                return Err(ScrapeError::ContentType(
-                    "non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target".into(),
-                ))
-            }
-            None => {
-                return Err(ScrapeError::ContentType(format!(
-                    "received unsupported Content-Type {:?} and no fallback_scrape_protocol specified for target",
-                    body.content_type.as_deref().unwrap_or("")
-                )))
-            }
-        },
-    };
-    match protocol {
+    let fallback = fallback.and_then(|protocol| match protocol {
         ScrapeProtocol::PrometheusText004 | ScrapeProtocol::PrometheusText100 => {
-            Ok(parse_text(&body.text)?)
+            Some(ExpositionFormat::Text)
         }
         ScrapeProtocol::OpenMetricsText001 | ScrapeProtocol::OpenMetricsText100 => {
-            Ok(narthex_model::exposition::parse_openmetrics(&body.text)?)
+            Some(ExpositionFormat::OpenMetrics)
         }
-        ScrapeProtocol::PrometheusProto => Err(ScrapeError::ContentType(
-            "the protobuf exposition format is not supported".into(),
-        )),
-    }
+        ScrapeProtocol::PrometheusProto => None,
+    });
+    let negotiated = format_for_content_type(body.content_type.as_deref(), fallback)
+        .map_err(|e| ScrapeError::ContentType(e.to_string()))?;
+    Ok(parse(negotiated.format, &body.text)?)
 }
 
 /// Scrapes `target` once and writes the result to `storage` at the scrape's start time.
@@ -283,8 +262,15 @@ pub async fn scrape_once(
         exemplars_dropped: 0,
         error: None,
     };
-    if let Err(e) = write_scrape(target, settings, storage, state, timestamp, body, &mut report)
-    {
+    if let Err(e) = write_scrape(
+        target,
+        settings,
+        storage,
+        state,
+        timestamp,
+        body,
+        &mut report,
+    ) {
         report.error = Some(e);
     }
     report
@@ -362,7 +348,7 @@ fn append_exposition(
     report: &mut ScrapeReport,
 ) -> Result<(), ScrapeError> {
     report.samples_scraped = exposition.samples.len();
-    report.exemplars_dropped = exposition.exemplars;
+    report.exemplars_dropped = exposition.exemplars.len();
     let sample_limit = settings.limits.sample_limit as usize;
     for sample in &exposition.samples {
         let explicit = settings
@@ -436,7 +422,12 @@ fn series_labels(
 
 /// Prometheus's `verifyLabelLimits`, with its messages.
 fn check_label_limits(labels: &Labels, limits: &ScrapeLimits) -> Result<(), ScrapeError> {
-    let metric: String = labels.metric_name().unwrap_or("").chars().take(50).collect();
+    let metric: String = labels
+        .metric_name()
+        .unwrap_or("")
+        .chars()
+        .take(50)
+        .collect();
     if limits.label_limit > 0 && labels.len() as u64 > limits.label_limit {
         return Err(ScrapeError::LabelLimit(format!(
             "label_limit exceeded (metric: {metric}, number of labels: {}, limit: {})",
@@ -454,8 +445,7 @@ fn check_label_limits(labels: &Labels, limits: &ScrapeLimits) -> Result<(), Scra
             )));
         }
         let value_length = label.value.chars().count() as u64;
-        if limits.label_value_length_limit > 0 && value_length > limits.label_value_length_limit
-        {
+        if limits.label_value_length_limit > 0 && value_length > limits.label_value_length_limit {
             let name: String = label.name.chars().take(50).collect();
             let value: String = label.value.chars().take(50).collect();
             return Err(ScrapeError::LabelLimit(format!(
@@ -497,13 +487,16 @@ fn write_synthetic(
 }
 
 /// Keeps the metadata of the last successful scrape; allocates only when it changed.
-fn update_metadata(current: &mut Arc<BTreeMap<String, MetricMetadata>>, exposition: &Exposition<'_>) {
+fn update_metadata(
+    current: &mut Arc<BTreeMap<String, MetricMetadata>>,
+    exposition: &Exposition<'_>,
+) {
     let unchanged = current.len() == exposition.metadata.len()
         && exposition.metadata.iter().all(|m| {
             current.get(m.family).is_some_and(|old| {
                 old.metric_type == m.metric_type.as_str()
                     && old.help == m.help.as_deref().unwrap_or("")
-                    && old.unit == m.unit.as_deref().unwrap_or("")
+                    && old.unit == m.unit.unwrap_or("")
             })
         });
     if unchanged {
@@ -519,7 +512,7 @@ fn update_metadata(current: &mut Arc<BTreeMap<String, MetricMetadata>>, expositi
                     MetricMetadata {
                         metric_type: m.metric_type.as_str().to_string(),
                         help: m.help.as_deref().unwrap_or("").to_string(),
-                        unit: m.unit.as_deref().unwrap_or("").to_string(),
+                        unit: m.unit.unwrap_or("").to_string(),
                     },
                 )
             })
@@ -552,7 +545,15 @@ pub fn forced_failure(
     };
     let forced = Err(ScrapeError::Forced(error.to_string()));
     let settings = ScrapeSettings::default();
-    if let Err(e) = write_scrape(target, &settings, storage, state, timestamp, forced, &mut report) {
+    if let Err(e) = write_scrape(
+        target,
+        &settings,
+        storage,
+        state,
+        timestamp,
+        forced,
+        &mut report,
+    ) {
         report.error = Some(e);
     }
     report
@@ -640,7 +641,10 @@ mod tests {
             "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
         );
         assert_eq!(
-            accept_header(&[ScrapeProtocol::PrometheusProto, ScrapeProtocol::PrometheusText004]),
+            accept_header(&[
+                ScrapeProtocol::PrometheusProto,
+                ScrapeProtocol::PrometheusText004
+            ]),
             "text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
         );
     }
@@ -676,6 +680,9 @@ mod tests {
         );
         let html = body(Some("text/html"), "<html>");
         let err = parse_body(&html, None).unwrap_err().to_string();
-        assert!(err.contains("unsupported Content-Type \"text/html\""), "{err}");
+        assert!(
+            err.contains("unsupported Content-Type \"text/html\""),
+            "{err}"
+        );
     }
 }

@@ -38,7 +38,12 @@ pub struct Target {
 impl Target {
     /// Identifies a target across reloads: the same labels, URL and timing keep a running loop.
     pub fn identity(&self) -> (&Labels, &str, Duration, Duration) {
-        (&self.internal_labels, &self.url, self.interval, self.timeout)
+        (
+            &self.internal_labels,
+            &self.url,
+            self.interval,
+            self.timeout,
+        )
     }
 }
 
@@ -98,14 +103,14 @@ pub fn populate(
         .to_string();
     check_address(&address)?;
     let interval_text = relabeled.get(SCRAPE_INTERVAL_LABEL).unwrap_or("");
-    let interval = parse_duration(interval_text)
-        .map_err(|e| format!("error parsing scrape interval: {e}"))?;
+    let interval =
+        parse_duration(interval_text).map_err(|e| format!("error parsing scrape interval: {e}"))?;
     if interval == 0 {
         return Err("scrape interval cannot be 0".into());
     }
     let timeout_text = relabeled.get(SCRAPE_TIMEOUT_LABEL).unwrap_or("");
-    let timeout = parse_duration(timeout_text)
-        .map_err(|e| format!("error parsing scrape timeout: {e}"))?;
+    let timeout =
+        parse_duration(timeout_text).map_err(|e| format!("error parsing scrape timeout: {e}"))?;
     if timeout == 0 {
         return Err("scrape timeout cannot be 0".into());
     }
@@ -148,7 +153,10 @@ fn check_address(address: &str) -> Result<(), String> {
 
 /// `scheme://address/path?params`, with `__param_*` labels overriding the first value of the
 /// config's parameter of the same name, as Prometheus's `Target.URL`.
-fn target_url(labels: &Labels, config_params: &BTreeMap<String, Vec<String>>) -> Result<String, String> {
+fn target_url(
+    labels: &Labels,
+    config_params: &BTreeMap<String, Vec<String>>,
+) -> Result<String, String> {
     let mut params = config_params.clone();
     for label in labels.iter() {
         if let Some(name) = label.name.strip_prefix(PARAM_LABEL_PREFIX) {
@@ -264,9 +272,15 @@ mod tests {
         );
         assert_eq!(target.url, "http://a:9100/m?module=a&module=b&x=y+z");
         assert_eq!(target.interval, Duration::from_secs(10));
-        assert_eq!(target.discovered_labels.get("__meta_filepath"), Some("/f.yml"));
+        assert_eq!(
+            target.discovered_labels.get("__meta_filepath"),
+            Some("/f.yml")
+        );
         assert_eq!(target.discovered_labels.get("__param_module"), Some("a"));
-        assert_eq!(target.discovered_labels.get("__scrape_interval__"), Some("10s"));
+        assert_eq!(
+            target.discovered_labels.get("__scrape_interval__"),
+            Some("10s")
+        );
         assert_eq!(target.internal_labels.get("__meta_filepath"), None);
     }
 
@@ -288,16 +302,24 @@ mod tests {
         let target = active(populate(&discovered, &config, &relabel));
         assert_eq!(target.url, "https://h:1/probe?module=b&target=x");
         assert_eq!(target.labels.get("instance"), Some("custom"));
-        assert_eq!((target.interval, target.timeout), (Duration::from_secs(5), Duration::from_secs(2)));
+        assert_eq!(
+            (target.interval, target.timeout),
+            (Duration::from_secs(5), Duration::from_secs(2))
+        );
     }
 
     #[test]
     fn bad_targets_are_errors_and_drops_keep_discovered_labels() {
         let config = scrape_config("scrape_configs:\n - job_name: j\n");
         let no_address = Labels::from_pairs([("x", "y")]);
-        assert_eq!(populate(&no_address, &config, &keep), Err("no address".into()));
+        assert_eq!(
+            populate(&no_address, &config, &keep),
+            Err("no address".into())
+        );
         let slash = Labels::from_pairs([("__address__", "http://h:1")]);
-        assert!(populate(&slash, &config, &keep).unwrap_err().contains("not a valid hostname"));
+        assert!(populate(&slash, &config, &keep)
+            .unwrap_err()
+            .contains("not a valid hostname"));
         let too_slow = |l: &Labels| {
             let mut b = l.to_builder();
             b.set("__scrape_timeout__", "2m");
@@ -305,7 +327,10 @@ mod tests {
         };
         let ok = Labels::from_pairs([("__address__", "h:1")]);
         let err = populate(&ok, &config, &too_slow).unwrap_err();
-        assert!(err.contains("cannot be greater than scrape interval"), "{err}");
+        assert!(
+            err.contains("cannot be greater than scrape interval"),
+            "{err}"
+        );
         let drop = |_: &Labels| None;
         match populate(&ok, &config, &drop) {
             Ok(Populated::Dropped(dropped)) => {

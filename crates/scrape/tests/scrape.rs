@@ -60,7 +60,12 @@ async fn serve(served: Served) -> SocketAddr {
                 let body = served.body.lock().unwrap().clone();
                 let status = axum::http::StatusCode::from_u16(served.status).unwrap();
                 let mut response = if served.corrupt_gzip {
-                    (status, [(header::CONTENT_ENCODING, "gzip")], "not gzip at all").into_response()
+                    (
+                        status,
+                        [(header::CONTENT_ENCODING, "gzip")],
+                        "not gzip at all",
+                    )
+                        .into_response()
                 } else if served.gzip {
                     let mut encoder =
                         flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -158,7 +163,14 @@ async fn gzip_exposition_is_stored_with_target_labels_and_synthetic_series() {
     let tsdb = Tsdb::open(dir.path()).unwrap();
     let client = reqwest::Client::new();
     let target = target(addr);
-    let report = scrape(&client, &target, &settings(false), &tsdb, &mut ScrapeState::default()).await;
+    let report = scrape(
+        &client,
+        &target,
+        &settings(false),
+        &tsdb,
+        &mut ScrapeState::default(),
+    )
+    .await;
     assert!(report.error.is_none(), "{:?}", report.error);
     assert_eq!(report.samples_scraped, 7);
 
@@ -311,7 +323,10 @@ async fn http_errors_and_unreachable_targets_are_down() {
 }
 
 /// Scrapes a target serving `served` once with `settings`; returns the report and the TSDB.
-async fn scrape_served(served: Served, settings: ScrapeSettings) -> (ScrapeReport, Arc<Tsdb>, tempfile::TempDir) {
+async fn scrape_served(
+    served: Served,
+    settings: ScrapeSettings,
+) -> (ScrapeReport, Arc<Tsdb>, tempfile::TempDir) {
     let addr = serve(served).await;
     let dir = tempfile::tempdir().unwrap();
     let tsdb = Tsdb::open(dir.path()).unwrap();
@@ -334,7 +349,10 @@ fn assert_failed_cleanly(report: &ScrapeReport, tsdb: &Tsdb, expected: &str) {
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
-    assert!(error.contains(expected), "expected {expected:?} in {error:?}");
+    assert!(
+        error.contains(expected),
+        "expected {expected:?} in {error:?}"
+    );
     assert!(select(tsdb, "good").is_empty(), "partial data stored");
     assert_eq!(last_value(tsdb, "up"), 0.0);
 }
@@ -496,7 +514,11 @@ async fn a_slow_target_times_out() {
     )
     .await;
     assert_failed_cleanly(&report, &tsdb, "context deadline exceeded");
-    assert!(report.duration < Duration::from_secs(2), "{:?}", report.duration);
+    assert!(
+        report.duration < Duration::from_secs(2),
+        "{:?}",
+        report.duration
+    );
 }
 
 #[tokio::test]
@@ -513,11 +535,16 @@ async fn metric_relabeling_drops_and_rewrites_series() {
         metric_relabel: Some(relabel),
         ..ScrapeSettings::default()
     };
-    let (report, tsdb, _dir) =
-        scrape_served(Served::text("kept 1\ndropped 2\n"), settings).await;
+    let (report, tsdb, _dir) = scrape_served(Served::text("kept 1\ndropped 2\n"), settings).await;
     assert!(report.error.is_none(), "{:?}", report.error);
     assert!(select(&tsdb, "dropped").is_empty());
-    assert_eq!(select(&tsdb, "kept")[0].labels.get("rewritten"), Some("yes"));
+    assert_eq!(
+        select(&tsdb, "kept")[0].labels.get("rewritten"),
+        Some("yes")
+    );
     assert_eq!(last_value(&tsdb, "scrape_samples_scraped"), 2.0);
-    assert_eq!(last_value(&tsdb, "scrape_samples_post_metric_relabeling"), 1.0);
+    assert_eq!(
+        last_value(&tsdb, "scrape_samples_post_metric_relabeling"),
+        1.0
+    );
 }

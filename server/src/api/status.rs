@@ -98,10 +98,19 @@ pub(super) async fn runtime_info(State(state): State<Arc<AppState>>) -> Response
 pub(super) async fn build_info() -> Response {
     let mut info = BTreeMap::new();
     info.insert("version", env!("CARGO_PKG_VERSION"));
-    info.insert("revision", option_env!("NARTHEX_REVISION").unwrap_or("unknown"));
+    info.insert(
+        "revision",
+        option_env!("NARTHEX_REVISION").unwrap_or("unknown"),
+    );
     info.insert("branch", option_env!("NARTHEX_BRANCH").unwrap_or("unknown"));
-    info.insert("buildUser", option_env!("NARTHEX_BUILD_USER").unwrap_or("unknown"));
-    info.insert("buildDate", option_env!("NARTHEX_BUILD_DATE").unwrap_or("unknown"));
+    info.insert(
+        "buildUser",
+        option_env!("NARTHEX_BUILD_USER").unwrap_or("unknown"),
+    );
+    info.insert(
+        "buildDate",
+        option_env!("NARTHEX_BUILD_DATE").unwrap_or("unknown"),
+    );
     // Prometheus names its compiler version here; ours is Rust's.
     info.insert("goVersion", concat!("rust", env!("CARGO_PKG_RUST_VERSION")));
     answer(&info)

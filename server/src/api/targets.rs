@@ -136,8 +136,14 @@ fn active_json<'a>(status: &'a TargetStatus, host: &str) -> ActiveTarget<'a> {
         last_scrape: format_rfc3339_nanos(status.last_scrape),
         last_scrape_duration: status.last_scrape_duration.as_secs_f64(),
         health: status.health.as_str(),
-        scrape_interval: target.internal_labels.get(SCRAPE_INTERVAL_LABEL).unwrap_or(""),
-        scrape_timeout: target.internal_labels.get(SCRAPE_TIMEOUT_LABEL).unwrap_or(""),
+        scrape_interval: target
+            .internal_labels
+            .get(SCRAPE_INTERVAL_LABEL)
+            .unwrap_or(""),
+        scrape_timeout: target
+            .internal_labels
+            .get(SCRAPE_TIMEOUT_LABEL)
+            .unwrap_or(""),
     }
 }
 
@@ -198,7 +204,10 @@ pub(super) async fn targets_metadata(
         let mut entries = Vec::new();
         'targets: for status in &targets {
             let labels = &status.target.labels;
-            if !matchers.iter().all(|m| m.matches(labels.get(&m.name).unwrap_or(""))) {
+            if !matchers
+                .iter()
+                .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
+            {
                 continue;
             }
             for (name, meta) in status.metadata.iter() {
@@ -280,7 +289,10 @@ fn optional_limit(params: &Params, name: &str) -> Result<Option<usize>, ApiError
         Some(text) => match text.parse::<i64>() {
             Ok(n) if n < 0 => Ok(None),
             Ok(n) => Ok(Some(n as usize)),
-            Err(_) => Err(ApiError::new(ErrorType::BadData, format!("invalid {name}: {text:?} is not a number"))),
+            Err(_) => Err(ApiError::new(
+                ErrorType::BadData,
+                format!("invalid {name}: {text:?} is not a number"),
+            )),
         },
     }
 }
@@ -291,9 +303,18 @@ mod tests {
 
     #[test]
     fn loopback_hosts_become_the_machine_name_in_global_urls() {
-        assert_eq!(global_url("http://localhost:9090/metrics", "box"), "http://box:9090/metrics");
+        assert_eq!(
+            global_url("http://localhost:9090/metrics", "box"),
+            "http://box:9090/metrics"
+        );
         assert_eq!(global_url("https://127.0.0.1/m", "box"), "https://box/m");
-        assert_eq!(global_url("http://localhostx:1/m", "box"), "http://localhostx:1/m");
-        assert_eq!(global_url("http://10.0.0.1:1/m", "box"), "http://10.0.0.1:1/m");
+        assert_eq!(
+            global_url("http://localhostx:1/m", "box"),
+            "http://localhostx:1/m"
+        );
+        assert_eq!(
+            global_url("http://10.0.0.1:1/m", "box"),
+            "http://10.0.0.1:1/m"
+        );
     }
 }

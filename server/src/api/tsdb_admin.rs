@@ -152,7 +152,6 @@ fn snapshot_name() -> String {
     )
 }
 
-
 /// `POST|PUT /api/v1/admin/tsdb/delete_series?match[]=...&start=...&end=...`: 204 No Content.
 pub(super) async fn delete_series(
     State(state): State<Arc<AppState>>,
@@ -215,7 +214,10 @@ mod tests {
     #[test]
     fn snapshot_names_look_like_prometheus_ones() {
         assert_eq!(narthex_model::duration::civil_from_days(0), (1970, 1, 1));
-        assert_eq!(narthex_model::duration::civil_from_days(20_782), (2026, 11, 25));
+        assert_eq!(
+            narthex_model::duration::civil_from_days(20_782),
+            (2026, 11, 25)
+        );
         assert_eq!(narthex_model::duration::civil_from_days(-1), (1969, 12, 31));
         let name = snapshot_name();
         assert_eq!(name.len(), 16 + 1 + 16, "{name}");
