@@ -207,11 +207,6 @@ impl HttpClient {
             }
         }
     }
-
-    /// The underlying client, for requests that need no authentication.
-    pub fn inner(&self) -> &reqwest::Client {
-        &self.client
-    }
 }
 
 /// PEM given inline or as a file, with a description of where it came from for errors.

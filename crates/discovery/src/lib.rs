@@ -118,27 +118,24 @@ impl Discovery {
     /// returns; the others follow as their first refresh completes. Must be called within a
     /// Tokio runtime.
     pub fn start(configs: SdConfigs<'_>, options: DiscoveryOptions) -> DiscoveryHandle {
-        let providers = 1
-            + configs.file_sd_configs.len()
-            + configs.http_sd_configs.len()
-            + configs.dns_sd_configs.len();
-        let publisher = Publisher::new(providers);
-        publisher.slot(0).set(static_groups(configs.static_configs));
+        let publisher = Publisher::default();
+        publisher
+            .add_slot()
+            .set(static_groups(configs.static_configs));
 
         let span = tracing::info_span!("discovery", pool = %options.pool);
         let mut tasks = Vec::new();
         let mut failed = Vec::new();
-        let mut slot = 1;
-        let mut next_slot = || {
-            slot += 1;
-            publisher.slot(slot - 1)
-        };
         for config in configs.file_sd_configs {
-            let task = file::run(config.clone(), next_slot(), options.metrics.clone());
+            let task = file::run(
+                config.clone(),
+                publisher.add_slot(),
+                options.metrics.clone(),
+            );
             tasks.push(tokio::spawn(task.instrument(span.clone())).abort_handle());
         }
         for (index, config) in configs.http_sd_configs.iter().enumerate() {
-            let slot = next_slot();
+            let slot = publisher.add_slot();
             match http_provider(index, config, &options) {
                 Ok(client) => {
                     let task = http::run(config.clone(), client, slot, options.metrics.clone());
@@ -154,7 +151,7 @@ impl Discovery {
             let task = dns::run(
                 config.clone(),
                 options.dns_servers.clone(),
-                next_slot(),
+                publisher.add_slot(),
                 options.metrics.clone(),
             );
             tasks.push(tokio::spawn(task.instrument(span.clone())).abort_handle());
@@ -254,7 +251,7 @@ impl Drop for DiscoveryHandle {
 }
 
 /// The latest groups of each provider, merged into the watch channel whenever one changes.
-#[derive(Clone)]
+#[derive(Default)]
 struct Publisher {
     shared: Arc<Shared>,
 }
@@ -264,25 +261,35 @@ struct Shared {
     sender: watch::Sender<Arc<Vec<TargetGroup>>>,
 }
 
-impl Publisher {
-    fn new(providers: usize) -> Publisher {
-        Publisher {
-            shared: Arc::new(Shared {
-                slots: Mutex::new(vec![Vec::new(); providers]),
-                sender: watch::Sender::new(Arc::new(Vec::new())),
-            }),
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            slots: Mutex::default(),
+            sender: watch::Sender::new(Arc::default()),
         }
     }
+}
 
-    fn slot(&self, index: usize) -> Slot {
+impl Publisher {
+    /// A place for one more provider, after those added before.
+    fn add_slot(&self) -> Slot {
+        let mut slots = self.shared.lock_slots();
+        slots.push(Vec::new());
         Slot {
             shared: self.shared.clone(),
-            index,
+            index: slots.len() - 1,
         }
     }
 
     fn subscribe(&self) -> watch::Receiver<Arc<Vec<TargetGroup>>> {
         self.shared.sender.subscribe()
+    }
+}
+
+impl Shared {
+    fn lock_slots(&self) -> std::sync::MutexGuard<'_, Vec<Vec<TargetGroup>>> {
+        // A panic elsewhere while holding the lock leaves whole lists behind, never half ones.
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -295,12 +302,7 @@ struct Slot {
 impl Slot {
     /// Replaces this provider's groups; receivers are woken only if the merged list changed.
     fn set(&self, groups: Vec<TargetGroup>) {
-        // A panic elsewhere while holding the lock leaves whole lists behind, never half ones.
-        let mut slots = self
-            .shared
-            .slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut slots = self.shared.lock_slots();
         if slots[self.index] == groups {
             return;
         }
@@ -343,14 +345,15 @@ mod tests {
         assert_eq!(groups[0].labels["env"], "prod");
         assert_eq!(groups[1].source, "1");
 
-        let publisher = Publisher::new(3);
+        let publisher = Publisher::default();
+        let slots: Vec<Slot> = (0..3).map(|_| publisher.add_slot()).collect();
         let mut rx = publisher.subscribe();
         let group = |source: &str| TargetGroup {
             source: source.into(),
             ..TargetGroup::default()
         };
-        publisher.slot(2).set(vec![group("dns")]);
-        publisher.slot(0).set(vec![group("static")]);
+        slots[2].set(vec![group("dns")]);
+        slots[0].set(vec![group("static")]);
         assert!(rx.has_changed().unwrap());
         let sources: Vec<_> = rx
             .borrow_and_update()
@@ -359,7 +362,38 @@ mod tests {
             .collect();
         assert_eq!(sources, ["static", "dns"]);
         // The same groups again wake nobody.
-        publisher.slot(2).set(vec![group("dns")]);
+        slots[2].set(vec![group("dns")]);
         assert!(!rx.has_changed().unwrap());
+    }
+
+    #[test]
+    fn configs_of_a_scrape_config_and_an_alertmanager_config() {
+        let config = narthex_config::Config::parse(
+            r#"
+scrape_configs:
+  - job_name: a
+    static_configs: [{targets: ['x:1']}]
+    file_sd_configs: [{files: [a.json]}, {files: [b.yml]}]
+    dns_sd_configs: [{names: [_x._tcp.example.org]}]
+alerting:
+  alertmanagers:
+    - http_sd_configs: [{url: 'http://sd.example.org/am'}]
+"#,
+            "t.yml",
+        )
+        .unwrap();
+        let scrape = SdConfigs::of_scrape(&config.scrape_configs[0]);
+        assert_eq!(
+            (
+                scrape.static_configs.len(),
+                scrape.file_sd_configs.len(),
+                scrape.http_sd_configs.len(),
+                scrape.dns_sd_configs.len()
+            ),
+            (1, 2, 0, 1)
+        );
+        let am = SdConfigs::of_alertmanager(&config.alerting.alertmanagers[0]);
+        assert_eq!(am.http_sd_configs[0].url, "http://sd.example.org/am");
+        assert!(am.static_configs.is_empty() && am.file_sd_configs.is_empty());
     }
 }
