@@ -3,7 +3,7 @@
 //!
 //! serde cannot combine `flatten` with `deny_unknown_fields`, and these settings sit directly in
 //! the enclosing YAML mapping, so each enclosing struct repeats the fields and hands them out as
-//! one [`HttpClientConfig`] through its `http_client()` method. [`HttpClientConfig::validate`]
+//! one [`HttpClientConfig`] through its `http_client()` method. [`HttpClientFields::resolve`]
 //! holds the checks Prometheus runs on them.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -12,9 +12,11 @@ use std::path::{Path, PathBuf};
 use narthex_model::duration::{format_duration, parse_duration};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub mod discovery;
 pub mod http_client;
 pub mod relabel;
 
+use discovery::{DnsSdConfig, FileSdConfig, HttpSdConfig};
 use http_client::{
     Authorization, BasicAuth, HttpClientConfig, HttpClientFields, Secret, TlsConfig,
 };
@@ -171,6 +173,12 @@ pub struct ScrapeConfig {
 
     #[serde(default)]
     pub static_configs: Vec<StaticConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_sd_configs: Vec<FileSdConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_sd_configs: Vec<HttpSdConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_sd_configs: Vec<DnsSdConfig>,
 }
 
 impl ScrapeConfig {
@@ -314,7 +322,7 @@ impl fmt::Display for ByteSize {
         }
         let mut value = self.0;
         let mut unit = 0;
-        while value % 1024 == 0 && unit < UNITS.len() - 1 {
+        while value.is_multiple_of(1024) && unit < UNITS.len() - 1 {
             value /= 1024;
             unit += 1;
         }
@@ -395,6 +403,12 @@ pub struct AlertmanagerConfig {
     pub api_version: String,
     #[serde(default)]
     pub static_configs: Vec<StaticConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_sd_configs: Vec<FileSdConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_sd_configs: Vec<HttpSdConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_sd_configs: Vec<DnsSdConfig>,
 }
 
 fn default_path_prefix() -> String {
