@@ -1,17 +1,25 @@
-//! The bridge from service discovery to scrape pools: a pool's discovery configs produce label
-//! sets (target labels merged over group labels, as Prometheus's `TargetsFromGroup`), which the
-//! pool turns into targets.
+//! The bridge from service discovery to scrape pools: a pool's target groups become label sets
+//! (target labels merged over group labels, as Prometheus's `TargetsFromGroup`), which the pool
+//! turns into targets.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use narthex_config::ScrapeConfig;
+use narthex_discovery::{
+    Discovery, DiscoveryHandle, DiscoveryOptions, SdConfigs, SdMetrics, TargetGroup,
+};
 use narthex_model::Labels;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// The running discovery of one pool; stops when dropped.
 pub struct DiscoveredTargets {
+    _handle: DiscoveryHandle,
     receiver: watch::Receiver<Arc<Vec<Labels>>>,
-    _sender: watch::Sender<Arc<Vec<Labels>>>,
+    relay: JoinHandle<()>,
+    waits_for_providers: bool,
 }
 
 impl DiscoveredTargets {
@@ -20,34 +28,74 @@ impl DiscoveredTargets {
         self.receiver.clone()
     }
 
-    /// Waits until every mechanism has reported once.
-    pub async fn first_result(&self) {}
-}
-
-/// Starts the discovery mechanisms of a pool.
-pub fn start_discovery(config: &ScrapeConfig) -> DiscoveredTargets {
-    let mut sets = Vec::new();
-    for group in &config.static_configs {
-        for address in &group.targets {
-            let mut builder = Labels::from_pairs(
-                group
-                    .labels
-                    .iter()
-                    .map(|(name, value)| (name.0.clone(), value.clone())),
-            )
-            .to_builder();
-            builder.set("__address__", address.0.clone());
-            sets.push(builder.build());
+    /// Waits (briefly) for mechanisms other than static configs to report, so that a pool
+    /// whose discovery was restarted is not reconciled against an empty start.
+    pub async fn first_result(&self) {
+        if self.waits_for_providers {
+            let mut receiver = self.receiver.clone();
+            let _ = tokio::time::timeout(Duration::from_secs(2), receiver.changed()).await;
         }
     }
-    let (sender, receiver) = watch::channel(Arc::new(sets));
-    DiscoveredTargets {
-        receiver,
-        _sender: sender,
+}
+
+impl Drop for DiscoveredTargets {
+    fn drop(&mut self) {
+        self.relay.abort();
     }
+}
+
+/// Starts the discovery mechanisms of a pool. Must be called inside a tokio runtime.
+pub fn start_discovery(config: &ScrapeConfig, metrics: Arc<SdMetrics>) -> DiscoveredTargets {
+    let options = DiscoveryOptions {
+        pool: config.job_name.clone(),
+        user_agent: crate::USER_AGENT.to_string(),
+        metrics,
+        ..DiscoveryOptions::default()
+    };
+    let handle = Discovery::start(SdConfigs::of_scrape(config), options);
+    let mut groups = handle.subscribe();
+    let (sender, receiver) = watch::channel(Arc::new(label_sets(&groups.borrow_and_update())));
+    let relay = tokio::spawn(async move {
+        while groups.changed().await.is_ok() {
+            let sets = label_sets(&groups.borrow_and_update());
+            if sender.send(Arc::new(sets)).is_err() {
+                return;
+            }
+        }
+    });
+    DiscoveredTargets {
+        _handle: handle,
+        receiver,
+        relay,
+        waits_for_providers: !(config.file_sd_configs.is_empty()
+            && config.http_sd_configs.is_empty()
+            && config.dns_sd_configs.is_empty()),
+    }
+}
+
+/// One label set per discovered target: its own labels over its group's.
+fn label_sets(groups: &[TargetGroup]) -> Vec<Labels> {
+    let mut sets = Vec::new();
+    for group in groups {
+        for target in &group.targets {
+            let mut merged: BTreeMap<&str, &str> = group
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            for (name, value) in target {
+                merged.insert(name, value);
+            }
+            sets.push(Labels::from_pairs(merged));
+        }
+    }
+    sets
 }
 
 /// Whether two versions of a pool's config discover the same label sets.
 pub fn same_discovery(old: &ScrapeConfig, new: &ScrapeConfig) -> bool {
     old.static_configs == new.static_configs
+        && old.file_sd_configs == new.file_sd_configs
+        && old.http_sd_configs == new.http_sd_configs
+        && old.dns_sd_configs == new.dns_sd_configs
 }

@@ -6,12 +6,12 @@
 //! - `scrape`: one scrape of one target, from HTTP request to committed batch;
 //! - `manager`: the pools and their loops, updated when discovery or the configuration changes.
 
-mod client;
 pub mod discovery;
 pub mod manager;
 pub mod scrape;
 pub mod target;
 
-pub use client::HttpClient;
+/// The User-Agent of scrapes and HTTP discovery.
+pub const USER_AGENT: &str = concat!("Narthex/", env!("CARGO_PKG_VERSION"));
 pub use manager::ScrapeManager;
 pub use target::{DroppedTarget, MetricMetadata, Target, TargetHealth, TargetStatus};

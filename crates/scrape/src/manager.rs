@@ -13,14 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use narthex_config::{Config, ScrapeConfig};
+use narthex_discovery::SdMetrics;
 use narthex_model::{Labels, Storage};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::discovery::{same_discovery, start_discovery};
 use crate::scrape::{
-    accept_header, forced_failure, mark_all_stale, scrape_once, MetricRelabel, ScrapeSettings,
-    ScrapeState,
+    accept_header, failed_scrape, mark_all_stale, scrape_once, MetricRelabel, ScrapeError,
+    ScrapeSettings, ScrapeState,
 };
 use crate::target::{populate, DroppedTarget, Populated, Target, TargetHealth, TargetStatus};
 
@@ -35,7 +36,7 @@ pub struct ClientError {
 /// What every loop of a pool shares; replaced as a whole when the pool's config changes.
 struct PoolRuntime {
     config: ScrapeConfig,
-    client: crate::client::HttpClient,
+    client: narthex_discovery::HttpClient,
     settings: ScrapeSettings,
     /// Set while the pool has more targets than `target_limit`: every scrape fails with it.
     forced_error: Option<String>,
@@ -48,8 +49,8 @@ impl PoolRuntime {
             reason,
         };
         let http = config.http_client().map_err(client_error)?;
-        let client =
-            crate::client::HttpClient::new(&http).map_err(|e| client_error(e.to_string()))?;
+        let client = narthex_discovery::HttpClient::new(&http, crate::USER_AGENT)
+            .map_err(|e| client_error(e.to_string()))?;
         let metric_relabel: Option<MetricRelabel> = if config.metric_relabel_configs.is_empty() {
             None
         } else {
@@ -134,6 +135,7 @@ pub struct ScrapeManager {
     /// not scrape them at the same instant (Prometheus uses its external labels the same way).
     offset_seed: u64,
     pools: Mutex<Vec<Pool>>,
+    sd_metrics: Arc<SdMetrics>,
 }
 
 impl ScrapeManager {
@@ -146,7 +148,13 @@ impl ScrapeManager {
             storage,
             offset_seed: hasher.finish(),
             pools: Mutex::new(Vec::new()),
+            sd_metrics: Arc::default(),
         }
+    }
+
+    /// Service discovery's counters, for `/metrics`.
+    pub fn sd_metrics(&self) -> &SdMetrics {
+        &self.sd_metrics
     }
 
     /// Applies a (new) configuration: keeps unchanged pools, updates changed ones, stops
@@ -186,6 +194,7 @@ impl ScrapeManager {
         let targets = Arc::new(Mutex::new(PoolTargets::default()));
         let sync = tokio::spawn(sync_pool(
             runtime_rx,
+            self.sd_metrics.clone(),
             targets.clone(),
             self.storage.clone(),
             self.offset_seed,
@@ -262,12 +271,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Keeps a pool's loops in line with its discovery and configuration.
 async fn sync_pool(
     mut runtime: watch::Receiver<Arc<PoolRuntime>>,
+    sd_metrics: Arc<SdMetrics>,
     targets: Arc<Mutex<PoolTargets>>,
     storage: Arc<dyn Storage>,
     offset_seed: u64,
 ) {
     let mut current = runtime.borrow_and_update().clone();
-    let mut discovery = start_discovery(&current.config);
+    let mut discovery = start_discovery(&current.config, sd_metrics.clone());
     let mut discovered = discovery.receiver();
     loop {
         let label_sets = discovered.borrow_and_update().clone();
@@ -279,7 +289,7 @@ async fn sync_pool(
                 }
                 let next = runtime.borrow_and_update().clone();
                 if !same_discovery(&current.config, &next.config) {
-                    discovery = start_discovery(&next.config);
+                    discovery = start_discovery(&next.config, sd_metrics.clone());
                     discovered = discovery.receiver();
                     // Reconcile against the new discovery's first result, not an empty start.
                     discovery.first_result().await;
@@ -445,18 +455,34 @@ async fn run_loop(
         }
         previous = Some(runtime.clone());
         let report = match &runtime.forced_error {
-            Some(error) => forced_failure(&target, storage.as_ref(), &mut state, error),
-            None => {
-                let request = runtime.client.get(&target.url);
-                scrape_once(
-                    request,
+            Some(error) => failed_scrape(
+                &target,
+                storage.as_ref(),
+                &mut state,
+                ScrapeError::Forced(error.clone()),
+            ),
+            None => match runtime.client.get(target.url.as_str()) {
+                Ok(request) => {
+                    scrape_once(
+                        request,
+                        &target,
+                        &runtime.settings,
+                        storage.as_ref(),
+                        &mut state,
+                    )
+                    .await
+                }
+                // A credentials file that cannot be read: the scrape fails naming it.
+                Err(e) => failed_scrape(
                     &target,
-                    &runtime.settings,
                     storage.as_ref(),
                     &mut state,
-                )
-                .await
-            }
+                    ScrapeError::Http {
+                        url: target.url.clone(),
+                        reason: e.to_string(),
+                    },
+                ),
+            },
         };
         if let Some(error) = &report.error {
             tracing::debug!(url = %target.url, %error, "scrape failed");

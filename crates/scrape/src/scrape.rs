@@ -520,13 +520,13 @@ fn update_metadata(
     );
 }
 
-/// Records a scrape that was not attempted because the pool is in error (`target_limit`): the
-/// target is down with that error, as in Prometheus.
-pub fn forced_failure(
+/// Records a scrape that could not be attempted (`target_limit` exceeded, unreadable
+/// credentials): the target is down with `error`, as in Prometheus.
+pub fn failed_scrape(
     target: &Target,
     storage: &dyn Storage,
     state: &mut ScrapeState,
-    error: &str,
+    error: ScrapeError,
 ) -> ScrapeReport {
     let started = SystemTime::now();
     let timestamp = started
@@ -543,7 +543,6 @@ pub fn forced_failure(
         exemplars_dropped: 0,
         error: None,
     };
-    let forced = Err(ScrapeError::Forced(error.to_string()));
     let settings = ScrapeSettings::default();
     if let Err(e) = write_scrape(
         target,
@@ -551,7 +550,7 @@ pub fn forced_failure(
         storage,
         state,
         timestamp,
-        forced,
+        Err(error),
         &mut report,
     ) {
         report.error = Some(e);
@@ -560,8 +559,9 @@ pub fn forced_failure(
 }
 
 impl ScrapeState {
-    /// Drops the cached series labels (the pool now labels series differently); the series of
-    /// the last scrape are still remembered for staleness.
+    /// Drops the cached series labels (the pool now labels series differently). Series that
+    /// the new labelling no longer produces get no staleness marker; they end at the lookback
+    /// delta.
     pub fn forget_series(&mut self) {
         self.cache.clear();
         self.generation = 0;
