@@ -137,10 +137,9 @@ impl<'a> Parser<'a> {
             Some(b"# UNIT ") => Keyword::Unit,
             _ => {
                 // Prometheus quotes the comment's first word back.
-                let end = if line.starts_with("# ") {
-                    2 + line[2..].find([' ', '\t']).unwrap_or(line.len() - 2)
-                } else {
-                    line.char_indices().nth(2).map_or(line.len(), |(i, _)| i)
+                let end = match line.strip_prefix("# ") {
+                    Some(rest) => 2 + rest.find([' ', '\t']).unwrap_or(rest.len()),
+                    None => line.char_indices().nth(2).map_or(line.len(), |(i, _)| i),
                 };
                 let token = &line[..end];
                 return Err(error(
@@ -194,11 +193,10 @@ impl<'a> Parser<'a> {
             }
             Keyword::Unit => {
                 // Prometheus's check: a non-empty unit must end the family name after a `_`.
-                if !text.is_empty()
-                    && !(family.len() > text.len()
-                        && family.ends_with(text)
-                        && family.as_bytes()[family.len() - text.len() - 1] == b'_')
-                {
+                let suffix = family
+                    .strip_suffix(text)
+                    .is_some_and(|base| base.ends_with('_'));
+                if !text.is_empty() && !suffix {
                     return Err(error(
                         line_no,
                         format!(
