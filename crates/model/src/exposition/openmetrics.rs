@@ -31,9 +31,10 @@ use super::{Exposition, ExpositionFormat, MetricType, ParseError, ParsedExemplar
 /// - `_created` series come back as ordinary samples, which is what Prometheus does unless
 ///   created-timestamp zero-ingestion is on.
 /// - The values of `le` labels of histograms and `quantile` labels of summaries are rewritten in
-///   OpenMetrics's canonical float form (`le="1"` becomes `le="1.0"`), as Prometheus 3 does, so
-///   a target's series keep their identity whichever way it writes the bounds. The type is the
-///   one named on the last `# TYPE` line, as in Prometheus.
+///   OpenMetrics's canonical float form (`le="1"` becomes `le="1.0"`), as Prometheus 3 does
+///   (`series_text` stays as written). The type is the one named on the last `# TYPE` line, as
+///   in Prometheus. Conforming exporters already write that form, so this only changes
+///   anything for sloppy ones.
 ///
 /// Deliberate differences from Prometheus's parser, all in the direction of either accepting
 /// what real exporters send or rejecting what Prometheus would fail the scrape over later anyway
