@@ -1,9 +1,9 @@
 //! Narthex's shared data model: what every other crate speaks.
 //!
-//! Labels and matchers, samples, the exposition text format, the storage traits that the scrape
-//! loop, the query engine and the rule engine program against (so none of them imports the TSDB),
-//! and the JSON shapes of the Prometheus HTTP API. No I/O here: this crate also compiles to wasm
-//! for the web UI.
+//! Labels and matchers, samples, the exposition formats (Prometheus text and OpenMetrics), the
+//! storage traits that the scrape loop, the query engine and the rule engine program against (so
+//! none of them imports the TSDB), and the JSON shapes of the Prometheus HTTP API. No I/O here:
+//! this crate also compiles to wasm for the web UI.
 
 pub mod api;
 pub mod duration;

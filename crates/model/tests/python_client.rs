@@ -21,7 +21,10 @@ type Row = (
     Option<i64>,
 );
 
-fn rows(expo: &Exposition<'_>) -> Vec<(usize, String, Vec<(String, String)>, u64, Option<i64>)> {
+/// A sample as (line, name, labels, value bits, timestamp), comparable across parses.
+type OwnedRow = (usize, String, Vec<(String, String)>, u64, Option<i64>);
+
+fn rows(expo: &Exposition<'_>) -> Vec<OwnedRow> {
     expo.samples
         .iter()
         .map(|s: &ParsedSample<'_>| {
@@ -39,7 +42,7 @@ fn rows(expo: &Exposition<'_>) -> Vec<(usize, String, Vec<(String, String)>, u64
         .collect()
 }
 
-fn expected(rows: &[Row]) -> Vec<(usize, String, Vec<(String, String)>, u64, Option<i64>)> {
+fn expected(rows: &[Row]) -> Vec<OwnedRow> {
     rows.iter()
         .map(|(line, name, labels, value, ts)| {
             (

@@ -573,8 +573,22 @@ impl<'a> Iterator for Lines<'a> {
 /// An upper bound on the samples of a body: its line count. A single vectorised pass to size
 /// the sample vector beats regrowing it (and copying every sample) log2(n) times on a
 /// 100k-series scrape; metadata lines make this an overestimate.
+///
+/// Counting into a `u8` per chunk of at most 255 bytes lets the compiler keep 16 or 32 byte-wide
+/// counters in a vector register; a plain `filter().count()` widens every byte to a `u64` lane
+/// and was a sixth of the whole parse.
 pub(super) fn sample_capacity(input: &str) -> usize {
-    input.as_bytes().iter().filter(|&&b| b == b'\n').count() + 1
+    let newlines: usize = input
+        .as_bytes()
+        .chunks(255)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .fold(0u8, |n, &b| n.wrapping_add(u8::from(b == b'\n')))
+        })
+        .map(usize::from)
+        .sum();
+    newlines + 1
 }
 
 #[cfg(test)]
@@ -677,6 +691,12 @@ mod tests {
         assert_eq!(Lines::new("").count(), 0);
         assert_eq!(Lines::new("x\n").collect::<Vec<_>>(), vec![(1, "x")]);
         assert_eq!(sample_capacity("a\nb\n"), 3);
+        assert_eq!(sample_capacity(""), 1);
+        // Chunk boundaries and a chunk of nothing but line breaks (255 fits the u8 counter).
+        for len in [254, 255, 256, 510, 511, 1000] {
+            assert_eq!(sample_capacity(&"\n".repeat(len)), len + 1);
+            assert_eq!(sample_capacity(&"ab\n".repeat(len)), len + 1);
+        }
     }
 
     proptest! {

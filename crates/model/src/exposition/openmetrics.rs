@@ -31,9 +31,10 @@ use super::{Exposition, ExpositionFormat, MetricType, ParseError, ParsedExemplar
 /// - `_created` series come back as ordinary samples, which is what Prometheus does unless
 ///   created-timestamp zero-ingestion is on.
 /// - The values of `le` labels of histograms and `quantile` labels of summaries are rewritten in
-///   OpenMetrics's canonical float form (`le="1"` becomes `le="1.0"`), as Prometheus 3 does, so
-///   a target's series keep their identity whichever way it writes the bounds. The type is the
-///   one named on the last `# TYPE` line, as in Prometheus.
+///   OpenMetrics's canonical float form (`le="1"` becomes `le="1.0"`), as Prometheus 3 does
+///   (`series_text` stays as written). The type is the one named on the last `# TYPE` line, as
+///   in Prometheus. Conforming exporters already write that form, so this only changes
+///   anything for sloppy ones.
 ///
 /// Deliberate differences from Prometheus's parser, all in the direction of either accepting
 /// what real exporters send or rejecting what Prometheus would fail the scrape over later anyway
@@ -137,10 +138,9 @@ impl<'a> Parser<'a> {
             Some(b"# UNIT ") => Keyword::Unit,
             _ => {
                 // Prometheus quotes the comment's first word back.
-                let end = if line.starts_with("# ") {
-                    2 + line[2..].find([' ', '\t']).unwrap_or(line.len() - 2)
-                } else {
-                    line.char_indices().nth(2).map_or(line.len(), |(i, _)| i)
+                let end = match line.strip_prefix("# ") {
+                    Some(rest) => 2 + rest.find([' ', '\t']).unwrap_or(rest.len()),
+                    None => line.char_indices().nth(2).map_or(line.len(), |(i, _)| i),
                 };
                 let token = &line[..end];
                 return Err(error(
@@ -194,11 +194,10 @@ impl<'a> Parser<'a> {
             }
             Keyword::Unit => {
                 // Prometheus's check: a non-empty unit must end the family name after a `_`.
-                if !text.is_empty()
-                    && !(family.len() > text.len()
-                        && family.ends_with(text)
-                        && family.as_bytes()[family.len() - text.len() - 1] == b'_')
-                {
+                let suffix = family
+                    .strip_suffix(text)
+                    .is_some_and(|base| base.ends_with('_'));
+                if !text.is_empty() && !suffix {
                     return Err(error(
                         line_no,
                         format!(

@@ -27,6 +27,10 @@ use super::{Exposition, ExpositionFormat, MetricType, ParseError, ParsedSample};
 ///   `expfmt` rejects it); Prometheus's scrape parser silently lets the last one win.
 /// - A `# TYPE` line after samples of its family is accepted, as Prometheus's scrape does.
 /// - Quoted (UTF-8) metric and label names from newer format versions are rejected.
+///
+/// Prometheus 3 also rewrites `le` and `quantile` label values in OpenMetrics's canonical float
+/// form (`le="1"` is stored as `le="1.0"`); this parser keeps them as written, as Prometheus 2
+/// did (`parse_openmetrics` does rewrite them).
 pub fn parse_text(input: &str) -> Result<Exposition<'_>, ParseError> {
     let mut parser = Parser {
         samples: Vec::with_capacity(sample_capacity(input)),
