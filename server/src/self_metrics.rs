@@ -267,6 +267,40 @@ pub fn render(state: &AppState) -> String {
         "Current number of discovered targets.",
         targets.len() as f64,
     );
+    let mut per_pool: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
+    for target in &targets {
+        *per_pool.entry(target.target.pool.as_str()).or_default() += 1.0;
+    }
+    let pool_samples: Vec<([(&str, &str); 1], f64)> = per_pool
+        .iter()
+        .map(|(pool, count)| ([("scrape_job", *pool)], *count))
+        .collect();
+    let pool_refs: Vec<(&[(&str, &str)], f64)> = pool_samples
+        .iter()
+        .map(|(labels, count)| (&labels[..], *count))
+        .collect();
+    w.family(
+        "prometheus_target_scrape_pool_targets",
+        "gauge",
+        "Current number of targets in this scrape pool.",
+        &pool_refs,
+    );
+    // Service discovery's counters, one family per name.
+    let sd = state.scrape.sd_metrics().samples();
+    let mut i = 0;
+    while i < sd.len() {
+        let first = &sd[i];
+        let mut samples: Vec<(&[(&str, &str)], f64)> = Vec::new();
+        while i < sd.len() && sd[i].name == first.name {
+            samples.push((sd[i].labels, sd[i].value));
+            i += 1;
+        }
+        let kind = match first.kind {
+            narthex_discovery::SdMetricKind::Counter => "counter",
+            narthex_discovery::SdMetricKind::Gauge => "gauge",
+        };
+        w.family(first.name, kind, first.help, &samples);
+    }
     out
 }
 
