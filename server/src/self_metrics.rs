@@ -285,6 +285,9 @@ pub fn render(state: &AppState) -> String {
         "Current number of targets in this scrape pool.",
         &pool_refs,
     );
+    for (name, help, value) in state.scrape.metrics().samples() {
+        w.single(name, "counter", help, value);
+    }
     // Service discovery's counters, one family per name.
     let sd = state.scrape.sd_metrics().samples();
     let mut i = 0;

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use narthex_config::{Config, ScrapeConfig};
 use narthex_discovery::SdMetrics;
+
+use crate::metrics::ScrapeMetrics;
 use narthex_model::{Labels, Storage};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -93,6 +95,14 @@ impl PoolRuntime {
     }
 }
 
+/// What every loop of every pool needs.
+struct LoopContext {
+    storage: Arc<dyn Storage>,
+    metrics: Arc<ScrapeMetrics>,
+    /// Mixed into every target's first-scrape offset.
+    offset_seed: u64,
+}
+
 /// What a target's loop and the API share.
 struct LoopShared {
     status: Mutex<TargetStatus>,
@@ -136,6 +146,7 @@ pub struct ScrapeManager {
     offset_seed: u64,
     pools: Mutex<Vec<Pool>>,
     sd_metrics: Arc<SdMetrics>,
+    metrics: Arc<ScrapeMetrics>,
 }
 
 impl ScrapeManager {
@@ -149,7 +160,13 @@ impl ScrapeManager {
             offset_seed: hasher.finish(),
             pools: Mutex::new(Vec::new()),
             sd_metrics: Arc::default(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// Counters over all scrapes, for `/metrics`.
+    pub fn metrics(&self) -> &ScrapeMetrics {
+        &self.metrics
     }
 
     /// Service discovery's counters, for `/metrics`.
@@ -196,8 +213,11 @@ impl ScrapeManager {
             runtime_rx,
             self.sd_metrics.clone(),
             targets.clone(),
-            self.storage.clone(),
-            self.offset_seed,
+            Arc::new(LoopContext {
+                storage: self.storage.clone(),
+                metrics: self.metrics.clone(),
+                offset_seed: self.offset_seed,
+            }),
         ));
         Pool {
             name,
@@ -273,15 +293,14 @@ async fn sync_pool(
     mut runtime: watch::Receiver<Arc<PoolRuntime>>,
     sd_metrics: Arc<SdMetrics>,
     targets: Arc<Mutex<PoolTargets>>,
-    storage: Arc<dyn Storage>,
-    offset_seed: u64,
+    context: Arc<LoopContext>,
 ) {
     let mut current = runtime.borrow_and_update().clone();
     let mut discovery = start_discovery(&current.config, sd_metrics.clone());
     let mut discovered = discovery.receiver();
     loop {
         let label_sets = discovered.borrow_and_update().clone();
-        reconcile(&current, &label_sets, &targets, &storage, offset_seed);
+        reconcile(&current, &label_sets, &targets, &context);
         tokio::select! {
             changed = runtime.changed() => {
                 if changed.is_err() {
@@ -305,8 +324,7 @@ fn reconcile(
     runtime: &Arc<PoolRuntime>,
     label_sets: &[Labels],
     targets: &Mutex<PoolTargets>,
-    storage: &Arc<dyn Storage>,
-    offset_seed: u64,
+    context: &Arc<LoopContext>,
 ) {
     let config = &runtime.config;
     let relabel =
@@ -334,6 +352,12 @@ fn reconcile(
             active.len()
         )
     });
+    if forced_error.is_some() && runtime.forced_error.is_none() {
+        context
+            .metrics
+            .exceeded_target_limit
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let runtime = if forced_error != runtime.forced_error {
         Arc::new(runtime.with_forced_error(forced_error))
     } else {
@@ -362,12 +386,7 @@ fn reconcile(
                 lock(&running.shared.status).target = target;
                 loops.push(running);
             }
-            None => loops.push(start_loop(
-                target,
-                runtime.clone(),
-                storage.clone(),
-                offset_seed,
-            )),
+            None => loops.push(start_loop(target, runtime.clone(), context.clone())),
         }
     }
     for gone in old {
@@ -392,39 +411,28 @@ fn first_scrape_delay(target: &Target, offset_seed: u64, now_nanos: u128) -> Dur
     Duration::from_nanos(next as u64)
 }
 
-fn start_loop(
-    target: Target,
-    runtime: Arc<PoolRuntime>,
-    storage: Arc<dyn Storage>,
-    offset_seed: u64,
-) -> RunningLoop {
+fn start_loop(target: Target, runtime: Arc<PoolRuntime>, context: Arc<LoopContext>) -> RunningLoop {
     let shared = Arc::new(LoopShared {
         status: Mutex::new(TargetStatus::new(target.clone())),
         runtime: Mutex::new(runtime),
     });
     let (stop, stop_rx) = watch::channel(LoopCommand::Run);
-    tokio::spawn(run_loop(
-        target,
-        shared.clone(),
-        storage,
-        stop_rx,
-        offset_seed,
-    ));
+    tokio::spawn(run_loop(target, shared.clone(), context, stop_rx));
     RunningLoop { shared, stop }
 }
 
 async fn run_loop(
     target: Target,
     shared: Arc<LoopShared>,
-    storage: Arc<dyn Storage>,
+    context: Arc<LoopContext>,
     mut stop: watch::Receiver<LoopCommand>,
-    offset_seed: u64,
 ) {
+    let storage = &context.storage;
     let now_nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let delay = first_scrape_delay(&target, offset_seed, now_nanos);
+    let delay = first_scrape_delay(&target, context.offset_seed, now_nanos);
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + delay, target.interval);
     // A scrape that overruns skips the missed ticks instead of bursting to catch up.
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -484,6 +492,7 @@ async fn run_loop(
                 ),
             },
         };
+        context.metrics.record(&report);
         if let Some(error) = &report.error {
             tracing::debug!(url = %target.url, %error, "scrape failed");
         }

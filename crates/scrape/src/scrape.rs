@@ -113,8 +113,12 @@ pub struct ScrapeReport {
     pub duration: Duration,
     pub samples_scraped: usize,
     pub samples_post_relabel: usize,
-    /// Samples the storage refused one by one (out of order, duplicates).
-    pub samples_rejected: usize,
+    /// Samples the storage refused as out of order.
+    pub samples_out_of_order: usize,
+    /// Samples the storage refused as a different value at an existing timestamp.
+    pub samples_duplicate_timestamp: usize,
+    /// Samples the storage refused for their series (invalid labels).
+    pub samples_invalid: usize,
     pub series_added: usize,
     /// Exemplars in the body; the TSDB does not store them.
     pub exemplars_dropped: usize,
@@ -257,7 +261,9 @@ pub async fn scrape_once(
         duration,
         samples_scraped: 0,
         samples_post_relabel: 0,
-        samples_rejected: 0,
+        samples_out_of_order: 0,
+        samples_duplicate_timestamp: 0,
+        samples_invalid: 0,
         series_added: 0,
         exemplars_dropped: 0,
         error: None,
@@ -309,7 +315,9 @@ fn write_scrape(
         appender = storage.appender();
         report.samples_scraped = 0;
         report.samples_post_relabel = 0;
-        report.samples_rejected = 0;
+        report.samples_out_of_order = 0;
+        report.samples_duplicate_timestamp = 0;
+        report.samples_invalid = 0;
         report.series_added = 0;
         report.error = Some(e);
     }
@@ -395,7 +403,9 @@ fn append_exposition(
                     entry.series_ref = r;
                 }
             }
-            Err(e) if e.is_sample_error() => report.samples_rejected += 1,
+            Err(StorageError::OutOfOrder) => report.samples_out_of_order += 1,
+            Err(StorageError::DuplicateTimestamp) => report.samples_duplicate_timestamp += 1,
+            Err(e) if e.is_sample_error() => report.samples_invalid += 1,
             Err(e) => return Err(ScrapeError::Storage(e)),
         }
     }
@@ -538,7 +548,9 @@ pub fn failed_scrape(
         duration: Duration::ZERO,
         samples_scraped: 0,
         samples_post_relabel: 0,
-        samples_rejected: 0,
+        samples_out_of_order: 0,
+        samples_duplicate_timestamp: 0,
+        samples_invalid: 0,
         series_added: 0,
         exemplars_dropped: 0,
         error: None,

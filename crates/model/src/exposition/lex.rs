@@ -311,6 +311,24 @@ pub(super) fn parse_float(token: &str) -> Result<f64, FloatError> {
     Err(FloatError::Syntax)
 }
 
+/// Rewrites the `le` label of a histogram sample or the `quantile` label of a summary sample
+/// in canonical float form, as Prometheus 3 does in both parsers.
+pub(super) fn normalize_float_labels(
+    metric_type: super::MetricType,
+    labels: &mut [(&str, Cow<'_, str>)],
+) {
+    let float_label = match metric_type {
+        super::MetricType::Histogram => "le",
+        super::MetricType::Summary => "quantile",
+        _ => return,
+    };
+    for (label, value) in labels.iter_mut() {
+        if *label == float_label {
+            *value = normalize_float_label(std::mem::take(value));
+        }
+    }
+}
+
 /// A `le` or `quantile` label value in the form Prometheus 3 stores it
 /// (`normalizeFloatsInLabelValues`): a value that parses as a float is rewritten as
 /// `FormatOpenMetricsFloat` would write it (`1` becomes `1.0`, `0.50` becomes `0.5`, `1e6` stays

@@ -10,9 +10,9 @@
 use std::borrow::Cow;
 
 use super::lex::{
-    error, normalize_float_label, parse_float, sample_capacity, scan_label_value, scan_name, shown,
-    unescape_help_openmetrics, Cursor, FloatError, Lines, MetadataBuilder, CLASS, LABEL_CONT,
-    LABEL_START, METRIC_CONT, METRIC_START,
+    error, normalize_float_labels, parse_float, sample_capacity, scan_label_value, scan_name,
+    shown, unescape_help_openmetrics, Cursor, FloatError, Lines, MetadataBuilder, CLASS,
+    LABEL_CONT, LABEL_START, METRIC_CONT, METRIC_START,
 };
 use super::{Exposition, ExpositionFormat, MetricType, ParseError, ParsedExemplar, ParsedSample};
 
@@ -287,18 +287,7 @@ impl<'a> Parser<'a> {
         }
 
         // Prometheus 3 stores histogram bounds and summary quantiles in canonical form.
-        let float_label = match self.current_type {
-            MetricType::Histogram => Some("le"),
-            MetricType::Summary => Some("quantile"),
-            _ => None,
-        };
-        if let Some(float_label) = float_label {
-            for (label, value) in self.scratch.iter_mut() {
-                if *label == float_label {
-                    *value = normalize_float_label(std::mem::take(value));
-                }
-            }
-        }
+        normalize_float_labels(self.current_type, &mut self.scratch);
 
         // Exact-size copy out of the scratch buffer, which keeps its capacity for the next line.
         let mut labels = Vec::new();

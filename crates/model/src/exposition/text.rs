@@ -7,9 +7,9 @@
 use std::borrow::Cow;
 
 use super::lex::{
-    error, is_ws, parse_value, sample_capacity, scan_label_value, scan_name, shown, token_at,
-    unescape_help, Cursor, Lines, MetadataBuilder, CLASS, LABEL_CONT, LABEL_START, METRIC_CONT,
-    METRIC_START,
+    error, is_ws, normalize_float_labels, parse_value, sample_capacity, scan_label_value,
+    scan_name, shown, token_at, unescape_help, Cursor, Lines, MetadataBuilder, CLASS, LABEL_CONT,
+    LABEL_START, METRIC_CONT, METRIC_START,
 };
 use super::{Exposition, ExpositionFormat, MetricType, ParseError, ParsedSample};
 
@@ -28,14 +28,15 @@ use super::{Exposition, ExpositionFormat, MetricType, ParseError, ParsedSample};
 /// - A `# TYPE` line after samples of its family is accepted, as Prometheus's scrape does.
 /// - Quoted (UTF-8) metric and label names from newer format versions are rejected.
 ///
-/// Prometheus 3 also rewrites `le` and `quantile` label values in OpenMetrics's canonical float
-/// form (`le="1"` is stored as `le="1.0"`); this parser keeps them as written, as Prometheus 2
-/// did (`parse_openmetrics` does rewrite them).
+/// As in Prometheus 3, `le` and `quantile` label values of histograms and summaries (the type
+/// of the last `# TYPE` line) are rewritten in OpenMetrics's canonical float form (`le="1"`
+/// is stored as `le="1.0"`), so a series is the same whichever format it was scraped in.
 pub fn parse_text(input: &str) -> Result<Exposition<'_>, ParseError> {
     let mut parser = Parser {
         samples: Vec::with_capacity(sample_capacity(input)),
         metadata: MetadataBuilder::new(MetricType::Untyped),
         scratch: Vec::new(),
+        current_type: MetricType::Untyped,
     };
     for (line_no, line) in Lines::new(input) {
         parser.line(line, line_no)?;
@@ -53,6 +54,9 @@ struct Parser<'a> {
     metadata: MetadataBuilder<'a>,
     /// Reused across samples so each sample's label `Vec` is allocated once at its exact size.
     scratch: Vec<(&'a str, Cow<'a, str>)>,
+    /// The type on the last `# TYPE` line, which decides label-value normalization (as
+    /// Prometheus's `PromParser.mtype`).
+    current_type: MetricType,
 }
 
 impl<'a> Parser<'a> {
@@ -66,7 +70,8 @@ impl<'a> Parser<'a> {
                 self.comment(c, line_no)
             }
             Some(_) => {
-                let sample = parse_sample(c, line_no, &mut self.scratch)?;
+                let mut sample = parse_sample(c, line_no, &mut self.scratch)?;
+                normalize_float_labels(self.current_type, &mut sample.labels);
                 self.samples.push(sample);
                 Ok(())
             }
@@ -133,6 +138,7 @@ impl<'a> Parser<'a> {
                 ));
             };
             self.metadata.set_type(family, metric_type, line_no)?;
+            self.current_type = metric_type;
         }
         Ok(())
     }
@@ -520,7 +526,8 @@ rpc_duration_seconds_count 144320
                 s.labels[0].1.as_ref()
             })
             .collect();
-        assert_eq!(les, vec!["0.05", "0.1", "0.5", "1", "+Inf"]);
+        // Bounds in canonical form, as Prometheus 3 stores them (`1` becomes `1.0`).
+        assert_eq!(les, vec!["0.05", "0.1", "0.5", "1.0", "+Inf"]);
         assert_eq!(expo.samples[4].value, 144320.0);
         assert_eq!(
             expo.samples[4].series_text,
