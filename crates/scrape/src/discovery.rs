@@ -18,6 +18,9 @@ use tokio::task::JoinHandle;
 pub struct DiscoveredTargets {
     _handle: DiscoveryHandle,
     receiver: watch::Receiver<Arc<Vec<Labels>>>,
+    /// Keeps the channel open after discovery finished for good (static configs only), so that
+    /// receivers wait instead of seeing a closed channel.
+    _sender: watch::Sender<Arc<Vec<Labels>>>,
     relay: JoinHandle<()>,
     waits_for_providers: bool,
 }
@@ -55,6 +58,7 @@ pub fn start_discovery(config: &ScrapeConfig, metrics: Arc<SdMetrics>) -> Discov
     let handle = Discovery::start(SdConfigs::of_scrape(config), options);
     let mut groups = handle.subscribe();
     let (sender, receiver) = watch::channel(Arc::new(label_sets(&groups.borrow_and_update())));
+    let keep_open = sender.clone();
     let relay = tokio::spawn(async move {
         while groups.changed().await.is_ok() {
             let sets = label_sets(&groups.borrow_and_update());
@@ -66,6 +70,7 @@ pub fn start_discovery(config: &ScrapeConfig, metrics: Arc<SdMetrics>) -> Discov
     DiscoveredTargets {
         _handle: handle,
         receiver,
+        _sender: keep_open,
         relay,
         waits_for_providers: !(config.file_sd_configs.is_empty()
             && config.http_sd_configs.is_empty()
