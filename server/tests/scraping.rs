@@ -164,7 +164,7 @@ async fn wait_for_scrapes(server: &Server, job: &str) {
     let before = query(server, &expr)
         .await
         .first()
-        .map(|v| sample_value(v))
+        .map(sample_value)
         .unwrap_or(0.0);
     wait_until(
         &format!("two scrapes of {job}"),
@@ -174,7 +174,7 @@ async fn wait_for_scrapes(server: &Server, job: &str) {
             let count = query(server, &expr)
                 .await
                 .first()
-                .map(|v| sample_value(v))
+                .map(sample_value)
                 .unwrap_or(0.0);
             (count >= before + 2.0 && up.first().is_some_and(|v| sample_value(v) == 1.0))
                 .then_some(())

@@ -9,7 +9,7 @@ use axum::http::header;
 use axum::routing::get;
 use axum::Router;
 use narthex_config::Config;
-use narthex_model::{is_stale_nan, Matcher, Querier, Series, Storage};
+use narthex_model::{is_stale_nan, Matcher, Series, Storage};
 use narthex_scrape::{ScrapeManager, TargetHealth, TargetStatus};
 use narthex_tsdb::Tsdb;
 
