@@ -97,7 +97,8 @@ fn to_text_format(line: &str) -> anyhow::Result<String> {
         .ok()
         .filter(|s: &f64| s.is_finite())
         .with_context(|| format!("invalid timestamp {timestamp:?}"))?;
-    let ms = (seconds * 1000.0).round() as i64;
+    // Truncated, as Prometheus's OpenMetrics parser (`int64(ts * 1000)`) and the scraper do.
+    let ms = (seconds * 1000.0) as i64;
     Ok(format!("{series_and_value} {ms}"))
 }
 
@@ -159,6 +160,8 @@ mod tests {
             to_text_format("req_total 3 1700000000 # {trace_id=\"x\"} 1 1699999999").unwrap(),
             "req_total 3 1700000000000"
         );
+        // 1.0159 s is 1015.9 ms: truncated to 1015 as Prometheus does, not rounded.
+        assert_eq!(to_text_format("m 1 1.0159").unwrap(), "m 1 1015");
         assert_eq!(
             to_text_format("m{path=\"a # b\"} 2 10").unwrap(),
             "m{path=\"a # b\"} 2 10000"

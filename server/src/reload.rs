@@ -81,6 +81,7 @@ pub async fn reload(state: &AppState) -> anyhow::Result<()> {
     });
     match outcome {
         Ok(config) => {
+            warn_about_unused_sections(&config);
             *config_state
                 .current
                 .write()
@@ -101,6 +102,17 @@ pub async fn reload(state: &AppState) -> anyhow::Result<()> {
             tracing::error!(error = %format!("{e:#}"), "error reloading the configuration; the previous one stays in force");
             Err(e)
         }
+    }
+}
+
+/// Says which sections of the file are kept but not acted on (remote_write, ...), so that a
+/// configuration that loads is not mistaken for one that does everything it says.
+pub fn warn_about_unused_sections(config: &Config) {
+    for section in config.sections_not_acted_on() {
+        tracing::warn!(
+            section,
+            "this configuration section is read but not acted on by Narthex yet"
+        );
     }
 }
 

@@ -68,6 +68,7 @@ pub async fn run(
     flags: BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
     let (config, source) = load_config(&args, embedded_config)?;
+    crate::reload::warn_about_unused_sections(&config);
     let features = Features::from_flags(&args.enable_feature);
     let tsdb_options = TsdbOptions {
         retention_ms: (args.retention_time_ms > 0).then_some(args.retention_time_ms),

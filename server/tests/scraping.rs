@@ -292,7 +292,7 @@ fn python() -> PathBuf {
 async fn the_seed_examples_are_scraped_as_they_serve() {
     // The article's prometheus-example-app.yml, with its placeholder filled in and a shorter
     // interval so that the test does not wait 10 s per scrape.
-    let config = std::fs::read_to_string(repo_path("tests/seed/prometheus-example-app.yml"))
+    let config = std::fs::read_to_string(repo_path("../examples/prometheus-example-app.yml"))
         .unwrap()
         .replace("$PRIVATE_IP", "localhost")
         .replace("10s", "1s");
@@ -320,7 +320,7 @@ async fn the_seed_examples_are_scraped_as_they_serve() {
         // The examples listen on the fixed ports 8000 (metrics) and 8001 (the app).
         let example = Process(
             Command::new(python())
-                .arg(repo_path("tests/seed").join(script))
+                .arg(repo_path("../examples").join(script))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -375,7 +375,7 @@ async fn the_seed_examples_are_scraped_as_they_serve() {
 async fn metadata_apis_show_what_the_example_exposes() {
     let config = "global: {scrape_interval: 1s}\nscrape_configs:\n - job_name: example\n   static_configs: [{targets: ['localhost:8010']}]\n";
     // The counter example on other ports, so that this test can run beside the one above.
-    let script = std::fs::read_to_string(repo_path("tests/seed/counter.py"))
+    let script = std::fs::read_to_string(repo_path("../examples/counter.py"))
         .unwrap()
         .replace("8000", "8010")
         .replace("8001", "8011");

@@ -45,11 +45,80 @@ pub struct Config {
     /// Accepted and shown; evaluation of rule files arrives with the rule engine.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rule_files: Vec<String>,
+    /// Globs of files holding more `scrape_configs`, read by `Config::load`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scrape_config_files: Vec<String>,
     #[serde(default)]
     pub scrape_configs: Vec<ScrapeConfig>,
     /// Accepted and shown; sending alerts arrives with the rule engine.
     #[serde(default)]
     pub alerting: AlertingConfig,
+    /// Sections of Prometheus's file that Narthex reads but does not act on yet, kept so that
+    /// an existing prometheus.yml loads unchanged; `sections_not_acted_on` names them for a
+    /// warning at load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_write: Option<OpaqueSection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_read: Option<OpaqueSection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<OpaqueSection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<OpaqueSection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<OpaqueSection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<OpaqueSection>,
+}
+
+/// A section kept as read. When printed, values under keys that hold secrets in Prometheus's
+/// configuration (`password`, `credentials`, `bearer_token`, ...) are shown as `<secret>`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct OpaqueSection(pub serde_yaml::Value);
+
+const SECRET_KEYS: [&str; 7] = [
+    "password",
+    "credentials",
+    "bearer_token",
+    "client_secret",
+    "secret_key",
+    "key",
+    "access_key",
+];
+
+impl Serialize for OpaqueSection {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        fn masked(value: &serde_yaml::Value) -> serde_yaml::Value {
+            match value {
+                serde_yaml::Value::Mapping(map) => serde_yaml::Value::Mapping(
+                    map.iter()
+                        .map(|(k, v)| {
+                            let secret = k.as_str().is_some_and(|k| SECRET_KEYS.contains(&k));
+                            let v = if secret {
+                                serde_yaml::Value::String(http_client::SECRET_MASK.into())
+                            } else {
+                                masked(v)
+                            };
+                            (k.clone(), v)
+                        })
+                        .collect(),
+                ),
+                serde_yaml::Value::Sequence(items) => {
+                    serde_yaml::Value::Sequence(items.iter().map(masked).collect())
+                }
+                other => other.clone(),
+            }
+        }
+        masked(&self.0).serialize(serializer)
+    }
+}
+
+/// A file named by `scrape_config_files`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScrapeConfigsFile {
+    #[serde(default)]
+    scrape_configs: Vec<ScrapeConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -514,6 +583,27 @@ fn check_target_address(address: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The scrape configs of every file matching `pattern`, in name order, their relative paths
+/// resolved against their own file's directory.
+fn read_scrape_config_files(pattern: &str) -> Result<Vec<ScrapeConfig>, String> {
+    let paths = glob::glob(pattern)
+        .map_err(|e| format!("scrape_config_files: invalid pattern {pattern:?}: {e}"))?;
+    let mut found = Vec::new();
+    for path in paths {
+        let path = path.map_err(|e| format!("scrape_config_files: {e}"))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("scrape_config_files: cannot read {}: {e}", path.display()))?;
+        let file: ScrapeConfigsFile = serde_yaml::from_str(&text)
+            .map_err(|e| format!("scrape_config_files: {}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for mut scrape in file.scrape_configs {
+            scrape.resolve_paths(base);
+            found.push(scrape);
+        }
+    }
+    Ok(found)
+}
+
 /// As Prometheus: the list must not be empty nor name a protocol twice. Narthex also needs one
 /// text protocol in it, since it does not ask for protobuf.
 fn check_protocols(protocols: &[ScrapeProtocol]) -> Result<(), String> {
@@ -536,18 +626,102 @@ fn check_protocols(protocols: &[ScrapeProtocol]) -> Result<(), String> {
     Ok(())
 }
 
+/// Makes a relative path relative to `base` (Prometheus resolves the paths in a configuration
+/// file against the file's directory).
+fn resolve(path: &mut String, base: &Path) {
+    if !path.is_empty() && Path::new(path.as_str()).is_relative() {
+        *path = base.join(path.as_str()).display().to_string();
+    }
+}
+
+fn resolve_option(path: &mut Option<String>, base: &Path) {
+    if let Some(path) = path {
+        resolve(path, base);
+    }
+}
+
+fn resolve_client_paths(
+    basic_auth: &mut Option<BasicAuth>,
+    authorization: &mut Option<Authorization>,
+    bearer_token_file: &mut Option<String>,
+    tls_config: &mut Option<TlsConfig>,
+    base: &Path,
+) {
+    if let Some(basic) = basic_auth {
+        resolve_option(&mut basic.username_file, base);
+        resolve_option(&mut basic.password_file, base);
+    }
+    if let Some(auth) = authorization {
+        resolve_option(&mut auth.credentials_file, base);
+    }
+    resolve_option(bearer_token_file, base);
+    if let Some(tls) = tls_config {
+        resolve_option(&mut tls.ca_file, base);
+        resolve_option(&mut tls.cert_file, base);
+        resolve_option(&mut tls.key_file, base);
+    }
+}
+
+impl ScrapeConfig {
+    fn resolve_paths(&mut self, base: &Path) {
+        resolve_client_paths(
+            &mut self.basic_auth,
+            &mut self.authorization,
+            &mut self.bearer_token_file,
+            &mut self.tls_config,
+            base,
+        );
+        for file_sd in &mut self.file_sd_configs {
+            for file in &mut file_sd.files {
+                resolve(file, base);
+            }
+        }
+        for http_sd in &mut self.http_sd_configs {
+            resolve_client_paths(
+                &mut http_sd.basic_auth,
+                &mut http_sd.authorization,
+                &mut http_sd.bearer_token_file,
+                &mut http_sd.tls_config,
+                base,
+            );
+        }
+    }
+}
+
 impl Config {
-    /// Reads and checks a file.
+    /// Reads and checks a file, with the files its `scrape_config_files` name; relative paths
+    /// in it are taken relative to its directory, as Prometheus does.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::parse(&text, &path.display().to_string())
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse_in(&text, &path.display().to_string(), Some(base))
     }
 
-    /// Parses and checks YAML text; `source_name` names it in errors.
+    /// Parses and checks YAML text; `source_name` names it in errors. Relative paths stay
+    /// relative to the working directory.
     pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigError> {
+        Config::parse_in(text, source_name, None)
+    }
+
+    /// The sections present that Narthex reads but does not act on yet.
+    pub fn sections_not_acted_on(&self) -> Vec<&'static str> {
+        [
+            ("remote_write", self.remote_write.is_some()),
+            ("remote_read", self.remote_read.is_some()),
+            ("storage", self.storage.is_some()),
+            ("tracing", self.tracing.is_some()),
+            ("otlp", self.otlp.is_some()),
+            ("runtime", self.runtime.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, present)| present.then_some(name))
+        .collect()
+    }
+
+    fn parse_in(text: &str, source_name: &str, base: Option<&Path>) -> Result<Config, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             source_name: source_name.to_string(),
             message,
@@ -557,6 +731,22 @@ impl Config {
         } else {
             serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?
         };
+        if let Some(base) = base {
+            for scrape in &mut config.scrape_configs {
+                scrape.resolve_paths(base);
+            }
+            for rule_file in &mut config.rule_files {
+                resolve(rule_file, base);
+            }
+            for pattern in &mut config.scrape_config_files {
+                resolve(pattern, base);
+            }
+        }
+        for pattern in config.scrape_config_files.clone() {
+            config
+                .scrape_configs
+                .extend(read_scrape_config_files(&pattern).map_err(invalid)?);
+        }
         check_protocols(&config.global.scrape_protocols)
             .map_err(|e| invalid(format!("{e} in global scrape_protocols")))?;
         if config.global.scrape_timeout > config.global.scrape_interval {
