@@ -20,6 +20,7 @@ dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
 # The real Prometheus and node exporter, reference peers and real scrape targets of the tests.
 dpkg -s prometheus >/dev/null 2>&1 || missing+=(prometheus)
 dpkg -s prometheus-node-exporter >/dev/null 2>&1 || missing+=(prometheus-node-exporter)
+dpkg -s prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo

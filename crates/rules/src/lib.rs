@@ -1,0 +1,20 @@
+//! Recording and alerting rules, as Prometheus's `rules/` package:
+//!
+//! - `file`: rule files read and checked (file, line and reason in every error);
+//! - `rule`: the two kinds of rules, evaluation at one timestamp, the alert state machine;
+//! - `group`: a group's rules in order at its interval, results and staleness markers written,
+//!   alerts sent, `for` state restored after a restart;
+//! - `manager`: the groups of `rule_files`, run and swapped on reload;
+//! - `eval`: what evaluation needs from outside (queries, templates).
+
+pub mod eval;
+pub mod file;
+pub mod group;
+pub mod manager;
+pub mod rule;
+
+pub use eval::{EvalContext, ExpandRequest, NoTemplates, TemplateExpander};
+pub use file::{ReadOptions, RuleFile, RuleFileError};
+pub use group::{Group, GroupOptions};
+pub use manager::{RuleManager, RuleManagerOptions};
+pub use rule::{Alert, AlertState, AlertToSend, Health, Rule};

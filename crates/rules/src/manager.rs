@@ -1,0 +1,324 @@
+//! The rule manager: loads the groups of `rule_files`, runs each group in its own task, and on a
+//! configuration reload swaps groups while keeping the state of the ones that stay (alerts keep
+//! their pending/firing state; a group that goes away gets staleness markers for its series).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use narthex_config::Config;
+use narthex_model::{Labels, Storage};
+use narthex_promql::Engine;
+use tokio::sync::watch;
+
+use crate::eval::{EvalContext, TemplateExpander};
+use crate::file::{expand_patterns, ReadOptions, RuleFile, RuleFileError, RuleKind};
+use crate::group::{Group, GroupMetrics, GroupOptions};
+use crate::rule::{Alert, AlertState, AlertToSend, AlertingRule, RecordingRule, Rule, RuleStatus};
+
+/// Receives the alerts to send (Prometheus's `NotifyFunc`).
+pub type Notify = Arc<dyn Fn(Vec<AlertToSend>) + Send + Sync>;
+
+/// What the manager needs from the server.
+pub struct RuleManagerOptions {
+    pub engine: Arc<Engine>,
+    pub storage: Arc<dyn Storage>,
+    pub notify: Notify,
+    pub templates: Arc<dyn TemplateExpander>,
+    pub read: ReadOptions,
+    pub group: GroupOptions,
+    /// `--web.external-url`, for templates and generator URLs.
+    pub external_url: String,
+}
+
+/// Settings of the configuration in force.
+struct Settings {
+    external_labels: Labels,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum GroupCommand {
+    Run,
+    Stop,
+    StopStale,
+}
+
+struct RunningGroup {
+    group: Arc<Mutex<Group>>,
+    stop: watch::Sender<GroupCommand>,
+}
+
+struct Shared {
+    options: RuleManagerOptions,
+    settings: Mutex<Arc<Settings>>,
+}
+
+pub struct RuleManager {
+    shared: Arc<Shared>,
+    groups: Mutex<Vec<RunningGroup>>,
+    /// Set after the first load: groups loaded later start without restoring `for` state.
+    loaded_once: Mutex<bool>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Reads every rule file of `config` into groups (not started); the first bad file is an error.
+pub fn load_groups(
+    config: &Config,
+    read: ReadOptions,
+    should_restore: bool,
+) -> Result<Vec<Group>, RuleFileError> {
+    let default_interval = config.global.evaluation_interval.as_millis();
+    let default_offset = config.global.rule_query_offset.as_millis();
+    let mut groups = Vec::new();
+    for path in expand_patterns(&config.rule_files)? {
+        let file = RuleFile::load(&path, read)?;
+        let file_name = path.display().to_string();
+        for spec in file.groups {
+            let rules = spec
+                .rules
+                .into_iter()
+                .map(|rule| {
+                    // Group labels apply to every rule; the rule's own win.
+                    let mut labels = spec.labels.clone();
+                    labels.extend(rule.labels.clone());
+                    match rule.kind {
+                        RuleKind::Recording { record } => Rule::Recording(RecordingRule {
+                            name: record,
+                            expr: rule.expr,
+                            labels: Labels::from_pairs(labels),
+                            status: RuleStatus::default(),
+                        }),
+                        RuleKind::Alerting {
+                            alert,
+                            hold,
+                            keep_firing_for,
+                            annotations,
+                        } => Rule::Alerting(AlertingRule {
+                            name: alert,
+                            expr: rule.expr,
+                            hold_ms: hold.as_millis(),
+                            keep_firing_for_ms: keep_firing_for.as_millis(),
+                            labels,
+                            annotations,
+                            active: Default::default(),
+                            restored: !should_restore,
+                            status: RuleStatus::default(),
+                        }),
+                    }
+                })
+                .collect();
+            groups.push(Group::new(
+                spec.name,
+                file_name.clone(),
+                spec.interval.map_or(default_interval, |i| i.as_millis()),
+                spec.query_offset.map_or(default_offset, |o| o.as_millis()),
+                spec.limit,
+                rules,
+                should_restore,
+            ));
+        }
+    }
+    Ok(groups)
+}
+
+impl RuleManager {
+    pub fn new(options: RuleManagerOptions) -> RuleManager {
+        RuleManager {
+            shared: Arc::new(Shared {
+                options,
+                settings: Mutex::new(Arc::new(Settings {
+                    external_labels: Labels::default(),
+                })),
+            }),
+            groups: Mutex::new(Vec::new()),
+            loaded_once: Mutex::new(false),
+        }
+    }
+
+    /// Loads the rule files of `config` and runs their groups, keeping the state of groups that
+    /// stay. A file that does not load changes nothing. Must be called inside a tokio runtime.
+    pub fn update(&self, config: &Config) -> Result<(), RuleFileError> {
+        let mut loaded_once = lock(&self.loaded_once);
+        let new_groups = load_groups(config, self.shared.options.read, !*loaded_once)?;
+        *loaded_once = true;
+        *lock(&self.shared.settings) = Arc::new(Settings {
+            external_labels: Labels::from_pairs(
+                config
+                    .global
+                    .external_labels
+                    .iter()
+                    .map(|(k, v)| (k.0.clone(), v.clone())),
+            ),
+        });
+        let mut running = lock(&self.groups);
+        let mut old: Vec<RunningGroup> = running.drain(..).collect();
+        for mut group in new_groups {
+            let previous = old.iter().position(|r| {
+                let g = lock(&r.group);
+                g.name == group.name && g.file == group.file
+            });
+            if let Some(i) = previous {
+                let previous = old.swap_remove(i);
+                let _ = previous.stop.send(GroupCommand::Stop);
+                group.copy_state_from(&mut lock(&previous.group));
+            }
+            running.push(self.start(group));
+        }
+        let now = now_ms();
+        for gone in old {
+            let _ = gone.stop.send(GroupCommand::StopStale);
+            // Marked here rather than by the task, which may be waiting for its next tick.
+            lock(&gone.group).mark_all_stale(self.shared.options.storage.as_ref(), now);
+        }
+        tracing::info!(groups = running.len(), "rule groups loaded");
+        Ok(())
+    }
+
+    fn start(&self, group: Group) -> RunningGroup {
+        let group = Arc::new(Mutex::new(group));
+        let (stop, stop_rx) = watch::channel(GroupCommand::Run);
+        tokio::spawn(run_group(group.clone(), self.shared.clone(), stop_rx));
+        RunningGroup { group, stop }
+    }
+
+    /// Runs `f` on every group, in load order (for the API and `/metrics`).
+    pub fn with_groups<R>(&self, f: impl FnOnce(&[&Group]) -> R) -> R {
+        let running = lock(&self.groups);
+        let guards: Vec<MutexGuard<'_, Group>> = running.iter().map(|r| lock(&r.group)).collect();
+        let groups: Vec<&Group> = guards.iter().map(|g| &**g).collect();
+        f(&groups)
+    }
+
+    /// Every pending or firing alert of every alerting rule.
+    pub fn active_alerts(&self) -> Vec<Alert> {
+        self.with_groups(|groups| {
+            let mut alerts = Vec::new();
+            for group in groups {
+                for rule in &group.rules {
+                    if let Rule::Alerting(rule) = rule {
+                        alerts.extend(rule.active_alerts().into_iter().cloned());
+                    }
+                }
+            }
+            alerts
+        })
+    }
+
+    /// Per group (`file;name`): its counters, last duration, interval and rule count.
+    pub fn group_metrics(&self) -> BTreeMap<String, (GroupMetrics, Duration, i64, usize)> {
+        self.with_groups(|groups| {
+            groups
+                .iter()
+                .map(|g| {
+                    (
+                        g.key(),
+                        (
+                            g.metrics.clone(),
+                            g.evaluation_time,
+                            g.interval_ms,
+                            g.rules.len(),
+                        ),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    /// Stops every group quietly (the server is shutting down).
+    pub fn stop(&self) {
+        for running in lock(&self.groups).drain(..) {
+            let _ = running.stop.send(GroupCommand::Stop);
+        }
+    }
+}
+
+impl Drop for RuleManager {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Evaluates a group at its interval until told to stop.
+async fn run_group(
+    group: Arc<Mutex<Group>>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<GroupCommand>,
+) {
+    let interval = lock(&group).interval_ms.max(1);
+    let mut next = lock(&group).eval_timestamp(now_ms()) + interval;
+    let mut evaluations = 0u32;
+    loop {
+        let wait = Duration::from_millis((next - now_ms()).max(0) as u64);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() != GroupCommand::Run {
+                    return;
+                }
+                continue;
+            }
+        }
+        if *stop.borrow() != GroupCommand::Run {
+            return;
+        }
+        let ts = next;
+        let evaluated = {
+            let group = group.clone();
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || {
+                let settings = lock(&shared.settings).clone();
+                let options = &shared.options;
+                let ctx = EvalContext {
+                    engine: &options.engine,
+                    storage: options.storage.as_ref(),
+                    external_labels: &settings.external_labels,
+                    external_url: &options.external_url,
+                    templates: options.templates.as_ref(),
+                };
+                let notify = |alerts: Vec<AlertToSend>| (options.notify)(alerts);
+                let mut group = lock(&group);
+                group.eval(&ctx, ts, &options.group, &notify);
+            })
+            .await
+        };
+        if evaluated.is_err() {
+            tracing::error!("a rule group evaluation panicked");
+        }
+        evaluations += 1;
+        // As Prometheus: restore after the second evaluation, when recording rules the alerts
+        // may depend on have run once.
+        if evaluations == 2 {
+            let mut group = lock(&group);
+            if group.should_restore {
+                group.restore_for_state(
+                    shared.options.storage.as_ref(),
+                    now_ms(),
+                    &shared.options.group,
+                );
+                group.should_restore = false;
+            }
+        }
+        next += interval;
+        let now = now_ms();
+        if next <= now - interval {
+            let missed = (now - next) / interval;
+            lock(&group).metrics.iterations_missed += missed as u64;
+            next += missed * interval;
+        }
+    }
+}
+
+/// The state shown for an alerting rule: the highest of its alerts.
+pub fn rule_state(rule: &AlertingRule) -> AlertState {
+    rule.state()
+}
