@@ -10,8 +10,11 @@
 mod ast_json;
 mod metadata;
 mod pretty;
+mod rules;
 mod status;
 mod targets;
+
+pub(crate) use targets::hostname;
 mod tsdb_admin;
 mod write;
 
@@ -103,6 +106,8 @@ pub fn router_with(options: ApiOptions) -> Router<Arc<AppState>> {
         .route("/targets", get(targets::targets))
         .route("/targets/metadata", get(targets::targets_metadata))
         .route("/metadata", get(targets::metadata))
+        .route("/rules", get(rules::rules))
+        .route("/alerts", get(rules::alerts))
         .route(
             "/admin/tsdb/snapshot",
             post(tsdb_admin::snapshot).put(tsdb_admin::snapshot),
@@ -123,6 +128,34 @@ pub fn router_with(options: ApiOptions) -> Router<Arc<AppState>> {
         )
         .fallback(|| async { ApiError::new(ErrorType::NotFound, "not found") })
         .layer(Extension(context))
+}
+
+/// A float written as Go's `encoding/json` writes a float64: integral values without a
+/// fraction (`1`, not `1.0`), fixed notation from 1e-6 to 1e21, exponent outside (`4e-7`,
+/// `1e+21`). serde_json writes `1.0` and switches to exponents earlier.
+pub(crate) struct GoFloat(pub f64);
+
+impl serde::Serialize for GoFloat {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let v = self.0;
+        if !v.is_finite() {
+            // Go refuses these; Prometheus never puts them in these fields.
+            return serializer.serialize_none();
+        }
+        let abs = v.abs();
+        let text = if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+            let e = format!("{v:e}");
+            match e.split_once('e') {
+                Some((mantissa, exp)) if !exp.starts_with('-') => format!("{mantissa}e+{exp}"),
+                _ => e,
+            }
+        } else {
+            format!("{v}")
+        };
+        let raw =
+            serde_json::value::RawValue::from_string(text).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
 }
 
 /// An API error: rendered as `{"status":"error",...}` with the error type's status code.

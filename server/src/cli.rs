@@ -170,6 +170,27 @@ pub struct ServerArgs {
     #[arg(long = "enable-feature", value_name = "FEATURE")]
     pub enable_feature: Vec<String>,
 
+    /// The URL under which Narthex is reachable from outside (used in alert links and
+    /// templates' `externalURL`). Defaults to http://<hostname>:<port>/.
+    #[arg(long = "web.external-url", value_name = "URL")]
+    pub external_url: Option<String>,
+
+    /// Minimum amount of time to wait before resending an alert to Alertmanager.
+    #[arg(long = "rules.alert.resend-delay", value_name = "DURATION", default_value = "1m",
+          value_parser = parse_duration_flag)]
+    pub resend_delay_ms: i64,
+
+    /// Max time to tolerate Narthex outage for restoring the "for" state of alerts.
+    #[arg(long = "rules.alert.for-outage-tolerance", value_name = "DURATION", default_value = "1h",
+          value_parser = parse_duration_flag)]
+    pub for_outage_tolerance_ms: i64,
+
+    /// Minimum duration between the restored "for" state and an alert firing; alerts with a
+    /// shorter "for" are not restored.
+    #[arg(long = "rules.alert.for-grace-period", value_name = "DURATION", default_value = "10m",
+          value_parser = parse_duration_flag)]
+    pub for_grace_period_ms: i64,
+
     /// Only log messages at this level or above: debug, info, warn, error.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info",
           value_parser = ["debug", "info", "warn", "error"])]

@@ -75,8 +75,12 @@ fn unix_seconds() -> u64 {
 pub async fn reload(state: &AppState) -> anyhow::Result<()> {
     let config_state = &state.config;
     let _one_at_a_time = config_state.reloading.lock().await;
+    // Every part is checked before any is applied: rule files first, then the scrape pools'
+    // clients (which `apply_config` builds before changing anything).
     let outcome = config_state.load().and_then(|config| {
+        let rules = state.rules.prepare(&config)?;
         state.scrape.apply_config(&config)?;
+        state.rules.apply(rules);
         Ok(config)
     });
     match outcome {

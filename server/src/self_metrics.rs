@@ -285,6 +285,67 @@ pub fn render(state: &AppState) -> String {
         "Current number of targets in this scrape pool.",
         &pool_refs,
     );
+    let rule_groups = state.rules.group_metrics();
+    type Pick = fn(
+        &(
+            narthex_rules::group::GroupMetrics,
+            std::time::Duration,
+            i64,
+            usize,
+        ),
+    ) -> f64;
+    let rule_families: [(&str, &str, &str, Pick); 7] = [
+        (
+            "prometheus_rule_evaluations_total",
+            "counter",
+            "The total number of rule evaluations.",
+            |m| m.0.evaluations as f64,
+        ),
+        (
+            "prometheus_rule_evaluation_failures_total",
+            "counter",
+            "The total number of rule evaluation failures.",
+            |m| m.0.evaluation_failures as f64,
+        ),
+        (
+            "prometheus_rule_group_iterations_total",
+            "counter",
+            "The total number of scheduled rule group evaluations, whether executed or missed.",
+            |m| (m.0.iterations + m.0.iterations_missed) as f64,
+        ),
+        (
+            "prometheus_rule_group_iterations_missed_total",
+            "counter",
+            "The total number of rule group evaluations missed due to slow rule group evaluation.",
+            |m| m.0.iterations_missed as f64,
+        ),
+        (
+            "prometheus_rule_group_last_duration_seconds",
+            "gauge",
+            "The duration of the last rule group evaluation.",
+            |m| m.1.as_secs_f64(),
+        ),
+        (
+            "prometheus_rule_group_interval_seconds",
+            "gauge",
+            "The interval of a rule group.",
+            |m| m.2 as f64 / 1000.0,
+        ),
+        (
+            "prometheus_rule_group_rules",
+            "gauge",
+            "The number of rules.",
+            |m| m.3 as f64,
+        ),
+    ];
+    for (name, kind, help, pick) in rule_families {
+        let samples: Vec<([(&str, &str); 1], f64)> = rule_groups
+            .iter()
+            .map(|(group, metrics)| ([("rule_group", group.as_str())], pick(metrics)))
+            .collect();
+        let refs: Vec<(&[(&str, &str)], f64)> = samples.iter().map(|(l, v)| (&l[..], *v)).collect();
+        w.family(name, kind, help, &refs);
+    }
     for (name, help, value) in state.scrape.metrics().samples() {
         w.single(name, "counter", help, value);
     }

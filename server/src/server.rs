@@ -14,6 +14,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use narthex_config::Config;
 use narthex_promql::{Engine, EngineOptions, ParseOptions};
+use narthex_rules::group::GroupOptions;
+use narthex_rules::{AlertToSend, RuleManager, RuleManagerOptions};
 use narthex_scrape::ScrapeManager;
 use narthex_tsdb::{Tsdb, TsdbOptions};
 
@@ -52,6 +54,7 @@ pub struct AppState {
     pub engine: Engine,
     pub parse_options: ParseOptions,
     pub scrape: ScrapeManager,
+    pub rules: RuleManager,
     pub config: ConfigState,
     /// Every command-line flag and its value, for `/api/v1/status/flags`.
     pub flags: BTreeMap<String, String>,
@@ -81,23 +84,50 @@ pub async fn run(
         .await
         .with_context(|| format!("listening on --web.listen-address={}", args.listen_address))?;
     let scrape = ScrapeManager::new(tsdb.clone());
+    let external_url = args
+        .external_url
+        .clone()
+        .unwrap_or_else(|| default_external_url(args.listen_address));
+    let engine = Engine::new(EngineOptions {
+        lookback_delta_ms: args.lookback_delta_ms,
+        experimental_functions: features.experimental_functions,
+        max_samples: args.query_max_samples,
+        timeout: Some(std::time::Duration::from_millis(
+            args.query_timeout_ms as u64,
+        )),
+        default_subquery_step_ms: config.global.evaluation_interval.as_millis(),
+    });
+    let parse_options = ParseOptions {
+        experimental_functions: features.experimental_functions,
+        duration_expressions: features.duration_expressions,
+        ..ParseOptions::default()
+    };
     let state = Arc::new(AppState {
-        tsdb,
-        engine: Engine::new(EngineOptions {
-            lookback_delta_ms: args.lookback_delta_ms,
-            experimental_functions: features.experimental_functions,
-            max_samples: args.query_max_samples,
-            timeout: Some(std::time::Duration::from_millis(
-                args.query_timeout_ms as u64,
-            )),
-            default_subquery_step_ms: config.global.evaluation_interval.as_millis(),
-        }),
-        parse_options: ParseOptions {
-            experimental_functions: features.experimental_functions,
-            duration_expressions: features.duration_expressions,
-            ..ParseOptions::default()
-        },
+        tsdb: tsdb.clone(),
+        engine: engine.clone(),
+        parse_options,
         scrape,
+        rules: RuleManager::new(RuleManagerOptions {
+            engine: Arc::new(engine.clone()),
+            storage: tsdb.clone(),
+            notify: Arc::new(|alerts: Vec<AlertToSend>| {
+                tracing::debug!(
+                    alerts = alerts.len(),
+                    "alerts to send; no Alertmanager configured"
+                );
+            }),
+            templates: Arc::new(narthex_rules::NoTemplates),
+            read: narthex_rules::ReadOptions {
+                parse: parse_options,
+                ..Default::default()
+            },
+            group: GroupOptions {
+                resend_delay_ms: args.resend_delay_ms,
+                outage_tolerance_ms: args.for_outage_tolerance_ms,
+                for_grace_period_ms: args.for_grace_period_ms,
+            },
+            external_url: external_url.clone(),
+        }),
         config: ConfigState::new(config, source),
         flags,
         lifecycle_api: args.enable_lifecycle,
@@ -113,7 +143,10 @@ pub async fn run(
     let app = router(state.clone(), api_options);
     tracing::info!(address = %args.listen_address, "listening");
     // Scraping starts once the listener is bound, so a self-scrape finds the server up.
+    // Rule files are read before anything starts, so a bad one stops the start-up.
+    let rules = state.rules.prepare(&state.config.current())?;
     state.scrape.apply_config(&state.config.current())?;
+    state.rules.apply(rules);
     crate::reload::reload_on_sighup(state.clone())?;
     let quit = state.quit.clone();
     axum::serve(listener, app)
@@ -126,6 +159,7 @@ pub async fn run(
         .await
         .context("HTTP server")?;
     state.scrape.stop();
+    state.rules.stop();
     if let Err(e) = state.tsdb.close() {
         tracing::error!(error = %e, "flushing the TSDB on shutdown failed; the next start replays its write-ahead log");
     }
@@ -161,6 +195,11 @@ fn load_config(args: &ServerArgs, embedded_config: bool) -> anyhow::Result<(Conf
             Ok((Config::load(&path)?, ConfigSource::File(path)))
         }
     }
+}
+
+/// Prometheus's default external URL: this machine's name and the listen port.
+fn default_external_url(listen: SocketAddr) -> String {
+    format!("http://{}:{}/", crate::api::hostname(), listen.port())
 }
 
 /// The retention as `/api/v1/status/runtimeinfo` shows it (Prometheus: `15d`, `512MiB`,

@@ -71,6 +71,12 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Rule groups read and checked, ready for `RuleManager::apply`.
+pub struct PreparedRules {
+    groups: Vec<Group>,
+    external_labels: Labels,
+}
+
 /// Reads every rule file of `config` into groups (not started); the first bad file is an error.
 pub fn load_groups(
     config: &Config,
@@ -145,13 +151,12 @@ impl RuleManager {
         }
     }
 
-    /// Loads the rule files of `config` and runs their groups, keeping the state of groups that
-    /// stay. A file that does not load changes nothing. Must be called inside a tokio runtime.
-    pub fn update(&self, config: &Config) -> Result<(), RuleFileError> {
-        let mut loaded_once = lock(&self.loaded_once);
-        let new_groups = load_groups(config, self.shared.options.read, !*loaded_once)?;
-        *loaded_once = true;
-        *lock(&self.shared.settings) = Arc::new(Settings {
+    /// Reads the rule files of `config` without changing anything: a configuration reload
+    /// checks every part before applying any.
+    pub fn prepare(&self, config: &Config) -> Result<PreparedRules, RuleFileError> {
+        let loaded_once = *lock(&self.loaded_once);
+        Ok(PreparedRules {
+            groups: load_groups(config, self.shared.options.read, !loaded_once)?,
             external_labels: Labels::from_pairs(
                 config
                     .global
@@ -159,10 +164,26 @@ impl RuleManager {
                     .iter()
                     .map(|(k, v)| (k.0.clone(), v.clone())),
             ),
+        })
+    }
+
+    /// Loads the rule files of `config` and runs their groups (`prepare` then `apply`).
+    pub fn update(&self, config: &Config) -> Result<(), RuleFileError> {
+        let prepared = self.prepare(config)?;
+        self.apply(prepared);
+        Ok(())
+    }
+
+    /// Runs prepared groups, keeping the state of groups that stay (same file and name); groups
+    /// that went away get staleness markers. Must be called inside a tokio runtime.
+    pub fn apply(&self, prepared: PreparedRules) {
+        *lock(&self.loaded_once) = true;
+        *lock(&self.shared.settings) = Arc::new(Settings {
+            external_labels: prepared.external_labels,
         });
         let mut running = lock(&self.groups);
         let mut old: Vec<RunningGroup> = running.drain(..).collect();
-        for mut group in new_groups {
+        for mut group in prepared.groups {
             let previous = old.iter().position(|r| {
                 let g = lock(&r.group);
                 g.name == group.name && g.file == group.file
@@ -181,7 +202,6 @@ impl RuleManager {
             lock(&gone.group).mark_all_stale(self.shared.options.storage.as_ref(), now);
         }
         tracing::info!(groups = running.len(), "rule groups loaded");
-        Ok(())
     }
 
     fn start(&self, group: Group) -> RunningGroup {

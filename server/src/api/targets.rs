@@ -15,7 +15,7 @@ use narthex_scrape::TargetStatus;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::{success, ApiError, Params};
+use super::{success, ApiError, GoFloat, Params};
 use crate::server::AppState;
 
 /// A label set as a JSON object, keys sorted (as Go writes a map).
@@ -41,7 +41,7 @@ struct ActiveTarget<'a> {
     global_url: String,
     last_error: &'a str,
     last_scrape: String,
-    last_scrape_duration: f64,
+    last_scrape_duration: GoFloat,
     health: &'static str,
     scrape_interval: &'a str,
     scrape_timeout: &'a str,
@@ -134,7 +134,7 @@ fn active_json<'a>(status: &'a TargetStatus, host: &str) -> ActiveTarget<'a> {
         global_url: global_url(&target.url, host),
         last_error: &status.last_error,
         last_scrape: format_rfc3339_nanos(status.last_scrape),
-        last_scrape_duration: status.last_scrape_duration.as_secs_f64(),
+        last_scrape_duration: GoFloat(status.last_scrape_duration.as_secs_f64()),
         health: status.health.as_str(),
         scrape_interval: target
             .internal_labels
@@ -163,7 +163,7 @@ fn global_url(url: &str, host: &str) -> String {
     url.to_string()
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     let mut buffer = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or
     // truncates, and we stop at the first NUL.
