@@ -50,7 +50,7 @@ pub struct Config {
     pub scrape_config_files: Vec<String>,
     #[serde(default)]
     pub scrape_configs: Vec<ScrapeConfig>,
-    /// Accepted and shown; sending alerts arrives with the rule engine.
+    /// Where alerts go: read by the notifier (`narthex-notifier`).
     #[serde(default)]
     pub alerting: AlertingConfig,
     /// Sections of Prometheus's file that Narthex reads but does not act on yet, kept so that
@@ -455,12 +455,21 @@ pub struct StaticConfig {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertingConfig {
+    /// Applied to every alert (after the external labels are added) before it is queued; an
+    /// alert they drop is sent to no Alertmanager.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alert_relabel_configs: Vec<RelabelConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alertmanagers: Vec<AlertmanagerConfig>,
 }
 
+/// One `alertmanagers` entry: how a set of Alertmanagers is discovered and talked to.
+///
+/// Its checks (HTTP client settings) run while it is read so that an error names its line;
+/// as for the discovery sections, the derive goes into an inherent function
+/// (`remote = "Self"`) that the trait impl wraps with the check.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct AlertmanagerConfig {
     #[serde(default)]
     pub scheme: Scheme,
@@ -468,8 +477,34 @@ pub struct AlertmanagerConfig {
     pub path_prefix: String,
     #[serde(default = "default_alertmanager_timeout")]
     pub timeout: Duration,
-    #[serde(default = "default_api_version")]
-    pub api_version: String,
+    #[serde(default)]
+    pub api_version: AlertmanagerApiVersion,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
+    #[serde(default = "default_true")]
+    pub follow_redirects: bool,
+    #[serde(default = "default_true")]
+    pub enable_http2: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+
+    /// Applied to each discovered Alertmanager, whose `__scheme__`, `__address__` and
+    /// `__alerts_path__` make the URL alerts are posted to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relabel_configs: Vec<RelabelConfig>,
+    /// Applied to the alerts sent to this set only, after the global `alert_relabel_configs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alert_relabel_configs: Vec<RelabelConfig>,
+
     #[serde(default)]
     pub static_configs: Vec<StaticConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -480,16 +515,88 @@ pub struct AlertmanagerConfig {
     pub dns_sd_configs: Vec<DnsSdConfig>,
 }
 
+impl AlertmanagerConfig {
+    /// The HTTP client settings, checked and combined (checked once already when read).
+    pub fn http_client(&self) -> Result<HttpClientConfig, String> {
+        HttpClientFields {
+            basic_auth: &self.basic_auth,
+            authorization: &self.authorization,
+            bearer_token: &self.bearer_token,
+            bearer_token_file: &self.bearer_token_file,
+            tls_config: &self.tls_config,
+            follow_redirects: self.follow_redirects,
+            enable_http2: self.enable_http2,
+            proxy_url: &self.proxy_url,
+        }
+        .resolve()
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        resolve_client_paths(
+            &mut self.basic_auth,
+            &mut self.authorization,
+            &mut self.bearer_token_file,
+            &mut self.tls_config,
+            base,
+        );
+        resolve_sd_paths(&mut self.file_sd_configs, &mut self.http_sd_configs, base);
+    }
+}
+
+impl<'de> Deserialize<'de> for AlertmanagerConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let config = AlertmanagerConfig::deserialize(deserializer)?;
+        config.http_client().map_err(serde::de::Error::custom)?;
+        Ok(config)
+    }
+}
+
+impl Serialize for AlertmanagerConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        AlertmanagerConfig::serialize(self, serializer)
+    }
+}
+
+/// The Alertmanager API alerts are posted to. Prometheus 3 speaks v2 only and refuses `v1`
+/// when the file is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AlertmanagerApiVersion {
+    #[default]
+    V2,
+}
+
+impl AlertmanagerApiVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertmanagerApiVersion::V2 => "v2",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AlertmanagerApiVersion {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        match text.as_str() {
+            "v2" => Ok(AlertmanagerApiVersion::V2),
+            _ => Err(serde::de::Error::custom(format!(
+                "expected Alertmanager api version to be one of [v2] but got {text}"
+            ))),
+        }
+    }
+}
+
+impl Serialize for AlertmanagerApiVersion {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 fn default_path_prefix() -> String {
     "/".into()
 }
 
 fn default_alertmanager_timeout() -> Duration {
     Duration(10_000)
-}
-
-fn default_api_version() -> String {
-    "v2".into()
 }
 
 /// A duration in milliseconds, written in Prometheus's form (`15s`, `1h30m`).
@@ -671,20 +778,24 @@ impl ScrapeConfig {
             &mut self.tls_config,
             base,
         );
-        for file_sd in &mut self.file_sd_configs {
-            for file in &mut file_sd.files {
-                resolve(file, base);
-            }
+        resolve_sd_paths(&mut self.file_sd_configs, &mut self.http_sd_configs, base);
+    }
+}
+
+fn resolve_sd_paths(file_sd: &mut [FileSdConfig], http_sd: &mut [HttpSdConfig], base: &Path) {
+    for file_sd in file_sd {
+        for file in &mut file_sd.files {
+            resolve(file, base);
         }
-        for http_sd in &mut self.http_sd_configs {
-            resolve_client_paths(
-                &mut http_sd.basic_auth,
-                &mut http_sd.authorization,
-                &mut http_sd.bearer_token_file,
-                &mut http_sd.tls_config,
-                base,
-            );
-        }
+    }
+    for http_sd in http_sd {
+        resolve_client_paths(
+            &mut http_sd.basic_auth,
+            &mut http_sd.authorization,
+            &mut http_sd.bearer_token_file,
+            &mut http_sd.tls_config,
+            base,
+        );
     }
 }
 
@@ -740,6 +851,9 @@ impl Config {
             }
             for pattern in &mut config.scrape_config_files {
                 resolve(pattern, base);
+            }
+            for alertmanager in &mut config.alerting.alertmanagers {
+                alertmanager.resolve_paths(base);
             }
         }
         for pattern in config.scrape_config_files.clone() {
@@ -1052,5 +1166,136 @@ scrape_configs:
             err.contains("unknown unit") && err.contains("line 2"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn alerting_section_reads_as_prometheus_with_relabeling_and_client_settings() {
+        let config = Config::parse(
+            r#"
+alerting:
+  alert_relabel_configs:
+    - source_labels: [severity]
+      regex: debug
+      action: drop
+  alertmanagers:
+    - scheme: https
+      path_prefix: /am
+      timeout: 3s
+      api_version: v2
+      bearer_token: s3cret
+      tls_config: {insecure_skip_verify: true}
+      follow_redirects: false
+      relabel_configs:
+        - source_labels: [__meta_x]
+          target_label: __alerts_path__
+      alert_relabel_configs:
+        - target_label: team
+          replacement: db
+      static_configs: [{targets: ['am:9093']}]
+    - file_sd_configs: [{files: [am/*.yml]}]
+"#,
+            "x",
+        )
+        .unwrap();
+        let alerting = &config.alerting;
+        assert_eq!(alerting.alert_relabel_configs.len(), 1);
+        let first = &alerting.alertmanagers[0];
+        assert_eq!(
+            (first.scheme, first.path_prefix.as_str(), first.timeout),
+            (Scheme::Https, "/am", Duration(3_000))
+        );
+        assert_eq!(first.api_version, AlertmanagerApiVersion::V2);
+        assert_eq!(first.relabel_configs[0].target_label(), "__alerts_path__");
+        assert_eq!(first.alert_relabel_configs[0].replacement(), "db");
+        let client = first.http_client().unwrap();
+        assert!(client.tls_config.insecure_skip_verify && !client.follow_redirects);
+        assert_eq!(
+            client.authorization.unwrap().credentials.unwrap().expose(),
+            "s3cret"
+        );
+        // Prometheus's defaults.
+        let second = &alerting.alertmanagers[1];
+        assert_eq!(
+            (second.scheme, second.path_prefix.as_str(), second.timeout),
+            (Scheme::Http, "/", Duration(10_000))
+        );
+        assert_eq!(second.api_version.as_str(), "v2");
+        assert!(second.http_client().unwrap().follow_redirects);
+        let yaml = config.to_yaml();
+        assert!(
+            yaml.contains("<secret>") && !yaml.contains("s3cret"),
+            "{yaml}"
+        );
+        let again = Config::parse(&yaml.replace("<secret>", "s3cret"), "rendered").unwrap();
+        assert_eq!(config, again);
+    }
+
+    #[test]
+    fn bad_alerting_settings_name_the_line() {
+        let cases = [
+            (
+                "alerting:\n  alertmanagers:\n  - api_version: v1\n",
+                "expected Alertmanager api version to be one of [v2] but got v1",
+                "line 3",
+            ),
+            (
+                "alerting:\n  alert_relabel_configs:\n  - action: bogus\n",
+                "unknown relabel action",
+                "line 3",
+            ),
+            (
+                "alerting:\n  alertmanagers:\n  - static_configs: []\n    relabel_configs:\n    - action: hashmod\n      target_label: x\n",
+                "requires non-zero modulus",
+                "line 5",
+            ),
+            (
+                "alerting:\n  alertmanagers:\n  - alert_relabel_configs:\n    - regex: '('\n",
+                "error parsing regexp",
+                "line 4",
+            ),
+            (
+                "alerting:\n  alertmanagers:\n  - timeout: 1s\n    bearer_token: a\n    bearer_token_file: /b\n",
+                "at most one of bearer_token & bearer_token_file",
+                "line 3",
+            ),
+            (
+                "alerting:\n  alertmanagers:\n  - static_configs: []\n    sigv5: {}\n",
+                "unknown field `sigv5`",
+                "line 4",
+            ),
+            (
+                "alerting:\n  alertmanagers:\n  - scheme: ftp\n",
+                "unknown variant `ftp`",
+                "line 3",
+            ),
+        ];
+        for (text, what, line) in cases {
+            let err = error_of(text);
+            assert!(err.contains(what) && err.contains(line), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn alertmanager_paths_are_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &path,
+            "alerting:\n  alertmanagers:\n  - file_sd_configs: [{files: [am/*.json, /abs/x.yml]}]\n    bearer_token_file: token\n    tls_config: {ca_file: ca.pem}\n",
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+        let am = &config.alerting.alertmanagers[0];
+        let base = dir.path().display().to_string();
+        assert_eq!(
+            am.file_sd_configs[0].files,
+            [format!("{base}/am/*.json"), "/abs/x.yml".to_string()]
+        );
+        assert_eq!(
+            am.bearer_token_file.as_deref(),
+            Some(format!("{base}/token").as_str())
+        );
+        let ca = am.tls_config.as_ref().and_then(|t| t.ca_file.as_deref());
+        assert_eq!(ca, Some(format!("{base}/ca.pem").as_str()));
     }
 }
