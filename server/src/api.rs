@@ -108,6 +108,7 @@ pub fn router_with(options: ApiOptions) -> Router<Arc<AppState>> {
         .route("/metadata", get(targets::metadata))
         .route("/rules", get(rules::rules))
         .route("/alerts", get(rules::alerts))
+        .route("/alertmanagers", get(rules::alertmanagers))
         .route(
             "/admin/tsdb/snapshot",
             post(tsdb_admin::snapshot).put(tsdb_admin::snapshot),

@@ -191,6 +191,17 @@ pub struct ServerArgs {
           value_parser = parse_duration_flag)]
     pub for_grace_period_ms: i64,
 
+    /// The capacity of the queue for pending Alertmanager notifications; when it is full the
+    /// oldest alerts are dropped (and counted).
+    #[arg(long = "alertmanager.notification-queue-capacity", value_name = "N",
+          default_value_t = 10_000, value_parser = parse_positive_count)]
+    pub notification_queue_capacity: usize,
+
+    /// Send the alerts still queued to Alertmanager on shutdown (up to a few seconds).
+    #[arg(long = "alertmanager.drain-notification-queue-on-shutdown", value_name = "BOOL",
+          default_value_t = true, action = clap::ArgAction::Set)]
+    pub drain_notification_queue: bool,
+
     /// Only log messages at this level or above: debug, info, warn, error.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info",
           value_parser = ["debug", "info", "warn", "error"])]

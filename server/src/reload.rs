@@ -75,10 +75,12 @@ fn unix_seconds() -> u64 {
 pub async fn reload(state: &AppState) -> anyhow::Result<()> {
     let config_state = &state.config;
     let _one_at_a_time = config_state.reloading.lock().await;
-    // Every part is checked before any is applied: rule files first, then the scrape pools'
-    // clients (which `apply_config` builds before changing anything).
+    // Rule files are checked before anything is applied; the notifier and the scrape pools
+    // each build their clients before changing anything, so a failure leaves them as they were
+    // (a scrape failure after the notifier applied leaves the notifier on the new Alertmanagers).
     let outcome = config_state.load().and_then(|config| {
         let rules = state.rules.prepare(&config)?;
+        state.notifier.apply_config(&config)?;
         state.scrape.apply_config(&config)?;
         state.rules.apply(rules);
         Ok(config)

@@ -346,6 +346,35 @@ pub fn render(state: &AppState) -> String {
         let refs: Vec<(&[(&str, &str)], f64)> = samples.iter().map(|(l, v)| (&l[..], *v)).collect();
         w.family(name, kind, help, &refs);
     }
+    // The notifier's families (a summary's _sum and _count under one HELP/TYPE).
+    let notifier_samples = state.notifier.metrics().samples();
+    let mut i = 0;
+    while i < notifier_samples.len() {
+        let family = &notifier_samples[i];
+        let kind = match family.kind {
+            narthex_notifier::MetricKind::Counter => "counter",
+            narthex_notifier::MetricKind::Gauge => "gauge",
+            narthex_notifier::MetricKind::Summary => "summary",
+        };
+        let _ = writeln!(w.out, "# HELP {} {}", family.family, family.help);
+        let _ = writeln!(w.out, "# TYPE {} {kind}", family.family);
+        while i < notifier_samples.len() && notifier_samples[i].family == family.family {
+            let sample = &notifier_samples[i];
+            w.out.push_str(sample.name);
+            if !sample.labels.is_empty() {
+                w.out.push('{');
+                for (j, (name, value)) in sample.labels.iter().enumerate() {
+                    if j > 0 {
+                        w.out.push(',');
+                    }
+                    let _ = write!(w.out, "{name}=\"{}\"", escape_label_value(value));
+                }
+                w.out.push('}');
+            }
+            let _ = writeln!(w.out, " {}", format_value(sample.value));
+            i += 1;
+        }
+    }
     for (name, help, value) in state.scrape.metrics().samples() {
         w.single(name, "counter", help, value);
     }

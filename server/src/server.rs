@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use narthex_config::Config;
+use narthex_notifier::{Notifier, NotifierOptions};
 use narthex_promql::{Engine, EngineOptions, ParseOptions};
 use narthex_rules::group::GroupOptions;
 use narthex_rules::{AlertToSend, RuleManager, RuleManagerOptions};
@@ -55,6 +56,7 @@ pub struct AppState {
     pub parse_options: ParseOptions,
     pub scrape: ScrapeManager,
     pub rules: RuleManager,
+    pub notifier: Arc<Notifier>,
     pub config: ConfigState,
     /// Every command-line flag and its value, for `/api/v1/status/flags`.
     pub flags: BTreeMap<String, String>,
@@ -84,10 +86,18 @@ pub async fn run(
         .await
         .with_context(|| format!("listening on --web.listen-address={}", args.listen_address))?;
     let scrape = ScrapeManager::new(tsdb.clone());
+    // Without a trailing slash, as Prometheus keeps it, so that paths append cleanly.
     let external_url = args
         .external_url
         .clone()
-        .unwrap_or_else(|| default_external_url(args.listen_address));
+        .unwrap_or_else(|| default_external_url(args.listen_address))
+        .trim_end_matches('/')
+        .to_string();
+    let notifier = Arc::new(Notifier::new(NotifierOptions {
+        queue_capacity: args.notification_queue_capacity,
+        drain_on_shutdown: args.drain_notification_queue,
+        ..NotifierOptions::default()
+    }));
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: args.lookback_delta_ms,
         experimental_functions: features.experimental_functions,
@@ -107,15 +117,11 @@ pub async fn run(
         engine: engine.clone(),
         parse_options,
         scrape,
+        notifier: notifier.clone(),
         rules: RuleManager::new(RuleManagerOptions {
             engine: Arc::new(engine.clone()),
             storage: tsdb.clone(),
-            notify: Arc::new(|alerts: Vec<AlertToSend>| {
-                tracing::debug!(
-                    alerts = alerts.len(),
-                    "alerts to send; no Alertmanager configured"
-                );
-            }),
+            notify: alert_sender(notifier.clone(), external_url.clone()),
             templates: Arc::new(narthex_rules::NoTemplates),
             read: narthex_rules::ReadOptions {
                 parse: parse_options,
@@ -145,6 +151,7 @@ pub async fn run(
     // Scraping starts once the listener is bound, so a self-scrape finds the server up.
     // Rule files are read before anything starts, so a bad one stops the start-up.
     let rules = state.rules.prepare(&state.config.current())?;
+    state.notifier.apply_config(&state.config.current())?;
     state.scrape.apply_config(&state.config.current())?;
     state.rules.apply(rules);
     crate::reload::reload_on_sighup(state.clone())?;
@@ -160,6 +167,7 @@ pub async fn run(
         .context("HTTP server")?;
     state.scrape.stop();
     state.rules.stop();
+    state.notifier.stop(std::time::Duration::from_secs(5)).await;
     if let Err(e) = state.tsdb.close() {
         tracing::error!(error = %e, "flushing the TSDB on shutdown failed; the next start replays its write-ahead log");
     }
@@ -199,7 +207,31 @@ fn load_config(args: &ServerArgs, embedded_config: bool) -> anyhow::Result<(Conf
 
 /// Prometheus's default external URL: this machine's name and the listen port.
 fn default_external_url(listen: SocketAddr) -> String {
-    format!("http://{}:{}/", crate::api::hostname(), listen.port())
+    format!("http://{}:{}", crate::api::hostname(), listen.port())
+}
+
+/// The rule engine's alerts as the notifier takes them, as Prometheus's `sendAlerts`: firing
+/// since `starts_at`, ending at their resolution or validity, linked to the expression's table
+/// view in the expression browser.
+fn alert_sender(notifier: Arc<Notifier>, external_url: String) -> narthex_rules::manager::Notify {
+    Arc::new(move |alerts: Vec<AlertToSend>| {
+        let at =
+            |ms: i64| std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+        let alerts = alerts
+            .into_iter()
+            .map(|alert| narthex_notifier::Alert {
+                labels: alert.labels,
+                annotations: alert.annotations,
+                starts_at: at(alert.starts_at),
+                ends_at: Some(at(alert.ends_at)),
+                generator_url: format!(
+                    "{external_url}/graph?g0.expr={}&g0.tab=1",
+                    form_urlencoded::byte_serialize(alert.expr.as_bytes()).collect::<String>()
+                ),
+            })
+            .collect();
+        notifier.send(alerts);
+    })
 }
 
 /// The retention as `/api/v1/status/runtimeinfo` shows it (Prometheus: `15d`, `512MiB`,

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -187,4 +189,176 @@ async fn a_broken_rule_file_is_refused_at_reload_and_the_old_rules_keep_running(
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("could not parse expression"), "{stderr}");
+}
+
+/// Debian's Alertmanager on a free port, with a receiver that sends nowhere.
+async fn alertmanager(dir: &Path) -> (Process, String) {
+    const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+    assert!(
+        Path::new(ALERTMANAGER).exists(),
+        "{ALERTMANAGER} missing: run scripts/setup.sh"
+    );
+    let config = dir.join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        "route:\n  receiver: nowhere\nreceivers:\n  - name: nowhere\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let log = std::fs::File::create(dir.join("alertmanager.log")).unwrap();
+    let process = Process(
+        std::process::Command::new(ALERTMANAGER)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", dir.join("am-data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let ready = format!("{base}/-/ready");
+    wait_until("alertmanager ready", Duration::from_secs(30), || async {
+        (status_of(&ready).await == Some(200)).then_some(())
+    })
+    .await;
+    (process, base)
+}
+
+/// The alerts Alertmanager holds that are not resolved.
+async fn alertmanager_alerts(base: &str) -> Vec<Value> {
+    let json = get_json(&format!("{base}/api/v2/alerts?active=true")).await;
+    json.as_array().cloned().unwrap_or_default()
+}
+
+/// A scrape target whose health the test switches.
+async fn switchable_target() -> (std::net::SocketAddr, Arc<AtomicBool>) {
+    let healthy = Arc::new(AtomicBool::new(true));
+    let flag = healthy.clone();
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let healthy = flag.load(Ordering::SeqCst);
+            async move {
+                if healthy {
+                    (
+                        axum::http::StatusCode::OK,
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4",
+                        )],
+                        "app_ready 1\n",
+                    )
+                } else {
+                    (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        [(axum::http::header::CONTENT_TYPE, "text/plain")],
+                        "stopped\n",
+                    )
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, healthy)
+}
+
+/// The end-to-end case: the seed's rules.yml unchanged (`InstanceDown`, `up == 0` for
+/// 30 s), a target that stops, the alert pending then firing after 30 s, Debian's real
+/// Alertmanager receiving it, and resolving it when the target returns.
+#[tokio::test(flavor = "multi_thread")]
+async fn instance_down_reaches_the_real_alertmanager_and_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_am, am_base) = alertmanager(dir.path()).await;
+    let (target, healthy) = switchable_target().await;
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rules.yml");
+    let am_address = am_base.trim_start_matches("http://");
+    let config = format!(
+        "global: {{scrape_interval: 1s, evaluation_interval: 1s, external_labels: {{cluster: test}}}}\nrule_files: ['{}']\nscrape_configs:\n - job_name: app\n   static_configs: [{{targets: ['{target}']}}]\nalerting:\n  alertmanagers:\n  - static_configs: [{{targets: ['{am_address}']}}]\n",
+        rules.display()
+    );
+    let server = narthex(&config, &[]).await;
+    let am = get_json(&format!("{}/api/v1/alertmanagers", server.base)).await;
+    assert_eq!(
+        am["data"]["activeAlertmanagers"][0]["url"],
+        format!("{am_base}/api/v2/alerts")
+    );
+    wait_until("the target up", Duration::from_secs(20), || async {
+        let up = query(&server, "up{job=\"app\"}").await;
+        up.first()
+            .is_some_and(|v| sample_value(v) == 1.0)
+            .then_some(())
+    })
+    .await;
+
+    healthy.store(false, Ordering::SeqCst);
+    wait_for_state(&server, "pending").await;
+    let pending_since = std::time::Instant::now();
+    assert!(
+        alertmanager_alerts(&am_base).await.is_empty(),
+        "pending alerts are not sent"
+    );
+    wait_for_state_within(&server, "firing", Duration::from_secs(45)).await;
+    let waited = pending_since.elapsed();
+    assert!(
+        waited >= Duration::from_secs(27),
+        "fired after only {waited:?}"
+    );
+
+    let received = wait_until(
+        "the alert in Alertmanager",
+        Duration::from_secs(20),
+        || async {
+            alertmanager_alerts(&am_base)
+                .await
+                .into_iter()
+                .find(|a| a["labels"]["alertname"] == "InstanceDown")
+        },
+    )
+    .await;
+    assert_eq!(received["labels"]["job"], "app");
+    assert_eq!(received["labels"]["instance"], target.to_string());
+    assert_eq!(received["labels"]["cluster"], "test");
+    assert_eq!(received["status"]["state"], "active");
+    assert!(
+        received["generatorURL"]
+            .as_str()
+            .unwrap()
+            .contains("/graph?g0.expr=up+%3D%3D+0&g0.tab=1"),
+        "{received}"
+    );
+
+    // The target comes back: the alert resolves and leaves Alertmanager's active alerts.
+    healthy.store(true, Ordering::SeqCst);
+    wait_until(
+        "the alert resolved in Alertmanager",
+        Duration::from_secs(30),
+        || async {
+            alertmanager_alerts(&am_base)
+                .await
+                .iter()
+                .all(|a| a["labels"]["alertname"] != "InstanceDown")
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(alerts(&server).await.is_empty());
+    let (_, metrics) = get_text(&format!("{}/metrics", server.base)).await;
+    assert!(
+        metrics.contains("prometheus_notifications_sent_total{alertmanager="),
+        "{metrics}"
+    );
+}
+
+async fn wait_for_state_within(server: &Server, state: &str, timeout: Duration) -> Value {
+    wait_until(&format!("an alert {state}"), timeout, || async {
+        alerts(server)
+            .await
+            .into_iter()
+            .find(|a| a["state"] == state)
+    })
+    .await
 }

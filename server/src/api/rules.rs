@@ -319,3 +319,36 @@ mod tests {
         assert_eq!(go_exponent_format(f64::NEG_INFINITY), "-Inf");
     }
 }
+
+#[derive(Serialize)]
+struct AlertmanagerUrl<'a> {
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AlertmanagerDiscovery<'a> {
+    active_alertmanagers: Vec<AlertmanagerUrl<'a>>,
+    dropped_alertmanagers: Vec<AlertmanagerUrl<'a>>,
+}
+
+/// `GET /api/v1/alertmanagers`.
+pub(super) async fn alertmanagers(State(state): State<Arc<AppState>>) -> Response {
+    let urls = state.notifier.alertmanagers();
+    let document = AlertmanagerDiscovery {
+        active_alertmanagers: urls
+            .active
+            .iter()
+            .map(|url| AlertmanagerUrl { url })
+            .collect(),
+        dropped_alertmanagers: urls
+            .dropped
+            .iter()
+            .map(|url| AlertmanagerUrl { url })
+            .collect(),
+    };
+    match to_json(&document) {
+        Ok(json) => success(&json, &[], &[]),
+        Err(e) => e.into_response(),
+    }
+}
