@@ -549,3 +549,46 @@ async fn metric_relabeling_drops_and_rewrites_series() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn enable_compression_decides_the_accept_encoding_header() {
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    let app = Router::new().route(
+        "/metrics",
+        get(move |headers: axum::http::HeaderMap| {
+            let record = record.clone();
+            async move {
+                let encoding = headers
+                    .get(header::ACCEPT_ENCODING)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                record.lock().unwrap().push(encoding);
+                ([(header::CONTENT_TYPE, TEXT_FORMAT)], "good 1\n")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let client = reqwest::Client::new();
+    for enable_compression in [true, false] {
+        let settings = ScrapeSettings {
+            enable_compression,
+            ..ScrapeSettings::default()
+        };
+        let report = scrape(
+            &client,
+            &target(addr),
+            &settings,
+            &tsdb,
+            &mut ScrapeState::default(),
+        )
+        .await;
+        assert!(report.error.is_none(), "{:?}", report.error);
+    }
+    assert_eq!(*seen.lock().unwrap(), ["gzip", "identity"]);
+}
