@@ -75,13 +75,14 @@ fn unix_seconds() -> u64 {
 pub async fn reload(state: &AppState) -> anyhow::Result<()> {
     let config_state = &state.config;
     let _one_at_a_time = config_state.reloading.lock().await;
-    // Rule files are checked before anything is applied; the notifier and the scrape pools
-    // each build their clients before changing anything, so a failure leaves them as they were
-    // (a scrape failure after the notifier applied leaves the notifier on the new Alertmanagers).
+    // Every part is checked before any is applied: rule files and scrape pools are prepared,
+    // then the notifier (which builds its clients before changing anything) applies, and only
+    // then the prepared pools and rules.
     let outcome = config_state.load().and_then(|config| {
         let rules = state.rules.prepare(&config)?;
+        let pools = state.scrape.prepare(&config)?;
         state.notifier.apply_config(&config)?;
-        state.scrape.apply_config(&config)?;
+        state.scrape.apply(pools);
         state.rules.apply(rules);
         Ok(config)
     });

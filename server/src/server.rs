@@ -151,8 +151,9 @@ pub async fn run(
     // Scraping starts once the listener is bound, so a self-scrape finds the server up.
     // Rule files are read before anything starts, so a bad one stops the start-up.
     let rules = state.rules.prepare(&state.config.current())?;
+    let pools = state.scrape.prepare(&state.config.current())?;
     state.notifier.apply_config(&state.config.current())?;
-    state.scrape.apply_config(&state.config.current())?;
+    state.scrape.apply(pools);
     state.rules.apply(rules);
     crate::reload::reload_on_sighup(state.clone())?;
     let quit = state.quit.clone();

@@ -7,7 +7,7 @@
 //! cache, unless the change affects how series are labelled), a target that went away gets
 //! staleness markers for its series.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -138,6 +138,11 @@ struct Pool {
     sync: JoinHandle<()>,
 }
 
+/// Scrape pools of a configuration, checked and ready for `ScrapeManager::apply`.
+pub struct PreparedPools {
+    runtimes: Vec<Arc<PoolRuntime>>,
+}
+
 /// Runs the scrape pools of the current configuration.
 pub struct ScrapeManager {
     storage: Arc<dyn Storage>,
@@ -174,14 +179,28 @@ impl ScrapeManager {
         &self.sd_metrics
     }
 
-    /// Applies a (new) configuration: keeps unchanged pools, updates changed ones, stops
-    /// removed ones. Every pool's client is built before anything changes, so a bad config
-    /// leaves the running one alone. Must be called inside a tokio runtime.
+    /// Applies a (new) configuration: `prepare` then `apply`. Must be called inside a tokio
+    /// runtime.
     pub fn apply_config(&self, config: &Config) -> Result<(), ClientError> {
+        let prepared = self.prepare(config)?;
+        self.apply(prepared);
+        Ok(())
+    }
+
+    /// Builds every pool's HTTP client and settings without changing anything, so that a
+    /// reload can check every part of a configuration before applying any.
+    pub fn prepare(&self, config: &Config) -> Result<PreparedPools, ClientError> {
         let mut runtimes = Vec::with_capacity(config.scrape_configs.len());
         for scrape in &config.scrape_configs {
             runtimes.push(Arc::new(PoolRuntime::new(scrape)?));
         }
+        Ok(PreparedPools { runtimes })
+    }
+
+    /// Keeps unchanged pools, updates changed ones, stops removed ones. Must be called inside
+    /// a tokio runtime.
+    pub fn apply(&self, prepared: PreparedPools) {
+        let runtimes = prepared.runtimes;
         let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
         let mut old: Vec<Pool> = pools.drain(..).collect();
         for runtime in runtimes {
@@ -202,7 +221,6 @@ impl ScrapeManager {
             pool.stop(LoopCommand::StopStale);
         }
         tracing::info!(pools = pools.len(), "scrape configuration applied");
-        Ok(())
     }
 
     fn start_pool(&self, runtime: Arc<PoolRuntime>) -> Pool {
@@ -330,12 +348,13 @@ fn reconcile(
     let relabel =
         |labels: &Labels| narthex_config::relabel::process(labels, &config.relabel_configs);
     let mut active: Vec<Target> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut dropped = Vec::new();
     for discovered in label_sets {
         match populate(discovered, config, &relabel) {
             Ok(Populated::Active(target)) => {
                 // Two discovered sets that relabel into the same target scrape it once.
-                if !active.iter().any(|t| t.identity() == target.identity()) {
+                if seen.insert(identity_key(&target)) {
                     active.push(target);
                 }
             }
@@ -371,15 +390,19 @@ fn reconcile(
         dropped.truncate(keep);
     }
     state.dropped = dropped;
-    let mut old: Vec<RunningLoop> = state.loops.drain(..).collect();
+    // Indexed once, so that matching is linear in the number of targets.
+    let mut old: HashMap<IdentityKey, RunningLoop> = state
+        .loops
+        .drain(..)
+        .map(|running| {
+            let key = identity_key(&lock(&running.shared.status).target);
+            (key, running)
+        })
+        .collect();
     let mut loops = Vec::with_capacity(active.len());
     for target in active {
-        let existing = old.iter().position(|running| {
-            lock(&running.shared.status).target.identity() == target.identity()
-        });
-        match existing {
-            Some(i) => {
-                let running = old.swap_remove(i);
+        match old.remove(&identity_key(&target)) {
+            Some(running) => {
                 *lock(&running.shared.runtime) = runtime.clone();
                 // Labels of a target may change with the same identity only in their
                 // discovered part (e.g. a `__meta_` label): keep the API view current.
@@ -389,10 +412,18 @@ fn reconcile(
             None => loops.push(start_loop(target, runtime.clone(), context.clone())),
         }
     }
-    for gone in old {
+    for gone in old.into_values() {
         let _ = gone.stop.send(LoopCommand::StopStale);
     }
     state.loops = loops;
+}
+
+/// What identifies a target across discovery updates and reloads (see `Target::identity`).
+type IdentityKey = (Labels, String, Duration, Duration);
+
+fn identity_key(target: &Target) -> IdentityKey {
+    let (labels, url, interval, timeout) = target.identity();
+    (labels.clone(), url.to_string(), interval, timeout)
 }
 
 /// When a target's first scrape happens: spread over the interval by the target's hash, so
@@ -446,7 +477,8 @@ async fn run_loop(
                 match (changed, command) {
                     (Ok(()), LoopCommand::Run) => continue,
                     (Ok(()), LoopCommand::StopStale) => {
-                        mark_all_stale(&mut state, &target, storage.as_ref());
+                        let track = lock(&shared.runtime).settings.track_timestamps_staleness;
+                        mark_all_stale(&mut state, &target, storage.as_ref(), track);
                         return;
                     }
                     _ => return,
@@ -465,6 +497,7 @@ async fn run_loop(
         let report = match &runtime.forced_error {
             Some(error) => failed_scrape(
                 &target,
+                &runtime.settings,
                 storage.as_ref(),
                 &mut state,
                 ScrapeError::Forced(error.clone()),
@@ -483,6 +516,7 @@ async fn run_loop(
                 // A credentials file that cannot be read: the scrape fails naming it.
                 Err(e) => failed_scrape(
                     &target,
+                    &runtime.settings,
                     storage.as_ref(),
                     &mut state,
                     ScrapeError::Http {

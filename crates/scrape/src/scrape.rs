@@ -143,6 +143,9 @@ struct CachedSeries {
     labels: Option<Labels>,
     series_ref: SeriesRef,
     seen: u64,
+    /// `seen` before the current scrape: whether the series was in the previous scrape, even
+    /// after a failure part-way through this one set `seen`.
+    prev_seen: u64,
     /// Series with their own timestamps get no staleness markers, as in Prometheus (unless
     /// `track_timestamps_staleness`).
     explicit_timestamp: bool,
@@ -313,8 +316,12 @@ fn write_scrape(
         // Nothing of a failed scrape is stored: start the batch over with only what follows.
         appender.rollback();
         appender = storage.appender();
-        report.samples_scraped = 0;
-        report.samples_post_relabel = 0;
+        // Over the sample limit, the counts stay as Prometheus reports them (users compare
+        // them with the limit); other failures count nothing.
+        if !matches!(e, ScrapeError::SampleLimit) {
+            report.samples_scraped = 0;
+            report.samples_post_relabel = 0;
+        }
         report.samples_out_of_order = 0;
         report.samples_duplicate_timestamp = 0;
         report.samples_invalid = 0;
@@ -327,7 +334,9 @@ fn write_scrape(
     let track_explicit = settings.track_timestamps_staleness;
     state.cache.retain(|_, entry| {
         let now = succeeded && entry.seen == current;
-        if !now && entry.seen == previous && previous > 0 {
+        let in_previous = previous > 0
+            && (entry.seen == previous || (entry.seen == current && entry.prev_seen == previous));
+        if !now && in_previous {
             if let Some(labels) = &entry.labels {
                 if !entry.explicit_timestamp || track_explicit {
                     // A marker can be refused if the series got a newer sample meanwhile.
@@ -358,6 +367,7 @@ fn append_exposition(
     report.samples_scraped = exposition.samples.len();
     report.exemplars_dropped = exposition.exemplars.len();
     let sample_limit = settings.limits.sample_limit as usize;
+    let mut over_limit = false;
     for sample in &exposition.samples {
         let explicit = settings
             .honor_timestamps
@@ -375,6 +385,7 @@ fn append_exposition(
                         labels,
                         series_ref: 0,
                         seen: 0,
+                        prev_seen: 0,
                         explicit_timestamp: false,
                     })
             }
@@ -385,6 +396,7 @@ fn append_exposition(
         }
         // Entries kept from the previous scrape have `seen >= 1`; a new one has 0.
         let new = entry.seen == 0;
+        entry.prev_seen = entry.seen;
         entry.seen = current;
         entry.explicit_timestamp = explicit.is_some();
         let Some(labels) = &entry.labels else {
@@ -395,7 +407,11 @@ fn append_exposition(
         }
         report.samples_post_relabel += 1;
         if sample_limit > 0 && report.samples_post_relabel > sample_limit {
-            return Err(ScrapeError::SampleLimit);
+            // Counted to the end, appended no further: the scrape fails below.
+            over_limit = true;
+        }
+        if over_limit {
+            continue;
         }
         match appender.append_ref(entry.series_ref, labels, t, sample.value) {
             Ok(r) => {
@@ -408,6 +424,9 @@ fn append_exposition(
             Err(e) if e.is_sample_error() => report.samples_invalid += 1,
             Err(e) => return Err(ScrapeError::Storage(e)),
         }
+    }
+    if over_limit {
+        return Err(ScrapeError::SampleLimit);
     }
     Ok(())
 }
@@ -446,7 +465,8 @@ fn check_label_limits(labels: &Labels, limits: &ScrapeLimits) -> Result<(), Scra
         )));
     }
     for label in labels.iter() {
-        let name_length = label.name.chars().count() as u64;
+        // Lengths in bytes, as Prometheus's `len()`.
+        let name_length = label.name.len() as u64;
         if limits.label_name_length_limit > 0 && name_length > limits.label_name_length_limit {
             let name: String = label.name.chars().take(50).collect();
             return Err(ScrapeError::LabelLimit(format!(
@@ -454,7 +474,7 @@ fn check_label_limits(labels: &Labels, limits: &ScrapeLimits) -> Result<(), Scra
                 limits.label_name_length_limit
             )));
         }
-        let value_length = label.value.chars().count() as u64;
+        let value_length = label.value.len() as u64;
         if limits.label_value_length_limit > 0 && value_length > limits.label_value_length_limit {
             let name: String = label.name.chars().take(50).collect();
             let value: String = label.value.chars().take(50).collect();
@@ -534,6 +554,7 @@ fn update_metadata(
 /// credentials): the target is down with `error`, as in Prometheus.
 pub fn failed_scrape(
     target: &Target,
+    settings: &ScrapeSettings,
     storage: &dyn Storage,
     state: &mut ScrapeState,
     error: ScrapeError,
@@ -555,10 +576,9 @@ pub fn failed_scrape(
         exemplars_dropped: 0,
         error: None,
     };
-    let settings = ScrapeSettings::default();
     if let Err(e) = write_scrape(
         target,
-        &settings,
+        settings,
         storage,
         state,
         timestamp,
@@ -581,7 +601,12 @@ impl ScrapeState {
 }
 
 /// Writes staleness markers for every series of the last scrape: the target went away.
-pub fn mark_all_stale(state: &mut ScrapeState, target: &Target, storage: &dyn Storage) {
+pub fn mark_all_stale(
+    state: &mut ScrapeState,
+    target: &Target,
+    storage: &dyn Storage,
+    track_timestamps_staleness: bool,
+) {
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -590,7 +615,7 @@ pub fn mark_all_stale(state: &mut ScrapeState, target: &Target, storage: &dyn St
     let previous = state.generation;
     for entry in state.cache.values() {
         if let (Some(labels), true) = (&entry.labels, entry.seen == previous && previous > 0) {
-            if !entry.explicit_timestamp {
+            if !entry.explicit_timestamp || track_timestamps_staleness {
                 let _ = appender.append_ref(entry.series_ref, labels, timestamp, stale_nan());
             }
         }

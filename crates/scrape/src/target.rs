@@ -85,9 +85,11 @@ pub fn populate(
             builder.set(name, value);
         }
     }
+    // A `__param_*` label from discovery wins over the config's parameter, as in Prometheus.
     for (name, values) in &config.params {
-        if let Some(first) = values.first() {
-            builder.set(format!("{PARAM_LABEL_PREFIX}{name}"), first.clone());
+        let label = format!("{PARAM_LABEL_PREFIX}{name}");
+        if let (Some(first), None) = (values.first(), discovered.get(&label)) {
+            builder.set(label, first.clone());
         }
     }
     let pre_relabel = builder.build();
@@ -171,18 +173,21 @@ fn target_url(
     let scheme = labels.get(SCHEME_LABEL).unwrap_or("http");
     let address = labels.get(ADDRESS_LABEL).unwrap_or("");
     let path = labels.get(METRICS_PATH_LABEL).unwrap_or("");
-    let mut url = reqwest::Url::parse(&format!("{scheme}://{address}"))
-        .map_err(|e| format!("invalid target URL {scheme}://{address}: {e}"))?;
-    url.set_path(path);
+    // Written out rather than through `Url`, which would drop a default port (`:443`) that
+    // Prometheus keeps in `scrapeUrl`; the parse checks that the result is a URL at all.
+    let mut url = format!("{scheme}://{address}{path}");
     if !params.is_empty() {
-        let mut query = url.query_pairs_mut();
+        let mut query = form_urlencoded::Serializer::new(String::new());
         for (name, values) in &params {
             for value in values {
                 query.append_pair(name, value);
             }
         }
+        url.push('?');
+        url.push_str(&query.finish());
     }
-    Ok(url.to_string())
+    reqwest::Url::parse(&url).map_err(|e| format!("invalid target URL {url}: {e}"))?;
+    Ok(url)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
