@@ -120,11 +120,6 @@ impl<'t> State<'t, '_> {
                     Some(nl) => pos - (nl + 1),
                     None => pos,
                 };
-                let context = if context.chars().count() > 20 {
-                    format!("{}...", context.chars().take(20).collect::<String>())
-                } else {
-                    context
-                };
                 format!(
                     "template: {}:{line}:{col}: executing {} at <{context}>: {message}",
                     self.parse_name,
@@ -217,6 +212,11 @@ impl<'t> State<'t, '_> {
                 .iter()
                 .enumerate()
                 .map(|(i, s)| (Value::Int(i as i64), Value::Sample(s.clone())))
+                .collect(),
+            Value::List(list, _) => list
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (Value::Int(i as i64), v.clone()))
                 .collect(),
             Value::StrMap(m) => m
                 .iter()

@@ -500,6 +500,7 @@ fn convert_to_float(v: &Value) -> Result<f64, String> {
         Value::Float(f) => Ok(*f),
         Value::Str(s) => parse_go_float(s),
         Value::Int(i) | Value::Int64(i) => Ok(*i as f64),
+        Value::Uint(u) => Ok(*u as f64),
         Value::Duration(d) if !d.pointer => Ok(d.nanos as f64 / 1e9),
         Value::Invalid | Value::Nil => Err("can't convert <nil> to float".into()),
         other => Err(format!("can't convert {} to float", other.type_name())),
@@ -647,18 +648,19 @@ fn basic_kind(v: &Value) -> Kind {
         Value::Bool(_) => Kind::Bool,
         Value::Int(_) | Value::Int64(_) => Kind::Int,
         Value::Duration(d) if !d.pointer => Kind::Int,
-        Value::Byte(_) => Kind::Uint,
+        Value::Byte(_) | Value::Uint(_) => Kind::Uint,
         Value::Float(_) => Kind::Float,
         Value::Str(_) | Value::Html(_) => Kind::String,
         _ => Kind::Invalid,
     }
 }
 
-fn int_of(v: &Value) -> i64 {
+fn int_of(v: &Value) -> i128 {
     match v {
-        Value::Int(i) | Value::Int64(i) => *i,
-        Value::Duration(d) => d.nanos,
-        Value::Byte(b) => i64::from(*b),
+        Value::Int(i) | Value::Int64(i) => i128::from(*i),
+        Value::Duration(d) => i128::from(d.nanos),
+        Value::Byte(b) => i128::from(*b),
+        Value::Uint(u) => i128::from(*u),
         _ => 0,
     }
 }
@@ -774,6 +776,7 @@ fn builtin_len(_: &CallContext<'_>, a: &[Value]) -> Result<Value, String> {
         Value::StrMap(m) => m.len(),
         Value::AnyMap(m) => m.len(),
         Value::QueryResult(r) => r.len(),
+        Value::List(l, _) => l.len(),
         Value::Nil => return Err("len of nil pointer".into()),
         other => return Err(format!("len of type {}", other.type_name())),
     };
@@ -784,6 +787,7 @@ fn index_arg(index: &Value, len: usize) -> Result<usize, String> {
     let x = match index {
         Value::Int(i) | Value::Int64(i) => *i,
         Value::Byte(b) => i64::from(*b),
+        Value::Uint(u) => i64::try_from(*u).unwrap_or(i64::MAX),
         Value::Invalid | Value::Nil => return Err("cannot index slice/array with nil".into()),
         other => {
             return Err(format!(
@@ -792,7 +796,7 @@ fn index_arg(index: &Value, len: usize) -> Result<usize, String> {
             ))
         }
     };
-    if x < 0 || x as usize > len {
+    if x < 0 || x as u64 > len as u64 {
         return Err(format!("index out of range: {x}"));
     }
     Ok(x as usize)
@@ -816,6 +820,13 @@ fn builtin_index(_: &CallContext<'_>, a: &[Value]) -> Result<Value, String> {
                 let x = index_arg(index, r.len())?;
                 match r.get(x) {
                     Some(s) => Value::Sample(s.clone()),
+                    None => return Err(format!("index out of range: {x}")),
+                }
+            }
+            Value::List(items, _) => {
+                let x = index_arg(index, items.len())?;
+                match items.get(x) {
+                    Some(v) => v.clone(),
                     None => return Err(format!("index out of range: {x}")),
                 }
             }

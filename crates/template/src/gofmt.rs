@@ -464,6 +464,7 @@ fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
         },
         Value::Int(i) | Value::Int64(i) => fmt_int_verb(out, v, i128::from(*i), verb, f),
         Value::Byte(b) => fmt_int_verb(out, v, i128::from(*b), verb, f),
+        Value::Uint(u) => fmt_int_verb(out, v, i128::from(*u), verb, f),
         Value::Float(x) => match verb {
             'v' | 'b' | 'g' | 'G' | 'x' | 'X' | 'f' | 'F' | 'e' | 'E' => {
                 fmt_float(out, *x, verb, f)
@@ -553,6 +554,16 @@ fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
             }
             print_arg(out, &Value::Float(s.value), verb, f, depth + 1);
             out.push('}');
+        }
+        Value::List(items, _) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                print_arg(out, item, verb, f, depth + 1);
+            }
+            out.push(']');
         }
         Value::QueryResult(samples) => {
             out.push('[');

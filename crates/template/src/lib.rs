@@ -157,10 +157,20 @@ impl Expander {
             external_url: Rc::from(data.external_url),
             value: data.value,
         }));
+        self.execute(dot, query, now_ms, data.external_url)
+    }
+
+    fn execute(
+        &self,
+        dot: Value,
+        query: &dyn QueryFunc,
+        now_ms: i64,
+        external_url: &str,
+    ) -> Result<String, TemplateError> {
         let env = exec::Env {
             query,
             now_ms,
-            external_url: data.external_url,
+            external_url,
         };
         exec::execute(&self.name, &self.text, &self.trees, dot, &env).map_err(|detail| {
             TemplateError::Execute {
@@ -169,7 +179,25 @@ impl Expander {
             }
         })
     }
+
+    /// Parses without the alert prelude, for Prometheus's own template tests.
+    #[cfg(test)]
+    fn without_prelude(name: &str, text: &str) -> Result<Expander, TemplateError> {
+        let funcs: HashSet<&str> = funcs::NAMES.iter().copied().collect();
+        let trees = parse::parse(name, text, &funcs).map_err(|e| TemplateError::Parse {
+            name: name.to_string(),
+            detail: e.0,
+        })?;
+        Ok(Expander {
+            name: name.to_string(),
+            text: text.to_string(),
+            trees,
+        })
+    }
 }
+
+#[cfg(test)]
+mod prometheus_tests;
 
 /// Parses and expands `text` in one go, as Prometheus does for each alert.
 pub fn expand(

@@ -43,6 +43,10 @@ pub(crate) enum Value {
     Int(i64),
     Int64(i64),
     Byte(u8),
+    /// Alert data never holds unsigned numbers or plain slices; Prometheus's own tests feed
+    /// templates these Go values, and the port of those tests does too.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Uint(u64),
     Float(f64),
     Str(Rc<str>),
     /// `html/template.HTML`, from `safeHtml`.
@@ -53,6 +57,9 @@ pub(crate) enum Value {
     Data(Rc<AlertData>),
     Sample(Rc<SampleValue>),
     QueryResult(Rc<Vec<Rc<SampleValue>>>),
+    /// A Go slice of other values, with its Go type name (`[]float64`).
+    #[cfg_attr(not(test), allow(dead_code))]
+    List(Rc<Vec<Value>>, &'static str),
     Time(GoTime),
     Duration(DurationValue),
 }
@@ -72,6 +79,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
             Value::Byte(_) => "uint8",
+            Value::Uint(_) => "uint64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::Html(_) => "template.HTML",
@@ -80,6 +88,7 @@ impl Value {
             Value::Data(_) => DATA_TYPE,
             Value::Sample(_) => "*template.sample",
             Value::QueryResult(_) => "template.queryResult",
+            Value::List(_, name) => name,
             Value::Time(t) if t.pointer => "*time.Time",
             Value::Time(_) => "time.Time",
             Value::Duration(d) if d.pointer => "*time.Duration",
@@ -88,18 +97,20 @@ impl Value {
         .to_string()
     }
 
-    /// Go's `template.IsTrue`; `None` where Go cannot tell (never for these types).
+    /// Go's `template.IsTrue`.
     pub fn truth(&self) -> bool {
         match self {
             Value::Invalid | Value::Nil => false,
             Value::Bool(b) => *b,
             Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Byte(b) => *b != 0,
+            Value::Uint(u) => *u != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) | Value::Html(s) => !s.is_empty(),
             Value::StrMap(m) => !m.is_empty(),
             Value::AnyMap(m) => !m.is_empty(),
             Value::QueryResult(r) => !r.is_empty(),
+            Value::List(l, _) => !l.is_empty(),
             Value::Data(_) | Value::Sample(_) => true,
             Value::Time(t) => t.pointer || !t.is_zero(),
             Value::Duration(d) => d.pointer || d.nanos != 0,
