@@ -298,7 +298,8 @@ impl<'t> State<'t, '_> {
             Some(pipe) => self.eval_pipeline(dot, pipe)?,
             None => Value::Invalid,
         };
-        let saved_vars = std::mem::replace(&mut self.vars, vec![("$".to_string(), new_dot.clone())]);
+        let saved_vars =
+            std::mem::replace(&mut self.vars, vec![("$".to_string(), new_dot.clone())]);
         let saved_name = std::mem::replace(&mut self.exec_name, name.as_str());
         self.depth += 1;
         let result = self.walk_list(&new_dot, tree);
@@ -364,12 +365,24 @@ impl<'t> State<'t, '_> {
         Ok(())
     }
 
-    fn eval_command(&mut self, dot: &Value, cmd: &'t Command, final_value: Option<Value>) -> R<Value> {
+    fn eval_command(
+        &mut self,
+        dot: &Value,
+        cmd: &'t Command,
+        final_value: Option<Value>,
+    ) -> R<Value> {
         let first = &cmd.args[0];
         match first {
             Arg::Field(_, idents) => {
                 self.at = At::Arg(first);
-                return self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, final_value);
+                return self.eval_field_chain(
+                    dot,
+                    dot.clone(),
+                    first,
+                    idents,
+                    &cmd.args,
+                    final_value,
+                );
             }
             Arg::Chain(..) => return self.eval_chain(dot, first, &cmd.args, final_value),
             Arg::Identifier(_, name) => {
@@ -390,7 +403,10 @@ impl<'t> State<'t, '_> {
             Arg::Nil(_) => self.errorf("nil is not a command"),
             Arg::Number(..) => self.ideal_constant(first),
             Arg::String(_, _, text) => Ok(Value::str(text)),
-            _ => self.errorf(format!("can't evaluate command {}", gofmt::quote(&first.to_string()))),
+            _ => self.errorf(format!(
+                "can't evaluate command {}",
+                gofmt::quote(&first.to_string())
+            )),
         }
     }
 
@@ -411,7 +427,13 @@ impl<'t> State<'t, '_> {
         Ok(Value::Float(n.float.unwrap_or(0.0)))
     }
 
-    fn eval_chain(&mut self, dot: &Value, chain: &'t Arg, args: &'t [Arg], final_value: Option<Value>) -> R<Value> {
+    fn eval_chain(
+        &mut self,
+        dot: &Value,
+        chain: &'t Arg,
+        args: &'t [Arg],
+        final_value: Option<Value>,
+    ) -> R<Value> {
         self.at = At::Arg(chain);
         let Arg::Chain(_, node, fields) = chain else {
             return Ok(Value::Invalid);
@@ -423,7 +445,13 @@ impl<'t> State<'t, '_> {
         self.eval_field_chain(dot, receiver, chain, fields, args, final_value)
     }
 
-    fn eval_variable(&mut self, dot: &Value, variable: &'t Arg, args: &'t [Arg], final_value: Option<Value>) -> R<Value> {
+    fn eval_variable(
+        &mut self,
+        dot: &Value,
+        variable: &'t Arg,
+        args: &'t [Arg],
+        final_value: Option<Value>,
+    ) -> R<Value> {
         self.at = At::Arg(variable);
         let Arg::Variable(_, idents) = variable else {
             return Ok(Value::Invalid);
@@ -466,7 +494,15 @@ impl<'t> State<'t, '_> {
             return Ok(Value::Invalid);
         }
         if let Some(method) = funcs::method(&receiver, field) {
-            return self.eval_call(dot, &method, node_at(node), field, args, final_value, Some(receiver));
+            return self.eval_call(
+                dot,
+                &method,
+                node_at(node),
+                field,
+                args,
+                final_value,
+                Some(receiver),
+            );
         }
         let has_args = args.len() > 1 || final_value.is_some();
         let type_name = receiver.type_name();
@@ -637,7 +673,14 @@ impl<'t> State<'t, '_> {
                 return self.errorf(format!("cannot assign nil to {}", ty.go_name()));
             }
             Arg::Field(_, idents) => {
-                let v = self.eval_field_chain(dot, dot.clone(), arg, idents, std::slice::from_ref(arg), None)?;
+                let v = self.eval_field_chain(
+                    dot,
+                    dot.clone(),
+                    arg,
+                    idents,
+                    std::slice::from_ref(arg),
+                    None,
+                )?;
                 return self.validate_type(v, ty);
             }
             Arg::Variable(..) => {
@@ -664,12 +707,10 @@ impl<'t> State<'t, '_> {
                 _ => self.errorf(format!("expected string; found {arg}")),
             },
             Ty::Duration => match arg {
-                Arg::Number(_, n) if n.int.is_some() => {
-                    Ok(Value::Duration(DurationValue {
-                        nanos: n.int.unwrap_or(0),
-                        pointer: false,
-                    }))
-                }
+                Arg::Number(_, n) if n.int.is_some() => Ok(Value::Duration(DurationValue {
+                    nanos: n.int.unwrap_or(0),
+                    pointer: false,
+                })),
                 _ => self.errorf(format!("expected integer; found {arg}")),
             },
             Ty::Any | Ty::Reflect | Ty::Untyped => self.eval_empty_interface(dot, arg),
@@ -686,7 +727,9 @@ impl<'t> State<'t, '_> {
             Arg::Bool(_, b) => Ok(Value::Bool(*b)),
             Arg::Number(..) => self.ideal_constant(arg),
             Arg::String(_, _, text) => Ok(Value::str(text)),
-            _ => self.errorf(format!("can't handle assignment of {arg} to empty interface argument")),
+            _ => self.errorf(format!(
+                "can't handle assignment of {arg} to empty interface argument"
+            )),
         }
     }
 

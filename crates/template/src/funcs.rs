@@ -88,14 +88,54 @@ const fn variadic(params: &'static [Ty], rest: Ty, call: Impl) -> Func {
 
 /// Every function name a template may call, for the parser's "function not defined" check.
 pub(crate) const NAMES: &[&str] = &[
-    "and", "call", "eq", "ge", "gt", "html", "index", "js", "le", "len", "lt", "ne", "not",
-    "or", "print", "printf", "println", "slice", "urlquery",
+    "and",
+    "call",
+    "eq",
+    "ge",
+    "gt",
+    "html",
+    "index",
+    "js",
+    "le",
+    "len",
+    "lt",
+    "ne",
+    "not",
+    "or",
+    "print",
+    "printf",
+    "println",
+    "slice",
+    "urlquery",
     // Prometheus's.
-    "args", "externalURL", "first", "graphLink", "humanize", "humanize1024",
-    "humanizeDuration", "humanizePercentage", "humanizeTimestamp", "label", "match", "now",
-    "parseDuration", "pathPrefix", "query", "reReplaceAll", "safeHtml", "sortByLabel",
-    "stripDomain", "stripPort", "strvalue", "tableLink", "title", "toDuration", "toLower",
-    "toTime", "toUpper", "value",
+    "args",
+    "externalURL",
+    "first",
+    "graphLink",
+    "humanize",
+    "humanize1024",
+    "humanizeDuration",
+    "humanizePercentage",
+    "humanizeTimestamp",
+    "label",
+    "match",
+    "now",
+    "parseDuration",
+    "pathPrefix",
+    "query",
+    "reReplaceAll",
+    "safeHtml",
+    "sortByLabel",
+    "stripDomain",
+    "stripPort",
+    "strvalue",
+    "tableLink",
+    "title",
+    "toDuration",
+    "toLower",
+    "toTime",
+    "toUpper",
+    "value",
 ];
 
 use Ty::*;
@@ -115,15 +155,29 @@ pub(crate) fn lookup(name: &str) -> Option<Func> {
         "call" => variadic(&[Reflect], Reflect, |_, a| {
             Err(format!("non-function of type {}", a[0].type_name()))
         }),
-        "eq" => variadic(&[Reflect], Reflect, |_, a| eq(&a[0], &a[1..]).map(Value::Bool)),
-        "ne" => f(&[Reflect, Reflect], |_, a| eq(&a[0], &a[1..]).map(|b| Value::Bool(!b))),
-        "lt" => f(&[Reflect, Reflect], |_, a| lt(&a[0], &a[1]).map(Value::Bool)),
-        "le" => f(&[Reflect, Reflect], |_, a| le(&a[0], &a[1]).map(Value::Bool)),
-        "gt" => f(&[Reflect, Reflect], |_, a| le(&a[0], &a[1]).map(|b| Value::Bool(!b))),
-        "ge" => f(&[Reflect, Reflect], |_, a| lt(&a[0], &a[1]).map(|b| Value::Bool(!b))),
+        "eq" => variadic(&[Reflect], Reflect, |_, a| {
+            eq(&a[0], &a[1..]).map(Value::Bool)
+        }),
+        "ne" => f(&[Reflect, Reflect], |_, a| {
+            eq(&a[0], &a[1..]).map(|b| Value::Bool(!b))
+        }),
+        "lt" => f(&[Reflect, Reflect], |_, a| {
+            lt(&a[0], &a[1]).map(Value::Bool)
+        }),
+        "le" => f(&[Reflect, Reflect], |_, a| {
+            le(&a[0], &a[1]).map(Value::Bool)
+        }),
+        "gt" => f(&[Reflect, Reflect], |_, a| {
+            le(&a[0], &a[1]).map(|b| Value::Bool(!b))
+        }),
+        "ge" => f(&[Reflect, Reflect], |_, a| {
+            lt(&a[0], &a[1]).map(|b| Value::Bool(!b))
+        }),
         "html" => variadic(&[], Any, |_, a| Ok(Value::str(&html_escape(&eval_args(a))))),
         "js" => variadic(&[], Any, |_, a| Ok(Value::str(&js_escape(&eval_args(a))))),
-        "urlquery" => variadic(&[], Any, |_, a| Ok(Value::str(&query_escape(&eval_args(a))))),
+        "urlquery" => variadic(&[], Any, |_, a| {
+            Ok(Value::str(&query_escape(&eval_args(a))))
+        }),
         "print" => variadic(&[], Any, |_, a| Ok(Value::str(&gofmt::sprint(a)))),
         "println" => variadic(&[], Any, |_, a| Ok(Value::str(&gofmt::sprintln(a)))),
         "printf" => variadic(&[Str], Any, |_, a| {
@@ -137,12 +191,16 @@ pub(crate) fn lookup(name: &str) -> Option<Func> {
         }),
         "label" => f(&[Str, SamplePtr], |_, a| {
             let s = sample(&a[1])?;
-            Ok(Value::str(s.labels.get(&*string_arg(&a[0])).map_or("", String::as_str)))
+            Ok(Value::str(
+                s.labels.get(&*string_arg(&a[0])).map_or("", String::as_str),
+            ))
         }),
         "value" => f(&[SamplePtr], |_, a| Ok(Value::Float(sample(&a[0])?.value))),
         "strvalue" => f(&[SamplePtr], |_, a| {
             let s = sample(&a[0])?;
-            Ok(Value::str(s.labels.get("__value__").map_or("", String::as_str)))
+            Ok(Value::str(
+                s.labels.get("__value__").map_or("", String::as_str),
+            ))
         }),
         "args" => variadic(&[], Any, |_, a| {
             let map: BTreeMap<String, Value> = a
@@ -154,9 +212,8 @@ pub(crate) fn lookup(name: &str) -> Option<Func> {
         }),
         "reReplaceAll" => f(&[Str, Str, Str], |_, a| {
             let pattern = string_arg(&a[0]);
-            let re = compile_regex(&pattern).map_err(|e| {
-                format!("regexp: Compile({}): {e}", regexp_quote(&pattern))
-            })?;
+            let re = compile_regex(&pattern)
+                .map_err(|e| format!("regexp: Compile({}): {e}", regexp_quote(&pattern)))?;
             Ok(Value::str(
                 &re.replace_all(&string_arg(&a[2]), &*string_arg(&a[1])),
             ))
@@ -198,7 +255,9 @@ pub(crate) fn lookup(name: &str) -> Option<Func> {
                 None => &host_port,
             }))
         }),
-        "stripDomain" => f(&[Str], |_, a| Ok(Value::str(&strip_domain(&string_arg(&a[0]))))),
+        "stripDomain" => f(&[Str], |_, a| {
+            Ok(Value::str(&strip_domain(&string_arg(&a[0]))))
+        }),
         "humanize" => f(&[Any], |_, a| humanize(convert_to_float(&a[0])?)),
         "humanize1024" => f(&[Any], |_, a| humanize1024(convert_to_float(&a[0])?)),
         "humanizeDuration" => f(&[Any], |_, a| {
@@ -206,7 +265,10 @@ pub(crate) fn lookup(name: &str) -> Option<Func> {
         }),
         "humanizePercentage" => f(&[Any], |_, a| {
             let v = convert_to_float(&a[0])?;
-            Ok(Value::str(&format!("{}%", format_float(v * 100.0, 'g', Some(4)))))
+            Ok(Value::str(&format!(
+                "{}%",
+                format_float(v * 100.0, 'g', Some(4))
+            )))
         }),
         "humanizeTimestamp" => f(&[Any], |_, a| {
             let v = convert_to_float(&a[0])?;
@@ -391,7 +453,9 @@ fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
 
 /// The quoting `regexp.MustCompile` uses in its panic message.
 fn regexp_quote(s: &str) -> String {
-    if s.chars().all(|c| c != '`' && (c == '\t' || !c.is_control())) {
+    if s.chars()
+        .all(|c| c != '`' && (c == '\t' || !c.is_control()))
+    {
         format!("`{s}`")
     } else {
         gofmt::quote(s)
@@ -440,7 +504,7 @@ fn title(s: &str) -> String {
             && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
         if word_char {
             if !in_word {
-                out.extend(to_upper(&c.to_string()).chars());
+                out.push_str(&to_upper(&c.to_string()));
             } else {
                 out.push(c);
             }
@@ -509,11 +573,18 @@ fn convert_to_float(v: &Value) -> Result<f64, String> {
 
 /// `strconv.ParseFloat(s, 64)`, with Go's error texts.
 fn parse_go_float(s: &str) -> Result<f64, String> {
-    let syntax = || format!("strconv.ParseFloat: parsing {}: invalid syntax", gofmt::quote(s));
+    let syntax = || {
+        format!(
+            "strconv.ParseFloat: parsing {}: invalid syntax",
+            gofmt::quote(s)
+        )
+    };
     let body = s.trim_start_matches(['+', '-']);
     let lower = body.to_ascii_lowercase();
     let special = matches!(lower.as_str(), "inf" | "infinity" | "nan");
-    if s.len() - body.len() > 1 || (!special && !body.starts_with(|c: char| c.is_ascii_digit() || c == '.')) {
+    if s.len() - body.len() > 1
+        || (!special && !body.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
+    {
         return Err(syntax());
     }
     let v: f64 = s.parse().map_err(|_| syntax())?;
@@ -548,7 +619,10 @@ fn humanize(mut v: f64) -> Result<Value, String> {
             v *= 1000.0;
         }
     }
-    Ok(Value::str(&format!("{}{prefix}", format_float(v, 'g', Some(4)))))
+    Ok(Value::str(&format!(
+        "{}{prefix}",
+        format_float(v, 'g', Some(4))
+    )))
 }
 
 fn humanize1024(mut v: f64) -> Result<Value, String> {
@@ -563,7 +637,10 @@ fn humanize1024(mut v: f64) -> Result<Value, String> {
         prefix = p;
         v /= 1024.0;
     }
-    Ok(Value::str(&format!("{}{prefix}", format_float(v, 'g', Some(4)))))
+    Ok(Value::str(&format!(
+        "{}{prefix}",
+        format_float(v, 'g', Some(4))
+    )))
 }
 
 /// Prometheus's `HumanizeDuration` (from prometheus/common).
@@ -928,12 +1005,20 @@ fn duration_value(nanos: i64) -> Value {
 
 fn time_method(name: &str) -> Option<Func> {
     Some(match name {
-        "Format" => f(&[Str], |c, a| Ok(Value::str(&recv_time(c).format(&string_arg(&a[0]))))),
+        "Format" => f(&[Str], |c, a| {
+            Ok(Value::str(&recv_time(c).format(&string_arg(&a[0]))))
+        }),
         "String" => f(&[], |c, _| Ok(Value::str(&recv_time(c).to_string()))),
         "Unix" => f(&[], |c, _| Ok(Value::Int64(recv_time(c).secs))),
-        "UnixMilli" => f(&[], |c, _| Ok(Value::Int64((recv_time(c).unix_nanos() / 1_000_000) as i64))),
-        "UnixMicro" => f(&[], |c, _| Ok(Value::Int64((recv_time(c).unix_nanos() / 1_000) as i64))),
-        "UnixNano" => f(&[], |c, _| Ok(Value::Int64(recv_time(c).unix_nanos() as i64))),
+        "UnixMilli" => f(&[], |c, _| {
+            Ok(Value::Int64((recv_time(c).unix_nanos() / 1_000_000) as i64))
+        }),
+        "UnixMicro" => f(&[], |c, _| {
+            Ok(Value::Int64((recv_time(c).unix_nanos() / 1_000) as i64))
+        }),
+        "UnixNano" => f(&[], |c, _| {
+            Ok(Value::Int64(recv_time(c).unix_nanos() as i64))
+        }),
         "Year" => f(&[], |c, _| Ok(Value::Int(recv_time(c).civil().0))),
         "Month" => f(&[], |c, _| Ok(Value::str(&recv_time(c).format("January")))),
         "Day" => f(&[], |c, _| Ok(Value::Int(recv_time(c).civil().2))),
@@ -947,14 +1032,18 @@ fn time_method(name: &str) -> Option<Func> {
         "IsZero" => f(&[], |c, _| Ok(Value::Bool(recv_time(c).is_zero()))),
         "Add" => f(&[Ty::Duration], |c, a| {
             let t = recv_time(c);
-            Ok(Value::Time(GoTime::from_nanos(t.unix_nanos() + i128::from(duration_arg(&a[0])))))
+            Ok(Value::Time(GoTime::from_nanos(
+                t.unix_nanos() + i128::from(duration_arg(&a[0])),
+            )))
         }),
         "Sub" => f(&[Ty::Time], |c, a| {
             let Value::Time(u) = &a[0] else {
                 return Ok(duration_value(0));
             };
             let d = recv_time(c).unix_nanos() - u.unix_nanos();
-            Ok(duration_value(d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64))
+            Ok(duration_value(
+                d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+            ))
         }),
         _ => return None,
     })
@@ -962,14 +1051,26 @@ fn time_method(name: &str) -> Option<Func> {
 
 fn duration_method(name: &str) -> Option<Func> {
     Some(match name {
-        "String" => f(&[], |c, _| Ok(Value::str(&crate::gotime::duration_string(recv_duration(c))))),
-        "Seconds" => f(&[], |c, _| Ok(Value::Float(nanos_to(recv_duration(c), 1e9)))),
-        "Minutes" => f(&[], |c, _| Ok(Value::Float(nanos_to(recv_duration(c), 6e10)))),
-        "Hours" => f(&[], |c, _| Ok(Value::Float(nanos_to(recv_duration(c), 3.6e12)))),
+        "String" => f(&[], |c, _| {
+            Ok(Value::str(&crate::gotime::duration_string(recv_duration(
+                c,
+            ))))
+        }),
+        "Seconds" => f(&[], |c, _| {
+            Ok(Value::Float(nanos_to(recv_duration(c), 1e9)))
+        }),
+        "Minutes" => f(&[], |c, _| {
+            Ok(Value::Float(nanos_to(recv_duration(c), 6e10)))
+        }),
+        "Hours" => f(&[], |c, _| {
+            Ok(Value::Float(nanos_to(recv_duration(c), 3.6e12)))
+        }),
         "Milliseconds" => f(&[], |c, _| Ok(Value::Int64(recv_duration(c) / 1_000_000))),
         "Microseconds" => f(&[], |c, _| Ok(Value::Int64(recv_duration(c) / 1_000))),
         "Nanoseconds" => f(&[], |c, _| Ok(Value::Int64(recv_duration(c)))),
-        "Abs" => f(&[], |c, _| Ok(duration_value(recv_duration(c).saturating_abs()))),
+        "Abs" => f(&[], |c, _| {
+            Ok(duration_value(recv_duration(c).saturating_abs()))
+        }),
         "Truncate" => f(&[Ty::Duration], |c, a| {
             let m = duration_arg(&a[0]);
             let d = recv_duration(c);
@@ -984,7 +1085,11 @@ fn duration_method(name: &str) -> Option<Func> {
             let r = d % m;
             let rounded = if d < 0 {
                 let r = -r;
-                if r + r < m { d + r } else { d.saturating_sub(m - r) }
+                if r + r < m {
+                    d + r
+                } else {
+                    d.saturating_sub(m - r)
+                }
             } else if r + r < m {
                 d - r
             } else {
@@ -1010,9 +1115,15 @@ mod tests {
 
     #[test]
     fn host_port_splitting_follows_go() {
-        assert_eq!(split_host_port("foo.example.com:12345"), Some(("foo.example.com", "12345")));
+        assert_eq!(
+            split_host_port("foo.example.com:12345"),
+            Some(("foo.example.com", "12345"))
+        );
         assert_eq!(split_host_port("foo.example.com"), None);
-        assert_eq!(split_host_port("[2001:0DB8::1]:12345"), Some(("2001:0DB8::1", "12345")));
+        assert_eq!(
+            split_host_port("[2001:0DB8::1]:12345"),
+            Some(("2001:0DB8::1", "12345"))
+        );
         assert_eq!(split_host_port("2001:0DB8::1"), None);
         assert_eq!(split_host_port("[2001:0DB8::1]::12345"), None);
         assert_eq!(strip_domain("foo.example.com:12345"), "foo:12345");
@@ -1021,15 +1132,27 @@ mod tests {
 
     #[test]
     fn escapers() {
-        assert_eq!(html_escape("<a href=\"x\">'&'</a>"), "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-        assert_eq!(js_escape("a'b\"c<d>=&\n"), "a\\'b\\\"c\\u003Cd\\u003E\\u003D\\u0026\\u000A");
-        assert_eq!(query_escape("rate(x{a=\"b c\"}[5m])"), "rate%28x%7Ba%3D%22b+c%22%7D%5B5m%5D%29");
+        assert_eq!(
+            html_escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(
+            js_escape("a'b\"c<d>=&\n"),
+            "a\\'b\\\"c\\u003Cd\\u003E\\u003D\\u0026\\u000A"
+        );
+        assert_eq!(
+            query_escape("rate(x{a=\"b c\"}[5m])"),
+            "rate%28x%7Ba%3D%22b+c%22%7D%5B5m%5D%29"
+        );
     }
 
     #[test]
     fn titles() {
         assert_eq!(title("aa bb CC"), "Aa Bb CC");
-        assert_eq!(title("don't stop-me now_please"), "Don't Stop-Me Now_please");
+        assert_eq!(
+            title("don't stop-me now_please"),
+            "Don't Stop-Me Now_please"
+        );
     }
 
     #[test]
@@ -1041,7 +1164,9 @@ mod tests {
         assert_eq!(parse_go_float("+Inf").unwrap(), f64::INFINITY);
         assert!(parse_go_float("NaN").unwrap().is_nan());
         assert_eq!(parse_go_float(".12").unwrap(), 0.12);
-        assert!(parse_go_float("1e400").unwrap_err().ends_with("value out of range"));
+        assert!(parse_go_float("1e400")
+            .unwrap_err()
+            .ends_with("value out of range"));
     }
 
     #[test]

@@ -44,7 +44,11 @@ fn escape_rune(out: &mut String, c: char, q: char, ascii_only: bool) {
         out.push(c);
         return;
     }
-    if if ascii_only { c.is_ascii() && is_print(c) } else { is_print(c) } {
+    if if ascii_only {
+        c.is_ascii() && is_print(c)
+    } else {
+        is_print(c)
+    } {
         out.push(c);
         return;
     }
@@ -147,7 +151,11 @@ pub(crate) fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
         return "NaN".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let mut out = String::new();
     if v.is_sign_negative() {
@@ -201,13 +209,7 @@ pub(crate) fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
                 if p > nd {
                     p = nd;
                 }
-                fmt_e(
-                    &mut out,
-                    &digits,
-                    dp,
-                    (p - 1).max(0) as usize,
-                    verb == 'G',
-                );
+                fmt_e(&mut out, &digits, dp, (p - 1).max(0) as usize, verb == 'G');
             } else {
                 if p > dp {
                     p = nd;
@@ -246,7 +248,7 @@ pub(crate) fn sprint(args: &[Value]) -> String {
         if i > 0 && !is_string && !prev_string {
             out.push(' ');
         }
-        print_arg(&mut out, arg, 'v', Flags::default(), 0);
+        print_arg(&mut out, arg, 'v', Flags::default());
         prev_string = is_string;
     }
     out
@@ -259,7 +261,7 @@ pub(crate) fn sprintln(args: &[Value]) -> String {
         if i > 0 {
             out.push(' ');
         }
-        print_arg(&mut out, arg, 'v', Flags::default(), 0);
+        print_arg(&mut out, arg, 'v', Flags::default());
     }
     out.push('\n');
     out
@@ -268,7 +270,7 @@ pub(crate) fn sprintln(args: &[Value]) -> String {
 /// `fmt.Sprint` of one value, as a template action prints it.
 pub(crate) fn value_string(v: &Value) -> String {
     let mut out = String::new();
-    print_arg(&mut out, v, 'v', Flags::default(), 0);
+    print_arg(&mut out, v, 'v', Flags::default());
     out
 }
 
@@ -402,13 +404,7 @@ fn fmt_float(out: &mut String, v: f64, verb: char, f: Flags) {
             num.push('.');
         }
     }
-    if v.is_nan() {
-        if f.plus {
-            num.insert(0, '+');
-        } else if f.space {
-            num.insert(0, ' ');
-        }
-    } else if !num.starts_with(['-', '+']) {
+    if v.is_nan() || !num.starts_with(['-', '+']) {
         if f.plus {
             num.insert(0, '+');
         } else if f.space {
@@ -435,13 +431,13 @@ fn bad_verb(out: &mut String, v: &Value, verb: char) {
         _ => {
             out.push_str(&v.type_name());
             out.push('=');
-            print_arg(out, v, 'v', Flags::default(), 0);
+            print_arg(out, v, 'v', Flags::default());
         }
     }
     out.push(')');
 }
 
-fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
+fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags) {
     if verb == 'T' {
         let name = match v {
             Value::Invalid | Value::Nil => "<nil>".to_string(),
@@ -518,7 +514,7 @@ fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
                 }
                 fmt_string(out, k, verb_for_string(verb), f);
                 out.push(':');
-                print_arg(out, val, verb, f, depth + 1);
+                print_arg(out, val, verb, f);
             }
             out.push(']');
         }
@@ -538,7 +534,7 @@ fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
                     out.push_str(name);
                     out.push(':');
                 }
-                print_arg(out, val, verb, f, depth + 1);
+                print_arg(out, val, verb, f);
             }
             out.push('}');
         }
@@ -547,12 +543,12 @@ fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
             if f.plus_v || f.sharp_v {
                 out.push_str("Labels:");
             }
-            print_arg(out, &Value::StrMap(s.labels.clone()), verb, f, depth + 1);
+            print_arg(out, &Value::StrMap(s.labels.clone()), verb, f);
             out.push(' ');
             if f.plus_v || f.sharp_v {
                 out.push_str("Value:");
             }
-            print_arg(out, &Value::Float(s.value), verb, f, depth + 1);
+            print_arg(out, &Value::Float(s.value), verb, f);
             out.push('}');
         }
         Value::List(items, _) => {
@@ -561,7 +557,7 @@ fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
                 if i > 0 {
                     out.push(' ');
                 }
-                print_arg(out, item, verb, f, depth + 1);
+                print_arg(out, item, verb, f);
             }
             out.push(']');
         }
@@ -571,7 +567,7 @@ fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
                 if i > 0 {
                     out.push(' ');
                 }
-                print_arg(out, &Value::Sample(s.clone()), verb, f, depth + 1);
+                print_arg(out, &Value::Sample(s.clone()), verb, f);
             }
             out.push(']');
         }
@@ -589,11 +585,17 @@ fn fmt_int_verb(out: &mut String, v: &Value, i: i128, verb: char, f: Flags) {
     match verb {
         'v' | 'd' | 'b' | 'o' | 'O' | 'x' | 'X' => fmt_integer(out, i, verb, f),
         'c' => {
-            let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            let c = u32::try_from(i)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{FFFD}');
             pad(out, &c.to_string(), f);
         }
         'q' => {
-            let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            let c = u32::try_from(i)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{FFFD}');
             let mut s = String::from("'");
             if c == '\'' {
                 s.push_str("\\'");
@@ -651,7 +653,14 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
         }
         // Argument index, width, precision.
         let mut good_arg_num = true;
-        parse_arg_index(&chars, &mut i, &mut arg_num, &mut reordered, &mut good_arg_num, args.len());
+        parse_arg_index(
+            &chars,
+            &mut i,
+            &mut arg_num,
+            &mut reordered,
+            &mut good_arg_num,
+            args.len(),
+        );
         if i < chars.len() && chars[i] == '*' {
             i += 1;
             match args.get(arg_num) {
@@ -676,7 +685,14 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
         }
         if i < chars.len() && chars[i] == '.' {
             i += 1;
-            parse_arg_index(&chars, &mut i, &mut arg_num, &mut reordered, &mut good_arg_num, args.len());
+            parse_arg_index(
+                &chars,
+                &mut i,
+                &mut arg_num,
+                &mut reordered,
+                &mut good_arg_num,
+                args.len(),
+            );
             if i < chars.len() && chars[i] == '*' {
                 i += 1;
                 match args.get(arg_num) {
@@ -700,7 +716,14 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
                 );
             }
         }
-        parse_arg_index(&chars, &mut i, &mut arg_num, &mut reordered, &mut good_arg_num, args.len());
+        parse_arg_index(
+            &chars,
+            &mut i,
+            &mut arg_num,
+            &mut reordered,
+            &mut good_arg_num,
+            args.len(),
+        );
         let Some(&verb) = chars.get(i) else {
             out.push_str("%!(NOVERB)");
             break;
@@ -733,7 +756,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
             bad_verb(&mut out, arg, verb);
             continue;
         }
-        print_arg(&mut out, arg, verb, f, 0);
+        print_arg(&mut out, arg, verb, f);
     }
     if !reordered && arg_num < args.len() {
         out.push_str("%!(EXTRA ");
@@ -746,7 +769,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
                 _ => {
                     out.push_str(&arg.type_name());
                     out.push('=');
-                    print_arg(&mut out, arg, 'v', Flags::default(), 0);
+                    print_arg(&mut out, arg, 'v', Flags::default());
                 }
             }
         }
@@ -838,28 +861,52 @@ mod tests {
     #[test]
     fn printf_verbs() {
         let s = |v: &str| Value::Str(v.into());
-        assert_eq!(sprintf("%.2f", &[Value::Float(3.14159)]), "3.14");
+        assert_eq!(sprintf("%.2f", &[Value::Float(1.23456)]), "1.23");
         assert_eq!(sprintf("%0.2f", &[Value::Float(3720.01)]), "3720.01");
         assert_eq!(sprintf("%d items", &[Value::Int(5)]), "5 items");
-        assert_eq!(sprintf("%5d|%-5d|%05d", &[Value::Int(42), Value::Int(42), Value::Int(-42)]), "   42|42   |-0042");
+        assert_eq!(
+            sprintf(
+                "%5d|%-5d|%05d",
+                &[Value::Int(42), Value::Int(42), Value::Int(-42)]
+            ),
+            "   42|42   |-0042"
+        );
         assert_eq!(sprintf("%s=%q", &[s("a"), s("b\"c")]), "a=\"b\\\"c\"");
-        assert_eq!(sprintf("%x %X %#x", &[Value::Int(255), Value::Int(255), Value::Int(255)]), "ff FF 0xff");
+        assert_eq!(
+            sprintf(
+                "%x %X %#x",
+                &[Value::Int(255), Value::Int(255), Value::Int(255)]
+            ),
+            "ff FF 0xff"
+        );
         assert_eq!(sprintf("%x", &[s("hi")]), "6869");
-        assert_eq!(sprintf("%v %v", &[Value::Float(1e21), Value::Bool(true)]), "1e+21 true");
+        assert_eq!(
+            sprintf("%v %v", &[Value::Float(1e21), Value::Bool(true)]),
+            "1e+21 true"
+        );
         assert_eq!(sprintf("%e", &[Value::Float(123456.0)]), "1.234560e+05");
         assert_eq!(sprintf("%g", &[Value::Float(0.000012345)]), "1.2345e-05");
         assert_eq!(sprintf("%.3g", &[Value::Float(1234.5)]), "1.23e+03");
         assert_eq!(sprintf("%f", &[Value::Float(f64::INFINITY)]), "+Inf");
         assert_eq!(sprintf("%8.3f|", &[Value::Float(-1.5)]), "  -1.500|");
-        assert_eq!(sprintf("%+d %+.1f", &[Value::Int(3), Value::Float(2.0)]), "+3 +2.0");
+        assert_eq!(
+            sprintf("%+d %+.1f", &[Value::Int(3), Value::Float(2.0)]),
+            "+3 +2.0"
+        );
         assert_eq!(sprintf("%d", &[s("x")]), "%!d(string=x)");
         assert_eq!(sprintf("%s", &[Value::Float(1.5)]), "%!s(float64=1.5)");
         assert_eq!(sprintf("%d %d", &[Value::Int(1)]), "1 %!d(MISSING)");
-        assert_eq!(sprintf("%d", &[Value::Int(1), s("a")]), "1%!(EXTRA string=a)");
+        assert_eq!(
+            sprintf("%d", &[Value::Int(1), s("a")]),
+            "1%!(EXTRA string=a)"
+        );
         assert_eq!(sprintf("100%%", &[]), "100%");
         assert_eq!(sprintf("%6.2f%%", &[Value::Float(99.5)]), " 99.50%");
         assert_eq!(sprintf("%[2]s %[1]s", &[s("a"), s("b")]), "b a");
-        assert_eq!(sprintf("%T %T", &[Value::Float(1.0), s("")]), "float64 string");
+        assert_eq!(
+            sprintf("%T %T", &[Value::Float(1.0), s("")]),
+            "float64 string"
+        );
         assert_eq!(sprintf("%t", &[Value::Bool(false)]), "false");
         assert_eq!(sprintf("%c%c", &[Value::Int(72), Value::Int(105)]), "Hi");
         assert_eq!(sprintf("%v", &[Value::Nil]), "<nil>");

@@ -83,7 +83,16 @@ impl GoTime {
         let weekday = (days + 4).rem_euclid(7) as usize;
         let jan1 = days_from_civil(y, 1, 1);
         let yday = days - jan1 + 1;
-        (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60, weekday, yday)
+        (
+            y,
+            m,
+            d,
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60,
+            weekday,
+            yday,
+        )
     }
 
     /// Go's `Time.Format` for a UTC time.
@@ -113,10 +122,13 @@ impl GoTime {
                 Std::UnderYearDay => out.push_str(&format!("{yday:>3}")),
                 Std::ZeroYearDay => out.push_str(&format!("{yday:03}")),
                 Std::Hour => out.push_str(&format!("{hour:02}")),
-                Std::Hour12 => out.push_str(&(if hour % 12 == 0 { 12 } else { hour % 12 }).to_string()),
-                Std::ZeroHour12 => {
-                    out.push_str(&format!("{:02}", if hour % 12 == 0 { 12 } else { hour % 12 }))
+                Std::Hour12 => {
+                    out.push_str(&(if hour % 12 == 0 { 12 } else { hour % 12 }).to_string())
                 }
+                Std::ZeroHour12 => out.push_str(&format!(
+                    "{:02}",
+                    if hour % 12 == 0 { 12 } else { hour % 12 }
+                )),
                 Std::Minute => out.push_str(&min.to_string()),
                 Std::ZeroMinute => out.push_str(&format!("{min:02}")),
                 Std::Second => out.push_str(&sec.to_string()),
@@ -125,7 +137,11 @@ impl GoTime {
                 Std::Pm => out.push_str(if hour >= 12 { "pm" } else { "am" }),
                 Std::Tz => out.push_str("UTC"),
                 Std::IsoTz => out.push('Z'),
-                Std::NumTz { colon, seconds, short } => {
+                Std::NumTz {
+                    colon,
+                    seconds,
+                    short,
+                } => {
                     out.push_str("+00");
                     if !short {
                         if colon {
@@ -205,8 +221,16 @@ enum Std {
     Tz,
     /// `Z07:00` and its variants: a UTC time writes `Z` whatever the variant.
     IsoTz,
-    NumTz { colon: bool, seconds: bool, short: bool },
-    Frac { digits: usize, trim: bool, sep: char },
+    NumTz {
+        colon: bool,
+        seconds: bool,
+        short: bool,
+    },
+    Frac {
+        digits: usize,
+        trim: bool,
+        sep: char,
+    },
 }
 
 /// Go's `nextStdChunk`: the text before the first layout element, the element, the rest.
@@ -250,11 +274,46 @@ fn next_std_chunk(layout: &str) -> Option<(&str, Std, &str)> {
             b'5' => Some((Std::Second, 1)),
             b'P' if starts(i, "PM") => Some((Std::PM, 2)),
             b'p' if starts(i, "pm") => Some((Std::Pm, 2)),
-            b'-' if starts(i, "-07:00:00") => Some((Std::NumTz { colon: true, seconds: true, short: false }, 9)),
-            b'-' if starts(i, "-070000") => Some((Std::NumTz { colon: false, seconds: true, short: false }, 7)),
-            b'-' if starts(i, "-0700") => Some((Std::NumTz { colon: false, seconds: false, short: false }, 5)),
-            b'-' if starts(i, "-07:00") => Some((Std::NumTz { colon: true, seconds: false, short: false }, 6)),
-            b'-' if starts(i, "-07") => Some((Std::NumTz { colon: false, seconds: false, short: true }, 3)),
+            b'-' if starts(i, "-07:00:00") => Some((
+                Std::NumTz {
+                    colon: true,
+                    seconds: true,
+                    short: false,
+                },
+                9,
+            )),
+            b'-' if starts(i, "-070000") => Some((
+                Std::NumTz {
+                    colon: false,
+                    seconds: true,
+                    short: false,
+                },
+                7,
+            )),
+            b'-' if starts(i, "-0700") => Some((
+                Std::NumTz {
+                    colon: false,
+                    seconds: false,
+                    short: false,
+                },
+                5,
+            )),
+            b'-' if starts(i, "-07:00") => Some((
+                Std::NumTz {
+                    colon: true,
+                    seconds: false,
+                    short: false,
+                },
+                6,
+            )),
+            b'-' if starts(i, "-07") => Some((
+                Std::NumTz {
+                    colon: false,
+                    seconds: false,
+                    short: true,
+                },
+                3,
+            )),
             b'Z' if starts(i, "Z07:00:00") => Some((Std::IsoTz, 9)),
             b'Z' if starts(i, "Z070000") => Some((Std::IsoTz, 7)),
             b'Z' if starts(i, "Z0700") => Some((Std::IsoTz, 5)),
@@ -353,12 +412,24 @@ mod tests {
     fn time_strings() {
         let t = GoTime::from_millis(1_435_065_584_128);
         assert_eq!(t.to_string(), "2015-06-23 13:19:44.128 +0000 UTC");
-        assert_eq!(GoTime::from_millis(0).to_string(), "1970-01-01 00:00:00 +0000 UTC");
-        assert_eq!(GoTime::from_millis(-1000).to_string(), "1969-12-31 23:59:59 +0000 UTC");
+        assert_eq!(
+            GoTime::from_millis(0).to_string(),
+            "1970-01-01 00:00:00 +0000 UTC"
+        );
+        assert_eq!(
+            GoTime::from_millis(-1000).to_string(),
+            "1969-12-31 23:59:59 +0000 UTC"
+        );
         assert_eq!(t.format("2006"), "2015");
-        assert_eq!(t.format("Mon Jan _2 15:04:05.000 MST 2006"), "Tue Jun 23 13:19:44.128 UTC 2015");
+        assert_eq!(
+            t.format("Mon Jan _2 15:04:05.000 MST 2006"),
+            "Tue Jun 23 13:19:44.128 UTC 2015"
+        );
         assert_eq!(t.format(time_rfc3339()), "2015-06-23T13:19:44Z");
-        assert_eq!(t.format("3:04PM, Monday 02/01/06 .999 002"), "1:19PM, Tuesday 23/06/15 .128 174");
+        assert_eq!(
+            t.format("3:04PM, Monday 02/01/06 .999 002"),
+            "1:19PM, Tuesday 23/06/15 .128 174"
+        );
     }
 
     fn time_rfc3339() -> &'static str {

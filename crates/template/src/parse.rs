@@ -526,7 +526,9 @@ impl Parser<'_> {
 
     fn template_name(&self, token: &Item, context: &str) -> PResult<String> {
         match token.typ {
-            ItemType::String | ItemType::RawString => unquote(&token.val).map_err(|e| self.errorf(e)),
+            ItemType::String | ItemType::RawString => {
+                unquote(&token.val).map_err(|e| self.errorf(e))
+            }
             _ => Err(self.unexpected(token, context)),
         }
     }
@@ -721,21 +723,19 @@ impl Parser<'_> {
         Ok(Some(match token.typ {
             ItemType::Identifier => {
                 if !self.funcs.contains(token.val.as_str()) {
-                    return Err(self.errorf(format!(
-                        "function {} not defined",
-                        gofmt::quote(&token.val)
-                    )));
+                    return Err(
+                        self.errorf(format!("function {} not defined", gofmt::quote(&token.val)))
+                    );
                 }
                 Arg::Identifier(token.pos, token.val)
             }
             ItemType::Dot => Arg::Dot(token.pos),
             ItemType::Nil => Arg::Nil(token.pos),
             ItemType::Variable => {
-                if !self.vars.iter().any(|v| *v == token.val) {
-                    return Err(self.errorf(format!(
-                        "undefined variable {}",
-                        gofmt::quote(&token.val)
-                    )));
+                if !self.vars.contains(&token.val) {
+                    return Err(
+                        self.errorf(format!("undefined variable {}", gofmt::quote(&token.val)))
+                    );
                 }
                 Arg::Variable(token.pos, vec![token.val])
             }
@@ -816,7 +816,10 @@ pub(crate) fn unquote(s: &str) -> Result<String, String> {
             '0'..='7' => {
                 let mut v = e.to_digit(8).unwrap_or(0);
                 for _ in 0..2 {
-                    let d = chars.next().and_then(|c| c.to_digit(8)).ok_or_else(invalid)?;
+                    let d = chars
+                        .next()
+                        .and_then(|c| c.to_digit(8))
+                        .ok_or_else(invalid)?;
                     v = v * 8 + d;
                 }
                 if v >= 0x80 {
@@ -844,7 +847,10 @@ fn new_number(text: &str, typ: ItemType) -> Result<Number, String> {
     };
     if typ == ItemType::CharConstant {
         let s = unquote(text)?;
-        let c = s.chars().next().ok_or_else(|| format!("malformed character constant: {text}"))?;
+        let c = s
+            .chars()
+            .next()
+            .ok_or_else(|| format!("malformed character constant: {text}"))?;
         let v = c as u32;
         n.int = Some(i64::from(v));
         n.uint = Some(u64::from(v));
@@ -866,7 +872,8 @@ fn new_number(text: &str, typ: ItemType) -> Result<Number, String> {
         u64::from_str_radix(o, 8).ok()
     } else if let Some(b) = lower.strip_prefix("0b") {
         u64::from_str_radix(b, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit()) {
+    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit())
+    {
         u64::from_str_radix(&lower[1..], 8).ok()
     } else {
         lower.parse::<u64>().ok()

@@ -50,15 +50,24 @@ impl Scenario {
 }
 
 fn floats(v: &[f64]) -> Value {
-    Value::List(Rc::new(v.iter().map(|f| Value::Float(*f)).collect()), "[]float64")
+    Value::List(
+        Rc::new(v.iter().map(|f| Value::Float(*f)).collect()),
+        "[]float64",
+    )
 }
 
 fn strings(v: &[&str]) -> Value {
-    Value::List(Rc::new(v.iter().map(|s| Value::str(s)).collect()), "[]string")
+    Value::List(
+        Rc::new(v.iter().map(|s| Value::str(s)).collect()),
+        "[]string",
+    )
 }
 
 fn int64s(v: &[i64]) -> Value {
-    Value::List(Rc::new(v.iter().map(|i| Value::Int64(*i)).collect()), "[]int64")
+    Value::List(
+        Rc::new(v.iter().map(|i| Value::Int64(*i)).collect()),
+        "[]int64",
+    )
 }
 
 fn ints(v: &[i64]) -> Value {
@@ -66,7 +75,10 @@ fn ints(v: &[i64]) -> Value {
 }
 
 fn uint64s(v: &[u64]) -> Value {
-    Value::List(Rc::new(v.iter().map(|u| Value::Uint(*u)).collect()), "[]uint64")
+    Value::List(
+        Rc::new(v.iter().map(|u| Value::Uint(*u)).collect()),
+        "[]uint64",
+    )
 }
 
 fn sample(pairs: &[(&str, &str)], value: f64) -> QuerySample {
@@ -342,5 +354,10 @@ fn template_expansion() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} failing:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -56,22 +56,43 @@ fn render_err(text: &str, value: f64) -> String {
 #[test]
 fn prelude_variables_and_fields() {
     assert_eq!(
-        render("{{ $labels.instance }} is down, value {{ $value | humanize }}", 1234567.0),
+        render(
+            "{{ $labels.instance }} is down, value {{ $value | humanize }}",
+            1234567.0
+        ),
         "db1.example.com:9100 is down, value 1.235M"
     );
     assert_eq!(render("{{ .Labels.job }}/{{ .Value }}", 2.5), "node/2.5");
     assert_eq!(render("{{ $externalLabels.cluster }}", 0.0), "eu-1");
     assert_eq!(render("{{ .ExternalLabels.cluster }}", 0.0), "eu-1");
-    assert_eq!(render("{{ $externalURL }}", 0.0), "http://prom.example.com:9090/prometheus");
-    assert_eq!(render("{{ pathPrefix }}|{{ externalURL }}", 0.0), "/prometheus|http://prom.example.com:9090/prometheus");
-    // missingkey=zero on map[string]string: a missing label is empty, not "<no value>".
-    assert_eq!(render("[{{ $labels.nope }}][{{ index $labels \"nope\" }}]", 0.0), "[][]");
     assert_eq!(
-        render("{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}", 0.0),
+        render("{{ $externalURL }}", 0.0),
+        "http://prom.example.com:9090/prometheus"
+    );
+    assert_eq!(
+        render("{{ pathPrefix }}|{{ externalURL }}", 0.0),
+        "/prometheus|http://prom.example.com:9090/prometheus"
+    );
+    // missingkey=zero on map[string]string: a missing label is empty, not "<no value>".
+    assert_eq!(
+        render("[{{ $labels.nope }}][{{ index $labels \"nope\" }}]", 0.0),
+        "[][]"
+    );
+    assert_eq!(
+        render(
+            "{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}",
+            0.0
+        ),
         "instance=db1.example.com:9100;job=node;severity=critical;"
     );
-    assert_eq!(render("{{ len $labels }} {{ $labels }}", 0.0), "3 map[instance:db1.example.com:9100 job:node severity:critical]");
-    assert_eq!(render("{{ .Labels.instance | stripPort | stripDomain }}", 0.0), "db1");
+    assert_eq!(
+        render("{{ len $labels }} {{ $labels }}", 0.0),
+        "3 map[instance:db1.example.com:9100 job:node severity:critical]"
+    );
+    assert_eq!(
+        render("{{ .Labels.instance | stripPort | stripDomain }}", 0.0),
+        "db1"
+    );
 }
 
 #[test]
@@ -93,11 +114,14 @@ fn values_print_as_go_prints_float64() {
         assert_eq!(render("{{ $value }}", *v), *want, "{v}");
         assert_eq!(render("{{ printf \"%v\" $value }}", *v), *want, "{v}");
     }
-    assert_eq!(render("{{ printf \"%.2f\" $value }}", 3.14159), "3.14");
+    assert_eq!(render("{{ printf \"%.2f\" $value }}", 1.23456), "1.23");
     assert_eq!(render("{{ $value | printf \"%.1f%%\" }}", 99.95), "100.0%");
     assert_eq!(render("{{ printf \"%d\" 1.5 }}", 0.0), "%!d(float64=1.5)");
     assert_eq!(render("{{ printf \"%s\" $value }}", 2.0), "%!s(float64=2)");
-    assert_eq!(render("{{ printf \"%5.1f|%-6s|%q\" $value \"ab\" \"c\" }}", 2.25), "  2.2|ab    |\"c\"");
+    assert_eq!(
+        render("{{ printf \"%5.1f|%-6s|%q\" $value \"ab\" \"c\" }}", 2.25),
+        "  2.2|ab    |\"c\""
+    );
 }
 
 #[test]
@@ -125,12 +149,20 @@ fn humanize_functions_and_their_edge_cases() {
         ("humanizePercentage", -0.5, "-50%"),
         ("humanizePercentage", 12345.0, "1.234e+06%"),
         ("humanizePercentage", f64::NAN, "NaN%"),
-        ("humanizeTimestamp", 1435065584.128, "2015-06-23 13:19:44.128 +0000 UTC"),
+        (
+            "humanizeTimestamp",
+            1435065584.128,
+            "2015-06-23 13:19:44.128 +0000 UTC",
+        ),
         ("humanizeTimestamp", -1.5, "1969-12-31 23:59:58.5 +0000 UTC"),
         ("humanizeTimestamp", f64::INFINITY, "+Inf"),
     ];
     for (func, v, want) in cases {
-        assert_eq!(render(&format!("{{{{ $value | {func} }}}}"), *v), *want, "{func} {v}");
+        assert_eq!(
+            render(&format!("{{{{ $value | {func} }}}}"), *v),
+            *want,
+            "{func} {v}"
+        );
     }
     assert_eq!(render("{{ \"1e3\" | humanize }}", 0.0), "1k");
     assert_eq!(
@@ -163,16 +195,24 @@ fn query_first_value_with_a_fake_query_function() {
     let data = f.data(1.0);
     let run = |text: &str| expand(NAME, text, &data, &query, 1_700_000_000_000).unwrap();
     assert_eq!(run("{{ query \"up\" | first | value }}"), "0.25");
-    assert_eq!(run("{{ with query \"up\" }}{{ . | first | label \"instance\" }}{{ end }}"), "b");
+    assert_eq!(
+        run("{{ with query \"up\" }}{{ . | first | label \"instance\" }}{{ end }}"),
+        "b"
+    );
     assert_eq!(run("{{ len (query \"up\") }}"), "2");
     assert_eq!(
         run("{{ range query \"up\" | sortByLabel \"instance\" }}{{ .Labels.instance }}={{ .Value }} {{ end }}"),
         "a=1e+06 b=0.25 "
     );
     assert_eq!(run("{{ (index (query \"up\") 1).Value | humanize }}"), "1M");
-    assert_eq!(run("{{ query \"up\" | first }}"), "{map[instance:b job:node] 0.25}");
     assert_eq!(
-        run("{{ query (printf \"rate(x{instance=%q}[5m])\" $labels.instance) | first | strvalue }}"),
+        run("{{ query \"up\" | first }}"),
+        "{map[instance:b job:node] 0.25}"
+    );
+    assert_eq!(
+        run(
+            "{{ query (printf \"rate(x{instance=%q}[5m])\" $labels.instance) | first | strvalue }}"
+        ),
         ""
     );
     // The query runs at the evaluation time.
@@ -198,9 +238,24 @@ fn query_first_value_with_a_fake_query_function() {
 
 #[test]
 fn go_comparison_and_control_flow_rules() {
-    assert_eq!(render("{{ if gt $value 10.0 }}high{{ else }}low{{ end }}", 12.0), "high");
-    assert_eq!(render("{{ if eq $labels.severity \"critical\" \"page\" }}page{{ end }}", 0.0), "page");
-    assert_eq!(render("{{ if and (gt $value 1.0) (lt $value 5.0) }}in{{ else if ge $value 5.0 }}hi{{ end }}", 7.0), "hi");
+    assert_eq!(
+        render("{{ if gt $value 10.0 }}high{{ else }}low{{ end }}", 12.0),
+        "high"
+    );
+    assert_eq!(
+        render(
+            "{{ if eq $labels.severity \"critical\" \"page\" }}page{{ end }}",
+            0.0
+        ),
+        "page"
+    );
+    assert_eq!(
+        render(
+            "{{ if and (gt $value 1.0) (lt $value 5.0) }}in{{ else if ge $value 5.0 }}hi{{ end }}",
+            7.0
+        ),
+        "hi"
+    );
     assert_eq!(render("{{ or $labels.nope \"default\" }}", 0.0), "default");
     assert_eq!(render("{{ not (eq $value 0.0) }}", 0.0), "false");
     assert_eq!(render("{{ range $i := 3 }}{{ $i }}{{ end }}", 0.0), "012");
@@ -208,19 +263,82 @@ fn go_comparison_and_control_flow_rules() {
         render_err("{{ range $i, $e := 3 }}{{ $i }}{{ end }}", 0.0),
         "error executing template __alert_HighLatency: template: __alert_HighLatency:1:121: executing \"__alert_HighLatency\" at <{{range $i, $e := 3}}{{$i}}{{end}}>: can't use 3 to iterate over more than one variable"
     );
-    assert_eq!(render("{{ range 5 }}{{ if eq . 3 }}{{ break }}{{ end }}{{ . }}{{ end }}", 0.0), "012");
-    assert_eq!(render("{{ range 4 }}{{ if eq . 1 }}{{ continue }}{{ end }}{{ . }}{{ end }}", 0.0), "023");
-    assert_eq!(render("{{ with $labels.nope }}x{{ else }}none{{ end }}", 0.0), "none");
-    assert_eq!(render("a  {{- $value -}}  b {{/* a comment */}}c", 1.0), "a1b c");
-    assert_eq!(render("{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}", 0.0), "2");
-    assert_eq!(render("{{ define \"sev\" }}[{{ . }}]{{ end }}{{ template \"sev\" $labels.severity }}", 0.0), "[critical]");
-    assert_eq!(render("{{ title \"hello world\" }} {{ toUpper \"abc\" }} {{ toLower \"ABC\" }}", 0.0), "Hello World ABC abc");
-    assert_eq!(render(r#"{{ reReplaceAll "(.*):\\d+" "$1" $labels.instance }}"#, 0.0), "db1.example.com");
-    assert_eq!(render(r#"{{ match "^\\d+$" "١٢" }} {{ match "^\\d+$" "12" }}"#, 0.0), "false true");
-    assert_eq!(render("{{ html \"<a&b>\" }} {{ js \"it's\" }} {{ urlquery \"a b&c\" }}", 0.0), "&lt;a&amp;b&gt; it\\'s a+b%26c");
-    assert_eq!(render("{{ print 1 2 \"a\" \"b\" 3 }}|{{ println \"x\" 1 }}", 0.0), "1 2ab3|x 1\n");
-    assert_eq!(render("{{ graphLink \"rate(up[5m])\" }}", 0.0), "/graph?g0.expr=rate%28up%5B5m%5D%29&g0.tab=0");
-    assert_eq!(render("{{ \"x\" | safeHtml }}{{ slice \"abcdef\" 1 3 }}", 0.0), "xbc");
+    assert_eq!(
+        render(
+            "{{ range 5 }}{{ if eq . 3 }}{{ break }}{{ end }}{{ . }}{{ end }}",
+            0.0
+        ),
+        "012"
+    );
+    assert_eq!(
+        render(
+            "{{ range 4 }}{{ if eq . 1 }}{{ continue }}{{ end }}{{ . }}{{ end }}",
+            0.0
+        ),
+        "023"
+    );
+    assert_eq!(
+        render("{{ with $labels.nope }}x{{ else }}none{{ end }}", 0.0),
+        "none"
+    );
+    assert_eq!(
+        render("a  {{- $value -}}  b {{/* a comment */}}c", 1.0),
+        "a1b c"
+    );
+    assert_eq!(
+        render(
+            "{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}",
+            0.0
+        ),
+        "2"
+    );
+    assert_eq!(
+        render(
+            "{{ define \"sev\" }}[{{ . }}]{{ end }}{{ template \"sev\" $labels.severity }}",
+            0.0
+        ),
+        "[critical]"
+    );
+    assert_eq!(
+        render(
+            "{{ title \"hello world\" }} {{ toUpper \"abc\" }} {{ toLower \"ABC\" }}",
+            0.0
+        ),
+        "Hello World ABC abc"
+    );
+    assert_eq!(
+        render(
+            r#"{{ reReplaceAll "(.*):\\d+" "$1" $labels.instance }}"#,
+            0.0
+        ),
+        "db1.example.com"
+    );
+    assert_eq!(
+        render(
+            r#"{{ match "^\\d+$" "١٢" }} {{ match "^\\d+$" "12" }}"#,
+            0.0
+        ),
+        "false true"
+    );
+    assert_eq!(
+        render(
+            "{{ html \"<a&b>\" }} {{ js \"it's\" }} {{ urlquery \"a b&c\" }}",
+            0.0
+        ),
+        "&lt;a&amp;b&gt; it\\'s a+b%26c"
+    );
+    assert_eq!(
+        render("{{ print 1 2 \"a\" \"b\" 3 }}|{{ println \"x\" 1 }}", 0.0),
+        "1 2ab3|x 1\n"
+    );
+    assert_eq!(
+        render("{{ graphLink \"rate(up[5m])\" }}", 0.0),
+        "/graph?g0.expr=rate%28up%5B5m%5D%29&g0.tab=0"
+    );
+    assert_eq!(
+        render("{{ \"x\" | safeHtml }}{{ slice \"abcdef\" 1 3 }}", 0.0),
+        "xbc"
+    );
 
     // Go refuses to compare float64 with int: Prometheus users write 10.0.
     assert_eq!(
@@ -256,18 +374,47 @@ fn time_and_duration_functions() {
     let run = |text: &str| expand(NAME, text, &data, &NoQuery, 1_700_000_000_123).unwrap();
     assert_eq!(run("{{ now }}"), "1.700000000123e+09");
     // As in Go, seconds×1e9 in float64 truncated to milliseconds loses the last one here.
-    assert_eq!(run("{{ now | humanizeTimestamp }}"), "2023-11-14 22:13:20.122 +0000 UTC");
-    assert_eq!(run("{{ (now | toTime).Format \"2006-01-02T15:04:05Z07:00\" }}"), "2023-11-14T22:13:20Z");
-    assert_eq!(run("{{ now | toTime }}"), "2023-11-14 22:13:20.122 +0000 UTC");
-    assert_eq!(run("{{ (now | toTime).Unix }} {{ (now | toTime).Year }}"), "1700000000 2023");
+    assert_eq!(
+        run("{{ now | humanizeTimestamp }}"),
+        "2023-11-14 22:13:20.122 +0000 UTC"
+    );
+    assert_eq!(
+        run("{{ (now | toTime).Format \"2006-01-02T15:04:05Z07:00\" }}"),
+        "2023-11-14T22:13:20Z"
+    );
+    assert_eq!(
+        run("{{ now | toTime }}"),
+        "2023-11-14 22:13:20.122 +0000 UTC"
+    );
+    assert_eq!(
+        run("{{ (now | toTime).Unix }} {{ (now | toTime).Year }}"),
+        "1700000000 2023"
+    );
     assert_eq!(run("{{ $value | toDuration }}"), "1m30s");
-    assert_eq!(run("{{ (90.5 | toDuration).Seconds }} {{ printf \"%v\" (3661 | toDuration) }}"), "90.5 1h1m1s");
-    assert_eq!(run("{{ ((3601 | toDuration).Round 60000000000).String }}"), "1h0m0s");
-    assert_eq!(run("{{ printf \"%.1f\" (parseDuration \"-1h30m\") }}"), "-5400.0");
+    assert_eq!(
+        run("{{ (90.5 | toDuration).Seconds }} {{ printf \"%v\" (3661 | toDuration) }}"),
+        "90.5 1h1m1s"
+    );
+    assert_eq!(
+        run("{{ ((3601 | toDuration).Round 60000000000).String }}"),
+        "1h0m0s"
+    );
+    assert_eq!(
+        run("{{ printf \"%.1f\" (parseDuration \"-1h30m\") }}"),
+        "-5400.0"
+    );
     let err = expand(NAME, "{{ parseDuration \"1x\" }}", &data, &NoQuery, 0).unwrap_err();
-    assert!(err.to_string().ends_with("error calling parseDuration: not a valid duration string: \"1x\""), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("error calling parseDuration: not a valid duration string: \"1x\""),
+        "{err}"
+    );
     let err = expand(NAME, "{{ toTime \"NaN\" }}", &data, &NoQuery, 0).unwrap_err();
-    assert!(err.to_string().ends_with("error calling toTime: value is NaN or Inf"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("error calling toTime: value is NaN or Inf"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -278,21 +425,66 @@ fn load_time_checks_report_go_parse_errors() {
         Err(e @ TemplateError::Parse { .. }) => e.detail().to_string(),
         other => panic!("{text}: {other:?}"),
     };
-    assert_eq!(check(&name, "{{ $labels.instance }} {{ $value | humanize }}"), Ok(()));
-    assert_eq!(detail("{{ broken"), "template: __alert_a:1: function \"broken\" not defined");
-    assert_eq!(detail("{{ .broken"), "template: __alert_a:1: unclosed action");
-    assert_eq!(detail("{{ if .X }}a"), "template: __alert_a:1: unexpected EOF");
-    assert_eq!(detail("a{{ end }}b"), "template: __alert_a:1: unexpected {{end}}");
-    assert_eq!(detail("a{{ else }}b"), "template: __alert_a:1: unexpected {{else}}");
-    assert_eq!(detail("{{ if 1 }}{{ else }}{{ else }}{{ end }}"), "template: __alert_a:1: expected end; found {{else}}");
-    assert_eq!(detail("{{ $x }}"), "template: __alert_a:1: undefined variable \"$x\"");
-    assert_eq!(detail("{{ break }}"), "template: __alert_a:1: {{break}} outside {{range}}");
-    assert_eq!(detail("{{ .X | 3 }}"), "template: __alert_a:1: non executable command in pipeline stage 2");
-    assert_eq!(detail("{{ }}"), "template: __alert_a:1: missing value for command");
-    assert_eq!(detail("line 1\nline 2 {{ if }}"), "template: __alert_a:2: missing value for if");
-    assert_eq!(detail("{{ \"abc }}"), "template: __alert_a:1: unterminated quoted string");
-    assert_eq!(detail("{{ 3x }}"), "template: __alert_a:1: bad number syntax: \"3x\"");
-    assert_eq!(detail("{{ (1 }}"), "template: __alert_a:1: unclosed left paren");
+    assert_eq!(
+        check(&name, "{{ $labels.instance }} {{ $value | humanize }}"),
+        Ok(())
+    );
+    assert_eq!(
+        detail("{{ broken"),
+        "template: __alert_a:1: function \"broken\" not defined"
+    );
+    assert_eq!(
+        detail("{{ .broken"),
+        "template: __alert_a:1: unclosed action"
+    );
+    assert_eq!(
+        detail("{{ if .X }}a"),
+        "template: __alert_a:1: unexpected EOF"
+    );
+    assert_eq!(
+        detail("a{{ end }}b"),
+        "template: __alert_a:1: unexpected {{end}}"
+    );
+    assert_eq!(
+        detail("a{{ else }}b"),
+        "template: __alert_a:1: unexpected {{else}}"
+    );
+    assert_eq!(
+        detail("{{ if 1 }}{{ else }}{{ else }}{{ end }}"),
+        "template: __alert_a:1: expected end; found {{else}}"
+    );
+    assert_eq!(
+        detail("{{ $x }}"),
+        "template: __alert_a:1: undefined variable \"$x\""
+    );
+    assert_eq!(
+        detail("{{ break }}"),
+        "template: __alert_a:1: {{break}} outside {{range}}"
+    );
+    assert_eq!(
+        detail("{{ .X | 3 }}"),
+        "template: __alert_a:1: non executable command in pipeline stage 2"
+    );
+    assert_eq!(
+        detail("{{ }}"),
+        "template: __alert_a:1: missing value for command"
+    );
+    assert_eq!(
+        detail("line 1\nline 2 {{ if }}"),
+        "template: __alert_a:2: missing value for if"
+    );
+    assert_eq!(
+        detail("{{ \"abc }}"),
+        "template: __alert_a:1: unterminated quoted string"
+    );
+    assert_eq!(
+        detail("{{ 3x }}"),
+        "template: __alert_a:1: bad number syntax: \"3x\""
+    );
+    assert_eq!(
+        detail("{{ (1 }}"),
+        "template: __alert_a:1: unclosed left paren"
+    );
     assert_eq!(
         check(&name, "{{ if").unwrap_err().to_string(),
         "error parsing template __alert_a: template: __alert_a:1: unclosed action"
@@ -302,7 +494,14 @@ fn load_time_checks_report_go_parse_errors() {
 #[test]
 fn error_annotation_text_and_reuse() {
     let f = Fixture::new();
-    let err = expand(NAME, "{{ query \"up\" | first }}", &f.data(0.0), &NoQuery, 0).unwrap_err();
+    let err = expand(
+        NAME,
+        "{{ query \"up\" | first }}",
+        &f.data(0.0),
+        &NoQuery,
+        0,
+    )
+    .unwrap_err();
     assert_eq!(
         error_annotation(&err),
         "<error expanding template: error executing template __alert_HighLatency: template: __alert_HighLatency:1:115: executing \"__alert_HighLatency\" at <query \"up\">: error calling query: queries are not available here>"
