@@ -207,22 +207,21 @@ impl<'t> State<'t, '_> {
     fn walk_range_inner(&mut self, dot: &Value, node: &'t Node, r: &'t Branch) -> R<()> {
         let val = self.eval_pipeline(dot, &r.pipe)?;
         let mark = self.vars.len();
-        let items: Vec<(Value, Value)> = match &val {
-            Value::QueryResult(samples) => samples
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (Value::Int(i as i64), Value::Sample(s.clone())))
-                .collect(),
-            Value::List(list, _) => list
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (Value::Int(i as i64), v.clone()))
-                .collect(),
-            Value::StrMap(m) => m
-                .iter()
-                .map(|(k, v)| (Value::str(k), Value::str(v)))
-                .collect(),
-            Value::AnyMap(m) => m.iter().map(|(k, v)| (Value::str(k), v.clone())).collect(),
+        // Lazily: `range 1000000000` must not allocate its items.
+        let items: Box<dyn Iterator<Item = (Value, Value)> + '_> = match &val {
+            Value::QueryResult(samples) => Box::new(
+                samples
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (Value::Int(i as i64), Value::Sample(s.clone()))),
+            ),
+            Value::List(list, _) => Box::new(
+                list.iter()
+                    .enumerate()
+                    .map(|(i, v)| (Value::Int(i as i64), v.clone())),
+            ),
+            Value::StrMap(m) => Box::new(m.iter().map(|(k, v)| (Value::str(k), Value::str(v)))),
+            Value::AnyMap(m) => Box::new(m.iter().map(|(k, v)| (Value::str(k), v.clone()))),
             Value::Int(n) | Value::Int64(n) => {
                 if r.pipe.decl.len() > 1 {
                     self.at = At::Node(node);
@@ -231,16 +230,17 @@ impl<'t> State<'t, '_> {
                         gofmt::value_string(&val)
                     ));
                 }
-                let ctor = |i: i64| {
-                    if matches!(val, Value::Int64(_)) {
+                let int64 = matches!(val, Value::Int64(_));
+                let ctor = move |i: i64| {
+                    if int64 {
                         Value::Int64(i)
                     } else {
                         Value::Int(i)
                     }
                 };
-                (0..(*n).max(0)).map(|i| (ctor(i), ctor(i))).collect()
+                Box::new((0..(*n).max(0)).map(move |i| (ctor(i), ctor(i))))
             }
-            Value::Invalid | Value::Nil => Vec::new(),
+            Value::Invalid | Value::Nil => Box::new(std::iter::empty()),
             other => {
                 self.at = At::Node(node);
                 return self.errorf(format!(
@@ -249,7 +249,8 @@ impl<'t> State<'t, '_> {
                 ));
             }
         };
-        if items.is_empty() {
+        let mut items = items.peekable();
+        if items.peek().is_none() {
             if let Some(else_list) = &r.else_list {
                 return self.walk_list(dot, else_list);
             }

@@ -622,6 +622,9 @@ fn fmt_int_verb(out: &mut String, v: &Value, i: i128, verb: char, f: Flags) {
     }
 }
 
+/// Go's `fmt` refuses widths and precisions above a million.
+const MAX_WIDTH: u64 = 1_000_000;
+
 /// `fmt.Sprintf` over template values.
 pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
     let mut out = String::new();
@@ -664,7 +667,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
         if i < chars.len() && chars[i] == '*' {
             i += 1;
             match args.get(arg_num) {
-                Some(Value::Int(w)) | Some(Value::Int64(w)) => {
+                Some(Value::Int(w)) | Some(Value::Int64(w)) if w.unsigned_abs() <= MAX_WIDTH => {
                     if *w < 0 {
                         f.minus = true;
                         f.zero = false;
@@ -681,6 +684,11 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
             }
             if i > start {
                 f.width = chars[start..i].iter().collect::<String>().parse().ok();
+                if f.width.is_none_or(|w| w as u64 > MAX_WIDTH) {
+                    // Go gives up on the directive: the rest is not read.
+                    out.push_str("%!(NOVERB)");
+                    break;
+                }
             }
         }
         if i < chars.len() && chars[i] == '.' {
@@ -696,7 +704,9 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
             if i < chars.len() && chars[i] == '*' {
                 i += 1;
                 match args.get(arg_num) {
-                    Some(Value::Int(p)) | Some(Value::Int64(p)) if *p >= 0 => {
+                    Some(Value::Int(p)) | Some(Value::Int64(p))
+                        if *p >= 0 && p.unsigned_abs() <= MAX_WIDTH =>
+                    {
                         f.prec = Some(*p as usize)
                     }
                     _ => out.push_str("%!(BADPREC)"),
@@ -707,13 +717,19 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
                 while i < chars.len() && chars[i].is_ascii_digit() {
                     i += 1;
                 }
-                f.prec = Some(
-                    chars[start..i]
-                        .iter()
-                        .collect::<String>()
-                        .parse()
-                        .unwrap_or(0),
-                );
+                let digits: String = chars[start..i].iter().collect();
+                let prec = if digits.is_empty() {
+                    Some(0)
+                } else {
+                    digits.parse::<usize>().ok()
+                };
+                match prec {
+                    Some(p) if p as u64 <= MAX_WIDTH => f.prec = Some(p),
+                    _ => {
+                        out.push_str("%!(NOVERB)");
+                        break;
+                    }
+                }
             }
         }
         parse_arg_index(
@@ -912,6 +928,14 @@ mod tests {
         assert_eq!(sprintf("%v", &[Value::Nil]), "<nil>");
         assert_eq!(sprintf("%.1s", &[s("héllo")]), "h");
         assert_eq!(sprintf("%-4s|%4s", &[s("ab"), s("cd")]), "ab  |  cd");
+        assert_eq!(
+            sprintf("%*d", &[Value::Int(1 << 40), Value::Int(1)]),
+            "%!(BADWIDTH)1"
+        );
+        assert_eq!(
+            sprintf("%99999999999d", &[Value::Int(1)]),
+            "%!(NOVERB)%!(EXTRA int=1)"
+        );
     }
 
     #[test]

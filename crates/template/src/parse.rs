@@ -219,6 +219,8 @@ pub(crate) struct Trees {
     pub trees: HashMap<String, Vec<Node>>,
 }
 
+const MAX_DEPTH: usize = 100;
+
 /// A parse error, already in Go's `template: NAME:LINE: message` form.
 #[derive(Debug)]
 pub(crate) struct ParseError(pub String);
@@ -240,6 +242,7 @@ pub(crate) fn parse(name: &str, text: &str, funcs: &HashSet<&str>) -> Result<Tre
         funcs,
         vars: vec!["$".to_string()],
         range_depth: 0,
+        depth: 0,
         action_line: 0,
         trees: HashMap::new(),
         non_empty: HashSet::new(),
@@ -270,6 +273,9 @@ struct Parser<'a> {
     funcs: &'a HashSet<&'a str>,
     vars: Vec<String>,
     range_depth: usize,
+    /// Nesting of blocks and parentheses, bounded so deep templates fail instead of
+    /// exhausting the stack (Go bounds parentheses at 10000, with growable stacks).
+    depth: usize,
     action_line: usize,
     trees: HashMap<String, Vec<Node>>,
     non_empty: HashSet<String>,
@@ -482,10 +488,20 @@ impl Parser<'_> {
         Ok(ListEnd::Else)
     }
 
+    fn enter(&mut self) -> PResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.errorf("max expression depth exceeded"));
+        }
+        Ok(())
+    }
+
     fn control(&mut self, context: &str) -> PResult<Branch> {
+        self.enter()?;
         let mark = self.vars.len();
         let result = self.control_inner(context);
         self.vars.truncate(mark);
+        self.depth -= 1;
         result
     }
 
@@ -746,7 +762,10 @@ impl Parser<'_> {
                 Arg::Number(token.pos, number)
             }
             ItemType::LeftParen => {
-                Arg::Pipe(self.pipeline("parenthesized pipeline", ItemType::RightParen)?)
+                self.enter()?;
+                let pipe = self.pipeline("parenthesized pipeline", ItemType::RightParen)?;
+                self.depth -= 1;
+                Arg::Pipe(pipe)
             }
             ItemType::String | ItemType::RawString => {
                 let text = unquote(&token.val).map_err(|e| self.errorf(e))?;

@@ -517,3 +517,37 @@ fn error_annotation_text_and_reuse() {
     assert_eq!(expander.expand(&data, &NoQuery, 0).unwrap(), "api=2");
     assert!(ALERT_PRELUDE.starts_with("{{$labels := .Labels}}"));
 }
+
+#[test]
+fn deep_nesting_is_bounded_and_expanders_are_shareable() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Expander>();
+    shareable::<TemplateError>();
+
+    let nested = |n: usize| format!("{}x{}", "{{ if true }}".repeat(n), "{{ end }}".repeat(n));
+    assert_eq!(render(&nested(90), 0.0), "x");
+    let parens = |n: usize| format!("{{{{ {}1{} }}}}", "(".repeat(n), ")".repeat(n));
+    assert_eq!(render(&parens(90), 0.0), "1");
+    for text in [nested(1000), parens(1000)] {
+        let err = check("t", &text).unwrap_err();
+        assert_eq!(err.detail(), "template: t:1: max expression depth exceeded");
+    }
+    let err = render_err(
+        "{{ define \"a\" }}{{ template \"a\" }}{{ end }}{{ template \"a\" }}",
+        0.0,
+    );
+    assert!(
+        err.ends_with(
+            "executing \"a\" at <{{template \"a\"}}>: exceeded maximum template depth (100)"
+        ),
+        "{err}"
+    );
+    // Ranges are lazy: this would not fit in memory as a list.
+    assert_eq!(
+        render(
+            "{{ range 1000000000000 }}{{ if eq . 2 }}{{ break }}{{ end }}{{ . }}{{ end }}",
+            0.0
+        ),
+        "01"
+    );
+}
