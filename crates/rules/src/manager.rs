@@ -88,53 +88,72 @@ pub fn load_groups(
     let mut groups = Vec::new();
     for path in expand_patterns(&config.rule_files)? {
         let file = RuleFile::load(&path, read)?;
-        let file_name = path.display().to_string();
-        for spec in file.groups {
-            let rules = spec
-                .rules
-                .into_iter()
-                .map(|rule| {
-                    // Group labels apply to every rule; the rule's own win.
-                    let mut labels = spec.labels.clone();
-                    labels.extend(rule.labels.clone());
-                    match rule.kind {
-                        RuleKind::Recording { record } => Rule::Recording(RecordingRule {
-                            name: record,
-                            expr: rule.expr,
-                            labels: Labels::from_pairs(labels),
-                            status: RuleStatus::default(),
-                        }),
-                        RuleKind::Alerting {
-                            alert,
-                            hold,
-                            keep_firing_for,
-                            annotations,
-                        } => Rule::Alerting(AlertingRule {
-                            name: alert,
-                            expr: rule.expr,
-                            hold_ms: hold.as_millis(),
-                            keep_firing_for_ms: keep_firing_for.as_millis(),
-                            labels,
-                            annotations,
-                            active: Default::default(),
-                            restored: !should_restore,
-                            status: RuleStatus::default(),
-                        }),
-                    }
-                })
-                .collect();
-            groups.push(Group::new(
-                spec.name,
-                file_name.clone(),
-                spec.interval.map_or(default_interval, |i| i.as_millis()),
-                spec.query_offset.map_or(default_offset, |o| o.as_millis()),
-                spec.limit,
-                rules,
-                should_restore,
-            ));
-        }
+        groups.extend(file_groups(
+            &path.display().to_string(),
+            file,
+            default_interval,
+            default_offset,
+            should_restore,
+        ));
     }
     Ok(groups)
+}
+
+/// The groups of one rule file, ready to evaluate; `default_interval` and `default_offset` (ms)
+/// apply to groups that set none.
+pub(crate) fn file_groups(
+    file_name: &str,
+    file: RuleFile,
+    default_interval: i64,
+    default_offset: i64,
+    should_restore: bool,
+) -> Vec<Group> {
+    let mut groups = Vec::with_capacity(file.groups.len());
+    for spec in file.groups {
+        let rules = spec
+            .rules
+            .into_iter()
+            .map(|rule| {
+                // Group labels apply to every rule; the rule's own win.
+                let mut labels = spec.labels.clone();
+                labels.extend(rule.labels.clone());
+                match rule.kind {
+                    RuleKind::Recording { record } => Rule::Recording(RecordingRule {
+                        name: record,
+                        expr: rule.expr,
+                        labels: Labels::from_pairs(labels),
+                        status: RuleStatus::default(),
+                    }),
+                    RuleKind::Alerting {
+                        alert,
+                        hold,
+                        keep_firing_for,
+                        annotations,
+                    } => Rule::Alerting(AlertingRule {
+                        name: alert,
+                        expr: rule.expr,
+                        hold_ms: hold.as_millis(),
+                        keep_firing_for_ms: keep_firing_for.as_millis(),
+                        labels,
+                        annotations,
+                        active: Default::default(),
+                        restored: !should_restore,
+                        status: RuleStatus::default(),
+                    }),
+                }
+            })
+            .collect();
+        groups.push(Group::new(
+            spec.name,
+            file_name.to_string(),
+            spec.interval.map_or(default_interval, |i| i.as_millis()),
+            spec.query_offset.map_or(default_offset, |o| o.as_millis()),
+            spec.limit,
+            rules,
+            should_restore,
+        ));
+    }
+    groups
 }
 
 impl RuleManager {
