@@ -41,6 +41,12 @@ pub enum ToolCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Check configuration and rule files, like promtool check.
+    #[command(subcommand)]
+    Check(CheckTool),
+    /// Unit-test rule files, like promtool test.
+    #[command(subcommand)]
+    Test(TestTool),
     /// Run PromQL test files written in Prometheus's test language (load / eval / expect);
     /// prints each failing case with its file and line, then `N passed, M failed`.
     Promqltest {
@@ -50,6 +56,30 @@ pub enum ToolCommand {
     /// TSDB tools, like promtool's `tsdb` commands.
     #[command(subcommand)]
     Tsdb(TsdbTool),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CheckTool {
+    /// Check that prometheus.yml files are valid, with the rule files they name.
+    Config {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Check that rule files are valid (and lint them for duplicate rules).
+    Rules {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TestTool {
+    /// Run rule unit tests written in promtool's format (input_series, alert_rule_test,
+    /// promql_expr_test).
+    Rules {
+        #[arg(required = true, value_name = "TEST_FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

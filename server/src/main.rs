@@ -15,7 +15,7 @@ use clap::{CommandFactory, FromArgMatches};
 
 use std::process::ExitCode;
 
-use cli::{Cli, Command, CreateBlocksFrom, ToolCommand, TsdbTool};
+use cli::{CheckTool, Cli, Command, CreateBlocksFrom, TestTool, ToolCommand, TsdbTool};
 
 fn main() -> anyhow::Result<ExitCode> {
     keep_freed_memory();
@@ -42,26 +42,61 @@ fn main() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The promtool-like subcommands: each prints its findings and sets the exit code.
-fn run_tool(tool: ToolCommand) -> ExitCode {
-    let ok = match tool {
-        ToolCommand::CheckConfig { files } => {
-            let mut ok = true;
-            for file in &files {
-                match narthex_config::Config::load(file) {
-                    Ok(config) => println!(
-                        "Checking {}\n  SUCCESS: {} scrape configs found",
-                        file.display(),
-                        config.scrape_configs.len()
-                    ),
+/// `check config`, as promtool: each file, then the rule files it names.
+fn check_config_files(files: &[std::path::PathBuf]) -> bool {
+    let mut ok = true;
+    for file in files {
+        match narthex_config::Config::load(file) {
+            Ok(config) => {
+                println!(
+                    "Checking {}\n  SUCCESS: {} scrape configs found, {} rule file patterns",
+                    file.display(),
+                    config.scrape_configs.len(),
+                    config.rule_files.len()
+                );
+                match narthex_rules::file::expand_patterns(&config.rule_files) {
+                    Ok(rule_files) => {
+                        if !rule_files.is_empty() {
+                            println!();
+                            ok &= narthex_rules::check_rule_files(
+                                &rule_files,
+                                narthex_rules::ReadOptions::default(),
+                                &mut std::io::stdout(),
+                            );
+                        }
+                    }
                     Err(e) => {
-                        println!("Checking {}\n  FAILED: {e}", file.display());
+                        println!("  FAILED: {e}");
                         ok = false;
                     }
                 }
             }
-            ok
+            Err(e) => {
+                println!("Checking {}\n  FAILED: {e}", file.display());
+                ok = false;
+            }
         }
+    }
+    ok
+}
+
+/// The promtool-like subcommands: each prints its findings and sets the exit code.
+fn run_tool(tool: ToolCommand) -> ExitCode {
+    let ok = match tool {
+        ToolCommand::CheckConfig { files } | ToolCommand::Check(CheckTool::Config { files }) => {
+            check_config_files(&files)
+        }
+        ToolCommand::Check(CheckTool::Rules { files }) => narthex_rules::check_rule_files(
+            &files,
+            narthex_rules::ReadOptions::default(),
+            &mut std::io::stdout(),
+        ),
+        ToolCommand::Test(TestTool::Rules { files }) => narthex_rules::run_rule_tests(
+            &files,
+            narthex_rules::ReadOptions::default(),
+            &narthex_rules::templates::GoTemplates,
+            &mut std::io::stdout(),
+        ),
         ToolCommand::Promqltest { files } => {
             narthex_promql::promqltest::run_cli(&files, &mut std::io::stdout())
         }

@@ -100,6 +100,15 @@ async fn the_seed_alert_goes_pending_then_firing_as_in_prometheus() {
     let their_firing = wait_for_state(&theirs, "firing").await;
     assert_eq!(keys(&firing), keys(&their_firing));
     assert_eq!(firing["labels"], their_firing["labels"]);
+    // The annotation template expanded as Prometheus expands it.
+    assert_eq!(firing["annotations"], their_firing["annotations"]);
+    assert!(
+        firing["annotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Instance 127.0.0.1:"),
+        "{firing}"
+    );
     let our_rules = get_json(&format!("{}/api/v1/rules", ours.base)).await;
     let their_rules = get_json(&format!("{}/api/v1/rules", theirs.base)).await;
     let our_group = &our_rules["data"]["groups"][0];

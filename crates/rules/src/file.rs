@@ -80,9 +80,9 @@ impl RuleSpec {
     }
 }
 
-/// Checks template syntax of label and annotation values; the rule engine passes the template
-/// engine's checker.
-pub type TemplateCheck = fn(name: &str, text: &str) -> Result<(), String>;
+/// Checks the template syntax of a label or annotation value of an alerting rule, given the
+/// template's name (`__alert_<rule>`, as Prometheus names it) and its text.
+pub type TemplateCheck = fn(template_name: &str, text: &str) -> Result<(), String>;
 
 /// How rule files are read: PromQL feature flags and the template checker.
 #[derive(Clone, Copy)]
@@ -95,7 +95,7 @@ impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             parse: ParseOptions::default(),
-            check_template: |_, _| Ok(()),
+            check_template: crate::templates::check_template,
         }
     }
 }
@@ -319,7 +319,7 @@ fn check_rule(raw: RawRule, options: ReadOptions) -> Result<RuleSpec, String> {
                 if !LabelName::is_valid(annotation) {
                     return Err(context(format!("invalid annotation name: {annotation}")));
                 }
-                (options.check_template)(annotation, text)
+                (options.check_template)(&format!("__alert_{alert}"), text)
                     .map_err(|e| context(format!("annotation {annotation:?}: {e}")))?;
             }
             RuleKind::Alerting {
@@ -346,7 +346,7 @@ fn check_rule(raw: RawRule, options: ReadOptions) -> Result<RuleSpec, String> {
         if matches!(kind, RuleKind::Recording { .. }) {
             continue;
         }
-        (options.check_template)(label, value)
+        (options.check_template)(&format!("__alert_{name}"), value)
             .map_err(|e| context(format!("label {label:?}: {e}")))?;
     }
     Ok(RuleSpec {

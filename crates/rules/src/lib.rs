@@ -6,6 +6,7 @@
 //!   alerts sent, `for` state restored after a restart;
 //! - `manager`: the groups of `rule_files`, run and swapped on reload;
 //! - `eval`: what evaluation needs from outside (queries, templates);
+//! - `templates`: Prometheus's templates for alert labels and annotations;
 //! - `check`, `unittest`: promtool's `check rules` and `test rules`, for `narthex tool`.
 
 pub mod check;
@@ -14,6 +15,7 @@ pub mod file;
 pub mod group;
 pub mod manager;
 pub mod rule;
+pub mod templates;
 pub mod unittest;
 
 pub use check::check_rule_files;
