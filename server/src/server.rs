@@ -64,6 +64,9 @@ pub struct AppState {
     /// Set by `/-/quit`: the server shuts down as on SIGTERM.
     pub quit: Arc<tokio::sync::Notify>,
     pub retention: String,
+    /// `--web.external-url` (or its default), without a trailing slash.
+    pub external_url: String,
+    pub listen_port: u16,
     pub started: SystemTime,
 }
 
@@ -139,6 +142,8 @@ pub async fn run(
         lifecycle_api: args.enable_lifecycle,
         quit: Arc::new(tokio::sync::Notify::new()),
         retention: retention_text(&args),
+        external_url: external_url.clone(),
+        listen_port: args.listen_address.port(),
         started: SystemTime::now(),
     });
     let api_options = crate::api::ApiOptions {
@@ -166,8 +171,9 @@ pub async fn run(
         })
         .await
         .context("HTTP server")?;
-    state.scrape.stop();
-    state.rules.stop();
+    // Nothing may write to the TSDB once it is closed: wait for loops and groups to end.
+    state.scrape.shutdown().await;
+    state.rules.shutdown().await;
     state.notifier.stop(std::time::Duration::from_secs(5)).await;
     if let Err(e) = state.tsdb.close() {
         tracing::error!(error = %e, "flushing the TSDB on shutdown failed; the next start replays its write-ahead log");

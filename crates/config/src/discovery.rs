@@ -29,7 +29,7 @@ pub struct FileSdConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct HttpSdConfig {
-    #[serde(default)]
+    #[serde(default, serialize_with = "crate::http_client::serialize_redacted_url")]
     pub url: String,
     #[serde(default = "default_http_refresh")]
     pub refresh_interval: Duration,
@@ -48,7 +48,11 @@ pub struct HttpSdConfig {
     pub follow_redirects: bool,
     #[serde(default = "default_true")]
     pub enable_http2: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::http_client::serialize_redacted_url_option"
+    )]
     pub proxy_url: Option<String>,
 }
 

@@ -18,6 +18,39 @@ impl Secret {
     }
 }
 
+/// A URL with its password replaced by `xxxxx`, as Go's `url.Redacted` (Prometheus prints
+/// proxy and discovery URLs so).
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:xxxxx@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// `serialize_with` for URL fields that may carry a password.
+pub fn serialize_redacted_url<S: Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&redacted_url(url))
+}
+
+/// `serialize_with` for optional URL fields that may carry a password.
+pub fn serialize_redacted_url_option<S: Serializer>(
+    url: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => serializer.serialize_some(&redacted_url(url)),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// What Prometheus prints in place of a secret.
 pub const SECRET_MASK: &str = "<secret>";
 
@@ -288,6 +321,19 @@ mod tests {
         });
         let err = fields(&None, &auth, &None, &None).resolve().unwrap_err();
         assert!(err.contains("use \"basic_auth\" instead"), "{err}");
+    }
+
+    #[test]
+    fn urls_print_without_their_password() {
+        assert_eq!(
+            redacted_url("http://user:pass@proxy:3128/x"),
+            "http://user:xxxxx@proxy:3128/x"
+        );
+        assert_eq!(
+            redacted_url("http://user@proxy:3128"),
+            "http://user@proxy:3128"
+        );
+        assert_eq!(redacted_url("http://proxy:3128"), "http://proxy:3128");
     }
 
     #[test]

@@ -68,6 +68,10 @@ pub struct Config {
     pub otlp: Option<OpaqueSection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<OpaqueSection>,
+    /// How many of `scrape_configs` (at the end) came from `scrape_config_files`: left out
+    /// when the file is printed, which names those files instead.
+    #[serde(skip)]
+    pub scrape_configs_from_files: usize,
 }
 
 /// A section kept as read. When printed, values under keys that hold secrets in Prometheus's
@@ -213,7 +217,11 @@ pub struct ScrapeConfig {
     pub follow_redirects: bool,
     #[serde(default = "default_true")]
     pub enable_http2: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::http_client::serialize_redacted_url_option"
+    )]
     pub proxy_url: Option<String>,
 
     /// Limits, 0 meaning none; unset ones take the global value.
@@ -494,7 +502,11 @@ pub struct AlertmanagerConfig {
     pub follow_redirects: bool,
     #[serde(default = "default_true")]
     pub enable_http2: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::http_client::serialize_redacted_url_option"
+    )]
     pub proxy_url: Option<String>,
 
     /// Applied to each discovered Alertmanager, whose `__scheme__`, `__address__` and
@@ -857,9 +869,9 @@ impl Config {
             }
         }
         for pattern in config.scrape_config_files.clone() {
-            config
-                .scrape_configs
-                .extend(read_scrape_config_files(&pattern).map_err(invalid)?);
+            let from_files = read_scrape_config_files(&pattern).map_err(invalid)?;
+            config.scrape_configs_from_files += from_files.len();
+            config.scrape_configs.extend(from_files);
         }
         check_protocols(&config.global.scrape_protocols)
             .map_err(|e| invalid(format!("{e} in global scrape_protocols")))?;
@@ -944,7 +956,13 @@ impl Config {
 
     /// The configuration as YAML, as `/api/v1/status/config` shows it.
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+        let mut shown = self.clone();
+        let own = shown
+            .scrape_configs
+            .len()
+            .saturating_sub(shown.scrape_configs_from_files);
+        shown.scrape_configs.truncate(own);
+        serde_yaml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
 }
 

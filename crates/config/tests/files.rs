@@ -55,6 +55,13 @@ fn scrape_config_files_add_jobs_with_paths_relative_to_their_own_file() {
         config.global.scrape_interval
     );
 
+    // Printed, the file names its job files instead of repeating their jobs, so it loads again.
+    let yaml = config.to_yaml();
+    assert!(
+        !yaml.contains("from-a") && yaml.contains("jobs/*.yml"),
+        "{yaml}"
+    );
+
     // A job name used twice across files is refused, naming it; a bad file is named.
     std::fs::write(jobs.join("c.yml"), "scrape_configs:\n - job_name: main\n").unwrap();
     let err = Config::load(&main).unwrap_err().to_string();

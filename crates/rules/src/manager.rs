@@ -46,6 +46,7 @@ enum GroupCommand {
 struct RunningGroup {
     group: Arc<Mutex<Group>>,
     stop: watch::Sender<GroupCommand>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 struct Shared {
@@ -226,8 +227,8 @@ impl RuleManager {
     fn start(&self, group: Group) -> RunningGroup {
         let group = Arc::new(Mutex::new(group));
         let (stop, stop_rx) = watch::channel(GroupCommand::Run);
-        tokio::spawn(run_group(group.clone(), self.shared.clone(), stop_rx));
-        RunningGroup { group, stop }
+        let task = tokio::spawn(run_group(group.clone(), self.shared.clone(), stop_rx));
+        RunningGroup { group, stop, task }
     }
 
     /// Runs `f` on every group, in load order (for the API and `/metrics`).
@@ -277,6 +278,18 @@ impl RuleManager {
     pub fn stop(&self) {
         for running in lock(&self.groups).drain(..) {
             let _ = running.stop.send(GroupCommand::Stop);
+        }
+    }
+
+    /// Stops every group and waits for them: an evaluation in progress completes first, so
+    /// that nothing writes to the storage after this returns.
+    pub async fn shutdown(&self) {
+        let running: Vec<RunningGroup> = lock(&self.groups).drain(..).collect();
+        for group in &running {
+            let _ = group.stop.send(GroupCommand::Stop);
+        }
+        for group in running {
+            let _ = group.task.await;
         }
     }
 }

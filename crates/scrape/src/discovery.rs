@@ -22,7 +22,8 @@ pub struct DiscoveredTargets {
     /// receivers wait instead of seeing a closed channel.
     _sender: watch::Sender<Arc<Vec<Labels>>>,
     relay: JoinHandle<()>,
-    waits_for_providers: bool,
+    /// Mechanisms other than static configs, which report asynchronously.
+    providers: usize,
 }
 
 impl DiscoveredTargets {
@@ -31,13 +32,20 @@ impl DiscoveredTargets {
         self.receiver.clone()
     }
 
-    /// Waits (briefly) for mechanisms other than static configs to report, so that a pool
-    /// whose discovery was restarted is not reconciled against an empty start.
+    /// Waits (up to 5 s) until every mechanism other than static configs has reported once
+    /// (each report is one update), so that a pool whose discovery was restarted is not
+    /// reconciled against a partial result, which would stop and restart its other targets.
     pub async fn first_result(&self) {
-        if self.waits_for_providers {
-            let mut receiver = self.receiver.clone();
-            let _ = tokio::time::timeout(Duration::from_secs(2), receiver.changed()).await;
-        }
+        let mut receiver = self.receiver.clone();
+        let providers = self.providers;
+        let _ = tokio::time::timeout(Duration::from_secs(5), async move {
+            for _ in 0..providers {
+                if receiver.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
     }
 }
 
@@ -72,9 +80,9 @@ pub fn start_discovery(config: &ScrapeConfig, metrics: Arc<SdMetrics>) -> Discov
         receiver,
         _sender: keep_open,
         relay,
-        waits_for_providers: !(config.file_sd_configs.is_empty()
-            && config.http_sd_configs.is_empty()
-            && config.dns_sd_configs.is_empty()),
+        providers: config.file_sd_configs.len()
+            + config.http_sd_configs.len()
+            + config.dns_sd_configs.len(),
     }
 }
 

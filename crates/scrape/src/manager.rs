@@ -112,6 +112,7 @@ struct LoopShared {
 struct RunningLoop {
     shared: Arc<LoopShared>,
     stop: watch::Sender<LoopCommand>,
+    task: JoinHandle<()>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -284,6 +285,29 @@ impl ScrapeManager {
             pool.stop(LoopCommand::Stop);
         }
     }
+
+    /// Stops every loop and waits until none runs, so that nothing writes to the storage after
+    /// this returns (the server closes the TSDB next). A loop in the middle of a scrape is
+    /// aborted at its next await; a commit in progress completes.
+    pub async fn shutdown(&self) {
+        let tasks: Vec<JoinHandle<()>> = {
+            let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+            let mut tasks = Vec::new();
+            for pool in pools.drain(..) {
+                pool.sync.abort();
+                let mut targets = pool.targets.lock().unwrap_or_else(|e| e.into_inner());
+                for running in targets.loops.drain(..) {
+                    running.task.abort();
+                    tasks.push(running.task);
+                }
+            }
+            tasks
+        };
+        for task in tasks {
+            // Cancelled tasks report an error here, which is what was asked for.
+            let _ = task.await;
+        }
+    }
 }
 
 impl Drop for ScrapeManager {
@@ -448,8 +472,8 @@ fn start_loop(target: Target, runtime: Arc<PoolRuntime>, context: Arc<LoopContex
         runtime: Mutex::new(runtime),
     });
     let (stop, stop_rx) = watch::channel(LoopCommand::Run);
-    tokio::spawn(run_loop(target, shared.clone(), context, stop_rx));
-    RunningLoop { shared, stop }
+    let task = tokio::spawn(run_loop(target, shared.clone(), context, stop_rx));
+    RunningLoop { shared, stop, task }
 }
 
 async fn run_loop(

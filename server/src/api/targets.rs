@@ -88,13 +88,22 @@ pub(super) async fn targets(State(state): State<Arc<AppState>>, request: Request
         active.sort_by(|a, b| a.target.pool.cmp(&b.target.pool));
         let (mut dropped, dropped_counts) = state.scrape.dropped_targets();
         dropped.sort_by(|a, b| a.pool.cmp(&b.pool));
-        let host = hostname();
+        let (scheme, host) = state
+            .external_url
+            .split_once("://")
+            .unwrap_or(("http", state.external_url.as_str()));
+        let host = host.split('/').next().unwrap_or(host);
+        let global = GlobalUrlOptions {
+            scheme,
+            host,
+            listen_port: state.listen_port,
+        };
         let document = TargetDiscovery {
             active_targets: if show_active {
                 active
                     .iter()
                     .filter(|t| in_pool(&t.target.pool))
-                    .map(|t| active_json(t, &host))
+                    .map(|t| active_json(t, &global))
                     .collect()
             } else {
                 Vec::new()
@@ -124,14 +133,14 @@ pub(super) async fn targets(State(state): State<Arc<AppState>>, request: Request
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-fn active_json<'a>(status: &'a TargetStatus, host: &str) -> ActiveTarget<'a> {
+fn active_json<'a>(status: &'a TargetStatus, global: &GlobalUrlOptions<'_>) -> ActiveTarget<'a> {
     let target = &status.target;
     ActiveTarget {
         discovered_labels: LabelMap(&target.discovered_labels),
         labels: LabelMap(&target.labels),
         scrape_pool: &target.pool,
         scrape_url: &target.url,
-        global_url: global_url(&target.url, host),
+        global_url: global_url(&target.url, global),
         last_error: &status.last_error,
         last_scrape: format_rfc3339_nanos(status.last_scrape),
         last_scrape_duration: GoFloat(status.last_scrape_duration.as_secs_f64()),
@@ -147,20 +156,47 @@ fn active_json<'a>(status: &'a TargetStatus, host: &str) -> ActiveTarget<'a> {
     }
 }
 
-/// The URL as other machines reach it: a loopback host is replaced by this machine's name,
-/// as Prometheus's `globalUrl` does.
-fn global_url(url: &str, host: &str) -> String {
-    for loopback in ["localhost", "127.0.0.1", "[::1]"] {
-        for scheme in ["http://", "https://"] {
-            let prefix = format!("{scheme}{loopback}");
-            if let Some(rest) = url.strip_prefix(&prefix) {
-                if rest.is_empty() || rest.starts_with([':', '/']) {
-                    return format!("{scheme}{host}{rest}");
-                }
-            }
-        }
+/// Where this server is reached from outside, for `globalUrl`.
+pub(crate) struct GlobalUrlOptions<'a> {
+    /// The external URL's scheme and `host:port`.
+    pub scheme: &'a str,
+    pub host: &'a str,
+    /// The port Narthex listens on.
+    pub listen_port: u16,
+}
+
+/// Splits `host:port` (`[v6]:port`); `None` without a port, as Go's `net.SplitHostPort` fails.
+fn split_host_port(host_port: &str) -> Option<(&str, &str)> {
+    let (host, port) = host_port.rsplit_once(':')?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    (!host.contains(':') || host_port.starts_with('[')).then_some((host, port))
+}
+
+/// Prometheus's `getGlobalURL`: a target on a loopback host is shown with the external URL's
+/// host; the server's own `/metrics` (loopback and the listen port) with the external scheme,
+/// host and port.
+fn global_url(url: &str, options: &GlobalUrlOptions<'_>) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((host, port)) = split_host_port(authority) else {
+        return url.to_string();
+    };
+    if !["127.0.0.1", "localhost", "::1"].contains(&host) {
+        return url.to_string();
     }
-    url.to_string()
+    if port == options.listen_port.to_string() {
+        return format!("{}://{}{path}", options.scheme, options.host);
+    }
+    match split_host_port(options.host) {
+        Some((external_host, _)) => format!("{scheme}://{external_host}:{port}{path}"),
+        None => url.to_string(),
+    }
 }
 
 pub(crate) fn hostname() -> String {
@@ -302,19 +338,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loopback_hosts_become_the_machine_name_in_global_urls() {
+    fn global_urls_as_prometheus_computes_them() {
+        let options = GlobalUrlOptions {
+            scheme: "https",
+            host: "box.example:443",
+            listen_port: 9090,
+        };
+        // Our own /metrics: the external scheme, host and port.
         assert_eq!(
-            global_url("http://localhost:9090/metrics", "box"),
-            "http://box:9090/metrics"
+            global_url("http://localhost:9090/metrics", &options),
+            "https://box.example:443/metrics"
         );
-        assert_eq!(global_url("https://127.0.0.1/m", "box"), "https://box/m");
+        // Another local service: only the host is replaced.
         assert_eq!(
-            global_url("http://localhostx:1/m", "box"),
+            global_url("http://127.0.0.1:9100/metrics?x=1", &options),
+            "http://box.example:9100/metrics?x=1"
+        );
+        assert_eq!(
+            global_url("http://[::1]:9100/m", &options),
+            "http://box.example:9100/m"
+        );
+        assert_eq!(
+            global_url("http://10.0.0.1:1/m", &options),
+            "http://10.0.0.1:1/m"
+        );
+        assert_eq!(
+            global_url("http://localhostx:1/m", &options),
             "http://localhostx:1/m"
         );
+        // No port: left alone, as Go's SplitHostPort fails.
         assert_eq!(
-            global_url("http://10.0.0.1:1/m", "box"),
-            "http://10.0.0.1:1/m"
+            global_url("http://localhost/m", &options),
+            "http://localhost/m"
         );
     }
 }
