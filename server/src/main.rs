@@ -94,7 +94,7 @@ fn run_tool(tool: ToolCommand) -> ExitCode {
         ToolCommand::Test(TestTool::Rules { files }) => narthex_rules::run_rule_tests(
             &files,
             narthex_rules::ReadOptions::default(),
-            &narthex_rules::templates::GoTemplates,
+            &narthex_rules::templates::GoTemplates::default(),
             &mut std::io::stdout(),
         ),
         ToolCommand::Promqltest { files } => {

@@ -125,7 +125,7 @@ pub async fn run(
             engine: Arc::new(engine.clone()),
             storage: tsdb.clone(),
             notify: alert_sender(notifier.clone(), external_url.clone()),
-            templates: Arc::new(narthex_rules::templates::GoTemplates),
+            templates: Arc::new(narthex_rules::templates::GoTemplates::default()),
             read: narthex_rules::ReadOptions {
                 parse: parse_options,
                 ..Default::default()
