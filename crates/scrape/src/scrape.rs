@@ -253,12 +253,33 @@ pub async fn scrape_once(
 ) -> ScrapeReport {
     let started = SystemTime::now();
     let clock = Instant::now();
+    let body = fetch(request, target, settings).await;
+    record_scrape(
+        target,
+        settings,
+        storage,
+        state,
+        started,
+        clock.elapsed(),
+        body,
+    )
+}
+
+/// Writes what one scrape got (or why it failed) at the scrape's start time, with the
+/// synthetic series, and reports it.
+fn record_scrape(
+    target: &Target,
+    settings: &ScrapeSettings,
+    storage: &dyn Storage,
+    state: &mut ScrapeState,
+    started: SystemTime,
+    duration: Duration,
+    body: Result<Body, ScrapeError>,
+) -> ScrapeReport {
     let timestamp = started
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    let body = fetch(request, target, settings).await;
-    let duration = clock.elapsed();
     let mut report = ScrapeReport {
         started,
         duration,
@@ -559,35 +580,15 @@ pub fn failed_scrape(
     state: &mut ScrapeState,
     error: ScrapeError,
 ) -> ScrapeReport {
-    let started = SystemTime::now();
-    let timestamp = started
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let mut report = ScrapeReport {
-        started,
-        duration: Duration::ZERO,
-        samples_scraped: 0,
-        samples_post_relabel: 0,
-        samples_out_of_order: 0,
-        samples_duplicate_timestamp: 0,
-        samples_invalid: 0,
-        series_added: 0,
-        exemplars_dropped: 0,
-        error: None,
-    };
-    if let Err(e) = write_scrape(
+    record_scrape(
         target,
         settings,
         storage,
         state,
-        timestamp,
+        SystemTime::now(),
+        Duration::ZERO,
         Err(error),
-        &mut report,
-    ) {
-        report.error = Some(e);
-    }
-    report
+    )
 }
 
 impl ScrapeState {
