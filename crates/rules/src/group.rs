@@ -56,6 +56,8 @@ pub struct Group {
     /// Per rule, the series written by its last successful evaluation: those missing from the
     /// next one get a staleness marker.
     previous_series: Vec<HashSet<Labels>>,
+    /// Series of rules that a reload removed, marked stale at the next evaluation.
+    pending_stale: HashSet<Labels>,
     /// Set for groups loaded at start: after the second evaluation the `for` state of alerts is
     /// restored from `ALERTS_FOR_STATE`.
     pub should_restore: bool,
@@ -83,7 +85,27 @@ impl Group {
             evaluation_time: Duration::ZERO,
             metrics: GroupMetrics::default(),
             previous_series,
+            pending_stale: HashSet::new(),
             should_restore,
+        }
+    }
+
+    /// A copy for readers (the API, `/metrics`), without the series kept for staleness, so
+    /// that they never wait for an evaluation in progress.
+    pub fn snapshot(&self) -> Group {
+        Group {
+            name: self.name.clone(),
+            file: self.file.clone(),
+            interval_ms: self.interval_ms,
+            query_offset_ms: self.query_offset_ms,
+            limit: self.limit,
+            rules: self.rules.clone(),
+            last_evaluation: self.last_evaluation,
+            evaluation_time: self.evaluation_time,
+            metrics: self.metrics.clone(),
+            previous_series: Vec::new(),
+            pending_stale: HashSet::new(),
+            should_restore: self.should_restore,
         }
     }
 
@@ -111,10 +133,19 @@ impl Group {
         self.evaluation_time = old.evaluation_time;
         self.metrics = old.metrics.clone();
         self.should_restore = old.should_restore;
+        // Each old rule hands its state to one new rule; rules with the same name and labels
+        // are matched in order, as Prometheus's `CopyState`.
+        let mut taken = vec![false; old.rules.len()];
         for (i, rule) in self.rules.iter_mut().enumerate() {
-            let Some(j) = old.rules.iter().position(|o| same_rule(o, rule)) else {
+            let Some(j) = old
+                .rules
+                .iter()
+                .enumerate()
+                .position(|(j, o)| !taken[j] && same_rule(o, rule))
+            else {
                 continue;
             };
+            taken[j] = true;
             if let Some(previous) = old.previous_series.get_mut(j) {
                 self.previous_series[i] = std::mem::take(previous);
             }
@@ -124,16 +155,14 @@ impl Group {
                 new.restored = old.restored;
             }
         }
-        // What the old group wrote for rules that are gone must still go stale.
-        for (j, old_rule) in old.rules.iter().enumerate() {
-            if !self.rules.iter().any(|r| same_rule(old_rule, r)) {
-                if let Some(previous) = old.previous_series.get_mut(j) {
-                    if let Some(first) = self.previous_series.first_mut() {
-                        first.extend(previous.drain());
-                    }
-                }
+        // What the old group wrote for rules that are gone goes stale now.
+        let mut gone = std::collections::HashSet::new();
+        for (j, previous) in old.previous_series.iter_mut().enumerate() {
+            if !taken.get(j).copied().unwrap_or(false) {
+                gone.extend(previous.drain());
             }
         }
+        self.pending_stale = gone;
     }
 
     /// Evaluates every rule at `ts`, in order, writing results and staleness markers; alerts to
@@ -147,6 +176,13 @@ impl Group {
     ) {
         let started = Instant::now();
         let write_ts = ts - self.query_offset_ms;
+        if !self.pending_stale.is_empty() {
+            // An empty result marks every series in the set stale.
+            let mut gone = std::mem::take(&mut self.pending_stale);
+            if let Some(error) = write_samples(ctx.storage, &[], write_ts, &mut gone) {
+                tracing::warn!(group = %self.name, %error, "cannot mark removed rules' series stale");
+            }
+        }
         for i in 0..self.rules.len() {
             let rule_started = Instant::now();
             self.metrics.evaluations += 1;
@@ -286,19 +322,23 @@ fn write_samples(
 ) -> Option<String> {
     let mut appender = storage.appender();
     let mut current = HashSet::with_capacity(samples.len());
+    let mut refused = None;
     for (labels, value) in samples {
         match appender.append(labels, ts, *value) {
-            Ok(_) => {}
-            // Out of order or duplicate: Prometheus logs and goes on.
+            Ok(_) => {
+                current.insert(labels.clone());
+            }
+            // Out of order or duplicate: as Prometheus, the rule is unhealthy, the other
+            // samples are written, and the refused series does not count as written.
             Err(e) if e.is_sample_error() => {
                 tracing::debug!(series = %labels, error = %e, "rule sample refused");
+                refused.get_or_insert_with(|| e.to_string());
             }
             Err(e) => {
                 appender.rollback();
                 return Some(e.to_string());
             }
         }
-        current.insert(labels.clone());
     }
     for gone in previous.difference(&current) {
         let _ = appender.append(gone, ts, stale_nan());
@@ -307,5 +347,5 @@ fn write_samples(
         return Some(e.to_string());
     }
     *previous = current;
-    None
+    refused
 }

@@ -44,8 +44,19 @@ enum GroupCommand {
 }
 
 struct RunningGroup {
+    name: String,
+    file: String,
+    /// The group its task evaluates; locked for a whole evaluation.
     group: Arc<Mutex<Group>>,
+    /// A copy published after every evaluation, for readers.
+    view: Arc<Mutex<Arc<Group>>>,
     stop: watch::Sender<GroupCommand>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The group a new one replaces on reload: its state moves over once its task has ended.
+struct Predecessor {
+    group: Arc<Mutex<Group>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -203,39 +214,69 @@ impl RuleManager {
         });
         let mut running = lock(&self.groups);
         let mut old: Vec<RunningGroup> = running.drain(..).collect();
-        for mut group in prepared.groups {
-            let previous = old.iter().position(|r| {
-                let g = lock(&r.group);
-                g.name == group.name && g.file == group.file
-            });
-            if let Some(i) = previous {
+        for group in prepared.groups {
+            let previous = old
+                .iter()
+                .position(|r| r.name == group.name && r.file == group.file);
+            // The old task stops; the new one takes its state over once it has ended, so the
+            // two never evaluate at once and no evaluation in progress is blocked on here.
+            let predecessor = previous.map(|i| {
                 let previous = old.swap_remove(i);
                 let _ = previous.stop.send(GroupCommand::Stop);
-                group.copy_state_from(&mut lock(&previous.group));
-            }
-            running.push(self.start(group));
+                Predecessor {
+                    group: previous.group,
+                    task: previous.task,
+                }
+            });
+            running.push(self.start(group, predecessor));
         }
-        let now = now_ms();
         for gone in old {
             let _ = gone.stop.send(GroupCommand::StopStale);
-            // Marked here rather than by the task, which may be waiting for its next tick.
-            lock(&gone.group).mark_all_stale(self.shared.options.storage.as_ref(), now);
+            let storage = self.shared.options.storage.clone();
+            tokio::spawn(async move {
+                let _ = gone.task.await;
+                let group = gone.group;
+                let _ = tokio::task::spawn_blocking(move || {
+                    lock(&group).mark_all_stale(storage.as_ref(), now_ms());
+                })
+                .await;
+            });
         }
         tracing::info!(groups = running.len(), "rule groups loaded");
     }
 
-    fn start(&self, group: Group) -> RunningGroup {
+    fn start(&self, group: Group, predecessor: Option<Predecessor>) -> RunningGroup {
+        let name = group.name.clone();
+        let file = group.file.clone();
+        let view = Arc::new(Mutex::new(Arc::new(group.snapshot())));
         let group = Arc::new(Mutex::new(group));
         let (stop, stop_rx) = watch::channel(GroupCommand::Run);
-        let task = tokio::spawn(run_group(group.clone(), self.shared.clone(), stop_rx));
-        RunningGroup { group, stop, task }
+        let task = tokio::spawn(run_group(
+            group.clone(),
+            view.clone(),
+            self.shared.clone(),
+            stop_rx,
+            predecessor,
+        ));
+        RunningGroup {
+            name,
+            file,
+            group,
+            view,
+            stop,
+            task,
+        }
     }
 
     /// Runs `f` on every group, in load order (for the API and `/metrics`).
+    /// Runs `f` on the groups as of their last evaluation, in load order (for the API and
+    /// `/metrics`); never waits for an evaluation in progress.
     pub fn with_groups<R>(&self, f: impl FnOnce(&[&Group]) -> R) -> R {
-        let running = lock(&self.groups);
-        let guards: Vec<MutexGuard<'_, Group>> = running.iter().map(|r| lock(&r.group)).collect();
-        let groups: Vec<&Group> = guards.iter().map(|g| &**g).collect();
+        let views: Vec<Arc<Group>> = lock(&self.groups)
+            .iter()
+            .map(|r| lock(&r.view).clone())
+            .collect();
+        let groups: Vec<&Group> = views.iter().map(|g| &**g).collect();
         f(&groups)
     }
 
@@ -303,9 +344,23 @@ impl Drop for RuleManager {
 /// Evaluates a group at its interval until told to stop.
 async fn run_group(
     group: Arc<Mutex<Group>>,
+    view: Arc<Mutex<Arc<Group>>>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<GroupCommand>,
+    predecessor: Option<Predecessor>,
 ) {
+    if let Some(predecessor) = predecessor {
+        // Its evaluation in progress, if any, completes before its state moves over.
+        let _ = predecessor.task.await;
+        let group = group.clone();
+        let view = view.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut group = lock(&group);
+            group.copy_state_from(&mut lock(&predecessor.group));
+            *lock(&view) = Arc::new(group.snapshot());
+        })
+        .await;
+    }
     let interval = lock(&group).interval_ms.max(1);
     let mut next = lock(&group).eval_timestamp(now_ms()) + interval;
     let mut evaluations = 0u32;
@@ -326,6 +381,7 @@ async fn run_group(
         let ts = next;
         let evaluated = {
             let group = group.clone();
+            let view = view.clone();
             let shared = shared.clone();
             tokio::task::spawn_blocking(move || {
                 let settings = lock(&shared.settings).clone();
@@ -340,6 +396,7 @@ async fn run_group(
                 let notify = |alerts: Vec<AlertToSend>| (options.notify)(alerts);
                 let mut group = lock(&group);
                 group.eval(&ctx, ts, &options.group, &notify);
+                *lock(&view) = Arc::new(group.snapshot());
             })
             .await
         };
@@ -350,15 +407,23 @@ async fn run_group(
         // As Prometheus: restore after the second evaluation, when recording rules the alerts
         // may depend on have run once.
         if evaluations == 2 {
-            let mut group = lock(&group);
-            if group.should_restore {
-                group.restore_for_state(
-                    shared.options.storage.as_ref(),
-                    now_ms(),
-                    &shared.options.group,
-                );
-                group.should_restore = false;
-            }
+            let group = group.clone();
+            let view = view.clone();
+            let shared = shared.clone();
+            // The restore reads the storage: off the async workers, like evaluations.
+            let _ = tokio::task::spawn_blocking(move || {
+                let mut group = lock(&group);
+                if group.should_restore {
+                    group.restore_for_state(
+                        shared.options.storage.as_ref(),
+                        now_ms(),
+                        &shared.options.group,
+                    );
+                    group.should_restore = false;
+                    *lock(&view) = Arc::new(group.snapshot());
+                }
+            })
+            .await;
         }
         next += interval;
         let now = now_ms();

@@ -121,7 +121,7 @@ impl Default for RuleStatus {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RecordingRule {
     pub name: String,
     pub expr: Expr,
@@ -129,7 +129,7 @@ pub struct RecordingRule {
     pub status: RuleStatus,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct AlertingRule {
     pub name: String,
     pub expr: Expr,
@@ -146,7 +146,7 @@ pub struct AlertingRule {
     pub status: RuleStatus,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Rule {
     Recording(RecordingRule),
     Alerting(AlertingRule),

@@ -306,3 +306,45 @@ fn the_for_state_is_restored_after_a_restart() {
     }
     assert_eq!(alert_states(&after[0]), [("a".into(), AlertState::Firing)]);
 }
+
+#[test]
+fn a_reload_hands_each_same_named_rule_its_own_alerts() {
+    let h = Harness::new();
+    let rules = "groups:\n- name: g\n  rules:\n  - alert: HostDown\n    expr: up{job=\"a\"} == 0\n  - alert: HostDown\n    expr: up{job=\"b\"} == 0\n";
+    let (mut before, _dir) = groups(rules);
+    append(
+        &h.storage,
+        &[("__name__", "up"), ("job", "a"), ("instance", "x")],
+        0,
+        0.0,
+    );
+    append(
+        &h.storage,
+        &[("__name__", "up"), ("job", "b"), ("instance", "y")],
+        0,
+        0.0,
+    );
+    h.eval(&mut before[0], 0);
+    let (mut after, _dir2) = groups(rules);
+    after[0].copy_state_from(&mut before[0]);
+    let instances: Vec<Vec<String>> = after[0]
+        .rules
+        .iter()
+        .map(|rule| match rule {
+            Rule::Alerting(r) => r
+                .active
+                .values()
+                .map(|a| a.labels.get("instance").unwrap_or("").to_string())
+                .collect(),
+            Rule::Recording(_) => Vec::new(),
+        })
+        .collect();
+    assert_eq!(instances, [vec!["x".to_string()], vec!["y".to_string()]]);
+    let Rule::Alerting(first) = &after[0].rules[0] else {
+        unreachable!()
+    };
+    assert_eq!(
+        first.active.values().next().unwrap().state,
+        AlertState::Firing
+    );
+}

@@ -249,9 +249,8 @@ pub(super) async fn rules(State(state): State<Arc<AppState>>, request: Request) 
                         _ => None,
                     })
                     .collect();
-                // With a filter, groups left without rules are not shown, as in Prometheus.
-                let filtered = !(names.is_empty() && want_alerting && want_recording);
-                if filtered && rules.is_empty() {
+                // Groups without (matching) rules are not shown, as in Prometheus.
+                if rules.is_empty() {
                     continue;
                 }
                 out.push(GroupJson {
