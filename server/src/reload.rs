@@ -48,6 +48,12 @@ impl ConfigState {
             .clone()
     }
 
+    /// Holds off reloads for as long as the guard lives: taken at shutdown, so that a SIGHUP
+    /// cannot restart scrape loops or rule groups that were just stopped.
+    pub async fn block_reloads(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.reloading.lock().await
+    }
+
     pub fn last_reload_successful(&self) -> bool {
         self.last_reload_successful.load(Ordering::Relaxed)
     }

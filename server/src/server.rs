@@ -171,10 +171,24 @@ pub async fn run(
         })
         .await
         .context("HTTP server")?;
-    // Nothing may write to the TSDB once it is closed: wait for loops and groups to end.
+    // No reload from here on; nothing may write to the TSDB once it is closed: wait for loops
+    // and groups to end.
+    let _no_reloads = state.config.block_reloads().await;
     state.scrape.shutdown().await;
     state.rules.shutdown().await;
-    state.notifier.stop(std::time::Duration::from_secs(5)).await;
+    // Long enough for a batch to reach every Alertmanager within its own timeout.
+    let drain_deadline = state
+        .config
+        .current()
+        .alerting
+        .alertmanagers
+        .iter()
+        .map(|am| am.timeout.as_std())
+        .max()
+        .unwrap_or_default()
+        .max(std::time::Duration::from_secs(5))
+        + std::time::Duration::from_secs(1);
+    state.notifier.stop(drain_deadline).await;
     if let Err(e) = state.tsdb.close() {
         tracing::error!(error = %e, "flushing the TSDB on shutdown failed; the next start replays its write-ahead log");
     }

@@ -290,6 +290,9 @@ impl Notifier {
         if let Some(mut sender) = sender {
             if tokio::time::timeout(deadline, &mut sender).await.is_err() {
                 sender.abort();
+                // Wait until it has really stopped, so that a batch it takes in the meantime
+                // is neither lost nor counted twice below.
+                let _ = sender.await;
                 let left = {
                     let mut queue = self.shared.lock_queue();
                     let left = queue.len();
@@ -447,9 +450,11 @@ impl Post {
             .body(self.body.as_ref().clone());
         // The timeout covers reading the answer too, as Prometheus's request context does.
         let exchange = async {
-            let response = request.send().await?;
+            let mut response = request.send().await?;
             let status = response.status();
-            let _ = response.bytes().await;
+            // Read and discard the answer chunk by chunk: a wrong endpoint streaming a large
+            // body must not fill memory.
+            while let Ok(Some(_)) = response.chunk().await {}
             Ok::<_, PostError>(status)
         };
         let status = tokio::time::timeout(timeout, exchange)
