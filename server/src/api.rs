@@ -131,6 +131,40 @@ pub fn router_with(options: ApiOptions) -> Router<Arc<AppState>> {
         .layer(Extension(context))
 }
 
+/// A label set as a JSON object, keys sorted (as Go writes a map).
+pub(crate) struct LabelMap<'a>(pub &'a narthex_model::Labels);
+
+impl LabelMap<'_> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl serde::Serialize for LabelMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for label in self.0.iter() {
+            map.serialize_entry(&label.name, &label.value)?;
+        }
+        map.end()
+    }
+}
+
+/// A document serialized with serde, for the `data` of a success answer.
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value)
+        .map_err(|e| ApiError::new(ErrorType::Internal, format!("encoding the answer: {e}")))
+}
+
+/// A success answer whose `data` is `value` serialized with serde.
+fn serde_success<T: serde::Serialize>(value: &T) -> Response {
+    match to_json(value) {
+        Ok(json) => success(&json, &[], &[]),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// A float written as Go's `encoding/json` writes a float64: integral values without a
 /// fraction (`1`, not `1.0`), fixed notation from 1e-6 to 1e21, exponent outside (`4e-7`,
 /// `1e+21`). serde_json writes `1.0` and switches to exponents earlier.

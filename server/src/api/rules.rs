@@ -1,51 +1,18 @@
 //! `/api/v1/rules` and `/api/v1/alerts`: the rule groups with each rule's health and last
 //! evaluation, and the pending and firing alerts, in Prometheus's JSON.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use narthex_model::api::ErrorType;
 use narthex_model::duration::format_rfc3339_nanos;
-use narthex_model::Labels;
 use narthex_rules::rule::{Alert, AlertingRule, RecordingRule, RuleStatus};
 use narthex_rules::{Group, Rule};
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
-use super::{success, ApiError, GoFloat, Params};
+use super::{serde_success, success, to_json, ApiError, GoFloat, LabelMap, Params};
 use crate::server::AppState;
-
-struct LabelMap<'a>(&'a Labels);
-
-impl LabelMap<'_> {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Serialize for LabelMap<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for label in self.0.iter() {
-            map.serialize_entry(&label.name, &label.value)?;
-        }
-        map.end()
-    }
-}
-
-/// A template map (rule labels and annotations as written) as a JSON object.
-struct TemplateMap<'a>(&'a std::collections::BTreeMap<String, String>);
-
-impl Serialize for TemplateMap<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in self.0 {
-            map.serialize_entry(name, value)?;
-        }
-        map.end()
-    }
-}
 
 /// A time in milliseconds as Go's RFC 3339 with nanoseconds.
 fn rfc3339_ms(ms: i64) -> String {
@@ -103,8 +70,9 @@ struct AlertingRuleJson<'a> {
     query: String,
     duration: GoFloat,
     keep_firing_for: GoFloat,
-    labels: TemplateMap<'a>,
-    annotations: TemplateMap<'a>,
+    /// Templates as written (a BTreeMap serializes with sorted keys, as Go writes a map).
+    labels: &'a BTreeMap<String, String>,
+    annotations: &'a BTreeMap<String, String>,
     alerts: Option<Vec<AlertJson<'a>>>,
     health: &'static str,
     #[serde(skip_serializing_if = "str::is_empty")]
@@ -168,8 +136,8 @@ fn alerting_json(rule: &AlertingRule, with_alerts: bool) -> AlertingRuleJson<'_>
         query: rule.expr.to_string(),
         duration: GoFloat(rule.hold_ms as f64 / 1000.0),
         keep_firing_for: GoFloat(rule.keep_firing_for_ms as f64 / 1000.0),
-        labels: TemplateMap(&rule.labels),
-        annotations: TemplateMap(&rule.annotations),
+        labels: &rule.labels,
+        annotations: &rule.annotations,
         alerts: with_alerts.then(|| rule.active_alerts().into_iter().map(alert_json).collect()),
         health,
         last_error,
@@ -191,11 +159,6 @@ fn recording_json(rule: &RecordingRule) -> RecordingRuleJson<'_> {
         last_evaluation,
         kind: "recording",
     }
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<String, ApiError> {
-    serde_json::to_string(value)
-        .map_err(|e| ApiError::new(ErrorType::Internal, format!("encoding the answer: {e}")))
 }
 
 /// `GET /api/v1/rules?type=alert|record&rule_name[]=&rule_group[]=&file[]=&exclude_alerts=`.
@@ -282,12 +245,9 @@ pub(super) async fn alerts(State(state): State<Arc<AppState>>) -> Response {
     struct Alerts<'a> {
         alerts: Vec<AlertJson<'a>>,
     }
-    match to_json(&Alerts {
+    serde_success(&Alerts {
         alerts: alerts.iter().map(alert_json).collect(),
-    }) {
-        Ok(json) => success(&json, &[], &[]),
-        Err(e) => e.into_response(),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -346,8 +306,5 @@ pub(super) async fn alertmanagers(State(state): State<Arc<AppState>>) -> Respons
             .map(|url| AlertmanagerUrl { url })
             .collect(),
     };
-    match to_json(&document) {
-        Ok(json) => success(&json, &[], &[]),
-        Err(e) => e.into_response(),
-    }
+    serde_success(&document)
 }

@@ -7,22 +7,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::response::Response;
-use narthex_model::api::ErrorType;
 use narthex_model::duration::format_rfc3339_nanos;
 use serde::Serialize;
 
-use super::{success, ApiError};
+use super::serde_success;
 use crate::server::AppState;
-
-fn answer<T: Serialize>(value: &T) -> Response {
-    match serde_json::to_string(value) {
-        Ok(json) => success(&json, &[], &[]),
-        Err(e) => axum::response::IntoResponse::into_response(ApiError::new(
-            ErrorType::Internal,
-            format!("encoding the answer: {e}"),
-        )),
-    }
-}
 
 #[derive(Serialize)]
 struct ConfigYaml {
@@ -31,14 +20,14 @@ struct ConfigYaml {
 
 /// `GET /api/v1/status/config`.
 pub(super) async fn config(State(state): State<Arc<AppState>>) -> Response {
-    answer(&ConfigYaml {
+    serde_success(&ConfigYaml {
         yaml: state.config.current().to_yaml(),
     })
 }
 
 /// `GET /api/v1/status/flags`.
 pub(super) async fn flags(State(state): State<Arc<AppState>>) -> Response {
-    answer(&state.flags)
+    serde_success(&state.flags)
 }
 
 #[derive(Serialize)]
@@ -73,7 +62,7 @@ struct RuntimeInfo {
 pub(super) async fn runtime_info(State(state): State<Arc<AppState>>) -> Response {
     let metrics = tokio::runtime::Handle::current().metrics();
     let last_config = UNIX_EPOCH + Duration::from_secs(state.config.last_success_seconds());
-    answer(&RuntimeInfo {
+    serde_success(&RuntimeInfo {
         start_time: format_rfc3339_nanos(Some(state.started)),
         cwd: std::env::current_dir()
             .map(|d| d.display().to_string())
@@ -113,5 +102,5 @@ pub(super) async fn build_info() -> Response {
     );
     // Prometheus names its compiler version here; ours is Rust's.
     info.insert("goVersion", concat!("rust", env!("CARGO_PKG_RUST_VERSION")));
-    answer(&info)
+    serde_success(&info)
 }

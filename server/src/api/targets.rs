@@ -8,28 +8,13 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use narthex_model::api::ErrorType;
 use narthex_model::duration::format_rfc3339_nanos;
-use narthex_model::Labels;
 use narthex_scrape::target::SCRAPE_INTERVAL_LABEL;
 use narthex_scrape::target::SCRAPE_TIMEOUT_LABEL;
 use narthex_scrape::TargetStatus;
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
-use super::{success, ApiError, GoFloat, Params};
+use super::{success, to_json, ApiError, GoFloat, LabelMap, Params};
 use crate::server::AppState;
-
-/// A label set as a JSON object, keys sorted (as Go writes a map).
-struct LabelMap<'a>(&'a Labels);
-
-impl Serialize for LabelMap<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for label in self.0.iter() {
-            map.serialize_entry(&label.name, &label.value)?;
-        }
-        map.end()
-    }
-}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -61,11 +46,6 @@ struct TargetDiscovery<'a> {
     dropped_targets: Vec<DroppedTarget<'a>>,
     /// `null` when dropped targets were not asked for, as in Prometheus.
     dropped_target_counts: Option<BTreeMap<String, usize>>,
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<String, ApiError> {
-    serde_json::to_string(value)
-        .map_err(|e| ApiError::new(ErrorType::Internal, format!("encoding the answer: {e}")))
 }
 
 /// `GET /api/v1/targets?state=active|dropped|any&scrapePool=NAME`.
