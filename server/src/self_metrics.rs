@@ -30,22 +30,37 @@ struct Family<'a> {
 
 impl Family<'_> {
     fn family(&mut self, name: &str, kind: &str, help: &str, samples: &[(&[(&str, &str)], f64)]) {
+        self.header(name, kind, help);
+        for (labels, value) in samples {
+            self.sample(name, labels.iter().copied(), *value);
+        }
+    }
+
+    fn header(&mut self, name: &str, kind: &str, help: &str) {
         let _ = writeln!(self.out, "# HELP {name} {help}");
         let _ = writeln!(self.out, "# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            self.out.push_str(name);
-            if !labels.is_empty() {
-                self.out.push('{');
-                for (i, (label, label_value)) in labels.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(',');
-                    }
-                    let _ = write!(self.out, "{label}=\"{}\"", escape_label_value(label_value));
+    }
+
+    /// One sample line; `name` differs from the family's for a summary's `_sum` and `_count`.
+    fn sample<'l>(
+        &mut self,
+        name: &str,
+        labels: impl IntoIterator<Item = (&'l str, &'l str)>,
+        value: f64,
+    ) {
+        self.out.push_str(name);
+        let mut labels = labels.into_iter().peekable();
+        if labels.peek().is_some() {
+            self.out.push('{');
+            for (i, (label, label_value)) in labels.enumerate() {
+                if i > 0 {
+                    self.out.push(',');
                 }
-                self.out.push('}');
+                let _ = write!(self.out, "{label}=\"{}\"", escape_label_value(label_value));
             }
-            let _ = writeln!(self.out, " {}", format_value(*value));
+            self.out.push('}');
         }
+        let _ = writeln!(self.out, " {}", format_value(value));
     }
 
     fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
@@ -356,22 +371,14 @@ pub fn render(state: &AppState) -> String {
             narthex_notifier::MetricKind::Gauge => "gauge",
             narthex_notifier::MetricKind::Summary => "summary",
         };
-        let _ = writeln!(w.out, "# HELP {} {}", family.family, family.help);
-        let _ = writeln!(w.out, "# TYPE {} {kind}", family.family);
+        w.header(family.family, kind, family.help);
         while i < notifier_samples.len() && notifier_samples[i].family == family.family {
             let sample = &notifier_samples[i];
-            w.out.push_str(sample.name);
-            if !sample.labels.is_empty() {
-                w.out.push('{');
-                for (j, (name, value)) in sample.labels.iter().enumerate() {
-                    if j > 0 {
-                        w.out.push(',');
-                    }
-                    let _ = write!(w.out, "{name}=\"{}\"", escape_label_value(value));
-                }
-                w.out.push('}');
-            }
-            let _ = writeln!(w.out, " {}", format_value(sample.value));
+            let labels = sample
+                .labels
+                .iter()
+                .map(|(name, value)| (*name, value.as_str()));
+            w.sample(sample.name, labels, sample.value);
             i += 1;
         }
     }
