@@ -4,12 +4,11 @@
 //! Queries (`query`, `query_range`) pass a gate of `--query.max-concurrency` permits before they
 //! run on the blocking pool; the time spent waiting counts against the query's timeout, the
 //! shorter of the `timeout` parameter and `--query.timeout`, as in Prometheus. The metadata
-//! endpoints live in `metadata`, `format_query`/`parse_query` in `pretty` and `ast_json`, and the
-//! remote write receiver in `write`.
+//! endpoints live in `metadata`, `parse_query` in `ast_json` (`format_query` uses the promql crate's
+//! `pretty`), and the remote write receiver in `write`.
 
 mod ast_json;
 mod metadata;
-mod pretty;
 mod rules;
 mod status;
 mod targets;
@@ -30,7 +29,7 @@ use axum::{Extension, Router};
 use narthex_model::api::{error_json, go_quote, success_json, ErrorType, QueryData};
 use narthex_model::duration::{parse_duration, parse_timestamp};
 use narthex_model::{Querier, Storage};
-use narthex_promql::{Engine, EngineError, Expr, QueryResult};
+use narthex_promql::{Engine, EngineError, Expr, QueryResult, QueryStats};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -393,13 +392,14 @@ async fn query(
         let params = Params::from_request(request).await?;
         let limit = params.limit()?;
         let time = params.time_param("time", now_ms())?;
+        let stats = wants_stats(&params);
         let deadline = query_deadline(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
-        let result = evaluate(state, &context, deadline, move |engine, querier| {
+        let (result, timings) = evaluate(state, &context, deadline, move |engine, querier| {
             engine.instant_with_source(querier, &expr, Some(&text), time)
         })
         .await?;
-        Ok::<_, ApiError>(render(result, limit))
+        Ok::<_, ApiError>(render(result, limit, stats.then_some(timings)))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -435,13 +435,14 @@ async fn query_range(
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
             ));
         }
+        let stats = wants_stats(&params);
         let deadline = query_deadline(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
-        let result = evaluate(state, &context, deadline, move |engine, querier| {
+        let (result, timings) = evaluate(state, &context, deadline, move |engine, querier| {
             engine.range_with_source(querier, &expr, Some(&text), start, end, step)
         })
         .await?;
-        Ok::<_, ApiError>(render(result, limit))
+        Ok::<_, ApiError>(render(result, limit, stats.then_some(timings)))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -454,11 +455,13 @@ async fn evaluate<F>(
     context: &ApiContext,
     deadline: Option<Instant>,
     evaluation: F,
-) -> Result<QueryResult, ApiError>
+) -> Result<(QueryResult, EvalTimings), ApiError>
 where
     F: FnOnce(&Engine, &dyn Querier) -> Result<QueryResult, EngineError> + Send + 'static,
 {
+    let queued_at = Instant::now();
     let permit = acquire_permit(&context.query_gate, deadline).await?;
+    let queue_seconds = queued_at.elapsed().as_secs_f64();
     let mut engine = state.engine.clone();
     if let Some(deadline) = deadline {
         // Time spent in the queue counts against the query's timeout, as in Prometheus.
@@ -470,12 +473,13 @@ where
     }
     let outcome = tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let began = Instant::now();
         let querier = state.tsdb.querier();
-        evaluation(&engine, querier.as_ref())
+        evaluation(&engine, querier.as_ref()).map(|result| (result, began.elapsed()))
     })
     .await
     .map_err(|e| ApiError::new(ErrorType::Internal, format!("query task failed: {e}")))?;
-    outcome.map_err(|e| {
+    let (result, eval_time) = outcome.map_err(|e| {
         // The error types Prometheus's API gives each engine error.
         let error_type = match &e {
             EngineError::BadData(_) => ErrorType::BadData,
@@ -485,11 +489,47 @@ where
             EngineError::Execution(_) | EngineError::TooManySamples => ErrorType::Execution,
         };
         ApiError::new(error_type, e.to_string())
-    })
+    })?;
+    Ok((
+        result,
+        EvalTimings {
+            queue_seconds,
+            eval_seconds: eval_time.as_secs_f64(),
+        },
+    ))
 }
 
-/// The result document, cut to `limit` series (0: all) with Prometheus 3's warning.
-fn render(mut result: QueryResult, limit: usize) -> Response {
+/// Where a query's time went, for the `stats` parameter.
+struct EvalTimings {
+    queue_seconds: f64,
+    eval_seconds: f64,
+}
+
+/// Whether the request asked for `stats` (any non-empty value, as in Prometheus).
+fn wants_stats(params: &Params) -> bool {
+    params.get("stats").is_some_and(|value| !value.is_empty())
+}
+
+/// Prometheus's `data.stats` object: timings in seconds and sample counts. Preparation and
+/// evaluation are one step here, so `queryPreparationTime` and `resultSortTime` are 0.
+fn write_stats(stats: QueryStats, timings: &EvalTimings, out: &mut String) {
+    let number = |seconds: f64| serde_json::to_string(&GoFloat(seconds)).unwrap_or_default();
+    let eval = number(timings.eval_seconds);
+    let exec_total = number(timings.eval_seconds + timings.queue_seconds);
+    out.push_str(&format!(
+        "\"stats\":{{\"timings\":{{\"evalTotalTime\":{eval},\"resultSortTime\":0,\
+         \"queryPreparationTime\":0,\"innerEvalTime\":{eval},\"execQueueTime\":{},\
+         \"execTotalTime\":{exec_total}}},\"samples\":{{\"totalQueryableSamples\":{},\
+         \"peakSamples\":{}}}}}",
+        number(timings.queue_seconds),
+        stats.samples_read,
+        stats.peak_samples
+    ));
+}
+
+/// The result document, cut to `limit` series (0: all) with Prometheus 3's warning, with
+/// `stats` when asked for.
+fn render(mut result: QueryResult, limit: usize, timings: Option<EvalTimings>) -> Response {
     if limit > 0 {
         let truncated = match &mut result.data {
             QueryData::Vector(samples) if samples.len() > limit => {
@@ -508,6 +548,13 @@ fn render(mut result: QueryResult, limit: usize) -> Response {
     }
     let mut json = String::new();
     result.data.write_json(&mut json);
+    if let Some(timings) = timings {
+        // The data object is open again for one more member.
+        json.pop();
+        json.push(',');
+        write_stats(result.stats, &timings, &mut json);
+        json.push('}');
+    }
     success(&json, &result.warnings, &result.infos)
 }
 
@@ -518,7 +565,7 @@ async fn format_query(State(state): State<Arc<AppState>>, request: Request) -> R
         let params = Params::from_request(request).await?;
         let (_, expr) = parse_expr(&state, &params)?;
         let mut json = String::new();
-        narthex_model::api::write_json_string(&pretty::prettify(&expr), &mut json);
+        narthex_model::api::write_json_string(&narthex_promql::pretty::prettify(&expr), &mut json);
         Ok::<_, ApiError>(success(&json, &[], &[]))
     }
     .await;

@@ -645,6 +645,86 @@ fn label_names_and_values() {
     );
 }
 
+/// `stats` adds Prometheus's `data.stats` object: every timing it names and the sample counts.
+#[test]
+fn query_stats_on_request() {
+    let (narthex, http) = loaded_narthex(&[]);
+    let t600 = at(600);
+    let reply = http.get(
+        &narthex,
+        &api(
+            "query",
+            &[
+                ("query", "http_requests_total"),
+                ("time", &t600),
+                ("stats", "all"),
+            ],
+        ),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let data = body["data"].as_object().unwrap();
+    assert_eq!(
+        data.keys().collect::<Vec<_>>(),
+        ["result", "resultType", "stats"]
+    );
+    assert_eq!(data["result"].as_array().unwrap().len(), 3);
+    let timings = data["stats"]["timings"].as_object().unwrap();
+    let mut timing_names: Vec<&str> = timings.keys().map(String::as_str).collect();
+    timing_names.sort_unstable();
+    assert_eq!(
+        timing_names,
+        [
+            "evalTotalTime",
+            "execQueueTime",
+            "execTotalTime",
+            "innerEvalTime",
+            "queryPreparationTime",
+            "resultSortTime"
+        ]
+    );
+    assert!(timings["evalTotalTime"].as_f64().unwrap() > 0.0);
+    assert!(
+        timings["execTotalTime"].as_f64().unwrap() >= timings["evalTotalTime"].as_f64().unwrap()
+    );
+    // Three series, each with the samples of the left-open 5 m lookback window before t600
+    // (t0+315 s .. t0+600 s every 15 s: 20); one sample per series held at the single step.
+    assert_eq!(
+        data["stats"]["samples"],
+        serde_json::json!({"totalQueryableSamples": 60, "peakSamples": 3})
+    );
+
+    // An empty value asks for nothing, as in Prometheus.
+    let plain = http.get(
+        &narthex,
+        &api(
+            "query",
+            &[
+                ("query", "http_requests_total"),
+                ("time", &t600),
+                ("stats", ""),
+            ],
+        ),
+    );
+    assert!(!plain.body.contains("stats"), "{}", plain.body);
+    // Range queries carry them too.
+    let range = http.get(
+        &narthex,
+        &api(
+            "query_range",
+            &[
+                ("query", "http_requests_total"),
+                ("start", &at(300)),
+                ("end", &t600),
+                ("step", "60"),
+                ("stats", "1"),
+            ],
+        ),
+    );
+    let body: serde_json::Value = serde_json::from_str(&range.body).unwrap();
+    assert_eq!(body["data"]["stats"]["samples"]["peakSamples"], 18);
+}
+
 #[test]
 fn query_limit_timeout_and_parameters() {
     let (narthex, http) = loaded_narthex(&[]);

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod functions;
 pub mod lexer;
 pub mod parser;
+pub mod pretty;
 pub mod printer;
 pub mod promqltest;
 pub mod roundtrip;
@@ -22,5 +23,5 @@ pub mod series_notation;
 pub mod value;
 
 pub use ast::{DurationExpr, Expr, Function, Span, ValueType, VectorSelector};
-pub use engine::{Engine, EngineError, EngineOptions, QueryResult};
+pub use engine::{Engine, EngineError, EngineOptions, QueryResult, QueryStats};
 pub use parser::{parse, parse_metric_selector, parse_with, ParseError, ParseOptions};

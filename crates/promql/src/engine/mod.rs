@@ -89,6 +89,17 @@ pub struct QueryResult {
     pub warnings: Vec<String>,
     /// `PromQL info: ...` texts.
     pub infos: Vec<String>,
+    /// What the evaluation read and held, for the API's `stats` parameter.
+    pub stats: QueryStats,
+}
+
+/// Sample counts of one evaluation, as the API reports them under `stats=all`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    /// Samples read from storage by the query's selectors.
+    pub samples_read: u64,
+    /// The most samples held in memory at once (Prometheus's `peakSamples`).
+    pub peak_samples: usize,
 }
 
 /// Why a query failed. `Display` is Prometheus's message.
@@ -193,6 +204,7 @@ impl Engine {
             data,
             warnings,
             infos,
+            stats: ctx.stats(),
         })
     }
 
@@ -263,6 +275,7 @@ impl Engine {
             data: QueryData::Matrix(out),
             warnings,
             infos,
+            stats: ctx.stats(),
         })
     }
 }
@@ -366,6 +379,8 @@ pub(crate) struct Ctx<'a> {
     annos: RefCell<Annotations>,
     /// Samples currently held, for `max_samples`.
     samples: Cell<usize>,
+    peak_samples: Cell<usize>,
+    samples_read: Cell<u64>,
     ticks: Cell<u32>,
 }
 
@@ -386,7 +401,16 @@ impl<'a> Ctx<'a> {
             deadline: opts.timeout.map(|d| Instant::now() + d),
             annos: RefCell::new(Annotations::default()),
             samples: Cell::new(0),
+            peak_samples: Cell::new(0),
+            samples_read: Cell::new(0),
             ticks: Cell::new(0),
+        }
+    }
+
+    fn stats(&self) -> QueryStats {
+        QueryStats {
+            samples_read: self.samples_read.get(),
+            peak_samples: self.peak_samples.get(),
         }
     }
 
@@ -446,6 +470,7 @@ impl<'a> Ctx<'a> {
     pub fn add_samples(&self, n: usize) -> Result<()> {
         let cur = self.samples.get().saturating_add(n);
         self.samples.set(cur);
+        self.peak_samples.set(self.peak_samples.get().max(cur));
         if cur > self.opts.max_samples {
             return Err(EngineError::TooManySamples);
         }
@@ -463,7 +488,11 @@ impl<'a> Ctx<'a> {
         if mint > maxt {
             return Ok(Vec::new());
         }
-        Ok(self.querier.select(matchers, mint, maxt)?)
+        let series = self.querier.select(matchers, mint, maxt)?;
+        let read: usize = series.iter().map(|s| s.samples.len()).sum();
+        self.samples_read
+            .set(self.samples_read.get().saturating_add(read as u64));
+        Ok(series)
     }
 }
 

@@ -1,4 +1,5 @@
-//! What `/api/v1/format_query` returns: Prometheus's `Prettify` (`promql/parser/prettier.go`).
+//! Prometheus's `Prettify` (`promql/parser/prettier.go`): what `/api/v1/format_query` returns and
+//! what the UI's format button writes.
 //!
 //! An expression whose canonical form (`Expr`'s `Display`) fits in 100 characters is that form.
 //! A longer one is split: operands of binary operators, arguments of calls and aggregations, and
@@ -8,8 +9,8 @@
 //! canonical form, which prints them exactly as Prometheus's `ShortString`, `getMatchingStr` and
 //! `getSubqueryTimeSuffix` do.
 
-use narthex_promql::ast::{AggregateExpr, BinaryExpr, Call, SubqueryExpr};
-use narthex_promql::Expr;
+use crate::ast::{AggregateExpr, BinaryExpr, Call, SubqueryExpr};
+use crate::Expr;
 
 /// Prometheus's `maxCharactersPerLine`.
 const MAX_CHARACTERS_PER_LINE: usize = 100;
