@@ -6,10 +6,12 @@
 
 pub mod api;
 pub mod components;
+pub mod editor;
+pub mod graph;
 pub mod pages;
+pub mod panel_state;
 pub mod percent_encoding;
 pub mod series_format;
-pub mod url_state;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};

@@ -29,9 +29,45 @@ pub fn encode_uri_component(component: &str) -> String {
     encoded
 }
 
+/// Undoes percent escapes, as `decodeURIComponent` does; a malformed escape or invalid UTF-8
+/// is kept as written (lossily) instead of failing, because the input is a URL a person pasted.
+pub fn decode_uri_component(component: &str) -> String {
+    let bytes = component.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escaped = (bytes[index] == b'%')
+            .then(|| bytes.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                index += 3;
+            }
+            None => {
+                decoded.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::encode_uri_component;
+    use super::{decode_uri_component, encode_uri_component};
+
+    #[test]
+    fn decoding_undoes_encoding_and_tolerates_bad_escapes() {
+        for text in [r#"up{job="a b"} + 1 & x=#%"#, "é\n", ""] {
+            assert_eq!(decode_uri_component(&encode_uri_component(text)), text);
+        }
+        assert_eq!(decode_uri_component("100%"), "100%");
+        assert_eq!(decode_uri_component("%zz%4"), "%zz%4");
+        assert_eq!(decode_uri_component("%FF"), "\u{FFFD}");
+    }
 
     #[test]
     fn plain_metric_names_stay_readable() {

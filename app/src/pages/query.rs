@@ -11,7 +11,13 @@ use crate::api::{self, ApiError, QueryResponse};
 use crate::components::expression_input::ExpressionInput;
 use crate::components::query_error::QueryError;
 use crate::components::result_table::ResultTable;
-use crate::url_state::{panel_url, EXPRESSION_KEY};
+const EXPRESSION_KEY: &str = "g0.expr";
+fn panel_url(path: &str, expr: &str) -> String {
+    format!(
+        "{path}?g0.expr={}",
+        crate::percent_encoding::encode_uri_component(expr)
+    )
+}
 
 /// The last finished query of the panel.
 #[derive(Clone)]
