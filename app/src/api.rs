@@ -89,6 +89,7 @@ pub struct QueryResponse {
     pub result: QueryResult,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    pub stats: Option<QueryStats>,
 }
 
 /// Why a request produced no result.
@@ -160,9 +161,29 @@ fn body_excerpt(body: &str) -> String {
     }
 }
 
-/// Interprets the HTTP status and body of an `/api/v1/query` answer.
+/// Interprets the HTTP status and body of an `/api/v1/query` or `query_range` answer.
 pub fn decode_query_response(http_status: u16, body: &str) -> Result<QueryResponse, ApiError> {
-    let envelope: Envelope<QueryResult> =
+    let (result, warnings, infos) = decode_response::<QueryResult>(http_status, body)?;
+    // `stats` sits beside the result; read apart so the result's decoding stays a plain enum.
+    let stats = body
+        .contains("\"stats\"")
+        .then(|| serde_json::from_str::<StatsEnvelope>(body).ok())
+        .flatten()
+        .and_then(|envelope| envelope.data.stats);
+    Ok(QueryResponse {
+        result,
+        warnings,
+        infos,
+        stats,
+    })
+}
+
+/// The `data` of any API answer, with its warnings and infos.
+pub fn decode_response<Data: serde::de::DeserializeOwned>(
+    http_status: u16,
+    body: &str,
+) -> Result<(Data, Vec<String>, Vec<String>), ApiError> {
+    let envelope: Envelope<Data> =
         serde_json::from_str(body).map_err(|decode_error| ApiError::Decode {
             http_status,
             detail: if (200..300).contains(&http_status) {
@@ -172,11 +193,7 @@ pub fn decode_query_response(http_status: u16, body: &str) -> Result<QueryRespon
             },
         })?;
     match (envelope.status.as_str(), envelope.data) {
-        ("success", Some(result)) => Ok(QueryResponse {
-            result,
-            warnings: envelope.warnings,
-            infos: envelope.infos,
-        }),
+        ("success", Some(data)) => Ok((data, envelope.warnings, envelope.infos)),
         ("error", _) => Err(ApiError::Server {
             http_status,
             error_type: envelope.error_type.unwrap_or_default(),
@@ -192,19 +209,58 @@ pub fn decode_query_response(http_status: u16, body: &str) -> Result<QueryRespon
     }
 }
 
+/// What a query cost, from the API's `stats` (asked for with `stats=all`).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct QueryStats {
+    pub timings: QueryTimings,
+    pub samples: QuerySamples,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryTimings {
+    /// Seconds the server spent evaluating.
+    pub eval_total_time: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuerySamples {
+    pub total_queryable_samples: u64,
+    #[serde(default)]
+    pub peak_samples: u64,
+}
+
+#[derive(Deserialize)]
+struct StatsEnvelope {
+    data: StatsOnly,
+}
+
+#[derive(Deserialize)]
+struct StatsOnly {
+    stats: Option<QueryStats>,
+}
+
 /// The relative URL of an instant query for `expression` evaluated at `time`
-/// (unix seconds; millisecond precision is all the API honours).
+/// (unix seconds; millisecond precision is all the API honours), with its stats.
 pub fn instant_query_url(expression: &str, time_seconds: f64) -> String {
     format!(
-        "/api/v1/query?query={}&time={time_seconds:.3}",
+        "/api/v1/query?query={}&time={time_seconds:.3}&stats=all",
         encode_uri_component(expression)
     )
 }
 
-/// Runs `expression` as an instant query at `time_seconds`.
-pub async fn instant_query(expression: &str, time_seconds: f64) -> Result<QueryResponse, ApiError> {
-    let url = instant_query_url(expression, time_seconds);
-    let response = gloo_net::http::Request::get(&url)
+/// The relative URL of a range query; times in unix seconds, the step in seconds.
+pub fn range_query_url(expression: &str, start: f64, end: f64, step: f64) -> String {
+    format!(
+        "/api/v1/query_range?query={}&start={start:.3}&end={end:.3}&step={step}&stats=all",
+        encode_uri_component(expression)
+    )
+}
+
+/// The body and status of a GET of `url`.
+async fn get(url: &str) -> Result<(u16, String), ApiError> {
+    let response = gloo_net::http::Request::get(url)
         .header("Accept", "application/json")
         .send()
         .await
@@ -214,7 +270,75 @@ pub async fn instant_query(expression: &str, time_seconds: f64) -> Result<QueryR
         .text()
         .await
         .map_err(|network_error| ApiError::Network(network_error.to_string()))?;
-    decode_query_response(http_status, &body)
+    Ok((http_status, body))
+}
+
+/// Runs `expression` as an instant query at `time` (unix seconds).
+pub async fn instant_query(expression: &str, time_seconds: f64) -> Result<QueryResponse, ApiError> {
+    let (status, body) = get(&instant_query_url(expression, time_seconds)).await?;
+    decode_query_response(status, &body)
+}
+
+/// Runs `expression` as a range query.
+pub async fn range_query(
+    expression: &str,
+    start: f64,
+    end: f64,
+    step: f64,
+) -> Result<QueryResponse, ApiError> {
+    let (status, body) = get(&range_query_url(expression, start, end, step)).await?;
+    decode_query_response(status, &body)
+}
+
+/// `match[]` for a metric name, or nothing.
+fn match_parameter(metric: Option<&str>) -> String {
+    metric
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            format!(
+                "?match[]={}",
+                encode_uri_component(&format!("{{__name__={}}}", quoted(name)))
+            )
+        })
+        .unwrap_or_default()
+}
+
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+/// Label names, of the series of `metric` when given.
+pub async fn label_names(metric: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let (status, body) = get(&format!("/api/v1/labels{}", match_parameter(metric))).await?;
+    decode_response(status, &body).map(|(names, _, _)| names)
+}
+
+/// Values of label `name`, of the series of `metric` when given.
+pub async fn label_values(name: &str, metric: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let url = format!(
+        "/api/v1/label/{}/values{}",
+        encode_uri_component(name),
+        match_parameter(metric)
+    );
+    let (status, body) = get(&url).await?;
+    decode_response(status, &body).map(|(values, _, _)| values)
+}
+
+/// One metric's metadata as `/api/v1/metadata` lists it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MetricMetadata {
+    #[serde(rename = "type")]
+    pub metric_type: String,
+    pub help: String,
+    #[serde(default)]
+    pub unit: String,
+}
+
+/// Every metric's metadata (the first entry of each), by name.
+pub async fn metadata() -> Result<std::collections::BTreeMap<String, Vec<MetricMetadata>>, ApiError>
+{
+    let (status, body) = get("/api/v1/metadata").await?;
+    decode_response(status, &body).map(|(data, _, _)| data)
 }
 
 #[cfg(test)]
@@ -324,7 +448,51 @@ mod tests {
     fn query_urls_encode_the_expression() {
         assert_eq!(
             instant_query_url(r#"up{job="a&b"}"#, 1_435_781_451.781),
-            "/api/v1/query?query=up%7Bjob%3D%22a%26b%22%7D&time=1435781451.781"
+            "/api/v1/query?query=up%7Bjob%3D%22a%26b%22%7D&time=1435781451.781&stats=all"
         );
+        assert_eq!(
+            range_query_url("up", 10.0, 70.5, 15.0),
+            "/api/v1/query_range?query=up&start=10.000&end=70.500&step=15&stats=all"
+        );
+        assert_eq!(match_parameter(None), "");
+        assert_eq!(
+            match_parameter(Some("a\"b")),
+            "?match[]=%7B__name__%3D%22a%5C%22b%22%7D"
+        );
+    }
+
+    #[test]
+    fn stats_are_read_beside_the_result() {
+        let body = r#"{"status":"success","data":{"resultType":"scalar","result":[1,"2"],
+            "stats":{"timings":{"evalTotalTime":0.0025,"execTotalTime":0.003},
+            "samples":{"totalQueryableSamples":60,"peakSamples":3}}}}"#;
+        let response = decode_query_response(200, body).expect("valid");
+        let stats = response.stats.expect("stats");
+        assert_eq!(stats.timings.eval_total_time, 0.0025);
+        assert_eq!(stats.samples.total_queryable_samples, 60);
+        assert_eq!(stats.samples.peak_samples, 3);
+        let plain = decode_query_response(
+            200,
+            r#"{"status":"success","data":{"resultType":"scalar","result":[1,"2"]}}"#,
+        )
+        .expect("valid");
+        assert_eq!(plain.stats, None);
+    }
+
+    #[test]
+    fn other_endpoints_decode_their_data() {
+        let (names, _, _) = decode_response::<Vec<String>>(
+            200,
+            r#"{"status":"success","data":["__name__","job"]}"#,
+        )
+        .expect("names");
+        assert_eq!(names, ["__name__", "job"]);
+        let (metadata, _, _) =
+            decode_response::<std::collections::BTreeMap<String, Vec<MetricMetadata>>>(
+                200,
+                r#"{"status":"success","data":{"up":[{"type":"gauge","help":"Up.","unit":""}]}}"#,
+            )
+            .expect("metadata");
+        assert_eq!(metadata["up"][0].metric_type, "gauge");
     }
 }

@@ -7,11 +7,13 @@
 pub mod api;
 pub mod components;
 pub mod editor;
+pub mod explain;
 pub mod graph;
 pub mod pages;
 pub mod panel_state;
 pub mod percent_encoding;
 pub mod series_format;
+pub mod settings;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
@@ -25,6 +27,8 @@ use crate::pages::redirect_to_query::RedirectToQuery;
 /// The whole UI: navigation bar plus the page for the current route.
 #[component]
 pub fn App() -> impl IntoView {
+    settings::Settings::install();
+    components::names::NameCache::install();
     view! {
         <Router>
             <NavBar />

@@ -3,9 +3,9 @@
 // exactly what ships (embedded UI, API, self-scrape) without touching anything
 // outside this machine.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, access } from 'node:fs/promises';
+import { mkdtemp, rm, access, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,7 +37,10 @@ function freeLoopbackPort() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function startNarthex() {
+// Starts narthex with `args` added to its command line; `openMetrics`, when given, is
+// backfilled into the fresh storage first (`narthex tool tsdb create-blocks-from openmetrics`),
+// so a test can graph series whose every sample it knows.
+export async function startNarthex({ args = [], openMetrics = null } = {}) {
   const binary = narthexBinary();
   try {
     await access(binary);
@@ -47,11 +50,28 @@ export async function startNarthex() {
   const port = await freeLoopbackPort();
   const storageDir = await mkdtemp(path.join(tmpdir(), 'narthex-e2e-'));
   const listenAddress = `127.0.0.1:${port}`;
+  if (openMetrics !== null) {
+    const dataFile = path.join(storageDir, 'backfill.om');
+    await writeFile(dataFile, openMetrics);
+    const tsdbDir = path.join(storageDir, 'data');
+    const result = spawnSync(
+      binary,
+      ['tool', 'tsdb', 'create-blocks-from', 'openmetrics', dataFile, tsdbDir],
+      { encoding: 'utf8' },
+    );
+    if (result.status !== 0) {
+      throw new Error(`backfill failed (${result.status}): ${result.stderr}`);
+    }
+  }
   const logPath = path.join(resultsDir, 'narthex.log');
-  const log = createWriteStream(logPath);
+  const log = createWriteStream(logPath, { flags: 'a' });
   const child = spawn(
     binary,
-    [`--web.listen-address=${listenAddress}`, `--storage.tsdb.path=${storageDir}`],
+    [
+      `--web.listen-address=${listenAddress}`,
+      `--storage.tsdb.path=${path.join(storageDir, 'data')}`,
+      ...args,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout.pipe(log);

@@ -6,27 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
 
+import { launchChromium, sleep } from './browser.mjs';
 import { resultsDir, startNarthex } from './narthex-server.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-// Root in a container, and no network: keep Chromium from phoning home.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 // The first scrape runs at start-up but must land before `up` has a sample.
 const FIRST_SCRAPE_TIMEOUT_MS = 30_000;
 const UI_TIMEOUT_MS = 15_000;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Narthex web UI', () => {
   let server;
@@ -37,7 +23,7 @@ describe('Narthex web UI', () => {
   before(async () => {
     await mkdir(resultsDir, { recursive: true });
     server = await startNarthex();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.setDefaultTimeout(UI_TIMEOUT_MS);
     // A Rust panic in the app surfaces here; the tests fail on any.

@@ -155,9 +155,151 @@ fn gap(input: &str, start: usize, end: usize, segments: &mut Vec<Segment>) {
     }
 }
 
+/// Where the parser gave up: the byte range to underline and the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorMark {
+    pub start: usize,
+    pub end: usize,
+    pub message: String,
+}
+
+/// The parse error of `input`, if any, with the token it points at as the marked range (one
+/// character when the token is unknown, an empty range at the end for "unexpected end").
+/// Every feature flag is on: only what no server setting would accept is marked; the server
+/// reports the rest when the query runs.
+pub fn error_mark(input: &str) -> Option<ErrorMark> {
+    if input.trim().is_empty() {
+        return None;
+    }
+    let error = narthex_promql::parse_with(input, &narthex_promql::ParseOptions::all()).err()?;
+    let start = error.offset.min(input.len());
+    let end = lex(input)
+        .tokens
+        .iter()
+        .find(|token| token.start == start && token.end > start)
+        .map(|token| token.end)
+        .or_else(|| input[start..].chars().next().map(|c| start + c.len_utf8()))
+        .unwrap_or(start);
+    Some(ErrorMark {
+        start,
+        end,
+        message: error.to_string(),
+    })
+}
+
+/// The highlighted text as HTML: one `<span>` per classified segment, the error range in a
+/// `<mark>`, and an empty `caret-anchor` span at `caret` whose position the completion list
+/// is placed at. A trailing newline gets a space after it, as a textarea shows an empty last
+/// line.
+pub fn render_html(input: &str, error: Option<&ErrorMark>, caret: Option<usize>) -> String {
+    let segments = highlight(input);
+    let mut cuts: Vec<usize> = segments.iter().flat_map(|s| [s.start, s.end]).collect();
+    if let Some(error) = error {
+        cuts.extend([error.start, error.end]);
+    }
+    cuts.extend(caret);
+    cuts.push(0);
+    cuts.push(input.len());
+    cuts.retain(|&cut| cut <= input.len() && input.is_char_boundary(cut));
+    cuts.sort_unstable();
+    cuts.dedup();
+    let class_at = |position: usize| {
+        segments
+            .iter()
+            .find(|s| s.start <= position && position < s.end)
+            .map_or("", |s| s.class)
+    };
+    let mut html = String::with_capacity(input.len() * 3);
+    for window in cuts.windows(2) {
+        let (start, end) = (window[0], window[1]);
+        if caret == Some(start) {
+            html.push_str(r#"<span class="caret-anchor"></span>"#);
+        }
+        let marked = error.is_some_and(|e| e.start <= start && end <= e.end && e.start < e.end);
+        if marked {
+            html.push_str(r#"<mark class="error-marker">"#);
+        }
+        let class = class_at(start);
+        if !class.is_empty() {
+            html.push_str(&format!(r#"<span class="{class}">"#));
+        }
+        escape_into(&input[start..end], &mut html);
+        if !class.is_empty() {
+            html.push_str("</span>");
+        }
+        if marked {
+            html.push_str("</mark>");
+        }
+    }
+    if caret == Some(input.len()) && !input.is_empty() {
+        html.push_str(r#"<span class="caret-anchor"></span>"#);
+    }
+    if let Some(error) = error.filter(|e| e.start == e.end) {
+        let _ = error;
+        html.push_str(r#"<mark class="error-marker at-end"> </mark>"#);
+    }
+    if input.is_empty() && caret.is_some() {
+        html.push_str(r#"<span class="caret-anchor"></span>"#);
+    }
+    if input.ends_with('\n') {
+        html.push(' ');
+    }
+    html
+}
+
+fn escape_into(text: &str, out: &mut String) {
+    for character in text.chars() {
+        match character {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            other => out.push(other),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_mark_the_token_the_parser_stopped_at() {
+        let mark = error_mark("sum(rate(x[5m]) by (job)").expect("an error");
+        assert_eq!(
+            mark.message,
+            "1:17: parse error: unexpected <by> in aggregation"
+        );
+        assert_eq!((mark.start, mark.end), (16, 18));
+        let unclosed = error_mark("sum(").expect("an error");
+        assert_eq!((unclosed.start, unclosed.end), (4, 4));
+        let mark = error_mark("up + + foo}").expect("an error");
+        assert_eq!(&"up + + foo}"[mark.start..mark.end], "}");
+        assert_eq!(error_mark("rate(x[5m])"), None);
+        assert_eq!(error_mark("  "), None);
+    }
+
+    #[test]
+    fn html_nests_classes_marks_and_the_caret_anchor() {
+        let input = "a<b}";
+        let error = error_mark(input).expect("an error");
+        let html = render_html(input, Some(&error), Some(1));
+        assert_eq!(
+            html,
+            concat!(
+                r#"<span class="tok-metric">a</span><span class="caret-anchor"></span>"#,
+                r#"<span class="tok-operator">&lt;</span><span class="tok-metric">b</span>"#,
+                r#"<mark class="error-marker"><span class="tok-invalid">}</span></mark>"#
+            )
+        );
+        assert_eq!(
+            render_html("up\n", None, Some(3)),
+            r#"<span class="tok-metric">up</span>"#.to_owned()
+                + "\n"
+                + r#"<span class="caret-anchor"></span> "#
+        );
+        assert!(render_html("sum(", error_mark("sum(").as_ref(), None)
+            .ends_with(r#"<mark class="error-marker at-end"> </mark>"#));
+    }
 
     fn classes(input: &str) -> Vec<(&str, &'static str)> {
         highlight(input)

@@ -1,154 +1,178 @@
-//! The expression browser (`/query`, alias `/graph`): an expression input and
-//! the result of running it. The expression lives in the URL, so the URL is
-//! the single source of truth for what is shown and a reload re-runs it.
+//! The expression browser (`/query`, alias `/graph`): any number of panels, each kept in the
+//! URL with Prometheus's parameters. The URL and the panels follow each other: a change to a
+//! panel pushes a history entry, and back/forward or a pasted link set the panels from the URL.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::NavigateOptions;
 
-use crate::api::{self, ApiError, QueryResponse};
-use crate::components::expression_input::ExpressionInput;
-use crate::components::query_error::QueryError;
-use crate::components::result_table::ResultTable;
-const EXPRESSION_KEY: &str = "g0.expr";
-fn panel_url(path: &str, expr: &str) -> String {
-    format!(
-        "{path}?g0.expr={}",
-        crate::percent_encoding::encode_uri_component(expr)
-    )
-}
+use crate::components::panel::Panel;
+use crate::panel_state::{decode_panels, encode_panels, PanelState};
 
-/// The last finished query of the panel.
-#[derive(Clone)]
-enum QueryOutcome {
-    Succeeded {
-        response: QueryResponse,
-        load_time_ms: f64,
-    },
-    Failed(ApiError),
-}
-
-fn now_ms() -> f64 {
-    js_sys::Date::now()
+/// A panel with an identity that survives reordering, so its component (and its result) stays.
+#[derive(Clone, Copy)]
+struct PanelEntry {
+    id: u64,
+    state: RwSignal<PanelState>,
 }
 
 #[component]
 pub fn QueryPage() -> impl IntoView {
-    let query_map = use_query_map();
-    let url_expression =
-        Memo::new(move |_| query_map.with(|query| query.get(EXPRESSION_KEY).unwrap_or_default()));
-    let draft_expression = RwSignal::new(url_expression.get_untracked());
-    // Back/forward and pasted links change the URL under the page; the input follows.
-    Effect::new(move |_| draft_expression.set(url_expression.get()));
+    let location = use_location();
+    let search = location.search;
+    let path = location.pathname;
+    let next_id = StoredValue::new(0u64);
+    // Panel states belong to the page: created in an effect or an event handler they would
+    // otherwise belong to that, and be disposed when it runs again.
+    let page_owner = StoredValue::new(Owner::current());
+    let new_entry = move |state: PanelState| PanelEntry {
+        id: next_id
+            .try_update_value(|id| {
+                *id += 1;
+                *id
+            })
+            .unwrap_or(0),
+        state: match page_owner.get_value() {
+            Some(owner) => owner.with(|| RwSignal::new(state)),
+            None => RwSignal::new(state),
+        },
+    };
+    let from_url = |search: &str| {
+        let panels = decode_panels(search);
+        if panels.is_empty() {
+            vec![PanelState::default()]
+        } else {
+            panels
+        }
+    };
+    let panels = RwSignal::new(
+        from_url(&search.get_untracked())
+            .into_iter()
+            .map(new_entry)
+            .collect::<Vec<_>>(),
+    );
+    let current = move || -> Vec<PanelState> {
+        panels.with(|entries| entries.iter().map(|e| e.state.get()).collect())
+    };
 
-    // Executing the expression already in the URL must still re-run it (fresh
-    // data), which a URL change alone would not trigger.
-    let reruns = RwSignal::new(0_u64);
-    let outcome = RwSignal::new(None::<QueryOutcome>);
-    let executing = RwSignal::new(false);
-    // Answers can arrive out of order; only the newest request may write its result.
-    let newest_request = StoredValue::new(0_u64);
-
+    // URL -> panels (back, forward, pasted links). Panels at the same position keep their
+    // component and only take the new state.
     Effect::new(move |_| {
-        let expression = url_expression.get();
-        reruns.track();
-        let Some(request) = newest_request.try_update_value(|newest| {
-            *newest += 1;
-            *newest
-        }) else {
-            return;
-        };
-        if expression.trim().is_empty() {
-            executing.set(false);
-            outcome.set(None);
+        let wanted = from_url(&search.get());
+        let have = panels.with_untracked(|entries| {
+            entries
+                .iter()
+                .map(|e| e.state.get_untracked())
+                .collect::<Vec<_>>()
+        });
+        if encode_panels(&wanted) == encode_panels(&have) {
             return;
         }
-        executing.set(true);
-        spawn_local(async move {
-            let started_ms = now_ms();
-            let answer = api::instant_query(&expression, started_ms / 1000.0).await;
-            if newest_request.try_get_value() != Some(request) {
-                return;
+        panels.update(|entries| {
+            entries.truncate(wanted.len());
+            for (index, state) in wanted.into_iter().enumerate() {
+                match entries.get(index) {
+                    Some(entry) => {
+                        if entry.state.get_untracked() != state {
+                            entry.state.set(state);
+                        }
+                    }
+                    None => entries.push(new_entry(state)),
+                }
             }
-            executing.set(false);
-            outcome.set(Some(match answer {
-                Ok(response) => QueryOutcome::Succeeded {
-                    response,
-                    load_time_ms: now_ms() - started_ms,
-                },
-                Err(error) => QueryOutcome::Failed(error),
-            }));
         });
     });
 
+    // Panels -> URL: each change becomes a history entry; the first visit without panels in
+    // the URL is replaced rather than pushed, so Back leaves the page.
     let navigate = use_navigate();
-    let page_path = use_location().pathname;
-    let execute = Callback::new(move |()| {
-        let expression = draft_expression.get_untracked();
-        if expression == url_expression.get_untracked() {
-            reruns.update(|count| *count += 1);
-        } else {
-            navigate(
-                &panel_url(&page_path.get_untracked(), &expression),
-                NavigateOptions {
-                    scroll: false,
-                    ..NavigateOptions::default()
-                },
-            );
+    Effect::new(move |_| {
+        let encoded = encode_panels(&current());
+        let shown = search.get_untracked();
+        let shown = shown.trim_start_matches('?');
+        if encoded == shown {
+            return;
         }
+        let replace = decode_panels(shown).is_empty();
+        navigate(
+            &format!("{}?{encoded}", path.get_untracked()),
+            NavigateOptions {
+                replace,
+                scroll: false,
+                ..NavigateOptions::default()
+            },
+        );
     });
 
-    view! {
-        <section class="panel">
-            <ExpressionInput
-                expression=draft_expression
-                on_execute=execute
-                executing=executing
-            />
-            <div class="panel-body" class:stale=move || executing.get()>
-                {move || match outcome.get() {
-                    None if executing.get() => view! { <p class="hint">"Executing…"</p> }.into_any(),
-                    None => {
-                        view! {
-                            <p class="hint">
-                                "Enter a PromQL expression and press Execute, e.g. "
-                                <code>"up"</code>"."
-                            </p>
-                        }
-                            .into_any()
-                    }
-                    Some(QueryOutcome::Failed(error)) => view! { <QueryError error /> }.into_any(),
-                    Some(QueryOutcome::Succeeded { response, load_time_ms }) => {
-                        view! { <QueryResultView response load_time_ms /> }.into_any()
-                    }
-                }}
-            </div>
-        </section>
-    }
-}
+    let add_panel = move |_| {
+        panels.update(|entries| entries.push(new_entry(PanelState::default())));
+    };
+    let copied = RwSignal::new(false);
+    let copy_link = move |_| {
+        let href = window().location().href().unwrap_or_default();
+        let _ = window().navigator().clipboard().write_text(&href);
+        copied.set(true);
+        // The page may be gone by then.
+        set_timeout(
+            move || {
+                copied.try_set(false);
+            },
+            std::time::Duration::from_secs(2),
+        );
+    };
+    let count = Signal::derive(move || panels.with(Vec::len));
 
-/// Summary line, server notes and the table for a successful query.
-#[component]
-fn QueryResultView(response: QueryResponse, load_time_ms: f64) -> impl IntoView {
-    let series_count = response.result.series_count();
-    let has_notes = !response.warnings.is_empty() || !response.infos.is_empty();
-    let notes = response
-        .warnings
-        .into_iter()
-        .map(|warning| ("warning", warning))
-        .chain(response.infos.into_iter().map(|info| ("info", info)))
-        .map(|(kind, text)| view! { <li class=kind>{text}</li> })
-        .collect_view();
     view! {
-        <div class="result-stats" data-testid="result-stats">
-            <span>
-                "Result type: " <code data-testid="result-type">{response.result.result_type()}</code>
-            </span>
-            <span data-testid="series-count">{format!("Series: {series_count}")}</span>
-            <span>{format!("Load time: {} ms", load_time_ms.round())}</span>
+        <div class="query-page">
+            <For
+                each=move || panels.get().into_iter().enumerate()
+                key=|(_, entry)| entry.id
+                children=move |(index, entry)| {
+                    let id = entry.id;
+                    let position = Signal::derive(move || {
+                        panels.with(|all| all.iter().position(|e| e.id == id).unwrap_or(index))
+                    });
+                    view! {
+                        <Panel
+                            state=entry.state
+                            index=position
+                            count=count
+                            on_remove=move |()| {
+                                panels.update(|all| {
+                                    all.retain(|e| e.id != id);
+                                    if all.is_empty() {
+                                        all.push(new_entry(PanelState::default()));
+                                    }
+                                });
+                            }
+                            on_duplicate=move |()| {
+                                panels.update(|all| {
+                                    if let Some(at) = all.iter().position(|e| e.id == id) {
+                                        let copy = new_entry(all[at].state.get_untracked());
+                                        all.insert(at + 1, copy);
+                                    }
+                                });
+                            }
+                            on_move=move |delta: isize| {
+                                panels.update(|all| {
+                                    if let Some(at) = all.iter().position(|e| e.id == id) {
+                                        let to = at as isize + delta;
+                                        if to >= 0 && (to as usize) < all.len() {
+                                            all.swap(at, to as usize);
+                                        }
+                                    }
+                                });
+                            }
+                        />
+                    }
+                }
+            />
+            <div class="page-actions">
+                <button type="button" data-testid="add-panel" on:click=add_panel>"Add panel"</button>
+                <button type="button" data-testid="copy-link" on:click=copy_link>
+                    {move || if copied.get() { "Link copied" } else { "Copy link" }}
+                </button>
+            </div>
         </div>
-        {has_notes.then(|| view! { <ul class="notes">{notes}</ul> })}
-        <ResultTable result=response.result />
     }
 }

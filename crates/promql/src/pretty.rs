@@ -104,7 +104,7 @@ mod tests {
     use super::*;
 
     fn format(query: &str) -> String {
-        prettify(&narthex_promql::parse(query).unwrap())
+        prettify(&crate::parse(query).unwrap())
     }
 
     #[test]
