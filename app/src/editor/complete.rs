@@ -260,12 +260,15 @@ pub struct Candidate {
     pub insert: String,
 }
 
+/// Looks up the "TYPE: HELP" line of a metric name.
+pub type HelpLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Names the editor fetched from the server for the current context.
 #[derive(Clone, Default)]
 pub struct Names<'a> {
     pub metrics: &'a [String],
     /// Metric name to "TYPE: HELP".
-    pub metric_help: Option<&'a dyn Fn(&str) -> Option<String>>,
+    pub metric_help: Option<HelpLookup<'a>>,
     pub labels: &'a [String],
     pub values: &'a [String],
 }
