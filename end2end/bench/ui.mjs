@@ -103,7 +103,7 @@ async function bigGraph(browser) {
   openMetrics += '# EOF\n';
   const narthex = await startNarthex({ openMetrics });
   try {
-    const expr = 'last_over_time(bench_series[10d]) + 10 * sin(time() / 3600)';
+    const expr = 'last_over_time(bench_series[10d]) + 10 * scalar(sin(vector(time() / 3600)))';
     const params = new URLSearchParams({
       'g0.expr': expr,
       'g0.tab': 'graph',
