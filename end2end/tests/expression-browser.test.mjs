@@ -390,6 +390,24 @@ describe('Expression browser', () => {
       await page.mouse.move(box.x + box.width / 2, box.y + 150);
       assert.equal(await page.getByTestId('tooltip-value').innerText(), '1.5 GiB');
     });
+
+    it('refreshes a graph that ends now at the chosen interval, keeping the legend choice', async () => {
+      await page.goto(`${server.baseUrl}/query?g0.expr=demo_value&g0.tab=graph&g0.range_input=1h`);
+      await graphDrawn();
+      await page.getByTestId('legend-item').first().click();
+      let queries = 0;
+      const count = (request) => {
+        if (request.url().includes('/api/v1/query_range')) queries += 1;
+      };
+      page.on('request', count);
+      await page.getByTestId('refresh').selectOption('5');
+      await sleep(11_500);
+      page.off('request', count);
+      assert.ok(queries >= 2 && queries <= 3, `${queries} range queries in 11.5 s at a 5 s refresh`);
+      const hidden = await page.getByTestId('legend-item').evaluateAll((lis) => lis.map((li) => li.classList.contains('hidden')));
+      assert.deepEqual(hidden, [false, true]);
+      await page.getByTestId('refresh').selectOption('0');
+    });
   });
 
   describe('4. shareable URLs', () => {

@@ -220,8 +220,14 @@ pub fn GraphControls(state: RwSignal<PanelState>, refresh_seconds: RwSignal<u32>
     }
 }
 
+/// `hidden` holds the legend keys of the series not drawn; it belongs to the panel, so a
+/// refresh (or auto-refresh) of the query keeps what the user chose to see.
 #[component]
-pub fn GraphView(outcome: GraphOutcome, state: RwSignal<PanelState>) -> impl IntoView {
+pub fn GraphView(
+    outcome: GraphOutcome,
+    state: RwSignal<PanelState>,
+    hidden: RwSignal<HashSet<String>>,
+) -> impl IntoView {
     let settings = Settings::get();
     let series: Vec<GraphSeries> = match &outcome.response {
         Ok(QueryResponse {
@@ -231,7 +237,6 @@ pub fn GraphView(outcome: GraphOutcome, state: RwSignal<PanelState>) -> impl Int
         _ => Vec::new(),
     };
     let series = StoredValue::new(series);
-    let hidden = RwSignal::new(HashSet::<String>::new());
     let canvas = NodeRef::<html::Canvas>::new();
     let frame = NodeRef::<html::Div>::new();
     let geometry = RwSignal::new(None::<ChartGeometry>);
@@ -396,7 +401,12 @@ pub fn GraphView(outcome: GraphOutcome, state: RwSignal<PanelState>) -> impl Int
                             })
                             .unwrap_or(value);
                         let series = visible[index];
-                        ((g.y_of(shown) - y).abs(), series.key.clone(), series.color, value)
+                        (
+                            (g.y_of(shown) - y).abs(),
+                            series.key.clone(),
+                            series.color,
+                            value,
+                        )
                     })
                     .collect()
             });

@@ -63,6 +63,7 @@ pub fn Panel(
     let newest_request = StoredValue::new(0u64);
     let refresh_seconds = RwSignal::new(0u32);
     let explorer_open = RwSignal::new(false);
+    let hidden_series = RwSignal::new(std::collections::HashSet::<String>::new());
     let key = Memo::new(move |_| state.with(query_key));
 
     Effect::new(move |_| {
@@ -256,7 +257,7 @@ pub fn Panel(
                         }
                         Some(Outcome::Graph(graph)) if tab == Tab::Graph => match &graph.response {
                             Err(error) => view! { <QueryError error=error.clone() /> }.into_any(),
-                            Ok(_) => view! { <GraphView outcome=graph state /> }.into_any(),
+                            Ok(_) => view! { <GraphView outcome=graph state hidden=hidden_series /> }.into_any(),
                         },
                         // The previous tab's result while the new one loads.
                         Some(_) => view! { <p class="hint">"Executing…"</p> }.into_any(),

@@ -504,6 +504,16 @@ mod tests {
             .detail
             .starts_with("irate(range-vector) instant-vector — "));
         assert!(!labels.contains(&"http_requests_total"));
+
+        let keywords = candidates(&Context::Expression, "grou", &names);
+        let group_left = keywords.iter().find(|c| c.label == "group_left").unwrap();
+        assert_eq!(group_left.kind, Kind::Keyword);
+        assert_eq!(group_left.insert, "group_left ");
+        let group = keywords.iter().find(|c| c.label == "group").unwrap();
+        assert_eq!(
+            (group.kind, group.insert.as_str()),
+            (Kind::Aggregation, "group(")
+        );
     }
 
     #[test]
