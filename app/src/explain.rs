@@ -16,7 +16,7 @@ pub struct ExplainNode {
     pub title: String,
     /// What it does, in a sentence.
     pub detail: String,
-    /// `vector`, `matrix`, `scalar` or `string`.
+    /// `instant vector`, `range vector`, `scalar` or `string`.
     pub value_type: &'static str,
     pub children: Vec<ExplainNode>,
 }
@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn the_tree_follows_the_query_without_parentheses() {
         let parsed = narthex_promql::parse(
-            r#"sum by (job) (rate(http_requests_total{code="500"}[5m])) / on(job) group_left (2 * x offset 1h)"#,
+            r#"sum by (job) (rate(http_requests_total{code="500"}[5m])) / on(job) group_left () (2 * x offset 1h)"#,
         )
         .unwrap();
         let tree = explain(&parsed);
@@ -160,7 +160,7 @@ mod tests {
             tree.detail,
             "Matches series on (job), many-to-one (group_left)."
         );
-        assert_eq!(tree.value_type, "vector");
+        assert_eq!(tree.value_type, "instant vector");
         let [sum, product] = &tree.children[..] else {
             panic!("{tree:?}")
         };
@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(rate.title, "function: rate()");
         assert!(rate.detail.starts_with("Per-second"));
         assert_eq!(rate.children[0].title, "range selector [5m]");
-        assert_eq!(rate.children[0].value_type, "matrix");
+        assert_eq!(rate.children[0].value_type, "range vector");
         // The parentheses around `2 * x offset 1h` are folded away.
         assert_eq!(product.title, "binary operator *");
         assert_eq!(product.children[0].title, "number literal");
