@@ -5,7 +5,9 @@
 // 2. Time to first result for `up` on a cold load: a fresh browser context (empty cache)
 //    opens the page with `up` in its URL; the clock stops when the result table shows
 //    `up{...job="prometheus"...}`. Median of ROUNDS.
-// 3. Narthex alone: a graph of 500 series x 11,000 points (load, draw, hover frame time).
+// 3. The targets page with 5,000 targets (all on closed ports) in one pool: time from opening
+//    the page to the first hundred rows shown, both servers on the same configuration.
+// 4. Narthex alone: a graph of 500 series x 11,000 points (load, draw, hover frame time).
 //    Prometheus 2.42's classic UI is not run on it.
 //
 // Needs target/release/narthex, dist/ built into it, Debian's prometheus and chromium.
@@ -22,13 +24,20 @@ import { startNarthex } from '../tests/narthex-server.mjs';
 const ROUNDS = Number(process.env.ROUNDS ?? 9);
 const PROMETHEUS_PORT = 19_391;
 
-async function startPrometheus() {
+const selfScrape = (port) =>
+  `global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:${port}']\n`;
+
+// 5,000 targets nobody listens on, scraped every minute, beside the self-scrape.
+const manyTargets = (port) =>
+  `${selfScrape(port)}  - job_name: many\n    scrape_interval: 60s\n    static_configs:\n      - targets: [${Array.from(
+    { length: 5000 },
+    (_, i) => `'127.0.0.1:${20000 + i}'`,
+  ).join(', ')}]\n`;
+
+async function startPrometheus(configText = selfScrape) {
   const dir = await mkdtemp(path.join(tmpdir(), 'prom-ui-bench-'));
   const config = path.join(dir, 'prometheus.yml');
-  await writeFile(
-    config,
-    `global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:${PROMETHEUS_PORT}']\n`,
-  );
+  await writeFile(config, configText(PROMETHEUS_PORT));
   const child = spawn('prometheus', [
     `--config.file=${config}`,
     `--storage.tsdb.path=${path.join(dir, 'data')}`,
@@ -142,6 +151,35 @@ async function bigGraph(browser) {
   }
 }
 
+// Milliseconds from opening `url` until `selector` matches at least `count` elements; median.
+async function timeToRows(browser, url, selector, count) {
+  const times = [];
+  for (let round = 0; round < 5; round++) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const started = Date.now();
+    await page.goto(url);
+    await page.waitForFunction(([s, n]) => document.querySelectorAll(s).length >= n, [selector, count], { timeout: 60_000 });
+    times.push(Date.now() - started);
+    await context.close();
+  }
+  return median(times);
+}
+
+async function manyTargetsPage(browser) {
+  const narthex = await startNarthex({ files: { 'prometheus.yml': manyTargets } });
+  const prometheus = await startPrometheus(manyTargets);
+  try {
+    await Promise.all([waitForUp(narthex.baseUrl), waitForUp(prometheus.baseUrl)]);
+    const narthexMs = await timeToRows(browser, `${narthex.baseUrl}/targets`, '[data-testid=target-row]', 100);
+    const prometheusMs = await timeToRows(browser, `${prometheus.baseUrl}/classic/targets`, 'table tbody tr', 100);
+    return { narthexMs, prometheusMs, ratio: Number((narthexMs / prometheusMs).toFixed(2)) };
+  } finally {
+    await narthex.stop();
+    await prometheus.stop();
+  }
+}
+
 const browser = await launchChromium();
 const narthex = await startNarthex();
 const prometheus = await startPrometheus();
@@ -166,9 +204,13 @@ try {
     `ratios narthex/prometheus: first result ${(summary.narthex.firstResultMs / summary.prometheus.firstResultMs).toFixed(2)}, ` +
       `code gzip ${(summary.narthex.codeGzipBytes / summary.prometheus.codeGzipBytes).toFixed(2)}`,
   );
+} finally {
+  await narthex.stop();
+  await prometheus.stop();
+}
+try {
+  console.log(JSON.stringify({ targets5000: await manyTargetsPage(browser) }, null, 2));
   console.log(JSON.stringify({ bigGraph: await bigGraph(browser) }, null, 2));
 } finally {
   await browser.close();
-  await narthex.stop();
-  await prometheus.stop();
 }

@@ -39,8 +39,10 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Starts narthex with `args` added to its command line; `openMetrics`, when given, is
 // backfilled into the fresh storage first (`narthex tool tsdb create-blocks-from openmetrics`),
-// so a test can graph series whose every sample it knows.
-export async function startNarthex({ args = [], openMetrics = null } = {}) {
+// so a test can graph series whose every sample it knows. `files` are written into a fresh
+// directory first (name -> text, or a function of the port narthex will listen on) and
+// `prometheus.yml` among them is loaded as the configuration.
+export async function startNarthex({ args = [], openMetrics = null, files = {} } = {}) {
   const binary = narthexBinary();
   try {
     await access(binary);
@@ -50,6 +52,12 @@ export async function startNarthex({ args = [], openMetrics = null } = {}) {
   const port = await freeLoopbackPort();
   const storageDir = await mkdtemp(path.join(tmpdir(), 'narthex-e2e-'));
   const listenAddress = `127.0.0.1:${port}`;
+  const extraArgs = [...args];
+  for (const [name, content] of Object.entries(files)) {
+    const text = typeof content === 'function' ? content(port) : content;
+    await writeFile(path.join(storageDir, name), text);
+    if (name === 'prometheus.yml') extraArgs.push(`--config.file=${path.join(storageDir, name)}`);
+  }
   if (openMetrics !== null) {
     const dataFile = path.join(storageDir, 'backfill.om');
     await writeFile(dataFile, openMetrics);
@@ -70,7 +78,7 @@ export async function startNarthex({ args = [], openMetrics = null } = {}) {
     [
       `--web.listen-address=${listenAddress}`,
       `--storage.tsdb.path=${path.join(storageDir, 'data')}`,
-      ...args,
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -8,11 +8,20 @@ use crate::settings::Settings;
 /// Paths that show the expression browser, so its link stays highlighted on
 /// the Prometheus-compatible `/graph` alias too.
 const QUERY_PAGE_PATHS: [&str; 2] = ["/query", "/graph"];
+/// The pages under the Status menu.
+const STATUS_PAGE_PATHS: [&str; 5] = [
+    "/status",
+    "/tsdb-status",
+    "/flags",
+    "/config",
+    "/service-discovery",
+];
 
 #[component]
 pub fn NavBar() -> impl IntoView {
     let settings = Settings::get();
     let pathname = use_location().pathname;
+    let menu = NodeRef::<leptos::html::Details>::new();
     let current_when = move |paths: &'static [&'static str]| {
         move || pathname.with(|path| paths.contains(&path.as_str()).then_some("page"))
     };
@@ -26,6 +35,27 @@ pub fn NavBar() -> impl IntoView {
                 <a href="/query" aria-current=current_when(&QUERY_PAGE_PATHS)>
                     "Query"
                 </a>
+                <a href="/alerts" aria-current=current_when(&["/alerts"])>"Alerts"</a>
+                <a href="/targets" aria-current=current_when(&["/targets"])>"Targets"</a>
+                <a href="/rules" aria-current=current_when(&["/rules"])>"Rules"</a>
+                <details class="nav-menu" data-testid="status-menu" node_ref=menu>
+                    <summary aria-current=current_when(&STATUS_PAGE_PATHS)>"Status"</summary>
+                    // A choice closes the menu; the route changes under it.
+                    <div
+                        class="nav-menu-items"
+                        on:click=move |_| {
+                            if let Some(menu) = menu.get_untracked() {
+                                let _ = menu.remove_attribute("open");
+                            }
+                        }
+                    >
+                        <a href="/status">"Runtime & build information"</a>
+                        <a href="/tsdb-status">"TSDB status"</a>
+                        <a href="/flags">"Command-line flags"</a>
+                        <a href="/config">"Configuration"</a>
+                        <a href="/service-discovery">"Service discovery"</a>
+                    </div>
+                </details>
             </nav>
             <div class="nav-settings">
                 <button

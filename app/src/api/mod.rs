@@ -1,8 +1,11 @@
-//! Typed client for the Prometheus-compatible HTTP API under `/api/v1/`.
+//! Typed client for the Prometheus-compatible HTTP API under `/api/v1/`: queries, names and
+//! metadata here, the targets, rules and status endpoints in [`status`].
 //!
 //! Decoding is kept apart from the network call so that every shape the
 //! server may answer with (including garbage from a proxy in front of it) can
 //! be unit-tested natively; all of it ends up as a value, never a panic.
+
+pub mod status;
 
 use std::fmt;
 
@@ -259,7 +262,7 @@ pub fn range_query_url(expression: &str, start: f64, end: f64, step: f64) -> Str
 }
 
 /// The body and status of a GET of `url`.
-async fn get(url: &str) -> Result<(u16, String), ApiError> {
+pub(crate) async fn get(url: &str) -> Result<(u16, String), ApiError> {
     let response = gloo_net::http::Request::get(url)
         .header("Accept", "application/json")
         .send()

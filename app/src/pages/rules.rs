@@ -1,0 +1,130 @@
+//! `/rules`: every rule group with its interval, last evaluation and evaluation time, and per
+//! rule its health, last error, last evaluation and evaluation time; each expression links to
+//! the expression browser. Search in the URL (`?search=...`).
+
+use leptos::prelude::*;
+
+use crate::api::status::{self, Rule, RuleGroup};
+use crate::components::ops_widgets::{now_ms, AutoRefresh, LabelBadges, LoadError, StateBadge};
+use crate::ops::{format_ago, format_seconds, format_span, matches_search, query_link};
+use crate::url_params::UrlParam;
+
+#[component]
+pub fn RulesPage() -> impl IntoView {
+    let tick = RwSignal::new(0u64);
+    let data = LocalResource::new(move || {
+        tick.track();
+        status::rules(false)
+    });
+    let search = UrlParam::new("search");
+    view! {
+        <section class="ops-page" data-testid="rules-page">
+            <h1>"Rules"</h1>
+            <div class="ops-toolbar">
+                <input
+                    type="search"
+                    class="ops-search"
+                    placeholder="Filter by name or expression"
+                    data-testid="rules-search"
+                    prop:value=move || search.get()
+                    on:input=move |event| search.set(&event_target_value(&event))
+                />
+                <AutoRefresh tick />
+            </div>
+            {move || match data.get() {
+                None => view! { <p class="hint">"Loading…"</p> }.into_any(),
+                Some(Err(error)) => view! { <LoadError error /> }.into_any(),
+                Some(Ok(groups)) if groups.groups.is_empty() => {
+                    view! { <p class="hint">"No rule groups are loaded."</p> }.into_any()
+                }
+                Some(Ok(groups)) => {
+                    let now = now_ms();
+                    let text = search.get();
+                    groups
+                        .groups
+                        .into_iter()
+                        .map(|group| view! { <Group group now text=text.clone() /> })
+                        .collect_view()
+                        .into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Group(group: RuleGroup, now: i64, text: String) -> impl IntoView {
+    let rules: Vec<Rule> = group
+        .rules
+        .into_iter()
+        .filter(|rule| {
+            let (name, query) = match rule {
+                Rule::Alerting(r) => (&r.name, &r.query),
+                Rule::Recording(r) => (&r.name, &r.query),
+            };
+            matches_search(&text, &Default::default(), [name.as_str(), query.as_str()])
+        })
+        .collect();
+    view! {
+        <div class="rule-group" data-testid="rule-group">
+            <h2>
+                <span class="group-name" data-testid="group-name">{group.name}</span>
+                <span class="group-file">{group.file}</span>
+            </h2>
+            <div class="group-stats">
+                <span data-testid="group-interval">{format!("Interval: {}", format_span((group.interval * 1000.0) as i64))}</span>
+                <span title=group.last_evaluation.clone()>{format!("Last evaluation: {}", format_ago(now, &group.last_evaluation))}</span>
+                <span>{format!("Evaluation time: {}", format_seconds(group.evaluation_time))}</span>
+            </div>
+            <div class="table-scroll">
+                <table class="ops-table">
+                    <thead>
+                        <tr><th>"Rule"</th><th>"Health"</th><th>"Error"</th><th>"Last evaluation"</th><th>"Evaluation time"</th></tr>
+                    </thead>
+                    <tbody>
+                        {rules.into_iter().map(|rule| view! { <RuleRow rule now /> }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn RuleRow(rule: Rule, now: i64) -> impl IntoView {
+    let (kind, name, query, labels, health, error, last, took) = match rule {
+        Rule::Alerting(r) => (
+            "alert",
+            r.name,
+            r.query,
+            r.labels,
+            r.health,
+            r.last_error,
+            r.last_evaluation,
+            r.evaluation_time,
+        ),
+        Rule::Recording(r) => (
+            "record",
+            r.name,
+            r.query,
+            r.labels,
+            r.health,
+            r.last_error,
+            r.last_evaluation,
+            r.evaluation_time,
+        ),
+    };
+    view! {
+        <tr data-testid="rule-row">
+            <td class="rule-cell">
+                <div><span class="rule-key">{format!("{kind}: ")}</span><span class="rule-name" data-testid="rule-name">{name}</span></div>
+                <div><span class="rule-key">"expr: "</span><a class="rule-expr" data-testid="rule-expr" href=query_link(&query)>{query.clone()}</a></div>
+                {(!labels.is_empty()).then(|| view! { <div><LabelBadges labels /></div> })}
+            </td>
+            <td><StateBadge state=health /></td>
+            <td class="target-error" data-testid="rule-error">{error}</td>
+            <td title=last.clone()>{format_ago(now, &last)}</td>
+            <td>{format_seconds(took)}</td>
+        </tr>
+    }
+}
