@@ -7,6 +7,9 @@ use leptos_router::NavigateOptions;
 
 use crate::percent_encoding::encode_uri_component;
 
+/// The router's navigate function, shareable between copies of a `UrlParam`.
+type Navigate = std::sync::Arc<dyn Fn(&str, NavigateOptions) + Send + Sync>;
+
 /// A query parameter as a signal, with a setter that writes it back (an empty value removes it).
 #[derive(Clone, Copy)]
 pub struct UrlParam {
@@ -14,7 +17,7 @@ pub struct UrlParam {
     name: &'static str,
     search: Memo<String>,
     path: Memo<String>,
-    navigate: StoredValue<std::sync::Arc<dyn Fn(&str, NavigateOptions) + Send + Sync>>,
+    navigate: StoredValue<Navigate>,
 }
 
 impl UrlParam {
