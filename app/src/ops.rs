@@ -19,7 +19,11 @@ pub fn format_ago(now_ms: i64, timestamp: &str) -> String {
 /// A span of time as `4.2s`, `15s`, `3m 5s`, `2h`, `2h 10m`, `3d 4h`: two units at most, a
 /// zero second unit left out.
 pub fn format_span(ms: i64) -> String {
-    let seconds = ms / 1000;
+    let seconds = if ms >= 59_950 {
+        (ms + 500) / 1000
+    } else {
+        ms / 1000
+    };
     let pair = |major: i64, major_unit: &str, minor: i64, minor_unit: &str| {
         if minor == 0 {
             format!("{major}{major_unit}")
@@ -27,7 +31,8 @@ pub fn format_span(ms: i64) -> String {
             format!("{major}{major_unit} {minor}{minor_unit}")
         }
     };
-    if ms < 60_000 {
+    // Rounded to tenths first, so 59.96 s reads as 1m, not 60.0s.
+    if (ms + 50) / 100 < 600 {
         if ms % 1000 == 0 {
             format!("{seconds}s")
         } else {
@@ -115,6 +120,8 @@ mod tests {
         assert_eq!(format_span(15_000), "15s");
         assert_eq!(format_span(3_600_000), "1h");
         assert_eq!(format_span(120_000), "2m");
+        assert_eq!(format_span(59_960), "1m");
+        assert_eq!(format_span(59_900), "59.9s");
         assert_eq!(format_seconds(0.0042), "4.2ms");
     }
 

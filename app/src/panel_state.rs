@@ -36,11 +36,41 @@ pub enum DisplayMode {
     Stacked,
 }
 
+/// How many points an automatic step aims at, as Prometheus 3's `res_density`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Density {
+    /// The range over 100.
+    Low,
+    /// The range over 250 (Prometheus 2's only choice).
+    #[default]
+    Medium,
+    /// The range over 750.
+    High,
+}
+
+impl Density {
+    fn as_str(self) -> &'static str {
+        match self {
+            Density::Low => "low",
+            Density::Medium => "medium",
+            Density::High => "high",
+        }
+    }
+
+    fn points(self) -> i64 {
+        match self {
+            Density::Low => 100,
+            Density::Medium => 250,
+            Density::High => 750,
+        }
+    }
+}
+
 /// The step of a graph's range query.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Resolution {
-    /// About 250 points across the range, as Prometheus's UI chooses it.
-    Auto,
+    /// A step chosen from the range, as Prometheus's UI chooses it.
+    Auto(Density),
     /// A fixed step in seconds.
     Fixed(f64),
 }
@@ -72,7 +102,7 @@ impl Default for PanelState {
             tab: Tab::Table,
             range_ms: DEFAULT_RANGE_MS,
             end_ms: None,
-            resolution: Resolution::Auto,
+            resolution: Resolution::Auto(Density::Medium),
             display_mode: DisplayMode::Lines,
             show_tree: false,
         }
@@ -81,12 +111,12 @@ impl Default for PanelState {
 
 impl PanelState {
     /// The step of the graph's range query in milliseconds: the fixed one, or the range over
-    /// 250 rounded down to whole seconds (at least 1 s) as Prometheus's UI computes it; never
-    /// more than `MAX_POINTS` points.
+    /// the density's number of points rounded down to whole seconds (at least 1 s) as
+    /// Prometheus's UI computes it; never more than `MAX_POINTS` points.
     pub fn step_ms(&self) -> i64 {
         let wanted = match self.resolution {
             Resolution::Fixed(seconds) => (seconds * 1000.0).round() as i64,
-            Resolution::Auto => (self.range_ms / 250_000).max(1) * 1000,
+            Resolution::Auto(density) => (self.range_ms / (density.points() * 1000)).max(1) * 1000,
         };
         let smallest_allowed = (self.range_ms + MAX_POINTS - 1) / MAX_POINTS;
         wanted.max(smallest_allowed).max(1)
@@ -162,7 +192,13 @@ pub fn decode_panels(query: &str) -> Vec<PanelState> {
             }
         }
         match get(index, "res_type") {
-            Some("auto") => panel.resolution = Resolution::Auto,
+            Some("auto") => {
+                panel.resolution = Resolution::Auto(match get(index, "res_density") {
+                    Some("low") => Density::Low,
+                    Some("high") => Density::High,
+                    _ => Density::Medium,
+                })
+            }
             Some("fixed" | "custom") => {
                 if let Some(step) = get(index, "res_step").and_then(|s| s.parse::<f64>().ok()) {
                     if step > 0.0 {
@@ -197,9 +233,9 @@ pub fn encode_panels(panels: &[PanelState]) -> String {
         }
         add("range_input", &format_duration(panel.range_ms));
         match panel.resolution {
-            Resolution::Auto => {
+            Resolution::Auto(density) => {
                 add("res_type", "auto");
-                add("res_density", "medium");
+                add("res_density", density.as_str());
             }
             Resolution::Fixed(step) => {
                 add("res_type", "fixed");
@@ -372,6 +408,16 @@ mod tests {
         assert!(query.contains("&g0.range_input=1h30m&g0.res_type=fixed&g0.res_step=15&g0.step_input=15&g0.display_mode=stacked&g0.stacked=1&"), "{query}");
         assert!(query.contains("&g1.tab=table&g1.range_input=1h&g1.res_type=auto&g1.res_density=medium&g1.display_mode=lines"), "{query}");
         assert_eq!(decode_panels(&query), panels);
+    }
+
+    #[test]
+    fn densities_decode_encode_and_set_the_step() {
+        let panels = decode_panels("g0.expr=up&g0.range_input=1h&g0.res_type=auto&g0.res_density=high&g1.expr=up&g1.res_type=auto&g1.res_density=low");
+        assert_eq!(panels[0].resolution, Resolution::Auto(Density::High));
+        assert_eq!(panels[0].step_ms(), 4_000);
+        assert_eq!(panels[1].step_ms(), 36_000);
+        assert!(encode_panels(&panels).contains("g0.res_type=auto&g0.res_density=high"));
+        assert_eq!(decode_panels(&encode_panels(&panels)), panels);
     }
 
     #[test]

@@ -138,7 +138,13 @@ describe('Expression browser', () => {
       await first.waitFor();
       assert.match(await first.innerText(), /demo_value/);
       await shot('editor-completion-metric');
+      // Enter runs what was typed; Tab (or Enter after moving through the list) completes.
       await input().press('Enter');
+      await page.waitForURL((url) => url.searchParams.get('g0.expr') === 'demo_va');
+      assert.equal(await input().inputValue(), 'demo_va');
+      await input().pressSequentially('l');
+      await page.getByTestId('completion').first().waitFor();
+      await input().press('Tab');
       assert.equal(await input().inputValue(), 'demo_value');
 
       await input().pressSequentially('{');
@@ -165,7 +171,7 @@ describe('Expression browser', () => {
         /^histogram_quantile\(scalar, instant-vector\) instant-vector — .+/,
       );
       await shot('editor-completion-function');
-      await input().press('Enter');
+      await input().press('Tab');
       assert.equal(await input().inputValue(), 'histogram_quantile(');
 
       // Inside brackets: durations; in a by (...) list: label names.
@@ -262,7 +268,9 @@ describe('Expression browser', () => {
     });
 
     it('explains a query as a tree whose nodes run on their own', async () => {
-      await page.goto(`${server.baseUrl}/query?g0.expr=${encodeURIComponent('sum by (instance) (rate(demo_value[5m]))')}&g0.tab=explain`);
+      await page.goto(
+        `${server.baseUrl}/query?g0.expr=${encodeURIComponent('sum by (instance) (rate(demo_value[5m]))')}&g0.tab=explain&g0.moment_input=${encodeURIComponent(utcText(END_S))}`,
+      );
       const titles = await page.getByTestId('explain-title').allInnerTexts();
       assert.deepEqual(titles, ['aggregation: sum by (instance)', 'function: rate()', 'range selector [5m]']);
       const rateNode = page.getByTestId('explain-node').nth(1);
@@ -334,6 +342,7 @@ describe('Expression browser', () => {
       assert.deepEqual(await hidden(), [false, true]);
       const box = await page.getByTestId('graph-canvas').boundingBox();
       await page.mouse.move(box.x + box.width / 2, box.y + 150);
+      await page.getByTestId('tooltip-row').first().waitFor();
       assert.equal(await page.getByTestId('tooltip-row').count(), 1);
       await items.first().click();
       assert.deepEqual(await hidden(), [false, false]);
@@ -341,12 +350,26 @@ describe('Expression browser', () => {
       assert.deepEqual(await hidden(), [false, true]);
       await items.nth(1).click({ modifiers: ['Control'] });
       assert.deepEqual(await hidden(), [false, false]);
-      // Colours stay with the series: the same after a refresh of the query.
-      const swatches = () => page.locator('[data-testid=legend-item] .swatch').evaluateAll((s) => s.map((e) => e.style.background));
-      const before = await swatches();
-      await page.getByTestId('execute').click();
+      // Colours stay with the series, not with their position: b keeps its colour when it is
+      // the only series of another query.
+      const swatchOf = async (name) =>
+        page.getByTestId('legend-item').filter({ hasText: name }).locator('.swatch').evaluate((e) => e.style.background);
+      const colourOfB = await swatchOf('instance="b"');
+      assert.notEqual(await swatchOf('instance="a"'), colourOfB);
+      await page.goto(graphUrl(server, 'demo_value{instance="b"}'));
       await graphDrawn();
-      assert.deepEqual(await swatches(), before);
+      assert.equal(await page.getByTestId('legend-item').count(), 1);
+      assert.equal(await swatchOf('instance="b"'), colourOfB);
+    });
+
+    it('keeps text not yet executed when the range changes', async () => {
+      await page.goto(graphUrl(server, 'demo_value'));
+      await graphDrawn();
+      await input().fill('demo_value * 3');
+      await page.getByTestId('range-longer').click();
+      await page.waitForURL((url) => url.searchParams.get('g0.range_input') === '3h');
+      assert.equal(await input().inputValue(), 'demo_value * 3');
+      assert.equal(urlParam('g0.expr'), 'demo_value');
     });
 
     it('stacks series, changes range and resolution, and survives NaN and Inf', async () => {
@@ -462,6 +485,18 @@ describe('Expression browser', () => {
       for (const [name, value] of [['g0.tab', 'graph'], ['g0.display_mode', 'stacked'], ['g0.stacked', '1'], ['g0.res_type', 'fixed'], ['g0.res_step', '60'], ['g0.step_input', '60']]) {
         assert.equal(urlParam(name), value, name);
       }
+    });
+
+    it('keeps the query in the history when leaving for another page', async () => {
+      await page.goto(`${server.baseUrl}/query?g0.expr=demo_value&g0.tab=table`);
+      await page.getByTestId('result-table').waitFor();
+      await page.getByRole('navigation').getByRole('link', { name: 'Alerts', exact: true }).click();
+      await page.waitForURL((url) => url.pathname === '/alerts');
+      await page.getByTestId('alerts-page').waitFor();
+      assert.equal(new URL(page.url()).search, '');
+      await page.goBack();
+      await page.waitForURL((url) => url.pathname === '/query' && url.searchParams.get('g0.expr') === 'demo_value');
+      assert.equal(await input().inputValue(), 'demo_value');
     });
 
     it('copies the link, and back and forward restore the state', async () => {

@@ -101,8 +101,19 @@ describe('Operations pages', () => {
     page.on('console', (message) => {
       if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) pageErrors.push(message.text());
     });
-    // The first scrapes and evaluations (every second) before anything is asserted.
-    await sleep(3_000);
+    // The first scrapes and rule evaluations (every second) before anything is asserted.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const targets = await (await fetch(`${server.baseUrl}/api/v1/targets?state=active`)).json();
+      const rulesNow = await (await fetch(`${server.baseUrl}/api/v1/rules`)).json();
+      const up = (job) => targets.data.activeTargets.some((t) => t.labels.job === job && t.health === 'up');
+      const evaluated = rulesNow.data.groups[0]?.rules.every((r) => r.health === 'ok' && !r.lastEvaluation.startsWith('0001'));
+      const firing = rulesNow.data.groups[0]?.rules.some((r) => r.name === 'AlwaysFiring' && r.state === 'firing');
+      const downs = targets.data.activeTargets.filter((t) => t.labels.job === 'relabeled' && t.health === 'down');
+      if (up('narthex') && up('exporter') && evaluated && firing && downs.length === 1) break;
+      assert.ok(Date.now() < deadline, 'targets and rules not ready after 30 s');
+      await sleep(250);
+    }
   });
 
   after(async () => {

@@ -63,6 +63,9 @@ pub struct Targets {
     pub active_targets: Vec<ActiveTarget>,
     #[serde(default)]
     pub dropped_targets: Vec<DroppedTarget>,
+    /// Per pool, how many were dropped in all: `keep_dropped_targets` may list fewer.
+    #[serde(default)]
+    pub dropped_target_counts: Option<BTreeMap<String, usize>>,
 }
 
 /// An alert of an alerting rule.
@@ -250,6 +253,7 @@ mod tests {
         assert_eq!(targets.active_targets[0].health, "up");
         assert_eq!(targets.active_targets[0].last_scrape_duration, 0.0042);
         assert_eq!(targets.dropped_targets[0].pool(), "node");
+        assert_eq!(targets.dropped_target_counts.unwrap()["node"], 1);
     }
 
     #[test]

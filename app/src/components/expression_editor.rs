@@ -47,6 +47,9 @@ pub fn ExpressionEditor(
     let caret = RwSignal::new(0usize);
     let completion_open = RwSignal::new(false);
     let selected = RwSignal::new(0usize);
+    // Enter takes a completion only once the user moved through the list; otherwise it runs
+    // the expression as typed (typing `node_load1` must not run `node_load15`). Tab always takes.
+    let navigated = RwSignal::new(false);
     let popup_position = RwSignal::new((0.0, 0.0));
     let history_open = RwSignal::new(false);
 
@@ -149,7 +152,12 @@ pub fn ExpressionEditor(
         let (_, start, _) = context.get_untracked();
         let end = caret.get_untracked();
         let mut text = expression.get_untracked();
-        if start > end || end > text.len() {
+        if start > end
+            || end > text.len()
+            || !text.is_char_boundary(start)
+            || !text.is_char_boundary(end)
+        {
+            completion_open.set(false);
             return;
         }
         text.replace_range(start..end, &candidate.insert);
@@ -162,6 +170,7 @@ pub fn ExpressionEditor(
         }
         expression.set(text);
         caret.set(new_caret);
+        navigated.set(false);
         // A function or aggregation continues with its argument; anything else is done.
         let continues = candidate.insert.ends_with('(');
         completion_open.set(continues);
@@ -182,6 +191,7 @@ pub fn ExpressionEditor(
         });
         completion_open.set(typed);
         selected.set(0);
+        navigated.set(false);
         if typed {
             place_popup();
         }
@@ -191,6 +201,7 @@ pub fn ExpressionEditor(
         match event.key().as_str() {
             "ArrowDown" | "ArrowUp" if open => {
                 event.prevent_default();
+                navigated.set(true);
                 let count = suggestions.with_untracked(Vec::len);
                 selected.update(|index| {
                     *index = if event.key() == "ArrowDown" {
@@ -200,7 +211,15 @@ pub fn ExpressionEditor(
                     }
                 });
             }
-            "Enter" | "Tab" if open && !event.shift_key() => {
+            "Tab" if open && !event.shift_key() => {
+                event.prevent_default();
+                if let Some(candidate) =
+                    suggestions.with_untracked(|all| all.get(selected.get_untracked()).cloned())
+                {
+                    accept(&candidate);
+                }
+            }
+            "Enter" if open && navigated.get_untracked() && !event.shift_key() => {
                 event.prevent_default();
                 if let Some(candidate) =
                     suggestions.with_untracked(|all| all.get(selected.get_untracked()).cloned())

@@ -12,7 +12,7 @@ use crate::api::{ApiError, QueryResponse, QueryResult};
 use crate::graph::chart::{draw, ChartGeometry, ChartRequest, ChartTheme};
 use crate::graph::data::{graph_series, stack, values_at, GraphSeries};
 use crate::graph::ticks::{format_value, unit_of};
-use crate::panel_state::{DisplayMode, PanelState, Resolution};
+use crate::panel_state::{Density, DisplayMode, PanelState, Resolution};
 use crate::settings::{self, Settings};
 
 /// A finished range query and the window it was asked for.
@@ -81,7 +81,7 @@ pub fn GraphControls(state: RwSignal<PanelState>, refresh_seconds: RwSignal<u32>
         })
     };
     let step_text = move || match state.with(|s| s.resolution) {
-        Resolution::Auto => String::new(),
+        Resolution::Auto(_) => String::new(),
         Resolution::Fixed(seconds) => {
             narthex_model::duration::format_duration((seconds * 1000.0) as i64)
         }
@@ -170,14 +170,18 @@ pub fn GraphControls(state: RwSignal<PanelState>, refresh_seconds: RwSignal<u32>
                     on:change=move |event| {
                         let text = event_target_value(&event);
                         let text = text.trim();
+                        let auto = match state.with_untracked(|s| s.resolution) {
+                            Resolution::Auto(density) => Resolution::Auto(density),
+                            Resolution::Fixed(_) => Resolution::Auto(Density::Medium),
+                        };
                         let resolution = if text.is_empty() {
-                            Resolution::Auto
+                            auto
                         } else if let Ok(ms) = narthex_model::duration::parse_duration(text) {
                             Resolution::Fixed(ms as f64 / 1000.0)
                         } else if let Ok(seconds) = text.parse::<f64>() {
                             Resolution::Fixed(seconds)
                         } else {
-                            Resolution::Auto
+                            auto
                         };
                         state.update(|s| s.resolution = resolution);
                     }
@@ -245,7 +249,8 @@ pub fn GraphView(
     let width = RwSignal::new(0.0f64);
     let draw_error = RwSignal::new(None::<String>);
     let (start_ms, end_ms, step_ms) = (outcome.start_ms, outcome.end_ms, outcome.step_ms);
-    let stacked = state.with_untracked(|s| s.display_mode == DisplayMode::Stacked);
+    // Lines or stacked is redrawn here, without a new query.
+    let stacked = Memo::new(move |_| state.with(|s| s.display_mode == DisplayMode::Stacked));
 
     // What is drawn: visible series, stacked when asked (legend order is the result's order).
     let drawn = Memo::new(move |_| {
@@ -256,7 +261,7 @@ pub fn GraphView(
                 .cloned()
                 .collect()
         });
-        if stacked {
+        if stacked.get() {
             stack(&visible)
         } else {
             visible
@@ -297,7 +302,7 @@ pub fn GraphView(
             start_ms,
             end_ms,
             step_ms,
-            stacked,
+            stacked: stacked.get(),
             unit: unit.get(),
             offset_minutes: &offset,
             theme: &theme,
@@ -475,13 +480,16 @@ pub fn GraphView(
         Err(_) => Vec::new(),
     };
     let stats = outcome.response.as_ref().ok().and_then(|r| r.stats);
+    // Every series' key once, shared by the legend entries.
+    let keys: std::sync::Arc<Vec<String>> =
+        std::sync::Arc::new(series.with_value(|all| all.iter().map(|s| s.key.clone()).collect()));
     let legend = move || {
         series.with_value(|all| {
             all.iter()
                 .map(|one| {
                     let key = one.key.clone();
                     let key_for_click = key.clone();
-                    let keys: Vec<String> = all.iter().map(|s| s.key.clone()).collect();
+                    let keys = keys.clone();
                     let is_hidden = {
                         let key = key.clone();
                         move || hidden.with(|h| h.contains(&key))
@@ -501,8 +509,10 @@ pub fn GraphView(
                                             hidden.insert(key);
                                         }
                                     } else {
+                                        // Isolated: this one shown, every other one of this
+                                        // result hidden.
                                         let isolated = !hidden.contains(&key)
-                                            && hidden.len() + 1 == keys.len();
+                                            && keys.iter().all(|k| *k == key || hidden.contains(k));
                                         hidden.clear();
                                         if !isolated {
                                             hidden.extend(keys.iter().filter(|k| **k != key).cloned());

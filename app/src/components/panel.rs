@@ -55,7 +55,12 @@ pub fn Panel(
     let settings = Settings::get();
     let draft = RwSignal::new(state.with_untracked(|s| s.expr.clone()));
     // Back/forward and shared links change the state under the panel; the editor follows.
-    Effect::new(move |_| draft.set(state.with(|s| s.expr.clone())));
+    // Only the expression: a range or zoom change must not overwrite text not yet executed.
+    let committed_expr = Memo::new(move |_| state.with(|s| s.expr.clone()));
+    Effect::new(move |_| draft.set(committed_expr.get()));
+    // The views rebuild when the tab changes, not on every change of the panel's state (which
+    // would take the focus from the time inputs and re-decode the graph's series).
+    let tab = Memo::new(move |_| state.with(|s| s.tab));
 
     let reruns = RwSignal::new(0u64);
     let outcome = RwSignal::new(None::<Outcome>);
@@ -64,6 +69,14 @@ pub fn Panel(
     let refresh_seconds = RwSignal::new(0u32);
     let explorer_open = RwSignal::new(false);
     let hidden_series = RwSignal::new(std::collections::HashSet::<String>::new());
+    // Series hidden in the legend are those of one expression.
+    Effect::new(move |previous: Option<String>| {
+        let expr = committed_expr.get();
+        if previous.is_some_and(|previous| previous != expr) {
+            hidden_series.set(std::collections::HashSet::new());
+        }
+        expr
+    });
     let key = Memo::new(move |_| state.with(query_key));
 
     Effect::new(move |_| {
@@ -213,7 +226,7 @@ pub fn Panel(
                 {tab_button(Tab::Explain, "Explain")}
             </div>
             <div class="panel-body" class:stale=move || executing.get()>
-                {move || match state.with(|s| s.tab) {
+                {move || match tab.get() {
                     Tab::Table => view! {
                         <div class="graph-controls">
                             <div class="control-group">
@@ -240,7 +253,7 @@ pub fn Panel(
                     Tab::Explain => ().into_any(),
                 }}
                 {move || {
-                    let tab = state.with(|s| s.tab);
+                    let tab = tab.get();
                     if tab == Tab::Explain {
                         return view! { <ExplainView state /> }.into_any();
                     }

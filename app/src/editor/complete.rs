@@ -28,7 +28,11 @@ pub enum Context {
 
 /// The context at `caret` (a byte offset) and the start of the text the completion replaces.
 pub fn context_at(text: &str, caret: usize) -> (Context, usize) {
-    let caret = caret.min(text.len());
+    let mut caret = caret.min(text.len());
+    // A caret read before the text changed under it may fall inside a character.
+    while !text.is_char_boundary(caret) {
+        caret -= 1;
+    }
     let before = &text[..caret];
     let mut scanner = Scanner::default();
     let mut chars = before.char_indices().peekable();

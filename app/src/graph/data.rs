@@ -3,6 +3,8 @@
 //! stacking, reduction to at most a few points per pixel column, and the lookup behind the
 //! hover tooltip.
 
+use std::sync::Arc;
+
 use crate::api::RangeSeries;
 use crate::series_format::{format_series, Labels, METRIC_NAME_LABEL};
 
@@ -14,8 +16,9 @@ pub struct GraphSeries {
     pub key: String,
     pub labels: Labels,
     pub color: &'static str,
-    /// `(Unix ms, value)` in time order; non-finite values are kept and drawn as gaps.
-    pub points: Vec<(i64, f64)>,
+    /// `(Unix ms, value)` in time order; non-finite values are kept and drawn as gaps. Shared,
+    /// so that copies of a series (the drawn set, the tooltip's) cost nothing per point.
+    pub points: Arc<Vec<(i64, f64)>>,
 }
 
 impl GraphSeries {
@@ -52,16 +55,18 @@ pub fn graph_series(series: &[RangeSeries]) -> Vec<GraphSeries> {
                 color: color_for(&key),
                 key,
                 labels: series.metric.clone(),
-                points: series
-                    .values
-                    .iter()
-                    .map(|pair| {
-                        (
-                            (pair.timestamp_seconds() * 1000.0).round() as i64,
-                            parse_value(pair.value()),
-                        )
-                    })
-                    .collect(),
+                points: Arc::new(
+                    series
+                        .values
+                        .iter()
+                        .map(|pair| {
+                            (
+                                (pair.timestamp_seconds() * 1000.0).round() as i64,
+                                parse_value(pair.value()),
+                            )
+                        })
+                        .collect(),
+                ),
             }
         })
         .collect()
@@ -97,7 +102,7 @@ pub fn stack(series: &[GraphSeries]) -> Vec<GraphSeries> {
                 })
                 .collect();
             GraphSeries {
-                points,
+                points: Arc::new(points),
                 ..one.clone()
             }
         })
@@ -249,7 +254,7 @@ mod tests {
             key: key.to_owned(),
             labels: Labels::new(),
             color: color_for(key),
-            points: points.to_vec(),
+            points: Arc::new(points.to_vec()),
         }
     }
 
@@ -279,7 +284,7 @@ mod tests {
         ]);
         assert_eq!(stacked[0].points[..2], [(0, 1.0), (10, 2.0)]);
         assert!(stacked[0].points[2].1.is_nan());
-        assert_eq!(stacked[1].points, [(0, 4.0), (10, 6.0), (20, 5.0)]);
+        assert_eq!(*stacked[1].points, [(0, 4.0), (10, 6.0), (20, 5.0)]);
     }
 
     #[test]

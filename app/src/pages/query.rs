@@ -55,10 +55,18 @@ pub fn QueryPage() -> impl IntoView {
         panels.with(|entries| entries.iter().map(|e| e.state.get()).collect())
     };
 
+    // The location is the router's, not this page's: while a navigation to another page is
+    // under way this page still sees the new URL, which is none of its business.
+    let on_this_page = move || path.with_untracked(|path| path == "/query" || path == "/graph");
+
     // URL -> panels (back, forward, pasted links). Panels at the same position keep their
     // component and only take the new state.
     Effect::new(move |_| {
-        let wanted = from_url(&search.get());
+        let search = search.get();
+        if !on_this_page() {
+            return;
+        }
+        let wanted = from_url(&search);
         let have = panels.with_untracked(|entries| {
             entries
                 .iter()
@@ -83,17 +91,22 @@ pub fn QueryPage() -> impl IntoView {
         });
     });
 
-    // Panels -> URL: each change becomes a history entry; the first visit without panels in
-    // the URL is replaced rather than pushed, so Back leaves the page.
+    // Panels -> URL: each change becomes a history entry. A URL that only says the same thing
+    // differently (no panels yet, a Prometheus 2 link, other escaping) is replaced instead, so
+    // Back does not show the same state twice.
     let navigate = use_navigate();
     Effect::new(move |_| {
         let encoded = encode_panels(&current());
+        if !on_this_page() {
+            return;
+        }
         let shown = search.get_untracked();
         let shown = shown.trim_start_matches('?');
         if encoded == shown {
             return;
         }
-        let replace = decode_panels(shown).is_empty();
+        let shown_panels = decode_panels(shown);
+        let replace = shown_panels.is_empty() || encode_panels(&shown_panels) == encoded;
         navigate(
             &format!("{}?{encoded}", path.get_untracked()),
             NavigateOptions {

@@ -43,6 +43,8 @@ pub fn RulesPage() -> impl IntoView {
                     groups
                         .groups
                         .into_iter()
+                        // A search shows only the groups with a matching rule.
+                        .filter(|group| group.rules.iter().any(|rule| rule_matches(rule, &text)))
                         .map(|group| view! { <Group group now text=text.clone() /> })
                         .collect_view()
                         .into_any()
@@ -52,18 +54,21 @@ pub fn RulesPage() -> impl IntoView {
     }
 }
 
+/// Whether the search text is in the rule's name or expression.
+fn rule_matches(rule: &Rule, text: &str) -> bool {
+    let (name, query) = match rule {
+        Rule::Alerting(r) => (&r.name, &r.query),
+        Rule::Recording(r) => (&r.name, &r.query),
+    };
+    matches_search(text, &Default::default(), [name.as_str(), query.as_str()])
+}
+
 #[component]
 fn Group(group: RuleGroup, now: i64, text: String) -> impl IntoView {
     let rules: Vec<Rule> = group
         .rules
         .into_iter()
-        .filter(|rule| {
-            let (name, query) = match rule {
-                Rule::Alerting(r) => (&r.name, &r.query),
-                Rule::Recording(r) => (&r.name, &r.query),
-            };
-            matches_search(&text, &Default::default(), [name.as_str(), query.as_str()])
-        })
+        .filter(|rule| rule_matches(rule, &text))
         .collect();
     view! {
         <div class="rule-group" data-testid="rule-group">

@@ -36,14 +36,18 @@ pub fn ServiceDiscoveryPage() -> impl IntoView {
     let search = UrlParam::new("search");
     let shown = RwSignal::new(std::collections::HashMap::<String, usize>::new());
 
+    // Per pool: its targets, and how many were dropped in all (more than listed when the
+    // pool sets `keep_dropped_targets`).
     let pools = move || {
         let answer = data.get()?;
         Some(answer.map(|targets| {
-            let mut pools: BTreeMap<String, Vec<Discovered>> = BTreeMap::new();
+            let dropped_counts = targets.dropped_target_counts.clone().unwrap_or_default();
+            let mut pools: BTreeMap<String, (Vec<Discovered>, usize)> = BTreeMap::new();
             for target in targets.active_targets {
                 pools
                     .entry(target.scrape_pool.clone())
                     .or_default()
+                    .0
                     .push(Discovered {
                         discovered: target.discovered_labels,
                         target: Some(target.labels),
@@ -53,10 +57,19 @@ pub fn ServiceDiscoveryPage() -> impl IntoView {
                 pools
                     .entry(dropped.pool().to_owned())
                     .or_default()
+                    .0
                     .push(Discovered {
                         discovered: dropped.discovered_labels,
                         target: None,
                     });
+            }
+            for (pool, (entries, dropped_total)) in pools.iter_mut() {
+                let listed = entries.iter().filter(|e| e.target.is_none()).count();
+                *dropped_total = dropped_counts
+                    .get(pool)
+                    .copied()
+                    .unwrap_or(listed)
+                    .max(listed);
             }
             pools
         }))
@@ -108,9 +121,10 @@ pub fn ServiceDiscoveryPage() -> impl IntoView {
                     pools
                         .into_iter()
                         .filter(|(name, _)| wanted.is_empty() || *name == wanted)
-                        .map(|(name, entries)| {
+                        .map(|(name, (entries, dropped_total))| {
                             let active = entries.iter().filter(|e| e.target.is_some()).count();
-                            let total = entries.len();
+                            let total = active + dropped_total;
+                            let unlisted = total - entries.len();
                             let matching: Vec<Discovered> = entries
                                 .into_iter()
                                 .filter(|entry| {
@@ -157,6 +171,11 @@ pub fn ServiceDiscoveryPage() -> impl IntoView {
                                             </tbody>
                                         </table>
                                     </div>
+                                    {(unlisted > 0).then(|| view! {
+                                        <p class="hint" data-testid="sd-unlisted">
+                                            {format!("{unlisted} more dropped targets are not listed (keep_dropped_targets)")}
+                                        </p>
+                                    })}
                                     {(rest > 0).then(|| view! {
                                         <button
                                             type="button"
