@@ -105,3 +105,21 @@ pub fn LoadError(error: ApiError) -> impl IntoView {
 pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
+
+/// How often relative times ("4.2s ago") move on between refreshes of the data.
+const CLOCK_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The current time as a signal that moves every second while the page is shown, so "ago"
+/// texts stay true without fetching the data again.
+pub fn ticking_now() -> Signal<i64> {
+    let now = RwSignal::new(now_ms());
+    if let Ok(handle) = set_interval_with_handle(
+        move || {
+            now.try_set(now_ms());
+        },
+        CLOCK_TICK,
+    ) {
+        on_cleanup(move || handle.clear());
+    }
+    now.into()
+}

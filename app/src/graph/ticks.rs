@@ -56,11 +56,24 @@ pub fn time_ticks(
         tick += step;
     }
     let with_date = step < DAY_MS && span > DAY_MS;
-    let mut ticks = Vec::new();
+    let mut ticks: Vec<(i64, String)> = Vec::new();
     while tick <= end_ms {
-        let local = tick + offset_minutes(tick) * 60_000;
-        ticks.push((tick, time_label(local, step, with_date)));
-        tick += step;
+        // The zone's offset may change inside the range (daylight saving time): each tick is
+        // put back on a round local time with the offset at that tick.
+        let drift = (tick + offset_minutes(tick) * 60_000).rem_euclid(step);
+        let aligned = if drift == 0 {
+            tick
+        } else if drift > step / 2 {
+            tick + step - drift
+        } else {
+            tick - drift
+        };
+        let local = aligned + offset_minutes(aligned) * 60_000;
+        if (start_ms..=end_ms).contains(&aligned) && ticks.last().is_none_or(|(t, _)| *t < aligned)
+        {
+            ticks.push((aligned, time_label(local, step, with_date)));
+        }
+        tick = aligned + step;
     }
     ticks
 }
@@ -259,6 +272,22 @@ mod tests {
         let ticks = time_ticks(start, start + 4 * 3_600_000, 5, india);
         assert_eq!(labels(&ticks), ["16:00", "17:00", "18:00", "19:00"]);
         assert!(ticks.iter().all(|(t, _)| t % 3_600_000 == 1_800_000));
+    }
+
+    #[test]
+    fn day_ticks_stay_on_local_midnight_across_daylight_saving_time() {
+        // Central European time: UTC+2 until 2025-10-26T01:00Z, UTC+1 after.
+        let switch = 1_761_440_400_000;
+        let berlin: &dyn Fn(i64) -> i64 = &move |t| if t < switch { 120 } else { 60 };
+        let start = switch - 3 * DAY_MS;
+        let ticks = time_ticks(start, start + 7 * DAY_MS, 8, berlin);
+        assert_eq!(
+            labels(&ticks),
+            ["10-24", "10-25", "10-26", "10-27", "10-28", "10-29", "10-30"]
+        );
+        for (t, _) in &ticks {
+            assert_eq!((t + berlin(*t) * 60_000).rem_euclid(DAY_MS), 0, "{t}");
+        }
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use crate::api::status::{self, AlertingRule, Rule};
-use crate::components::ops_widgets::{now_ms, AutoRefresh, LabelBadges, LoadError, StateBadge};
+use crate::components::ops_widgets::{
+    ticking_now, AutoRefresh, LabelBadges, LoadError, StateBadge,
+};
 use crate::ops::{format_ago, format_span, matches_search, query_link, selected, toggled};
 use crate::url_params::UrlParam;
 
@@ -17,6 +19,7 @@ const STATES: [&str; 3] = ["inactive", "pending", "firing"];
 #[component]
 pub fn AlertsPage() -> impl IntoView {
     let tick = RwSignal::new(0u64);
+    let now = ticking_now();
     let data = LocalResource::new(move || {
         tick.track();
         status::rules(true)
@@ -108,7 +111,6 @@ pub fn AlertsPage() -> impl IntoView {
                     view! { <p class="hint">"No alerting rules match."</p> }.into_any()
                 }
                 Some(Ok((_, sections))) => {
-                    let now = now_ms();
                     sections
                         .into_iter()
                         .map(|(file, group, rules)| {
@@ -132,7 +134,7 @@ pub fn AlertsPage() -> impl IntoView {
 }
 
 #[component]
-fn AlertRule(rule: AlertingRule, now: i64) -> impl IntoView {
+fn AlertRule(rule: AlertingRule, now: Signal<i64>) -> impl IntoView {
     let alerts = rule.alerts.clone().unwrap_or_default();
     let active = alerts.len();
     // Firing and pending rules open by default: that is what a person came for.
@@ -175,11 +177,12 @@ fn AlertRule(rule: AlertingRule, now: i64) -> impl IntoView {
                             <tbody>
                                 {alerts.into_iter().map(|alert| {
                                     let since = alert.active_at.clone().unwrap_or_default();
+                                    let since_text = since.clone();
                                     view! {
                                         <tr data-testid="alert-instance">
                                             <td><LabelBadges labels=alert.labels /></td>
                                             <td><StateBadge state=alert.state /></td>
-                                            <td title=since.clone()>{format_ago(now, &since)}</td>
+                                            <td title=since.clone()>{move || format_ago(now.get(), &since_text)}</td>
                                             <td data-testid="alert-value">{alert.value}</td>
                                             <td data-testid="alert-annotations">
                                                 {alert.annotations.into_iter().map(|(name, text)| view! {

@@ -5,13 +5,16 @@
 use leptos::prelude::*;
 
 use crate::api::status::{self, Rule, RuleGroup};
-use crate::components::ops_widgets::{now_ms, AutoRefresh, LabelBadges, LoadError, StateBadge};
+use crate::components::ops_widgets::{
+    ticking_now, AutoRefresh, LabelBadges, LoadError, StateBadge,
+};
 use crate::ops::{format_ago, format_seconds, format_span, matches_search, query_link};
 use crate::url_params::UrlParam;
 
 #[component]
 pub fn RulesPage() -> impl IntoView {
     let tick = RwSignal::new(0u64);
+    let now = ticking_now();
     let data = LocalResource::new(move || {
         tick.track();
         status::rules(false)
@@ -38,7 +41,6 @@ pub fn RulesPage() -> impl IntoView {
                     view! { <p class="hint">"No rule groups are loaded."</p> }.into_any()
                 }
                 Some(Ok(groups)) => {
-                    let now = now_ms();
                     let text = search.get();
                     groups
                         .groups
@@ -64,7 +66,8 @@ fn rule_matches(rule: &Rule, text: &str) -> bool {
 }
 
 #[component]
-fn Group(group: RuleGroup, now: i64, text: String) -> impl IntoView {
+fn Group(group: RuleGroup, now: Signal<i64>, text: String) -> impl IntoView {
+    let group_last = group.last_evaluation.clone();
     let rules: Vec<Rule> = group
         .rules
         .into_iter()
@@ -78,7 +81,7 @@ fn Group(group: RuleGroup, now: i64, text: String) -> impl IntoView {
             </h2>
             <div class="group-stats">
                 <span data-testid="group-interval">{format!("Interval: {}", format_span((group.interval * 1000.0) as i64))}</span>
-                <span title=group.last_evaluation.clone()>{format!("Last evaluation: {}", format_ago(now, &group.last_evaluation))}</span>
+                <span title=group.last_evaluation.clone()>{move || format!("Last evaluation: {}", format_ago(now.get(), &group_last))}</span>
                 <span>{format!("Evaluation time: {}", format_seconds(group.evaluation_time))}</span>
             </div>
             <div class="table-scroll">
@@ -96,7 +99,7 @@ fn Group(group: RuleGroup, now: i64, text: String) -> impl IntoView {
 }
 
 #[component]
-fn RuleRow(rule: Rule, now: i64) -> impl IntoView {
+fn RuleRow(rule: Rule, now: Signal<i64>) -> impl IntoView {
     let (kind, name, query, labels, health, error, last, took) = match rule {
         Rule::Alerting(r) => (
             "alert",
@@ -119,6 +122,7 @@ fn RuleRow(rule: Rule, now: i64) -> impl IntoView {
             r.evaluation_time,
         ),
     };
+    let last_text = last.clone();
     view! {
         <tr data-testid="rule-row">
             <td class="rule-cell">
@@ -128,7 +132,7 @@ fn RuleRow(rule: Rule, now: i64) -> impl IntoView {
             </td>
             <td><StateBadge state=health /></td>
             <td class="target-error" data-testid="rule-error">{error}</td>
-            <td title=last.clone()>{format_ago(now, &last)}</td>
+            <td title=last.clone()>{move || format_ago(now.get(), &last_text)}</td>
             <td>{format_seconds(took)}</td>
         </tr>
     }

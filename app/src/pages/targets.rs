@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use leptos::prelude::*;
 
 use crate::api::status::{self, ActiveTarget};
-use crate::components::ops_widgets::{now_ms, AutoRefresh, LabelBadges, LoadError, StateBadge};
+use crate::components::ops_widgets::{
+    ticking_now, AutoRefresh, LabelBadges, LoadError, StateBadge,
+};
 use crate::ops::{format_ago, format_seconds, matches_search, selected, toggled};
 use crate::url_params::UrlParam;
 
@@ -19,6 +21,7 @@ const HEALTHS: [&str; 3] = ["up", "down", "unknown"];
 #[component]
 pub fn TargetsPage() -> impl IntoView {
     let tick = RwSignal::new(0u64);
+    let now = ticking_now();
     let data = LocalResource::new(move || {
         tick.track();
         status::targets()
@@ -105,7 +108,6 @@ pub fn TargetsPage() -> impl IntoView {
                     view! { <p class="hint">"No targets are configured."</p> }.into_any()
                 }
                 Some(Ok(pools)) => {
-                    let now = now_ms();
                     pools
                         .into_iter()
                         .map(|(pool, (total, up, targets))| {
@@ -182,8 +184,9 @@ pub fn TargetsPage() -> impl IntoView {
 }
 
 #[component]
-fn TargetRow(target: ActiveTarget, now: i64) -> impl IntoView {
+fn TargetRow(target: ActiveTarget, now: Signal<i64>) -> impl IntoView {
     let discovered = target.discovered_labels.clone();
+    let last_scrape = target.last_scrape.clone();
     view! {
         <tr data-testid="target-row">
             <td class="endpoint">
@@ -199,7 +202,7 @@ fn TargetRow(target: ActiveTarget, now: i64) -> impl IntoView {
                     <LabelBadges labels=discovered />
                 </details>
             </td>
-            <td title=target.last_scrape.clone() data-testid="last-scrape">{format_ago(now, &target.last_scrape)}</td>
+            <td title=target.last_scrape.clone() data-testid="last-scrape">{move || format_ago(now.get(), &last_scrape)}</td>
             <td>{format_seconds(target.last_scrape_duration)}</td>
             <td class="target-error" data-testid="target-error">{target.last_error.clone()}</td>
         </tr>
