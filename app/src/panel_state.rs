@@ -7,7 +7,7 @@
 //! Encoding writes Prometheus 3's parameters plus the Prometheus 2 ones whose meaning they
 //! share (`stacked`, `step_input`), which each side reads in the same order as here.
 
-use narthex_model::duration::{format_duration, parse_duration};
+use narthex_model::duration::{days_from_civil, format_duration, parse_duration};
 
 use crate::percent_encoding::{decode_uri_component, encode_uri_component};
 
@@ -314,17 +314,6 @@ pub fn split_utc(ms: i64) -> (String, String) {
             of_day % 60
         ),
     )
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]

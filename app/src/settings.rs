@@ -112,15 +112,31 @@ pub fn offset_minutes(utc: bool, ms: i64) -> i64 {
     }
 }
 
+/// Date and time of day of `ms` in the displayed zone.
+fn local_parts(utc: bool, ms: i64) -> (String, String) {
+    crate::panel_state::split_utc(ms + offset_minutes(utc, ms) * 60_000)
+}
+
 /// `YYYY-MM-DD HH:mm:ss` of `ms` in the displayed zone, with the zone named.
 pub fn format_time(utc: bool, ms: i64) -> String {
-    let local = ms + offset_minutes(utc, ms) * 60_000;
-    let (date, time) = crate::panel_state::split_utc(local);
+    let (date, time) = local_parts(utc, ms);
     if utc {
         format!("{date} {time} UTC")
     } else {
         format!("{date} {time}")
     }
+}
+
+/// `ms` as the value of a `datetime-local` input showing the displayed zone.
+pub fn input_time(utc: bool, ms: i64) -> String {
+    let (date, time) = local_parts(utc, ms);
+    format!("{date}T{time}")
+}
+
+/// A `datetime-local` input's value, read in the displayed zone, as Unix milliseconds.
+pub fn parse_input_time(utc: bool, text: &str) -> Option<i64> {
+    let shown = crate::panel_state::parse_url_time(text)?;
+    Some(shown - offset_minutes(utc, shown) * 60_000)
 }
 
 /// The stored history, newest first.

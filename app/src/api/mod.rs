@@ -262,7 +262,7 @@ pub fn range_query_url(expression: &str, start: f64, end: f64, step: f64) -> Str
 }
 
 /// The body and status of a GET of `url`.
-pub(crate) async fn get(url: &str) -> Result<(u16, String), ApiError> {
+async fn get(url: &str) -> Result<(u16, String), ApiError> {
     let response = gloo_net::http::Request::get(url)
         .header("Accept", "application/json")
         .send()
@@ -274,6 +274,15 @@ pub(crate) async fn get(url: &str) -> Result<(u16, String), ApiError> {
         .await
         .map_err(|network_error| ApiError::Network(network_error.to_string()))?;
     Ok((http_status, body))
+}
+
+/// The `data` of a GET of `url`, warnings and infos dropped (the endpoints other than queries
+/// give none).
+pub(crate) async fn fetch_data<Data: serde::de::DeserializeOwned>(
+    url: &str,
+) -> Result<Data, ApiError> {
+    let (status, body) = get(url).await?;
+    decode_response(status, &body).map(|(data, _, _)| data)
 }
 
 /// Runs `expression` as an instant query at `time` (unix seconds).
@@ -312,8 +321,7 @@ fn quoted(text: &str) -> String {
 
 /// Label names, of the series of `metric` when given.
 pub async fn label_names(metric: Option<&str>) -> Result<Vec<String>, ApiError> {
-    let (status, body) = get(&format!("/api/v1/labels{}", match_parameter(metric))).await?;
-    decode_response(status, &body).map(|(names, _, _)| names)
+    fetch_data(&format!("/api/v1/labels{}", match_parameter(metric))).await
 }
 
 /// Values of label `name`, of the series of `metric` when given.
@@ -323,8 +331,7 @@ pub async fn label_values(name: &str, metric: Option<&str>) -> Result<Vec<String
         encode_uri_component(name),
         match_parameter(metric)
     );
-    let (status, body) = get(&url).await?;
-    decode_response(status, &body).map(|(values, _, _)| values)
+    fetch_data(&url).await
 }
 
 /// One metric's metadata as `/api/v1/metadata` lists it.
@@ -340,8 +347,7 @@ pub struct MetricMetadata {
 /// Every metric's metadata (the first entry of each), by name.
 pub async fn metadata() -> Result<std::collections::BTreeMap<String, Vec<MetricMetadata>>, ApiError>
 {
-    let (status, body) = get("/api/v1/metadata").await?;
-    decode_response(status, &body).map(|(data, _, _)| data)
+    fetch_data("/api/v1/metadata").await
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{decode_response, get, ApiError};
+use super::{fetch_data, ApiError};
 use crate::series_format::Labels;
 
 /// A target being scraped.
@@ -203,17 +203,12 @@ pub struct TsdbStatus {
     pub series_count_by_label_value_pair: Vec<NameCount>,
 }
 
-async fn fetch<Data: serde::de::DeserializeOwned>(url: &str) -> Result<Data, ApiError> {
-    let (status, body) = get(url).await?;
-    decode_response(status, &body).map(|(data, _, _)| data)
-}
-
 pub async fn targets() -> Result<Targets, ApiError> {
-    fetch("/api/v1/targets").await
+    fetch_data("/api/v1/targets").await
 }
 
 pub async fn rules(alerts_only: bool) -> Result<RuleGroups, ApiError> {
-    fetch(if alerts_only {
+    fetch_data(if alerts_only {
         "/api/v1/rules?type=alert"
     } else {
         "/api/v1/rules"
@@ -223,28 +218,29 @@ pub async fn rules(alerts_only: bool) -> Result<RuleGroups, ApiError> {
 
 /// Runtime information: values of mixed types, shown as they come.
 pub async fn runtime_info() -> Result<BTreeMap<String, serde_json::Value>, ApiError> {
-    fetch("/api/v1/status/runtimeinfo").await
+    fetch_data("/api/v1/status/runtimeinfo").await
 }
 
 pub async fn build_info() -> Result<BTreeMap<String, String>, ApiError> {
-    fetch("/api/v1/status/buildinfo").await
+    fetch_data("/api/v1/status/buildinfo").await
 }
 
 pub async fn flags() -> Result<BTreeMap<String, String>, ApiError> {
-    fetch("/api/v1/status/flags").await
+    fetch_data("/api/v1/status/flags").await
 }
 
 pub async fn config() -> Result<ConfigYaml, ApiError> {
-    fetch("/api/v1/status/config").await
+    fetch_data("/api/v1/status/config").await
 }
 
 pub async fn tsdb_status() -> Result<TsdbStatus, ApiError> {
-    fetch("/api/v1/status/tsdb").await
+    fetch_data("/api/v1/status/tsdb").await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::decode_response;
 
     #[test]
     fn targets_decode_as_prometheus_sends_them() {

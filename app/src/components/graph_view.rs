@@ -9,6 +9,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 use crate::api::{ApiError, QueryResponse, QueryResult};
+use crate::components::end_time::EndTimeInput;
 use crate::graph::chart::{draw, ChartGeometry, ChartRequest, ChartTheme};
 use crate::graph::data::{graph_series, stack, values_at, GraphSeries};
 use crate::graph::ticks::{format_value, unit_of};
@@ -66,19 +67,11 @@ fn chart_theme(frame: &web_sys::Element) -> ChartTheme {
 
 #[component]
 pub fn GraphControls(state: RwSignal<PanelState>, refresh_seconds: RwSignal<u32>) -> impl IntoView {
-    let settings = Settings::get();
     let range_text = move || narthex_model::duration::format_duration(state.with(|s| s.range_ms));
     let set_range = move |ms: i64| {
         if ms > 0 {
             state.update(|s| s.range_ms = ms);
         }
-    };
-    let end_value = move || {
-        state.with(|s| s.end_ms).map(|ms| {
-            let local = ms + settings::offset_minutes(settings.utc.get(), ms) * 60_000;
-            let (date, time) = crate::panel_state::split_utc(local);
-            format!("{date}T{time}")
-        })
     };
     let step_text = move || match state.with(|s| s.resolution) {
         Resolution::Auto(_) => String::new(),
@@ -130,35 +123,7 @@ pub fn GraphControls(state: RwSignal<PanelState>, refresh_seconds: RwSignal<u32>
                     "+"
                 </button>
             </div>
-            <div class="control-group" role="group" aria-label="End time">
-                <input
-                    type="datetime-local"
-                    step="1"
-                    data-testid="end-input"
-                    aria-label="End time"
-                    prop:value=move || end_value().unwrap_or_default()
-                    on:change=move |event| {
-                        let text = event_target_value(&event);
-                        match crate::panel_state::parse_url_time(&text) {
-                            Some(shown) => {
-                                let utc = settings.utc.get_untracked();
-                                let end = shown - settings::offset_minutes(utc, shown) * 60_000;
-                                state.update(|s| s.end_ms = Some(end));
-                            }
-                            None => state.update(|s| s.end_ms = None),
-                        }
-                    }
-                />
-                <button
-                    type="button"
-                    title="Show up to now"
-                    data-testid="end-now"
-                    disabled=move || state.with(|s| s.end_ms.is_none())
-                    on:click=move |_| state.update(|s| s.end_ms = None)
-                >
-                    "Now"
-                </button>
-            </div>
+            <EndTimeInput state test_id="end" label="End time" />
             <div class="control-group">
                 <input
                     class="step-input"

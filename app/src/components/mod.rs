@@ -1,5 +1,6 @@
 //! Building blocks the pages are assembled from.
 
+pub mod end_time;
 pub mod explain_view;
 pub mod expression_editor;
 pub mod graph_view;

@@ -1,9 +1,12 @@
 //! Pieces the operations pages share: the auto-refresh switch (kept in the URL), label badges,
 //! health and state badges, and the box shown while a page's data loads or fails.
 
+use std::collections::HashMap;
+
 use leptos::prelude::*;
 
 use crate::api::ApiError;
+use crate::ops::{selected, toggled};
 use crate::series_format::Labels;
 use crate::url_params::UrlParam;
 
@@ -61,6 +64,75 @@ pub fn AutoRefresh(tick: RwSignal<u64>) -> impl IntoView {
         </button>
     }
 }
+
+/// The text search of a page, kept in the URL parameter `param`.
+#[component]
+pub fn SearchBox(
+    param: UrlParam,
+    placeholder: &'static str,
+    test_id: &'static str,
+) -> impl IntoView {
+    view! {
+        <input
+            type="search"
+            class="ops-search"
+            placeholder=placeholder
+            data-testid=test_id
+            prop:value=move || param.get()
+            on:input=move |event| param.set(&event_target_value(&event))
+        />
+    }
+}
+
+/// One checkbox of a set kept comma-separated in the URL parameter `param` (`health=up,down`);
+/// `extra` (a count, say) follows the item's name.
+#[component]
+pub fn FilterCheck(
+    param: UrlParam,
+    item: &'static str,
+    test_id: String,
+    #[prop(optional, into)] class: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <label class=format!("filter-check {class}")>
+            <input
+                type="checkbox"
+                data-testid=test_id
+                prop:checked=move || selected(&param.get()).iter().any(|s| s == item)
+                on:change=move |_| param.set(&toggled(&param.get_untracked(), item))
+            />
+            {item}
+            {children.map(|children| children())}
+        </label>
+    }
+}
+
+/// The button under a paged list: shows the next `PAGE_SIZE` of the `rest` not shown of the
+/// list `key`, whose shown length `shown` keeps.
+#[component]
+pub fn ShowMore(
+    key: String,
+    limit: usize,
+    rest: usize,
+    shown: RwSignal<HashMap<String, usize>>,
+) -> impl IntoView {
+    view! {
+        <button
+            type="button"
+            class="show-more"
+            data-testid="show-more"
+            on:click=move |_| shown.update(|s| {
+                s.insert(key.clone(), limit + PAGE_SIZE);
+            })
+        >
+            {format!("Show {} more of {rest}", rest.min(PAGE_SIZE))}
+        </button>
+    }
+}
+
+/// Rows of a list shown before "Show more".
+pub const PAGE_SIZE: usize = 100;
 
 /// `name="value"` badges, in label order.
 #[component]

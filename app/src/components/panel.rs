@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError, QueryResponse};
+use crate::components::end_time::EndTimeInput;
 use crate::components::explain_view::ExplainView;
 use crate::components::expression_editor::ExpressionEditor;
 use crate::components::graph_view::{GraphControls, GraphOutcome, GraphView};
@@ -14,7 +15,7 @@ use crate::components::metrics_explorer::MetricsExplorer;
 use crate::components::query_error::QueryError;
 use crate::components::result_table::ResultTable;
 use crate::panel_state::{PanelState, Tab};
-use crate::settings::{self, Settings};
+use crate::settings;
 
 /// What the panel last showed.
 #[derive(Clone)]
@@ -52,7 +53,6 @@ pub fn Panel(
     #[prop(into)]
     on_move: Callback<isize>,
 ) -> impl IntoView {
-    let settings = Settings::get();
     let draft = RwSignal::new(state.with_untracked(|s| s.expr.clone()));
     // Back/forward and shared links change the state under the panel; the editor follows.
     // Only the expression: a range or zoom change must not overwrite text not yet executed.
@@ -181,14 +181,6 @@ pub fn Panel(
             </button>
         }
     };
-    let evaluation_time = move || {
-        state.with(|s| s.end_ms).map(|ms| {
-            let local = ms + settings::offset_minutes(settings.utc.get(), ms) * 60_000;
-            let (date, time) = crate::panel_state::split_utc(local);
-            format!("{date}T{time}")
-        })
-    };
-
     view! {
         <section class="panel" data-testid="panel">
             <div class="panel-head">
@@ -229,24 +221,7 @@ pub fn Panel(
                 {move || match tab.get() {
                     Tab::Table => view! {
                         <div class="graph-controls">
-                            <div class="control-group">
-                                <label>"Evaluation time "
-                                    <input
-                                        type="datetime-local"
-                                        step="1"
-                                        data-testid="moment-input"
-                                        prop:value=move || evaluation_time().unwrap_or_default()
-                                        on:change=move |event| {
-                                            let shown = crate::panel_state::parse_url_time(&event_target_value(&event));
-                                            let utc = settings.utc.get_untracked();
-                                            state.update(|s| {
-                                                s.end_ms = shown.map(|t| t - settings::offset_minutes(utc, t) * 60_000)
-                                            });
-                                        }
-                                    />
-                                </label>
-                                <button type="button" data-testid="moment-now" disabled=move || state.with(|s| s.end_ms.is_none()) on:click=move |_| state.update(|s| s.end_ms = None)>"Now"</button>
-                            </div>
+                            <EndTimeInput state test_id="moment" label="Evaluation time" visible_label=true />
                         </div>
                     }.into_any(),
                     Tab::Graph => view! { <GraphControls state refresh_seconds /> }.into_any(),

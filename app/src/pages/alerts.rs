@@ -9,9 +9,9 @@ use leptos::prelude::*;
 
 use crate::api::status::{self, AlertingRule, Rule};
 use crate::components::ops_widgets::{
-    ticking_now, AutoRefresh, LabelBadges, LoadError, StateBadge,
+    ticking_now, AutoRefresh, FilterCheck, LabelBadges, LoadError, SearchBox, StateBadge,
 };
-use crate::ops::{format_ago, format_span, matches_search, query_link, selected, toggled};
+use crate::ops::{format_ago, format_span, matches_search, query_link, selected};
 use crate::url_params::UrlParam;
 
 const STATES: [&str; 3] = ["inactive", "pending", "firing"];
@@ -79,29 +79,20 @@ pub fn AlertsPage() -> impl IntoView {
                                 _ => 0,
                             };
                             view! {
-                                <label class=format!("filter-check state-{state}")>
-                                    <input
-                                        type="checkbox"
-                                        data-testid=format!("state-{state}")
-                                        prop:checked=move || selected(&state_filter.get()).iter().any(|s| s == state)
-                                        on:change=move |_| state_filter.set(&toggled(&state_filter.get_untracked(), state))
-                                    />
-                                    {state}
+                                <FilterCheck
+                                    param=state_filter
+                                    item=state
+                                    test_id=format!("state-{state}")
+                                    class=format!("state-{state}")
+                                >
                                     " "
                                     <span class="count" data-testid=format!("count-{state}")>{count}</span>
-                                </label>
+                                </FilterCheck>
                             }
                         })
                         .collect_view()}
                 </div>
-                <input
-                    type="search"
-                    class="ops-search"
-                    placeholder="Filter by name, expression or labels"
-                    data-testid="alerts-search"
-                    prop:value=move || search.get()
-                    on:input=move |event| search.set(&event_target_value(&event))
-                />
+                <SearchBox param=search placeholder="Filter by name, expression or labels" test_id="alerts-search" />
                 <AutoRefresh tick />
             </div>
             {move || match model() {

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::status::{self, Rule, RuleGroup};
 use crate::components::ops_widgets::{
-    ticking_now, AutoRefresh, LabelBadges, LoadError, StateBadge,
+    ticking_now, AutoRefresh, LabelBadges, LoadError, SearchBox, StateBadge,
 };
 use crate::ops::{format_ago, format_seconds, format_span, matches_search, query_link};
 use crate::url_params::UrlParam;
@@ -24,14 +24,7 @@ pub fn RulesPage() -> impl IntoView {
         <section class="ops-page" data-testid="rules-page">
             <h1>"Rules"</h1>
             <div class="ops-toolbar">
-                <input
-                    type="search"
-                    class="ops-search"
-                    placeholder="Filter by name or expression"
-                    data-testid="rules-search"
-                    prop:value=move || search.get()
-                    on:input=move |event| search.set(&event_target_value(&event))
-                />
+                <SearchBox param=search placeholder="Filter by name or expression" test_id="rules-search" />
                 <AutoRefresh tick />
             </div>
             {move || match data.get() {

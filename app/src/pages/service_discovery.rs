@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use crate::api::status;
-use crate::components::ops_widgets::{AutoRefresh, LabelBadges, LoadError};
+use crate::components::ops_widgets::{
+    AutoRefresh, LabelBadges, LoadError, SearchBox, ShowMore, PAGE_SIZE,
+};
 use crate::ops::matches_search;
 use crate::series_format::Labels;
 use crate::url_params::UrlParam;
-
-use super::targets::PAGE_SIZE;
 
 /// One discovered target: its labels before relabeling and, unless dropped, after.
 #[derive(Clone)]
@@ -102,14 +102,7 @@ pub fn ServiceDiscoveryPage() -> impl IntoView {
                         _ => ().into_any(),
                     }}
                 </select>
-                <input
-                    type="search"
-                    class="ops-search"
-                    placeholder="Filter by labels"
-                    data-testid="sd-search"
-                    prop:value=move || search.get()
-                    on:input=move |event| search.set(&event_target_value(&event))
-                />
+                <SearchBox param=search placeholder="Filter by labels" test_id="sd-search" />
                 <AutoRefresh tick />
             </div>
             {move || match pools() {
@@ -176,18 +169,7 @@ pub fn ServiceDiscoveryPage() -> impl IntoView {
                                             {format!("{unlisted} more dropped targets are not listed (keep_dropped_targets)")}
                                         </p>
                                     })}
-                                    {(rest > 0).then(|| view! {
-                                        <button
-                                            type="button"
-                                            class="show-more"
-                                            data-testid="show-more"
-                                            on:click=move |_| shown.update(|s| {
-                                                s.insert(pool.clone(), limit + PAGE_SIZE);
-                                            })
-                                        >
-                                            {format!("Show {} more of {rest}", rest.min(PAGE_SIZE))}
-                                        </button>
-                                    })}
+                                    {(rest > 0).then(|| view! { <ShowMore key=pool.clone() limit rest shown /> })}
                                 </div>
                             }
                         })

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::api::status::{self, NameCount};
-use crate::components::ops_widgets::{AutoRefresh, LoadError};
+use crate::components::ops_widgets::{AutoRefresh, LoadError, SearchBox};
 use crate::settings::{self, Settings};
 use crate::url_params::UrlParam;
 
@@ -70,14 +70,7 @@ pub fn FlagsPage() -> impl IntoView {
         <section class="ops-page" data-testid="flags-page">
             <h1>"Command-line flags"</h1>
             <div class="ops-toolbar">
-                <input
-                    type="search"
-                    class="ops-search"
-                    placeholder="Filter flags"
-                    data-testid="flags-search"
-                    prop:value=move || search.get()
-                    on:input=move |event| search.set(&event_target_value(&event))
-                />
+                <SearchBox param=search placeholder="Filter flags" test_id="flags-search" />
             </div>
             {move || match flags.get() {
                 None => view! { <p class="hint">"Loading…"</p> }.into_any(),

@@ -8,13 +8,11 @@ use leptos::prelude::*;
 
 use crate::api::status::{self, ActiveTarget};
 use crate::components::ops_widgets::{
-    ticking_now, AutoRefresh, LabelBadges, LoadError, StateBadge,
+    ticking_now, AutoRefresh, FilterCheck, LabelBadges, LoadError, SearchBox, ShowMore, StateBadge,
+    PAGE_SIZE,
 };
-use crate::ops::{format_ago, format_seconds, matches_search, selected, toggled};
+use crate::ops::{format_ago, format_seconds, matches_search, selected};
 use crate::url_params::UrlParam;
-
-/// Targets shown per pool before "Show more".
-pub const PAGE_SIZE: usize = 100;
 
 const HEALTHS: [&str; 3] = ["up", "down", "unknown"];
 
@@ -66,28 +64,11 @@ pub fn TargetsPage() -> impl IntoView {
                     {HEALTHS
                         .into_iter()
                         .map(|state| {
-                            view! {
-                                <label class="filter-check">
-                                    <input
-                                        type="checkbox"
-                                        data-testid=format!("health-{state}")
-                                        prop:checked=move || selected(&health.get()).iter().any(|s| s == state)
-                                        on:change=move |_| health.set(&toggled(&health.get_untracked(), state))
-                                    />
-                                    {state}
-                                </label>
-                            }
+                            view! { <FilterCheck param=health item=state test_id=format!("health-{state}") /> }
                         })
                         .collect_view()}
                 </div>
-                <input
-                    type="search"
-                    class="ops-search"
-                    placeholder="Filter by endpoint, labels or error"
-                    data-testid="targets-search"
-                    prop:value=move || search.get()
-                    on:input=move |event| search.set(&event_target_value(&event))
-                />
+                <SearchBox param=search placeholder="Filter by endpoint, labels or error" test_id="targets-search" />
                 <button type="button" on:click=move |_| collapsed.set(HashSet::new())>"Expand all"</button>
                 <button
                     type="button"
@@ -157,21 +138,7 @@ pub fn TargetsPage() -> impl IntoView {
                                             </tbody>
                                         </table>
                                     </div>
-                                    {(rest > 0).then(|| {
-                                        let pool = pool.clone();
-                                        view! {
-                                            <button
-                                                type="button"
-                                                class="show-more"
-                                                data-testid="show-more"
-                                                on:click=move |_| shown.update(|s| {
-                                                    s.insert(pool.clone(), limit + PAGE_SIZE);
-                                                })
-                                            >
-                                                {format!("Show {} more of {rest}", rest.min(PAGE_SIZE))}
-                                            </button>
-                                        }
-                                    })}
+                                    {(rest > 0).then(|| view! { <ShowMore key=pool.clone() limit rest shown /> })}
                                 </details>
                             }
                         })
