@@ -29,6 +29,7 @@ use axum::{Extension, Router};
 use narthex_model::api::{error_json, go_quote, success_json, ErrorType, QueryData};
 use narthex_model::duration::{parse_duration, parse_timestamp};
 use narthex_model::{Querier, Storage};
+use narthex_promql::engine::cost::sample_bound;
 use narthex_promql::{Engine, EngineError, Expr, QueryResult, QueryStats};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -395,10 +396,12 @@ async fn query(
         let stats = wants_stats(&params);
         let deadline = query_deadline(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
-        let (result, timings) = evaluate(state, &context, deadline, move |engine, querier| {
-            engine.instant_with_source(querier, &expr, Some(&text), time)
-        })
-        .await?;
+        let inline = runs_inline(&state, &expr, 1);
+        let (result, timings) =
+            evaluate(state, &context, deadline, inline, move |engine, querier| {
+                engine.instant_with_source(querier, &expr, Some(&text), time)
+            })
+            .await?;
         Ok::<_, ApiError>(render(result, limit, stats.then_some(timings)))
     }
     .await;
@@ -438,7 +441,9 @@ async fn query_range(
         let stats = wants_stats(&params);
         let deadline = query_deadline(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
-        let (result, timings) = evaluate(state, &context, deadline, move |engine, querier| {
+        let steps = u64::try_from((end - start) / step + 1).unwrap_or(u64::MAX);
+        let inline = runs_inline(&state, &expr, steps);
+        let (result, timings) = evaluate(state, &context, deadline, inline, move |engine, querier| {
             engine.range_with_source(querier, &expr, Some(&text), start, end, step)
         })
         .await?;
@@ -448,12 +453,27 @@ async fn query_range(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// Runs an evaluation on the blocking pool (storage reads block) once the query gate lets it
-/// in, with whatever is left of its time.
+/// Queries bounded by this many samples (`narthex_promql::engine::cost`) are evaluated on the
+/// thread that received them: a few milliseconds at most, where handing a query to the blocking
+/// pool and back costs a small one more than its evaluation (two thread wake-ups).
+const INLINE_SAMPLE_BOUND: u64 = 1_000_000;
+
+/// Whether a query is certainly small enough to evaluate without leaving the request's thread.
+fn runs_inline(state: &AppState, expr: &Expr, steps: u64) -> bool {
+    let querier = state.tsdb.querier();
+    let series_count = |matchers: &[narthex_model::Matcher]| querier.series_count(matchers);
+    sample_bound(expr, steps, &series_count).is_some_and(|bound| bound <= INLINE_SAMPLE_BOUND)
+}
+
+/// Runs an evaluation once the query gate lets it in, with whatever is left of its time: on
+/// this thread when `inline` (see [`runs_inline`]), on the blocking pool otherwise, since
+/// storage reads block and a long evaluation would hold up the requests, scrapes and rules that
+/// share this thread.
 async fn evaluate<F>(
     state: Arc<AppState>,
     context: &ApiContext,
     deadline: Option<Instant>,
+    inline: bool,
     evaluation: F,
 ) -> Result<(QueryResult, EvalTimings), ApiError>
 where
@@ -471,14 +491,19 @@ where
         }
         engine.options.timeout = Some(left);
     }
-    let outcome = tokio::task::spawn_blocking(move || {
+    let run = move || {
         let _permit = permit;
         let began = Instant::now();
         let querier = state.tsdb.querier();
         evaluation(&engine, querier.as_ref()).map(|result| (result, began.elapsed()))
-    })
-    .await
-    .map_err(|e| ApiError::new(ErrorType::Internal, format!("query task failed: {e}")))?;
+    };
+    let outcome = if inline {
+        run()
+    } else {
+        tokio::task::spawn_blocking(run)
+            .await
+            .map_err(|e| ApiError::new(ErrorType::Internal, format!("query task failed: {e}")))?
+    };
     let (result, eval_time) = outcome.map_err(|e| {
         // The error types Prometheus's API gives each engine error.
         let error_type = match &e {

@@ -38,7 +38,13 @@ fn main() -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(server::run(args, embedded_config, flags))?;
+    // On a worker, not the thread blocked in `block_on`: a connection task spawned by the
+    // accept loop then starts on the same worker instead of waking another thread.
+    runtime.block_on(async {
+        tokio::spawn(server::run(args, embedded_config, flags))
+            .await
+            .map_err(|e| anyhow::anyhow!("server task failed: {e}"))?
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -687,11 +687,29 @@ fn query_stats_on_request() {
     assert!(
         timings["execTotalTime"].as_f64().unwrap() >= timings["evalTotalTime"].as_f64().unwrap()
     );
-    // Three series, each with the samples of the left-open 5 m lookback window before t600
-    // (t0+315 s .. t0+600 s every 15 s: 20); one sample per series held at the single step.
+    // Three series; an instant selector at one time reads only each series' newest sample in
+    // the lookback window (as Prometheus counts it: one a series and step), and holds one
+    // sample per series at the single step.
     assert_eq!(
         data["stats"]["samples"],
-        serde_json::json!({"totalQueryableSamples": 60, "peakSamples": 3})
+        serde_json::json!({"totalQueryableSamples": 3, "peakSamples": 3})
+    );
+    // A range selector reads its window: t0+315 s .. t0+600 s every 15 s, 20 a series.
+    let reply = http.get(
+        &narthex,
+        &api(
+            "query",
+            &[
+                ("query", "count_over_time(http_requests_total[5m])"),
+                ("time", &t600),
+                ("stats", "all"),
+            ],
+        ),
+    );
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(
+        body["data"]["stats"]["samples"]["totalQueryableSamples"],
+        60
     );
 
     // An empty value asks for nothing, as in Prometheus.

@@ -266,7 +266,7 @@ pub fn write_point(t: i64, v: f64, out: &mut String) {
     out.push('[');
     write_timestamp(t, out);
     out.push_str(",\"");
-    out.push_str(&format_float(v));
+    write_float(v, out);
     out.push_str("\"]");
 }
 
@@ -291,33 +291,41 @@ pub fn write_timestamp(t: i64, out: &mut String) {
 /// A float as Go's `strconv.FormatFloat(v, fmt, -1, 64)` with Prometheus's choice of `fmt`:
 /// exponent form below 1e-6 and from 1e21, plain decimal otherwise.
 pub fn format_float(v: f64) -> String {
+    let mut out = String::new();
+    write_float(v, &mut out);
+    out
+}
+
+/// [`format_float`] appended to `out`, without a temporary string for the common case.
+pub fn write_float(v: f64, out: &mut String) {
+    use std::fmt::Write;
     if v.is_nan() {
-        return "NaN".to_string();
+        out.push_str("NaN");
+        return;
     }
     if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_string();
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+        return;
     }
     let abs = v.abs();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         // Rust writes `1.5e-7`; Go writes `1.5e-07` and `1e+21`.
-        let rust = format!("{v:e}");
-        match rust.split_once('e') {
-            Some((mantissa, exponent)) => {
-                let (sign, digits) = match exponent.strip_prefix('-') {
-                    Some(d) => ('-', d),
-                    None => ('+', exponent),
-                };
-                let padded = if digits.len() < 2 {
-                    format!("0{digits}")
-                } else {
-                    digits.to_string()
-                };
-                format!("{mantissa}e{sign}{padded}")
-            }
-            None => rust,
+        let start = out.len();
+        let _ = write!(out, "{v:e}");
+        let Some(e) = out[start..].find('e').map(|i| start + i) else {
+            return;
+        };
+        let negative = out.as_bytes().get(e + 1) == Some(&b'-');
+        let digits_at = if negative { e + 2 } else { e + 1 };
+        if !negative {
+            out.insert(digits_at, '+');
+        }
+        let digits_at = e + 2;
+        if out.len() - digits_at < 2 {
+            out.insert(digits_at, '0');
         }
     } else {
-        format!("{v}")
+        let _ = write!(out, "{v}");
     }
 }
 
@@ -325,22 +333,37 @@ pub fn format_float(v: f64) -> String {
 pub fn write_json_string(s: &str, out: &mut String) {
     use std::fmt::Write;
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+    // Nearly every label needs no escape: one pass over the bytes finds that out (0xE2 starts
+    // U+2028 and U+2029).
+    let needs_escape = |b: &u8| matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | 0xE2) || *b < 0x20;
+    if !s.as_bytes().iter().any(needs_escape) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
+    let mut plain_from = 0;
+    for (i, c) in s.char_indices() {
+        let escape = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => Some(""),
+            c if (c as u32) < 0x20 => Some(""),
+            _ => None,
+        };
+        if let Some(escape) = escape {
+            out.push_str(&s[plain_from..i]);
+            if escape.is_empty() {
                 let _ = write!(out, "\\u{:04x}", c as u32);
+            } else {
+                out.push_str(escape);
             }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+            plain_from = i + c.len_utf8();
         }
     }
+    out.push_str(&s[plain_from..]);
     out.push('"');
 }
 

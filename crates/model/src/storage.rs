@@ -94,6 +94,29 @@ pub trait Querier {
         maxt: i64,
     ) -> Result<Vec<Series>, StorageError>;
 
+    /// How many series `matchers` select at most, whatever their samples, when the storage can
+    /// tell without reading them (an index look-up); `None` otherwise.
+    fn series_count(&self, _matchers: &[Matcher]) -> Option<usize> {
+        None
+    }
+
+    /// As [`select`](Querier::select), each series with only its newest sample in the range:
+    /// all an instant vector selector evaluated at one time looks at. Engines override it to
+    /// answer without decoding the older samples.
+    fn select_newest(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, StorageError> {
+        let mut series = self.select(matchers, mint, maxt)?;
+        for s in &mut series {
+            let older = s.samples.len().saturating_sub(1);
+            s.samples.drain(..older);
+        }
+        Ok(series)
+    }
+
     /// Label sets (without samples) of the series matching `matchers` with a sample in the range.
     /// Sorted by labels. Engines override it to answer without reading the samples.
     fn series(

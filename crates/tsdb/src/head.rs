@@ -3,8 +3,10 @@
 //!
 //! Appends from many scrape loops run in parallel: the label-set map is split into shards by
 //! hash, the ref table is read-locked only to find a series, and each series has its own
-//! mutex. Closed chunks leave memory as soon as they are written to RocksDB; until then they
-//! wait in `SeriesState::unflushed` so a query never misses them.
+//! mutex. Closed chunks wait in `SeriesState::unflushed` until they are written to RocksDB, so a
+//! query never misses them; once written, those of the last [`RECENT_WINDOW_MS`] stay in
+//! `SeriesState::recent`, so queries of the recent past (dashboards, rules) read memory instead
+//! of seeking RocksDB once per series, as Prometheus serves its head block from memory.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
@@ -18,6 +20,11 @@ use crate::chunk::{XorChunk, MAX_SAMPLES_PER_CHUNK};
 use crate::encoding::block_of;
 
 const SHARDS: usize = 64;
+
+/// How far back from a series' newest sample its written chunks stay in memory: a chunk is
+/// kept while it ends within this window. One hour holds two closed chunks at a 15 s scrape
+/// interval (a few hundred bytes for a counter), and covers the ranges most queries ask for.
+pub const RECENT_WINDOW_MS: i64 = 60 * 60 * 1000;
 
 /// A chunk that is full (or ended at a block boundary) and must be written to RocksDB.
 #[derive(Clone)]
@@ -48,8 +55,16 @@ pub struct SeriesState {
     pub open: Option<OpenChunk>,
     /// Closed chunks not yet in RocksDB, oldest first.
     pub unflushed: Vec<ClosedChunk>,
+    /// Closed chunks already in RocksDB that end within [`RECENT_WINDOW_MS`] of the newest
+    /// sample, oldest first. Together with `unflushed` and `open` they are the newest chunks of
+    /// the series without a gap, so a reader takes from RocksDB only what is older than all of
+    /// them.
+    pub recent: Vec<ClosedChunk>,
     /// The newest sample, for the out-of-order and duplicate checks.
     pub last: Option<Sample>,
+    /// The sample before `last` while both are in the open chunk: the newest sample at an
+    /// evaluation time that falls between the last two scrapes, found without decoding.
+    pub previous: Option<Sample>,
 }
 
 pub struct OpenChunk {
@@ -142,9 +157,42 @@ impl MemSeries {
             chunk: XorChunk::new(),
         });
         open.chunk.append(t, v);
+        state.previous = if open.chunk.len() >= 2 {
+            state.last
+        } else {
+            None
+        };
         state.last = Some(Sample { t, v });
         self.note_span(t, t);
         Ok(Appended::Added(closed))
+    }
+}
+
+impl SeriesState {
+    /// Moves a chunk that is now in RocksDB from `unflushed` to `recent`, and lets go of the
+    /// recent chunks that ended before the window.
+    pub fn mark_written(&mut self, chunk: &ClosedChunk) {
+        let before = self.unflushed.len();
+        self.unflushed
+            .retain(|c| !(c.block == chunk.block && c.mint == chunk.mint));
+        if before != self.unflushed.len() {
+            // Commits may write a series' chunks out of order; `recent` stays sorted.
+            let at = self.recent.partition_point(|c| c.mint < chunk.mint);
+            self.recent.insert(at, chunk.clone());
+        }
+        let newest = self.last.map_or(chunk.maxt, |last| last.t.max(chunk.maxt));
+        let window_start = newest.saturating_sub(RECENT_WINDOW_MS);
+        // Only chunks older than every unflushed one may go: the head's chunks must stay the
+        // newest of the series without a gap (a write that failed keeps an old chunk unflushed).
+        let oldest_unflushed = self.unflushed.iter().map(|c| c.mint).min();
+        self.recent.retain(|c| {
+            c.maxt >= window_start || oldest_unflushed.is_some_and(|mint| mint < c.mint)
+        });
+    }
+
+    /// Lets go of the recent chunks of blocks before `block` (retention removed them).
+    pub fn drop_recent_before(&mut self, block: i64) {
+        self.recent.retain(|c| c.block >= block);
     }
 }
 
@@ -247,5 +295,59 @@ impl Head {
 
     pub fn len(&self) -> usize {
         self.by_labels.iter().map(|s| read(s).len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(mint: i64, maxt: i64) -> ClosedChunk {
+        ClosedChunk {
+            block: block_of(mint),
+            mint,
+            maxt,
+            last_v: 0.0,
+            bytes: Arc::from(&[][..]),
+        }
+    }
+
+    fn mints(chunks: &[ClosedChunk]) -> Vec<i64> {
+        chunks.iter().map(|c| c.mint).collect()
+    }
+
+    #[test]
+    fn written_chunks_stay_in_order_without_a_gap_before_the_unwritten_ones() {
+        let hour = RECENT_WINDOW_MS;
+        let mut state = SeriesState {
+            unflushed: vec![chunk(0, 9), chunk(10, 19), chunk(20, 29)],
+            last: Some(Sample { t: 35, v: 0.0 }),
+            ..SeriesState::default()
+        };
+        // Written out of order: the newest first.
+        state.mark_written(&chunk(20, 29));
+        state.mark_written(&chunk(10, 19));
+        assert_eq!(mints(&state.recent), [10, 20]);
+        assert_eq!(mints(&state.unflushed), [0]);
+        // A second report of the same write changes nothing.
+        state.mark_written(&chunk(10, 19));
+        assert_eq!(mints(&state.recent), [10, 20]);
+
+        // An hour later the recent chunks have left the window, but an older chunk is still
+        // unwritten: dropping them would leave a gap between it and the open chunk.
+        state.last = Some(Sample {
+            t: 29 + hour + 10,
+            v: 0.0,
+        });
+        state.unflushed.push(chunk(30 + hour, 39 + hour));
+        state.mark_written(&chunk(30 + hour, 39 + hour));
+        assert_eq!(mints(&state.recent), [10, 20, 30 + hour]);
+        // Once it is written, everything older than the window goes.
+        state.mark_written(&chunk(0, 9));
+        assert_eq!(mints(&state.recent), [30 + hour]);
+        assert!(state.unflushed.is_empty());
+
+        state.drop_recent_before(block_of(31 + hour) + 1);
+        assert!(state.recent.is_empty());
     }
 }

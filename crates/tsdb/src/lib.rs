@@ -440,7 +440,12 @@ impl Tsdb {
             .write_opt(batch, &no_wal())
             .map_err(engine("writing open chunks"))?;
         for series in retried {
-            series.lock().unflushed.clear();
+            let mut state = series.lock();
+            for chunk in std::mem::take(&mut state.unflushed) {
+                // Put back so that it is found and moved like any written chunk.
+                state.unflushed.push(chunk.clone());
+                state.mark_written(&chunk);
+            }
         }
         drop(exclusive);
         let families: Vec<&rocksdb::ColumnFamily> =
@@ -563,6 +568,7 @@ impl Tsdb {
         // The oldest time left is the start of the first kept block, or later.
         let mut new_min = i64::MAX;
         for series in self.head.all() {
+            series.lock().drop_recent_before(block);
             let min = series.min_t.load(Ordering::Relaxed).max(cutoff_t);
             series.min_t.store(min, Ordering::Relaxed);
             new_min = new_min.min(min);
@@ -686,8 +692,13 @@ impl Tsdb {
                 }
             }
             self.db.write(batch).map_err(engine)?;
+            // Chunks kept in memory may be among those rewritten: RocksDB has them all.
+            for series in &targets {
+                series.lock().recent.clear();
+            }
             for (series, rewritten) in rewritten_heads {
                 let mut state = series.lock();
+                state.previous = None;
                 match rewritten {
                     Some(chunk) => {
                         if let Some(open) = &mut state.open {
@@ -1064,10 +1075,7 @@ fn write_closed_chunks(
     db.write_opt(batch, &no_wal())
         .map_err(|e| StorageError::Engine(format!("writing chunks: {e}")))?;
     for (series, chunk) in closed {
-        series
-            .lock()
-            .unflushed
-            .retain(|c| !(c.block == chunk.block && c.mint == chunk.mint));
+        series.lock().mark_written(chunk);
     }
     stats
         .chunks_created

@@ -1,7 +1,7 @@
 //! Reads: matchers resolved by the postings, samples merged from RocksDB's chunks and the head.
 //!
-//! For each selected series the head's chunks (closed-but-unwritten and open) are copied under
-//! the series lock first; RocksDB then supplies only samples older than the head's oldest
+//! For each selected series the head's chunks (recent, closed-but-unwritten and open) are
+//! decoded under the series lock first; RocksDB then supplies only samples older than the head's oldest
 //! chunk. Reading the head first means a chunk that closes meanwhile is still seen once: in the
 //! copy if it was there, in RocksDB if it had already been written.
 //!
@@ -20,7 +20,7 @@ use crate::head::MemSeries;
 use crate::{Tsdb, CF_CHUNKS};
 
 /// Below this many series a second thread costs more than it saves.
-const PARALLEL_READ_MIN_SERIES: usize = 64;
+const PARALLEL_READ_MIN_SERIES: usize = 1_000;
 
 static MULTI_CORE: std::sync::LazyLock<bool> =
     std::sync::LazyLock::new(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1));
@@ -242,8 +242,8 @@ impl<'a> TsdbQuerier<'a> {
     }
 }
 
-/// Decodes the series' head chunks (closed-but-unwritten, then open) in the range into `out`;
-/// returns the oldest head chunk's start (`i64::MAX` without one).
+/// Decodes the series' head chunks (written but recent, closed but unwritten, then open) in
+/// the range into `out`; returns the oldest head chunk's start (`i64::MAX` without one).
 fn read_head(
     series: &MemSeries,
     mint: i64,
@@ -254,11 +254,17 @@ fn read_head(
     let corrupt =
         |e| StorageError::Corrupt(format!("head chunk of series {}: {e}", series.series_ref));
     let mut head_mint = i64::MAX;
-    for chunk in &state.unflushed {
+    let start = out.len();
+    for chunk in state.recent.iter().chain(&state.unflushed) {
         head_mint = head_mint.min(chunk.mint);
         if chunk.maxt >= mint && chunk.mint <= maxt {
             decode_range(&chunk.bytes, mint, maxt, out).map_err(corrupt)?;
         }
+    }
+    // Written and unwritten chunks interleave in time only when commits wrote a series' chunks
+    // out of order; chunks never overlap, so sorting the samples restores the order.
+    if !state.recent.is_empty() && !state.unflushed.is_empty() {
+        out[start..].sort_unstable_by_key(|s| s.t);
     }
     if let Some(open) = &state.open {
         let first = open.chunk.first_time().unwrap_or(i64::MAX);
@@ -270,7 +276,84 @@ fn read_head(
     Ok(head_mint)
 }
 
+/// What the head tells about a series' newest sample in a range.
+enum Newest {
+    Found(Sample),
+    /// The series has no sample in the range.
+    None,
+    /// Only a read can tell: the open chunk is missing or continues past the range.
+    Unknown,
+}
+
+/// The newest sample in `[mint, maxt]` without decoding, when `maxt` is at or after the
+/// series' second newest sample (a query of the present, the common case): the open chunk holds
+/// the newest samples and knows its last one; the head remembers the one before.
+fn newest_in_head(series: &MemSeries, mint: i64, maxt: i64) -> Newest {
+    let state = series.lock();
+    let Some(open) = &state.open else {
+        return Newest::Unknown;
+    };
+    let (Some(last_t), Some(last_v)) = (open.chunk.last_time(), open.chunk.last_value()) else {
+        return Newest::Unknown;
+    };
+    let newest = if last_t <= maxt {
+        Sample {
+            t: last_t,
+            v: last_v,
+        }
+    } else {
+        match (state.last, state.previous) {
+            // `previous` is the open chunk's sample before `last` (see `SeriesState`).
+            (Some(last), Some(previous)) if last.t == last_t && previous.t <= maxt => previous,
+            _ => return Newest::Unknown,
+        }
+    };
+    if newest.t >= mint {
+        Newest::Found(newest)
+    } else {
+        Newest::None
+    }
+}
+
 impl Querier for TsdbQuerier<'_> {
+    fn series_count(&self, matchers: &[Matcher]) -> Option<usize> {
+        usize::try_from(self.tsdb.read_postings().select(matchers).len()).ok()
+    }
+
+    fn select_newest(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, StorageError> {
+        let series = self.candidates(matchers, mint, maxt);
+        let mut result = Vec::with_capacity(series.len());
+        let mut to_read = Vec::new();
+        for s in series {
+            match newest_in_head(&s, mint, maxt) {
+                Newest::Found(sample) => result.push(Series {
+                    labels: s.labels.clone(),
+                    samples: vec![sample],
+                }),
+                Newest::None => {}
+                Newest::Unknown => to_read.push(s),
+            }
+        }
+        if !to_read.is_empty() {
+            let samples = self.read(&to_read, mint, maxt)?;
+            for (s, mut samples) in to_read.iter().zip(samples) {
+                if let Some(newest) = samples.pop() {
+                    result.push(Series {
+                        labels: s.labels.clone(),
+                        samples: vec![newest],
+                    });
+                }
+            }
+        }
+        result.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(result)
+    }
+
     fn select(
         &self,
         matchers: &[Matcher],

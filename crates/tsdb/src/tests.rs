@@ -292,6 +292,11 @@ fn check_ranges(tsdb: &Tsdb, written: &[Vec<Sample>], rng: &mut Rng) {
         let b = a + rng.below(3 * BLOCK_DURATION_MS as u64) as i64;
         ranges.push((a, b));
     }
+    // Ranges ending among the newest samples, as queries of the present: the newest sample
+    // comes from the head without decoding when the range ends at or after the second newest.
+    for back in [0, 1, 7_500, 15_000, 30_000, 300_000] {
+        ranges.push((all_max - back - 300_000, all_max - back));
+    }
     for (mint, maxt) in ranges {
         let got = select(tsdb, &[Matcher::equal("__name__", "m")], mint, maxt);
         let want: Vec<(String, Vec<(i64, u64)>)> = written
@@ -312,6 +317,18 @@ fn check_ranges(tsdb: &Tsdb, written: &[Vec<Sample>], rng: &mut Rng) {
             .map(|s| (s.labels.get("i").unwrap().to_string(), as_pairs(&s.samples)))
             .collect();
         assert_eq!(got, want, "range [{mint}, {maxt}]");
+        let newest: Vec<(String, Vec<(i64, u64)>)> = tsdb
+            .querier()
+            .select_newest(&[Matcher::equal("__name__", "m")], mint, maxt)
+            .unwrap()
+            .iter()
+            .map(|s| (s.labels.get("i").unwrap().to_string(), as_pairs(&s.samples)))
+            .collect();
+        let want_newest: Vec<(String, Vec<(i64, u64)>)> = want
+            .into_iter()
+            .map(|(i, samples)| (i, samples.last().into_iter().copied().collect()))
+            .collect();
+        assert_eq!(newest, want_newest, "newest in range [{mint}, {maxt}]");
     }
 }
 
@@ -356,9 +373,29 @@ fn retention_drops_whole_old_blocks_and_empty_series() {
     let samples: Vec<(i64, f64)> = (0..(6 * BLOCK_DURATION_MS / minute))
         .map(|i| (i * minute, i as f64))
         .collect();
+    // A series whose chunk in block 1 is still one the head keeps for recent reads.
+    let straddle = labels(&[("__name__", "straddle")]);
+    let straddle_samples: Vec<(i64, f64)> = (-30..10)
+        .map(|i| (2 * BLOCK_DURATION_MS + i * minute, i as f64))
+        .collect();
+    write(&tsdb, &straddle, &straddle_samples);
     write(&tsdb, &live, &samples);
     let newest = samples.last().unwrap().0;
     tsdb.apply_retention().unwrap();
+    let got = select(
+        &tsdb,
+        &[Matcher::equal("__name__", "straddle")],
+        i64::MIN,
+        i64::MAX,
+    );
+    let times: Vec<i64> = got[0].samples.iter().map(|s| s.t).collect();
+    let kept: Vec<i64> = (0..10)
+        .map(|i| 2 * BLOCK_DURATION_MS + i * minute)
+        .collect();
+    assert_eq!(
+        times, kept,
+        "the dropped block's samples are gone from memory too"
+    );
     // The cutoff (newest - 3 blocks) falls inside block 2, which is kept whole.
     let first_kept =
         (newest - 3 * BLOCK_DURATION_MS).div_euclid(BLOCK_DURATION_MS) * BLOCK_DURATION_MS;
@@ -378,12 +415,12 @@ fn retention_drops_whole_old_blocks_and_empty_series() {
     )
     .is_empty());
     assert_eq!(tsdb.label_values("job"), Vec::<String>::new());
-    assert_eq!(tsdb.series_count(), 1);
+    assert_eq!(tsdb.series_count(), 2);
     assert_eq!(tsdb.time_span().unwrap().0, first_kept);
     drop(tsdb);
     // Also after a restart: the removed series stays removed.
     let tsdb = Tsdb::open(dir.path()).unwrap();
-    assert_eq!(tsdb.series_count(), 1);
+    assert_eq!(tsdb.series_count(), 2);
     assert_eq!(tsdb.label_names(), ["__name__"]);
 }
 
@@ -633,6 +670,33 @@ fn delete_series_removes_a_range_and_empty_series_for_good() {
             .unwrap();
         assert_eq!(deleted_b, 1);
         assert_eq!(tsdb.label_values("k"), ["a"]);
+        // Chunks kept in memory for recent reads are not read in place of the rewritten ones.
+        // (840..960 is a closed chunk within the last hour; 960.. the open one.)
+        let cut = 9_500_000;
+        for (from, to) in [(8_500_000, 8_600_000), (cut, 9_985_000)] {
+            tsdb.delete_series(&[Matcher::equal("k", "a")], from, to)
+                .unwrap();
+        }
+        let got = select(&tsdb, &[Matcher::equal("k", "a")], 8_000_001, i64::MAX);
+        let times: Vec<i64> = got[0].samples.iter().map(|s| s.t).collect();
+        let want: Vec<i64> = (801..1000)
+            .map(|i| i * 10_000)
+            .filter(|t| !(8_500_000..=8_600_000).contains(t) && !(cut..=9_985_000).contains(t))
+            .collect();
+        assert_eq!(times, want);
+        // The newest at a time between the last two samples is not a deleted one.
+        let newest = tsdb
+            .querier()
+            .select_newest(&[Matcher::equal("k", "a")], 0, 9_985_000)
+            .unwrap();
+        assert_eq!(
+            newest[0].samples,
+            [Sample {
+                t: cut - 10_000,
+                v: 949.0
+            }]
+        );
+        write(&tsdb, &a, &[(10_000_000, 1000.0)]);
     }
     let tsdb = Tsdb::open(dir.path()).unwrap();
     let got = select(
@@ -643,9 +707,17 @@ fn delete_series_removes_a_range_and_empty_series_for_good() {
     );
     assert_eq!(got.len(), 1);
     let times: Vec<i64> = got[0].samples.iter().map(|s| s.t).collect();
-    let want: Vec<i64> = (0..1000)
+    let want: Vec<i64> = (0..=1000)
         .map(|i| i * 10_000)
-        .filter(|t| !(1_000_000..=8_000_000).contains(t))
+        .filter(|t| {
+            ![
+                1_000_000..=8_000_000,
+                8_500_000..=8_600_000,
+                9_500_000..=9_985_000,
+            ]
+            .iter()
+            .any(|deleted| deleted.contains(t))
+        })
         .collect();
     assert_eq!(times, want);
     tsdb.compact().unwrap();

@@ -23,6 +23,7 @@
 
 mod aggregate;
 mod binary;
+pub mod cost;
 mod extended;
 mod functions;
 mod histogram;
@@ -484,11 +485,30 @@ impl<'a> Ctx<'a> {
 
     /// Reads the series matching `matchers` with samples in `[mint, maxt]`.
     pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
+        self.read(matchers, mint, maxt, false)
+    }
+
+    /// As [`select`](Self::select), with only the newest sample of each series.
+    pub fn select_newest(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
+        self.read(matchers, mint, maxt, true)
+    }
+
+    fn read(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        newest_only: bool,
+    ) -> Result<Vec<Series>> {
         self.check_time()?;
         if mint > maxt {
             return Ok(Vec::new());
         }
-        let series = self.querier.select(matchers, mint, maxt)?;
+        let series = if newest_only {
+            self.querier.select_newest(matchers, mint, maxt)?
+        } else {
+            self.querier.select(matchers, mint, maxt)?
+        };
         let read: usize = series.iter().map(|s| s.samples.len()).sum();
         self.samples_read
             .set(self.samples_read.get().saturating_add(read as u64));
@@ -617,9 +637,14 @@ impl<'c, 'a> Ev<'c, 'a> {
             Some(a) => (a - vs.offset, a - vs.offset),
             None => (self.start - vs.offset, self.end - vs.offset),
         };
-        let series = self
-            .ctx
-            .select(&vs.matchers, ref_min - lookback + 1, ref_max)?;
+        // One evaluation time needs only each series' newest sample in the lookback window.
+        let series = if ref_min == ref_max {
+            self.ctx
+                .select_newest(&vs.matchers, ref_min - lookback + 1, ref_max)?
+        } else {
+            self.ctx
+                .select(&vs.matchers, ref_min - lookback + 1, ref_max)?
+        };
         let steps = self.num_steps();
         let mut out = Vec::with_capacity(series.len());
         for s in series {
