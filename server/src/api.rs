@@ -29,7 +29,7 @@ use axum::{Extension, Router};
 use narthex_model::api::{error_json, go_quote, success_json, ErrorType, QueryData};
 use narthex_model::duration::{parse_duration, parse_timestamp};
 use narthex_model::{Querier, Storage};
-use narthex_promql::engine::cost::sample_bound;
+use narthex_promql::engine::cost::{sample_bound, Evaluation};
 use narthex_promql::{Engine, EngineError, Expr, QueryResult, QueryStats};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -396,7 +396,7 @@ async fn query(
         let stats = wants_stats(&params);
         let deadline = query_deadline(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
-        let inline = runs_inline(&state, &expr, 1);
+        let inline = runs_inline(&state, &expr, time, time, 1);
         let (result, timings) =
             evaluate(state, &context, deadline, inline, move |engine, querier| {
                 engine.instant_with_source(querier, &expr, Some(&text), time)
@@ -442,7 +442,7 @@ async fn query_range(
         let deadline = query_deadline(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
         let steps = u64::try_from((end - start) / step + 1).unwrap_or(u64::MAX);
-        let inline = runs_inline(&state, &expr, steps);
+        let inline = runs_inline(&state, &expr, start, end, steps);
         let (result, timings) = evaluate(state, &context, deadline, inline, move |engine, querier| {
             engine.range_with_source(querier, &expr, Some(&text), start, end, step)
         })
@@ -453,16 +453,30 @@ async fn query_range(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// Queries bounded by this many samples (`narthex_promql::engine::cost`) are evaluated on the
-/// thread that received them: a few milliseconds at most, where handing a query to the blocking
-/// pool and back costs a small one more than its evaluation (two thread wake-ups).
+/// Queries bounded by this many samples (`narthex_promql::engine::cost`) over data the head
+/// holds in memory are evaluated on the thread that received them: a few milliseconds at most,
+/// where handing a query to the blocking pool and back costs a small one more than its
+/// evaluation (two thread wake-ups).
 const INLINE_SAMPLE_BOUND: u64 = 1_000_000;
 
-/// Whether a query is certainly small enough to evaluate without leaving the request's thread.
-fn runs_inline(state: &AppState, expr: &Expr, steps: u64) -> bool {
+/// Whether a query is certainly small enough, and reads only data recent enough to be in
+/// memory, to evaluate without leaving the request's thread.
+fn runs_inline(state: &AppState, expr: &Expr, start: i64, end: i64, steps: u64) -> bool {
+    let Some((_, newest)) = state.tsdb.time_span() else {
+        return false;
+    };
     let querier = state.tsdb.querier();
     let series_count = |matchers: &[narthex_model::Matcher]| querier.series_count(matchers);
-    sample_bound(expr, steps, &series_count).is_some_and(|bound| bound <= INLINE_SAMPLE_BOUND)
+    let evaluation = Evaluation {
+        start,
+        end,
+        steps,
+        lookback_ms: state.engine.options.lookback_delta_ms,
+    };
+    sample_bound(expr, &evaluation, &series_count).is_some_and(|bound| {
+        bound.samples <= INLINE_SAMPLE_BOUND
+            && bound.earliest >= newest.saturating_sub(narthex_tsdb::RECENT_WINDOW_MS)
+    })
 }
 
 /// Runs an evaluation once the query gate lets it in, with whatever is left of its time: on
@@ -498,7 +512,9 @@ where
         evaluation(&engine, querier.as_ref()).map(|result| (result, began.elapsed()))
     };
     let outcome = if inline {
-        run()
+        // A panic must still answer the request, as a failed blocking task does.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+            .map_err(|_| ApiError::new(ErrorType::Internal, "query evaluation panicked"))?
     } else {
         tokio::task::spawn_blocking(run)
             .await

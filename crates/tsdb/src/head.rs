@@ -4,7 +4,7 @@
 //! Appends from many scrape loops run in parallel: the label-set map is split into shards by
 //! hash, the ref table is read-locked only to find a series, and each series has its own
 //! mutex. Closed chunks wait in `SeriesState::unflushed` until they are written to RocksDB, so a
-//! query never misses them; once written, those of the last [`RECENT_WINDOW_MS`] stay in
+//! query never misses them; once written, the newest of the last [`RECENT_WINDOW_MS`] stay in
 //! `SeriesState::recent`, so queries of the recent past (dashboards, rules) read memory instead
 //! of seeking RocksDB once per series, as Prometheus serves its head block from memory.
 
@@ -22,9 +22,11 @@ use crate::encoding::block_of;
 const SHARDS: usize = 64;
 
 /// How far back from a series' newest sample its written chunks stay in memory: a chunk is
-/// kept while it ends within this window. One hour holds two closed chunks at a 15 s scrape
-/// interval (a few hundred bytes for a counter), and covers the ranges most queries ask for.
+/// kept while it ends within this window, and only the newest [`RECENT_MAX_CHUNKS`]. At a 15 s
+/// scrape interval that is the whole hour (two chunks, a few hundred bytes for a counter), which
+/// covers the ranges most queries ask for; shorter intervals keep less time, not more memory.
 pub const RECENT_WINDOW_MS: i64 = 60 * 60 * 1000;
+pub const RECENT_MAX_CHUNKS: usize = 2;
 
 /// A chunk that is full (or ended at a block boundary) and must be written to RocksDB.
 #[derive(Clone)]
@@ -55,15 +57,16 @@ pub struct SeriesState {
     pub open: Option<OpenChunk>,
     /// Closed chunks not yet in RocksDB, oldest first.
     pub unflushed: Vec<ClosedChunk>,
-    /// Closed chunks already in RocksDB that end within [`RECENT_WINDOW_MS`] of the newest
-    /// sample, oldest first. Together with `unflushed` and `open` they are the newest chunks of
+    /// The newest closed chunks already in RocksDB (at most [`RECENT_MAX_CHUNKS`]) that end
+    /// within [`RECENT_WINDOW_MS`] of the newest sample, oldest first. Together with `unflushed` and `open` they are the newest chunks of
     /// the series without a gap, so a reader takes from RocksDB only what is older than all of
     /// them.
     pub recent: Vec<ClosedChunk>,
     /// The newest sample, for the out-of-order and duplicate checks.
     pub last: Option<Sample>,
-    /// The sample before `last` while both are in the open chunk: the newest sample at an
-    /// evaluation time that falls between the last two scrapes, found without decoding.
+    /// The open chunk's sample before its last one, as it was when that was appended: the
+    /// newest sample at an evaluation time between the last two scrapes, found without
+    /// decoding.
     pub previous: Option<Sample>,
 }
 
@@ -156,12 +159,13 @@ impl MemSeries {
             block,
             chunk: XorChunk::new(),
         });
+        // Taken from the chunk, not from `last`, which a delete_series does not move back.
+        state.previous = open
+            .chunk
+            .last_time()
+            .zip(open.chunk.last_value())
+            .map(|(t, v)| Sample { t, v });
         open.chunk.append(t, v);
-        state.previous = if open.chunk.len() >= 2 {
-            state.last
-        } else {
-            None
-        };
         state.last = Some(Sample { t, v });
         self.note_span(t, t);
         Ok(Appended::Added(closed))
@@ -181,12 +185,21 @@ impl SeriesState {
             self.recent.insert(at, chunk.clone());
         }
         let newest = self.last.map_or(chunk.maxt, |last| last.t.max(chunk.maxt));
-        let window_start = newest.saturating_sub(RECENT_WINDOW_MS);
+        self.prune_recent(newest.saturating_sub(RECENT_WINDOW_MS));
+    }
+
+    /// Lets go of the recent chunks beyond the newest [`RECENT_MAX_CHUNKS`] or ending before
+    /// `window_start`.
+    pub fn prune_recent(&mut self, window_start: i64) {
         // Only chunks older than every unflushed one may go: the head's chunks must stay the
         // newest of the series without a gap (a write that failed keeps an old chunk unflushed).
         let oldest_unflushed = self.unflushed.iter().map(|c| c.mint).min();
+        let keep_from = self.recent.len().saturating_sub(RECENT_MAX_CHUNKS);
+        let mut index = 0;
         self.recent.retain(|c| {
-            c.maxt >= window_start || oldest_unflushed.is_some_and(|mint| mint < c.mint)
+            let wanted = index >= keep_from && c.maxt >= window_start;
+            index += 1;
+            wanted || oldest_unflushed.is_some_and(|mint| mint < c.mint)
         });
     }
 
@@ -349,5 +362,17 @@ mod tests {
 
         state.drop_recent_before(block_of(31 + hour) + 1);
         assert!(state.recent.is_empty());
+
+        // Within the window, only the newest chunks are kept.
+        let t = 40 + hour;
+        state.unflushed = vec![
+            chunk(t, t + 9),
+            chunk(t + 10, t + 19),
+            chunk(t + 20, t + 29),
+        ];
+        for c in state.unflushed.clone() {
+            state.mark_written(&c);
+        }
+        assert_eq!(mints(&state.recent), [t + 10, t + 20]);
     }
 }

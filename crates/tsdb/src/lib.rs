@@ -24,6 +24,7 @@
 pub mod chunk;
 mod encoding;
 mod head;
+pub use head::RECENT_WINDOW_MS;
 mod postings;
 mod querier;
 mod wal;
@@ -296,14 +297,14 @@ impl Tsdb {
         self.span.get()
     }
 
-    /// Series with an open chunk in memory.
+    /// Chunks in memory: open, closed but unwritten, and written but kept for recent reads.
     pub fn head_chunks(&self) -> usize {
         self.head
             .all()
             .iter()
             .map(|s| {
                 let state = s.lock();
-                usize::from(state.open.is_some()) + state.unflushed.len()
+                usize::from(state.open.is_some()) + state.unflushed.len() + state.recent.len()
             })
             .sum()
     }
@@ -479,7 +480,27 @@ impl Tsdb {
         {
             self.checkpoint()?;
         }
-        self.apply_retention()
+        self.apply_retention()?;
+        self.trim_idle_recent();
+        Ok(())
+    }
+
+    /// Lets go of the recent chunks of series without a sample in the last
+    /// [`head::RECENT_WINDOW_MS`] before the newest sample stored: a series that stopped would
+    /// otherwise keep them until retention removes it.
+    fn trim_idle_recent(&self) {
+        let Some((_, newest)) = self.time_span() else {
+            return;
+        };
+        let window_start = newest.saturating_sub(head::RECENT_WINDOW_MS);
+        for series in self.head.all() {
+            if series.max_t.load(Ordering::Relaxed) < window_start {
+                let mut state = series.lock();
+                if !state.recent.is_empty() {
+                    state.prune_recent(window_start);
+                }
+            }
+        }
     }
 
     /// Drops whole blocks: those entirely older than the retention time (measured from the
@@ -539,6 +560,11 @@ impl Tsdb {
         let chunks_cf = self.cf(CF_CHUNKS)?;
         let from = encoding::block_start_key(i64::MIN);
         let to = encoding::block_start_key(block);
+        // Memory first: until the range delete a reader then finds these blocks in RocksDB, as
+        // before, never a mix of both.
+        for series in self.head.all() {
+            series.lock().drop_recent_before(block);
+        }
         self.db
             .delete_range_cf(chunks_cf, from, to)
             .map_err(engine)?;
@@ -568,7 +594,6 @@ impl Tsdb {
         // The oldest time left is the start of the first kept block, or later.
         let mut new_min = i64::MAX;
         for series in self.head.all() {
-            series.lock().drop_recent_before(block);
             let min = series.min_t.load(Ordering::Relaxed).max(cutoff_t);
             series.min_t.store(min, Ordering::Relaxed);
             new_min = new_min.min(min);
@@ -674,6 +699,28 @@ impl Tsdb {
                     }
                     iter.status().map_err(engine)?;
                 }
+                // Closed chunks whose write failed are written now, without the range (the
+                // checkpoint below would write them back whole). A checkpoint may have written
+                // an earlier state of one under the same key; the later put wins.
+                let unflushed = series.lock().unflushed.clone();
+                for chunk in &unflushed {
+                    batch.delete_cf(
+                        chunks_cf,
+                        encoding::chunk_key(chunk.block, series.series_ref, chunk.mint),
+                    );
+                    if let Some(rewritten) = chunk_without(&chunk.bytes, mint, maxt)? {
+                        let (first, last) = (
+                            rewritten.first_time().unwrap_or(chunk.mint),
+                            rewritten.last_time().unwrap_or(chunk.maxt),
+                        );
+                        batch.put_cf(
+                            chunks_cf,
+                            encoding::chunk_key(chunk.block, series.series_ref, first),
+                            encoding::chunk_value(last, rewritten.bytes()),
+                        );
+                        left += 1;
+                    }
+                }
                 // The open chunk without the range, applied after RocksDB is written.
                 let open_bytes = series
                     .lock()
@@ -692,9 +739,12 @@ impl Tsdb {
                 }
             }
             self.db.write(batch).map_err(engine)?;
-            // Chunks kept in memory may be among those rewritten: RocksDB has them all.
+            // The closed chunks in memory may be among those rewritten: RocksDB has them all.
+            // (Until here a reader saw the data as before the delete.)
             for series in &targets {
-                series.lock().recent.clear();
+                let mut state = series.lock();
+                state.recent.clear();
+                state.unflushed.clear();
             }
             for (series, rewritten) in rewritten_heads {
                 let mut state = series.lock();

@@ -11,7 +11,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use narthex_model::{label_names_of, Labels, Matcher, Querier, Sample, Series, StorageError};
+use narthex_model::{
+    label_names_of, Labels, MatchOp, Matcher, Querier, Sample, Series, StorageError,
+};
 use rocksdb::ReadOptions;
 
 use crate::chunk::decode_range;
@@ -302,9 +304,10 @@ fn newest_in_head(series: &MemSeries, mint: i64, maxt: i64) -> Newest {
             v: last_v,
         }
     } else {
-        match (state.last, state.previous) {
-            // `previous` is the open chunk's sample before `last` (see `SeriesState`).
-            (Some(last), Some(previous)) if last.t == last_t && previous.t <= maxt => previous,
+        match state.previous {
+            // The open chunk's sample before its last (see `SeriesState`); a delete_series that
+            // rewrote the chunk since has cleared it.
+            Some(previous) if previous.t < last_t && previous.t <= maxt => previous,
             _ => return Newest::Unknown,
         }
     };
@@ -317,6 +320,14 @@ fn newest_in_head(series: &MemSeries, mint: i64, maxt: i64) -> Newest {
 
 impl Querier for TsdbQuerier<'_> {
     fn series_count(&self, matchers: &[Matcher]) -> Option<usize> {
+        // Regular expressions are matched against every value of their label: not cheap
+        // enough for a look-up made before the query is admitted.
+        if matchers
+            .iter()
+            .any(|m| matches!(m.op, MatchOp::RegexMatch | MatchOp::RegexNoMatch))
+        {
+            return None;
+        }
         usize::try_from(self.tsdb.read_postings().select(matchers).len()).ok()
     }
 

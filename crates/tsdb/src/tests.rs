@@ -943,3 +943,71 @@ fn a_commit_into_a_series_removed_meanwhile_recreates_it() {
     let got = select(&tsdb, &[Matcher::equal("__name__", "gone")], 0, i64::MAX);
     assert_eq!(got[0].samples, vec![Sample { t: 2000, v: 2.0 }]);
 }
+
+/// Written chunks stay in memory for recent reads only while their series is recent: a series
+/// that stopped lets go of them at the next maintenance, and reads stay the same.
+#[test]
+fn a_stopped_series_lets_go_of_its_recent_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let stopped = labels(&[("__name__", "m"), ("i", "stopped")]);
+    let going = labels(&[("__name__", "m"), ("i", "going")]);
+    let minute = 60_000;
+    let early: Vec<(i64, f64)> = (0..300).map(|i| (i * 10_000, i as f64)).collect();
+    write(&tsdb, &stopped, &early);
+    write(&tsdb, &going, &early);
+    let late: Vec<(i64, f64)> = (0..90)
+        .map(|i| (3_000_000 + i * minute, i as f64))
+        .collect();
+    write(&tsdb, &going, &late);
+    let recent_of = |labels: &Labels| tsdb.head.get(labels).unwrap().lock().recent.len();
+    assert_eq!(
+        recent_of(&stopped),
+        2,
+        "300 samples: two closed chunks kept"
+    );
+    let before = select(
+        &tsdb,
+        &[Matcher::equal("__name__", "m")],
+        i64::MIN,
+        i64::MAX,
+    );
+    tsdb.maintain().unwrap();
+    assert_eq!(recent_of(&stopped), 0);
+    assert!(
+        recent_of(&going) > 0,
+        "the newest chunks of a live series stay"
+    );
+    let after = select(
+        &tsdb,
+        &[Matcher::equal("__name__", "m")],
+        i64::MIN,
+        i64::MAX,
+    );
+    assert_eq!(before, after);
+    assert_eq!(after[1].samples.len(), 300);
+}
+
+/// After a delete_series cut the open chunk's tail, the newest sample at a time between the
+/// last two samples appended since is never a deleted one.
+#[test]
+fn the_newest_sample_after_a_delete_and_new_appends_is_not_a_deleted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let series = labels(&[("__name__", "g")]);
+    write(&tsdb, &series, &[(10, 1.0), (20, 2.0), (30, 3.0)]);
+    tsdb.delete_series(&[Matcher::equal("__name__", "g")], 25, 35)
+        .unwrap();
+    write(&tsdb, &series, &[(40, 4.0)]);
+    let newest = tsdb
+        .querier()
+        .select_newest(&[Matcher::equal("__name__", "g")], 0, 35)
+        .unwrap();
+    assert_eq!(newest[0].samples, [Sample { t: 20, v: 2.0 }]);
+    write(&tsdb, &series, &[(50, 5.0)]);
+    let newest = tsdb
+        .querier()
+        .select_newest(&[Matcher::equal("__name__", "g")], 0, 45)
+        .unwrap();
+    assert_eq!(newest[0].samples, [Sample { t: 40, v: 4.0 }]);
+}

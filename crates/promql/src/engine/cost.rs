@@ -1,79 +1,184 @@
 //! A cheap upper bound on the work an evaluation does, before doing it: the server runs a
-//! query that is certainly small on the thread that received it, and sends the others to the
-//! blocking pool, where a long evaluation cannot hold up other requests, scrapes or rules.
+//! query that is certainly small, over data the head holds in memory, on the thread that
+//! received it, and sends the others to the blocking pool, where a long evaluation cannot hold
+//! up other requests, scrapes or rules.
 
 use narthex_model::Matcher;
 
-use crate::ast::Expr;
+use crate::ast::{Expr, VectorSelector};
 
-/// Samples assumed per second of a range selector's window: a bound for scrape intervals down
-/// to one second, and a generous one for the usual 15 to 60 seconds.
+/// Samples assumed per second of stored data: a bound for scrape intervals down to one second,
+/// and a generous one for the usual 15 to 60 seconds.
 const SAMPLES_PER_SECOND: u64 = 1;
 
-/// An upper bound on the samples an evaluation over `steps` evaluation times reads and visits,
-/// with `series_count` telling how many series a selector's matchers select (`None`: unknown).
-/// `None` when no bound is cheap to give: subqueries (their steps multiply), ranges given as
-/// expressions, or a selector of unknown size.
+/// The evaluation times of a query: `steps` times from `start` to `end` (ms).
+#[derive(Clone, Copy, Debug)]
+pub struct Evaluation {
+    pub start: i64,
+    pub end: i64,
+    pub steps: u64,
+    pub lookback_ms: i64,
+}
+
+/// What an evaluation reads and visits at most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bound {
+    /// Samples read from storage plus samples visited per evaluation time.
+    pub samples: u64,
+    /// The oldest time any selector reads (ms); `i64::MAX` when nothing is read.
+    pub earliest: i64,
+}
+
+/// An upper bound on the samples an evaluation reads and visits, with `series_count` telling how
+/// many series a selector's matchers select (`None`: unknown). `None` when no bound is cheap to
+/// give: subqueries (their steps multiply), `info()` (it reads info series of its own), `@`,
+/// `anchored` and `smoothed` selectors, ranges given as expressions, or a selector of unknown
+/// size.
 pub fn sample_bound(
     expr: &Expr,
-    steps: u64,
+    evaluation: &Evaluation,
     series_count: &dyn Fn(&[Matcher]) -> Option<usize>,
-) -> Option<u64> {
+) -> Option<Bound> {
+    let span = evaluation.end.checked_sub(evaluation.start)?.max(0);
+    let samples_in = |ms: i64| -> Option<u64> {
+        (u64::try_from(ms).ok()? / 1000)
+            .checked_mul(SAMPLES_PER_SECOND)?
+            .checked_add(1)
+    };
     match expr {
-        Expr::Number(_) | Expr::String(_) => Some(0),
+        Expr::Number(_) | Expr::String(_) => Some(Bound {
+            samples: 0,
+            earliest: i64::MAX,
+        }),
         Expr::VectorSelector(vs) => {
-            let series = series_count(&vs.matchers)? as u64;
-            series.checked_mul(steps)
+            let series = selector_series(vs, series_count)?;
+            // Every sample from one lookback before the first step to the last step is read;
+            // each step visits one a series.
+            let read =
+                series.checked_mul(samples_in(span.checked_add(evaluation.lookback_ms)?)?)?;
+            let visited = series.checked_mul(evaluation.steps)?;
+            Some(Bound {
+                samples: read.checked_add(visited)?,
+                earliest: evaluation
+                    .start
+                    .checked_sub(vs.offset)?
+                    .checked_sub(evaluation.lookback_ms)?,
+            })
         }
         Expr::MatrixSelector(ms) => {
             if ms.range_expr.is_some() {
                 return None;
             }
-            let series = series_count(&ms.selector.matchers)? as u64;
-            let window = (ms.range.max(0) as u64 / 1000).checked_mul(SAMPLES_PER_SECOND)?;
-            series
-                .checked_mul(steps)?
-                .checked_mul(window.checked_add(1)?)
+            let series = selector_series(&ms.selector, series_count)?;
+            let read = series.checked_mul(samples_in(span.checked_add(ms.range)?)?)?;
+            // Each step visits its window.
+            let visited = series
+                .checked_mul(evaluation.steps)?
+                .checked_mul(samples_in(ms.range)?)?;
+            Some(Bound {
+                samples: read.checked_add(visited)?,
+                earliest: evaluation
+                    .start
+                    .checked_sub(ms.selector.offset)?
+                    .checked_sub(ms.range)?,
+            })
         }
         Expr::Subquery(_) => None,
-        _ => expr.children().into_iter().try_fold(0u64, |total, child| {
-            total.checked_add(sample_bound(child, steps, series_count)?)
-        }),
+        Expr::Call(call) if call.func.name == "info" => None,
+        _ => expr.children().into_iter().try_fold(
+            Bound {
+                samples: 0,
+                earliest: i64::MAX,
+            },
+            |total, child| {
+                let child = sample_bound(child, evaluation, series_count)?;
+                Some(Bound {
+                    samples: total.samples.checked_add(child.samples)?,
+                    earliest: total.earliest.min(child.earliest),
+                })
+            },
+        ),
     }
+}
+
+fn selector_series(
+    vs: &VectorSelector,
+    series_count: &dyn Fn(&[Matcher]) -> Option<usize>,
+) -> Option<u64> {
+    if vs.at.is_some() || vs.anchored || vs.smoothed {
+        return None;
+    }
+    u64::try_from(series_count(&vs.matchers)?).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn bound(query: &str, steps: u64) -> Option<u64> {
-        let expr = crate::parse(query).expect("test query parses");
+    const MINUTE: i64 = 60_000;
+
+    fn bound(query: &str, start: i64, end: i64, steps: u64) -> Option<Bound> {
+        let expr =
+            crate::parse_with(query, &crate::ParseOptions::all()).expect("test query parses");
         // Every selector selects 10 series, except `unknown`.
         let count =
             |matchers: &[Matcher]| (!matchers.iter().any(|m| m.value == "unknown")).then_some(10);
-        sample_bound(&expr, steps, &count)
+        let evaluation = Evaluation {
+            start,
+            end,
+            steps,
+            lookback_ms: 5 * MINUTE,
+        };
+        sample_bound(&expr, &evaluation, &count)
+    }
+
+    fn samples(query: &str, start: i64, end: i64, steps: u64) -> Option<u64> {
+        bound(query, start, end, steps).map(|b| b.samples)
     }
 
     #[test]
-    fn selectors_count_series_steps_and_window() {
-        assert_eq!(bound("up", 1), Some(10));
-        assert_eq!(bound("up", 61), Some(610));
-        assert_eq!(bound("rate(x[5m])", 1), Some(10 * 301));
+    fn instant_queries_read_their_windows() {
+        let t = 100 * MINUTE;
+        // 10 series x (lookback 300 s + 1) read, one visited each.
+        assert_eq!(samples("up", t, t, 1), Some(10 * 301 + 10));
+        assert_eq!(samples("rate(x[5m])", t, t, 1), Some(10 * 301 * 2));
         assert_eq!(
-            bound("sum by (job) (rate(x[1m])) / on() group_left up", 2),
-            Some(10 * 2 * 61 + 10 * 2)
+            samples("label_replace(up, \"a\", \"$1\", \"b\", \"(.*)\")", t, t, 1),
+            Some(10 * 301 + 10)
+        );
+        assert_eq!(samples("1 + 2", t, t, 1), Some(0));
+        assert_eq!(
+            bound("up offset 10m + rate(x[1h])", t, t, 1).map(|b| b.earliest),
+            Some(t - 60 * MINUTE)
         );
         assert_eq!(
-            bound("label_replace(up, \"a\", \"$1\", \"b\", \"(.*)\")", 1),
-            Some(10)
+            bound("up offset 1h", t, t, 1).map(|b| b.earliest),
+            Some(t - 65 * MINUTE)
         );
-        assert_eq!(bound("1 + 2", 1), Some(0));
+    }
+
+    #[test]
+    fn range_queries_read_their_whole_span() {
+        // A day at 1 h steps reads the day, not 25 samples a series.
+        let day = 24 * 60 * MINUTE;
+        assert_eq!(
+            samples("up", 0, day, 25),
+            Some(10 * (86_400 + 300 + 1) + 250)
+        );
+        // A step longer than the range still reads the whole span.
+        assert_eq!(
+            samples("rate(x[1m])", 0, day, 25),
+            Some(10 * (86_400 + 60 + 1) + 10 * 25 * 61)
+        );
     }
 
     #[test]
     fn unbounded_shapes_have_no_bound() {
-        assert_eq!(bound("max_over_time(rate(x[5m])[30m:1m])", 1), None);
-        assert_eq!(bound("up + unknown", 1), None);
-        assert_eq!(bound("rate(x[1000d])", u64::MAX), None);
+        let t = 100 * MINUTE;
+        assert_eq!(bound("max_over_time(rate(x[5m])[30m:1m])", t, t, 1), None);
+        assert_eq!(bound("up + unknown", t, t, 1), None);
+        assert_eq!(bound("info(up)", t, t, 1), None);
+        assert_eq!(bound("up @ 100", t, t, 1), None);
+        assert_eq!(bound("rate(x[1000d])", 0, i64::MAX, u64::MAX), None);
     }
 }
