@@ -1409,3 +1409,49 @@ fn same_answers_as_prometheus() {
         mismatches.join("\n")
     );
 }
+
+/// A query small enough to be evaluated on the request's thread and the same query sent to the
+/// blocking pool (a regex matcher is never counted in advance, so it always goes there) give
+/// the same document, instant and range.
+#[test]
+fn inline_and_pooled_evaluations_answer_alike() {
+    let (narthex, http) = loaded_narthex(&[]);
+    let (t300, t600) = (at(300), at(600));
+    let name = "http_requests_total";
+    let by_regex = "{__name__=~\"http_requests_total\"}";
+    let pairs = [
+        (name.to_string(), by_regex.to_string()),
+        (
+            format!("sum by (job) (rate({name}[5m]))"),
+            format!("sum by (job) (rate({by_regex}[5m]))"),
+        ),
+    ];
+    for (inline, pooled) in &pairs {
+        let instant = |query: &str| {
+            http.get(
+                &narthex,
+                &api("query", &[("query", query), ("time", &t600)]),
+            )
+        };
+        let range = |query: &str| {
+            http.get(
+                &narthex,
+                &api(
+                    "query_range",
+                    &[
+                        ("query", query),
+                        ("start", &t300),
+                        ("end", &t600),
+                        ("step", "15"),
+                    ],
+                ),
+            )
+        };
+        for ask in [&instant as &dyn Fn(&str) -> Reply, &range] {
+            let (a, b) = (ask(inline), ask(pooled));
+            assert_eq!(a.status, 200, "{}", a.body);
+            assert!(a.body.contains("\"result\":[{"), "{}", a.body);
+            assert_eq!(a.body, b.body, "{inline} and {pooled}");
+        }
+    }
+}
