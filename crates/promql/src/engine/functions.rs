@@ -631,84 +631,81 @@ fn eval_range_function(
         Span::default()
     };
     let drop_name = name != "last_over_time" && name != "first_over_time";
-    let range_secs = duration_seconds(range);
-    // Counter resets are found once per series, not once per window: windows of consecutive
-    // steps overlap (a 5m rate every 60s reads each sample five times), and resets are rare, so
-    // each window only walks the few resets inside it. The values are added in the same order
-    // as a scan of the window would add them, so results are bit-for-bit the same.
-    let track_resets = !anchored
-        && !smoothed
-        && matches!(func, RangeFn::Rate | RangeFn::Increase | RangeFn::Resets);
-    let mut reset_at: Vec<usize> = Vec::new();
-    let mut reset_prev: Vec<f64> = Vec::new();
-    let mut sargs: Vec<f64> = Vec::with_capacity(scalars.len());
-    let mut out: Vec<EvalSeries> = Vec::with_capacity(input.len());
     let steps = ev.num_steps();
-    // How many steps' windows one sample can fall into.
-    let steps_per_sample = ((range + back + forward) / ev.interval.max(1)).max(0) as usize + 1;
-    for s in input {
-        ev.ctx.check_time()?;
-        let pts = &s.points;
-        if track_resets {
-            reset_at.clear();
-            reset_prev.clear();
-            for i in 1..pts.len() {
-                if pts[i].v < pts[i - 1].v {
-                    reset_at.push(i);
-                    reset_prev.push(pts[i - 1].v);
-                }
+    let shape = WindowShape {
+        func,
+        scalars: &scalars,
+        range,
+        back,
+        forward,
+        offset,
+        at,
+        range_secs: duration_seconds(range),
+        anchored,
+        smoothed,
+        start: ev.start,
+        interval: ev.interval,
+        steps,
+    };
+    // One series' windows never depend on another's: with enough work, and a kernel that
+    // neither warns nor fails, the series are split over two threads.
+    let work: usize = input
+        .iter()
+        .map(|s| s.points.len())
+        .sum::<usize>()
+        .saturating_mul(shape.steps_per_sample());
+    let per_series: Vec<Result<SeriesWindows>> = if work
+        >= PARALLEL_MIN_WORK.load(std::sync::atomic::Ordering::Relaxed)
+        && input.len() >= 2
+        && *MULTI_CORE
+        && shape.is_pure()
+    {
+        let deadline = ev.ctx.deadline;
+        let expired = move || deadline.is_some_and(|d| super::Instant::now() > d);
+        let kernel =
+            |w: &Window, sargs: &[f64]| range_kernel(&|_, _| {}, func, w, sargs, arg0_span);
+        let run = |half: &[EvalSeries]| -> Vec<Result<SeriesWindows>> {
+            half.iter()
+                .map(|s| {
+                    if expired() {
+                        return Err(super::EngineError::Timeout);
+                    }
+                    Ok(shape.series_points(&s.points, &kernel))
+                })
+                .map(|r| r.and_then(|x| x))
+                .collect()
+        };
+        let (first, second) = input.split_at(input.len() / 2);
+        std::thread::scope(|scope| {
+            let helper = scope.spawn(|| run(second));
+            let mut all = run(first);
+            match helper.join() {
+                Ok(rest) => all.extend(rest),
+                Err(_) => all.push(Err(exec_err("an evaluation thread panicked"))),
             }
-        }
-        let (mut lo, mut hi) = (0usize, 0usize);
-        // The resets inside the window are those at `lo < i < hi`: `reset_at[rlo..rhi]`.
-        let (mut rlo, mut rhi) = (0usize, 0usize);
-        // At most one point a step, and only at steps whose window holds a sample: sized once
-        // instead of growing by doubling.
-        let mut points = Vec::with_capacity(steps.min(pts.len().saturating_mul(steps_per_sample)));
+            all
+        })
+    } else {
+        let warn = |message: String, span: Span| ev.ctx.warn(message, span);
+        let kernel = |w: &Window, sargs: &[f64]| range_kernel(&warn, func, w, sargs, arg0_span);
+        input
+            .iter()
+            .map(|s| {
+                ev.ctx.check_time()?;
+                shape.series_points(&s.points, &kernel)
+            })
+            .collect()
+    };
+    let mut out: Vec<EvalSeries> = Vec::with_capacity(input.len());
+    for (s, computed) in input.into_iter().zip(per_series) {
+        let SeriesWindows {
+            points,
+            largest_window,
+        } = computed?;
+        // The samples a window held, for `--query.max-samples`, as if counted window by window.
+        ev.ctx.add_samples(largest_window)?;
+        ev.ctx.sub_samples(largest_window);
         let metric_name = s.labels.get(METRIC_NAME).unwrap_or("");
-        for (step, ts) in ev.steps().enumerate() {
-            let range_end = at.unwrap_or(ts) - offset;
-            let range_start = range_end - range;
-            while hi < pts.len() && pts[hi].t <= range_end + forward {
-                hi += 1;
-            }
-            while lo < hi && pts[lo].t <= range_start - back {
-                lo += 1;
-            }
-            if lo >= hi {
-                continue;
-            }
-            let resets = if track_resets {
-                while rlo < reset_at.len() && reset_at[rlo] <= lo {
-                    rlo += 1;
-                }
-                rhi = rhi.max(rlo);
-                while rhi < reset_at.len() && reset_at[rhi] < hi {
-                    rhi += 1;
-                }
-                Some(&reset_prev[rlo..rhi])
-            } else {
-                None
-            };
-            let w = Window {
-                points: &pts[lo..hi],
-                resets,
-                ts,
-                range_start,
-                range_end,
-                range_secs,
-                anchored,
-                smoothed,
-            };
-            sargs.clear();
-            sargs.extend(scalars.iter().map(|v| v[step]));
-            ev.ctx.add_samples(hi - lo)?;
-            let r = range_kernel(ev, func, &w, &sargs, arg0_span);
-            ev.ctx.sub_samples(hi - lo);
-            if let Some(v) = r? {
-                points.push(Sample { t: ts, v });
-            }
-        }
         if matches!(func, RangeFn::Rate | RangeFn::Increase)
             && !metric_name.is_empty()
             && !points.is_empty()
@@ -760,8 +757,150 @@ fn eval_range_function(
     Ok(out)
 }
 
-fn range_kernel(
-    ev: &Ev,
+/// Below this many window-sample visits a second thread costs more than it saves. (Tests set
+/// it to 0 and to `usize::MAX` to compare both ways.)
+pub(crate) static PARALLEL_MIN_WORK: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(200_000);
+
+static MULTI_CORE: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1));
+
+/// Everything about a range function's windows that is the same for every series.
+struct WindowShape<'s> {
+    func: RangeFn,
+    /// The scalar arguments, one value a step.
+    scalars: &'s [Vec<f64>],
+    range: i64,
+    /// How much further back and forward than the range the window reaches (`anchored`,
+    /// `smoothed`).
+    back: i64,
+    forward: i64,
+    offset: i64,
+    at: Option<i64>,
+    range_secs: f64,
+    anchored: bool,
+    smoothed: bool,
+    start: i64,
+    interval: i64,
+    steps: usize,
+}
+
+/// One series' result points, and the most samples one of its windows held.
+struct SeriesWindows {
+    points: Vec<Sample>,
+    largest_window: usize,
+}
+
+impl WindowShape<'_> {
+    /// How many steps' windows one sample can fall into.
+    fn steps_per_sample(&self) -> usize {
+        ((self.range + self.back + self.forward) / self.interval.max(1)).max(0) as usize + 1
+    }
+
+    /// Whether the kernel can neither warn nor fail for these arguments, so it can run away
+    /// from the evaluation context.
+    fn is_pure(&self) -> bool {
+        let valid_factor = |v: &f64| *v > 0.0 && *v < 1.0;
+        match self.func {
+            RangeFn::QuantileOverTime => self
+                .scalars
+                .first()
+                .is_some_and(|q| q.iter().all(|q| (0.0..=1.0).contains(q))),
+            RangeFn::DoubleExponentialSmoothing => {
+                self.scalars.len() == 2 && self.scalars.iter().flatten().all(valid_factor)
+            }
+            _ => true,
+        }
+    }
+
+    /// The function over each step's window of one series' points.
+    fn series_points<K>(&self, pts: &[Sample], kernel: &K) -> Result<SeriesWindows>
+    where
+        K: Fn(&Window, &[f64]) -> Result<Option<f64>>,
+    {
+        // Counter resets are found once per series, not once per window: windows of
+        // consecutive steps overlap (a 5m rate every 60s reads each sample five times), and
+        // resets are rare, so each window only walks the few resets inside it. The values are
+        // added in the same order as a scan of the window would add them, so results are
+        // bit-for-bit the same.
+        let track_resets = !self.anchored
+            && !self.smoothed
+            && matches!(
+                self.func,
+                RangeFn::Rate | RangeFn::Increase | RangeFn::Resets
+            );
+        let mut reset_at: Vec<usize> = Vec::new();
+        let mut reset_prev: Vec<f64> = Vec::new();
+        if track_resets {
+            for i in 1..pts.len() {
+                if pts[i].v < pts[i - 1].v {
+                    reset_at.push(i);
+                    reset_prev.push(pts[i - 1].v);
+                }
+            }
+        }
+        let mut sargs: Vec<f64> = Vec::with_capacity(self.scalars.len());
+        let (mut lo, mut hi) = (0usize, 0usize);
+        // The resets inside the window are those at `lo < i < hi`: `reset_at[rlo..rhi]`.
+        let (mut rlo, mut rhi) = (0usize, 0usize);
+        // At most one point a step, and only at steps whose window holds a sample: sized once
+        // instead of growing by doubling.
+        let mut points = Vec::with_capacity(
+            self.steps
+                .min(pts.len().saturating_mul(self.steps_per_sample())),
+        );
+        let mut largest_window = 0;
+        for step in 0..self.steps {
+            let ts = self.start + step as i64 * self.interval;
+            let range_end = self.at.unwrap_or(ts) - self.offset;
+            let range_start = range_end - self.range;
+            while hi < pts.len() && pts[hi].t <= range_end + self.forward {
+                hi += 1;
+            }
+            while lo < hi && pts[lo].t <= range_start - self.back {
+                lo += 1;
+            }
+            if lo >= hi {
+                continue;
+            }
+            let resets = if track_resets {
+                while rlo < reset_at.len() && reset_at[rlo] <= lo {
+                    rlo += 1;
+                }
+                rhi = rhi.max(rlo);
+                while rhi < reset_at.len() && reset_at[rhi] < hi {
+                    rhi += 1;
+                }
+                Some(&reset_prev[rlo..rhi])
+            } else {
+                None
+            };
+            let w = Window {
+                points: &pts[lo..hi],
+                resets,
+                ts,
+                range_start,
+                range_end,
+                range_secs: self.range_secs,
+                anchored: self.anchored,
+                smoothed: self.smoothed,
+            };
+            sargs.clear();
+            sargs.extend(self.scalars.iter().map(|v| v[step]));
+            largest_window = largest_window.max(hi - lo);
+            if let Some(v) = kernel(&w, &sargs)? {
+                points.push(Sample { t: ts, v });
+            }
+        }
+        Ok(SeriesWindows {
+            points,
+            largest_window,
+        })
+    }
+}
+
+fn range_kernel<W: Fn(String, Span)>(
+    warn: &W,
     func: RangeFn,
     w: &Window,
     sargs: &[f64],
@@ -826,7 +965,7 @@ fn range_kernel(
         RangeFn::QuantileOverTime => {
             let q = sargs.first().copied().unwrap_or(f64::NAN);
             if q.is_nan() || !(0.0..=1.0).contains(&q) {
-                ev.ctx.warn(
+                warn(
                     format!(
                         "quantile value should be between 0 and 1, got {}",
                         super::util::format_go_g(q)

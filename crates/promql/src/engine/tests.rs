@@ -601,3 +601,70 @@ fn range_queries_agree_with_instant_queries_at_every_step() {
         }
     }
 }
+
+/// Range functions split over two threads give bit for bit what one thread gives: every
+/// range function over counters with resets, gauges, NaN and infinities, with scalar arguments.
+#[test]
+fn range_functions_answer_alike_on_one_thread_and_two() {
+    let storage = MemoryStorage::new();
+    let mut app = storage.appender();
+    for i in 0..24 {
+        let labels = Labels::from_pairs([("__name__", "m"), ("i", &format!("{i:02}"))]);
+        let mut counter = 0.0;
+        for k in 0..1500i64 {
+            let t = k * 15_000 + i * 97;
+            counter += ((k * 7 + i) % 13) as f64 * 0.25;
+            if (k + i) % 301 == 0 {
+                counter = 0.0;
+            }
+            let v = match (k + 3 * i) % 500 {
+                0 => f64::NAN,
+                1 => f64::INFINITY,
+                _ if i % 2 == 0 => counter,
+                _ => ((k as f64) * 0.37 + i as f64).sin() * 1e9,
+            };
+            app.append(&labels, t, v).unwrap();
+        }
+    }
+    app.commit().unwrap();
+    let queries = [
+        "rate(m[5m])",
+        "increase(m[10m])",
+        "delta(m[5m])",
+        "irate(m[5m])",
+        "resets(m[30m])",
+        "changes(m[30m])",
+        "deriv(m[15m])",
+        "predict_linear(m[30m], 3600)",
+        "avg_over_time(m[10m])",
+        "sum_over_time(m[10m])",
+        "stddev_over_time(m[10m])",
+        "quantile_over_time(0.9, m[10m])",
+        "max_over_time(m[10m])",
+        "last_over_time(m[10m])",
+        "double_exponential_smoothing(m[10m], 0.5, 0.5)",
+        "present_over_time(m[1m])",
+    ];
+    let engine = Engine::new(EngineOptions {
+        experimental_functions: true,
+        ..EngineOptions::default()
+    });
+    let querier = storage.querier();
+    let run = |query: &str, min_work: usize| {
+        functions::PARALLEL_MIN_WORK.store(min_work, std::sync::atomic::Ordering::Relaxed);
+        let expr = crate::parse_with(query, &crate::ParseOptions::all()).unwrap();
+        let result = engine
+            .range(querier.as_ref(), &expr, 60 * MIN, 370 * MIN, 15_000)
+            .unwrap();
+        let mut json = String::new();
+        result.data.write_json(&mut json);
+        (json, result.warnings, result.infos)
+    };
+    for query in queries {
+        let one = run(query, usize::MAX);
+        let two = run(query, 0);
+        assert!(one.0.len() > 100, "{query}: {}", one.0);
+        assert_eq!(one, two, "{query}");
+    }
+    functions::PARALLEL_MIN_WORK.store(200_000, std::sync::atomic::Ordering::Relaxed);
+}
