@@ -296,9 +296,10 @@ pub fn format_float(v: f64) -> String {
     out
 }
 
-/// [`format_float`] appended to `out`, without a temporary string for the common case.
+/// [`format_float`] appended to `out`. The digits are the shortest that read back as `v`,
+/// from ryu, which breaks ties between two shortest candidates as Go does (Rust's formatter
+/// can pick the other one: `1658206780088562.25` is `…562.2` in Go, `…562.3` in Rust).
 pub fn write_float(v: f64, out: &mut String) {
-    use std::fmt::Write;
     if v.is_nan() {
         out.push_str("NaN");
         return;
@@ -307,26 +308,73 @@ pub fn write_float(v: f64, out: &mut String) {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
         return;
     }
-    let abs = v.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        // Rust writes `1.5e-7`; Go writes `1.5e-07` and `1e+21`.
-        let start = out.len();
-        let _ = write!(out, "{v:e}");
-        let Some(e) = out[start..].find('e').map(|i| start + i) else {
-            return;
-        };
-        let negative = out.as_bytes().get(e + 1) == Some(&b'-');
-        let digits_at = if negative { e + 2 } else { e + 1 };
-        if !negative {
-            out.insert(digits_at, '+');
-        }
-        let digits_at = e + 2;
-        if out.len() - digits_at < 2 {
-            out.insert(digits_at, '0');
+    if v == 0.0 {
+        out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
+        return;
+    }
+    let mut buffer = ryu::Buffer::new();
+    let (negative, digits, point) = decimal_digits(buffer.format_finite(v));
+    if negative {
+        out.push('-');
+    }
+    let len = digits.len() as i32;
+    if (1e-6..1e21).contains(&v.abs()) {
+        // Go's 'f': plain decimal.
+        if point <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
+            out.push_str(&digits);
+        } else if point >= len {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', (point - len) as usize));
+        } else {
+            let (int, fraction) = digits.split_at(point as usize);
+            out.push_str(int);
+            out.push('.');
+            out.push_str(fraction);
         }
     } else {
-        let _ = write!(out, "{v}");
+        // Go's 'e': `d.ddde±XX`, at least two exponent digits.
+        let (first, rest) = digits.split_at(1);
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        let exponent = point - 1;
+        out.push('e');
+        out.push(if exponent < 0 { '-' } else { '+' });
+        let exponent = exponent.unsigned_abs();
+        if exponent < 10 {
+            out.push('0');
+        }
+        out.push_str(&exponent.to_string());
     }
+}
+
+/// Ryu's text (`123.45`, `1.0`, `0.0001`, `1.5e-7`, `1e21`) as sign, significant digits
+/// without leading or trailing zeros, and the decimal point's position:
+/// `0.DIGITS × 10^point`.
+fn decimal_digits(text: &str) -> (bool, String, i32) {
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match text.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let (int, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits = String::with_capacity(int.len() + fraction.len());
+    digits.push_str(int);
+    digits.push_str(fraction);
+    let mut point = int.len() as i32 + exponent;
+    let leading = digits.len() - digits.trim_start_matches('0').len();
+    digits.drain(..leading);
+    point -= leading as i32;
+    let significant = digits.trim_end_matches('0').len();
+    digits.truncate(significant);
+    (negative, digits, point)
 }
 
 /// A JSON string escaped as Go's `encoding/json` does (HTML-safe).
@@ -387,6 +435,19 @@ mod tests {
         assert_eq!(format_float(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_float(0.0), "0");
         assert_eq!(format_float(-0.0), "-0");
+        // Go's own output (tests/fixtures/go-floats.go.txt wrote it): random bit patterns,
+        // every magnitude around the changes of notation, and exact ties between two shortest
+        // candidates, where Rust's formatter and Go disagree.
+        let fixture = include_str!("../tests/fixtures/go-floats.txt");
+        let mut checked = 0;
+        for line in fixture.lines() {
+            let (bits, go) = line.split_once(' ').expect("fixture line: bits and text");
+            let v = f64::from_bits(u64::from_str_radix(bits, 16).expect("fixture bits"));
+            assert_eq!(format_float(v), go, "{bits}");
+            checked += 1;
+        }
+        assert!(checked > 2_900);
+        assert_eq!(format_float(1658206780088562.25), "1658206780088562.2");
     }
 
     #[test]

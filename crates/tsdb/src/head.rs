@@ -22,11 +22,12 @@ use crate::encoding::block_of;
 const SHARDS: usize = 64;
 
 /// How far back from a series' newest sample its written chunks stay in memory: a chunk is
-/// kept while it ends within this window, and only the newest [`RECENT_MAX_CHUNKS`]. At a 15 s
-/// scrape interval that is the whole hour (two chunks, a few hundred bytes for a counter), which
-/// covers the ranges most queries ask for; shorter intervals keep less time, not more memory.
-pub const RECENT_WINDOW_MS: i64 = 60 * 60 * 1000;
-pub const RECENT_MAX_CHUNKS: usize = 2;
+/// kept while it ends within this window, and only the newest [`RECENT_MAX_CHUNKS`]. Two hours
+/// is what Prometheus's head holds at the least; at a 15 s scrape interval it is four chunks
+/// (about 200 bytes each for a counter, up to 1.1 KB for a noisy gauge). Shorter intervals keep
+/// less time, not more memory.
+pub const RECENT_WINDOW_MS: i64 = 2 * 60 * 60 * 1000;
+pub const RECENT_MAX_CHUNKS: usize = 4;
 
 /// A chunk that is full (or ended at a block boundary) and must be written to RocksDB.
 #[derive(Clone)]
@@ -331,7 +332,7 @@ mod tests {
 
     #[test]
     fn written_chunks_stay_in_order_without_a_gap_before_the_unwritten_ones() {
-        let hour = RECENT_WINDOW_MS;
+        let hour = RECENT_WINDOW_MS; // one window
         let mut state = SeriesState {
             unflushed: vec![chunk(0, 9), chunk(10, 19), chunk(20, 29)],
             last: Some(Sample { t: 35, v: 0.0 }),
@@ -365,14 +366,15 @@ mod tests {
 
         // Within the window, only the newest chunks are kept.
         let t = 40 + hour;
-        state.unflushed = vec![
-            chunk(t, t + 9),
-            chunk(t + 10, t + 19),
-            chunk(t + 20, t + 29),
-        ];
+        state.unflushed = (0..RECENT_MAX_CHUNKS as i64 + 1)
+            .map(|i| chunk(t + 10 * i, t + 10 * i + 9))
+            .collect();
         for c in state.unflushed.clone() {
             state.mark_written(&c);
         }
-        assert_eq!(mints(&state.recent), [t + 10, t + 20]);
+        let kept: Vec<i64> = (1..RECENT_MAX_CHUNKS as i64 + 1)
+            .map(|i| t + 10 * i)
+            .collect();
+        assert_eq!(mints(&state.recent), kept);
     }
 }

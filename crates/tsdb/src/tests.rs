@@ -956,7 +956,8 @@ fn a_stopped_series_lets_go_of_its_recent_chunks() {
     let early: Vec<(i64, f64)> = (0..300).map(|i| (i * 10_000, i as f64)).collect();
     write(&tsdb, &stopped, &early);
     write(&tsdb, &going, &early);
-    let late: Vec<(i64, f64)> = (0..90)
+    // The going series runs on for longer than the window.
+    let late: Vec<(i64, f64)> = (0..(RECENT_WINDOW_MS / minute + 30))
         .map(|i| (3_000_000 + i * minute, i as f64))
         .collect();
     write(&tsdb, &going, &late);
