@@ -296,10 +296,36 @@ pub fn format_float(v: f64) -> String {
     out
 }
 
-/// [`format_float`] appended to `out`. The digits are the shortest that read back as `v`,
-/// from ryu, which breaks ties between two shortest candidates as Go does (Rust's formatter
-/// can pick the other one: `1658206780088562.25` is `…562.2` in Go, `…562.3` in Rust).
+/// [`format_float`] appended to `out`.
 pub fn write_float(v: f64, out: &mut String) {
+    let abs = v.abs();
+    if abs != 0.0 && abs.is_finite() && !(1e-6..1e21).contains(&abs) {
+        write_go(v, 'e', out);
+    } else {
+        write_go(v, 'f', out);
+    }
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: plain decimal, shortest digits.
+pub fn format_go_f(v: f64) -> String {
+    let mut out = String::new();
+    write_go(v, 'f', &mut out);
+    out
+}
+
+/// Go's `strconv.FormatFloat(v, 'g', -1, 64)`, which is also what `%g` and `%v` print:
+/// exponent form when the exponent is below -4 or from 6 on.
+pub fn format_go_g(v: f64) -> String {
+    let mut out = String::new();
+    write_go(v, 'g', &mut out);
+    out
+}
+
+/// Go's `strconv.FormatFloat(v, format, -1, 64)` for `format` `f`, `e` or `g`. The digits are
+/// the shortest that read back as `v`, from ryu, which breaks ties between two shortest
+/// candidates as Go does (Rust's formatter can pick the other one: `1658206780088562.25` is
+/// `…562.2` in Go, `…562.3` in Rust).
+fn write_go(v: f64, format: char, out: &mut String) {
     if v.is_nan() {
         out.push_str("NaN");
         return;
@@ -318,8 +344,15 @@ pub fn write_float(v: f64, out: &mut String) {
         out.push('-');
     }
     let len = digits.len() as i32;
-    if (1e-6..1e21).contains(&v.abs()) {
-        // Go's 'f': plain decimal.
+    // %g with the shortest digits: exponent form when the exponent is below -4 or from 6 on
+    // (Go's `eprec = 6` for shortest).
+    let exponent = point - 1;
+    let plain = match format {
+        'f' => true,
+        'e' => false,
+        _ => (-4..6).contains(&exponent),
+    };
+    if plain {
         if point <= 0 {
             out.push_str("0.");
             out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
@@ -334,21 +367,20 @@ pub fn write_float(v: f64, out: &mut String) {
             out.push_str(fraction);
         }
     } else {
-        // Go's 'e': `d.ddde±XX`, at least two exponent digits.
+        // `d.ddde±XX`, at least two exponent digits.
         let (first, rest) = digits.split_at(1);
         out.push_str(first);
         if !rest.is_empty() {
             out.push('.');
             out.push_str(rest);
         }
-        let exponent = point - 1;
         out.push('e');
         out.push(if exponent < 0 { '-' } else { '+' });
-        let exponent = exponent.unsigned_abs();
-        if exponent < 10 {
+        let magnitude = exponent.unsigned_abs();
+        if magnitude < 10 {
             out.push('0');
         }
-        out.push_str(&exponent.to_string());
+        out.push_str(&magnitude.to_string());
     }
 }
 
@@ -435,15 +467,23 @@ mod tests {
         assert_eq!(format_float(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_float(0.0), "0");
         assert_eq!(format_float(-0.0), "-0");
-        // Go's own output (tests/fixtures/go-floats.go.txt wrote it): random bit patterns,
+        // Go's own output (tests/fixtures/go-floats.go.txt wrote it) for Prometheus's JSON
+        // choice, %g and 'f': random bit patterns,
         // every magnitude around the changes of notation, and exact ties between two shortest
         // candidates, where Rust's formatter and Go disagree.
         let fixture = include_str!("../tests/fixtures/go-floats.txt");
         let mut checked = 0;
         for line in fixture.lines() {
-            let (bits, go) = line.split_once(' ').expect("fixture line: bits and text");
+            let fields: Vec<&str> = line.split(' ').collect();
+            let [bits, json, g, f] = fields[..] else {
+                panic!("fixture line {line:?}: bits, JSON, %g and 'f' expected");
+            };
             let v = f64::from_bits(u64::from_str_radix(bits, 16).expect("fixture bits"));
-            assert_eq!(format_float(v), go, "{bits}");
+            assert_eq!(format_float(v), json, "{bits}");
+            assert_eq!(format_go_g(v), g, "{bits} %g");
+            if f != "-" {
+                assert_eq!(format_go_f(v), f, "{bits} 'f'");
+            }
             checked += 1;
         }
         assert!(checked > 2_900);
