@@ -459,24 +459,19 @@ async fn query_range(
 /// evaluation (two thread wake-ups).
 const INLINE_SAMPLE_BOUND: u64 = 1_000_000;
 
-/// Whether a query is certainly small enough, and reads only data recent enough to be in
-/// memory, to evaluate without leaving the request's thread.
+/// Whether a query is certainly small enough, and reads only data the head holds in memory,
+/// to evaluate without leaving the request's thread.
 fn runs_inline(state: &AppState, expr: &Expr, start: i64, end: i64, steps: u64) -> bool {
-    let Some((_, newest)) = state.tsdb.time_span() else {
-        return false;
-    };
     let querier = state.tsdb.querier();
-    let series_count = |matchers: &[narthex_model::Matcher]| querier.series_count(matchers);
+    let selection_size = |matchers: &[narthex_model::Matcher]| querier.selection_size(matchers);
     let evaluation = Evaluation {
         start,
         end,
         steps,
         lookback_ms: state.engine.options.lookback_delta_ms,
     };
-    sample_bound(expr, &evaluation, &series_count).is_some_and(|bound| {
-        bound.samples <= INLINE_SAMPLE_BOUND
-            && bound.earliest >= newest.saturating_sub(narthex_tsdb::RECENT_WINDOW_MS)
-    })
+    sample_bound(expr, &evaluation, &selection_size)
+        .is_some_and(|bound| bound.samples <= INLINE_SAMPLE_BOUND && bound.in_memory)
 }
 
 /// Runs an evaluation once the query gate lets it in, with whatever is left of its time: on

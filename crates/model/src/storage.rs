@@ -84,6 +84,16 @@ pub trait Appender: Send {
 }
 
 /// Reads series over a time range.
+/// What a storage tells about a selection before reading it ([`Querier::selection_size`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SelectionSize {
+    /// How many series the matchers select at most.
+    pub series: usize,
+    /// From this time (ms) on, every selected series' samples are in memory; `i64::MAX` when
+    /// some series has none there.
+    pub in_memory_from: i64,
+}
+
 pub trait Querier {
     /// Series matching all `matchers` with their samples in `[mint, maxt]`; series with no sample
     /// in the range are left out. Sorted by labels.
@@ -94,9 +104,10 @@ pub trait Querier {
         maxt: i64,
     ) -> Result<Vec<Series>, StorageError>;
 
-    /// How many series `matchers` select at most, whatever their samples, when the storage can
-    /// tell without reading them (an index look-up); `None` otherwise.
-    fn series_count(&self, _matchers: &[Matcher]) -> Option<usize> {
+    /// How many series `matchers` select at most, whatever their samples, and from when on
+    /// all of them are held in memory, when the storage can tell without reading samples (an
+    /// index look-up); `None` otherwise.
+    fn selection_size(&self, _matchers: &[Matcher]) -> Option<SelectionSize> {
         None
     }
 

@@ -12,13 +12,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use narthex_model::{
-    label_names_of, Labels, MatchOp, Matcher, Querier, Sample, Series, StorageError,
+    label_names_of, Labels, MatchOp, Matcher, Querier, Sample, SelectionSize, Series, StorageError,
 };
 use rocksdb::ReadOptions;
 
 use crate::chunk::decode_range;
 use crate::encoding::{self, block_of, BLOCK_MS};
-use crate::head::MemSeries;
+use crate::head::{MemSeries, SeriesState};
 use crate::{Tsdb, CF_CHUNKS};
 
 /// Below this many series a second thread costs more than it saves.
@@ -278,6 +278,13 @@ fn read_head(
     Ok(head_mint)
 }
 
+/// Where a series' chunks in memory (recent, unwritten, open) begin; `i64::MAX` without any.
+fn head_start(state: &SeriesState) -> i64 {
+    let closed = state.recent.iter().chain(&state.unflushed).map(|c| c.mint);
+    let open = state.open.as_ref().and_then(|o| o.chunk.first_time());
+    closed.chain(open).min().unwrap_or(i64::MAX)
+}
+
 /// What the head tells about a series' newest sample in a range.
 enum Newest {
     Found(Sample),
@@ -319,7 +326,7 @@ fn newest_in_head(series: &MemSeries, mint: i64, maxt: i64) -> Newest {
 }
 
 impl Querier for TsdbQuerier<'_> {
-    fn series_count(&self, matchers: &[Matcher]) -> Option<usize> {
+    fn selection_size(&self, matchers: &[Matcher]) -> Option<SelectionSize> {
         // Regular expressions are matched against every value of their label: not cheap
         // enough for a look-up made before the query is admitted.
         if matchers
@@ -328,7 +335,17 @@ impl Querier for TsdbQuerier<'_> {
         {
             return None;
         }
-        usize::try_from(self.tsdb.read_postings().select(matchers).len()).ok()
+        let refs = self.tsdb.read_postings().select(matchers);
+        let series = self.tsdb.head.by_refs(refs.iter());
+        let in_memory_from = series
+            .iter()
+            .map(|s| head_start(&s.lock()))
+            .max()
+            .unwrap_or(i64::MIN);
+        Some(SelectionSize {
+            series: series.len(),
+            in_memory_from,
+        })
     }
 
     fn select_newest(

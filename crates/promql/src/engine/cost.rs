@@ -3,7 +3,7 @@
 //! received it, and sends the others to the blocking pool, where a long evaluation cannot hold
 //! up other requests, scrapes or rules.
 
-use narthex_model::Matcher;
+use narthex_model::{Matcher, SelectionSize};
 
 use crate::ast::{Expr, VectorSelector};
 
@@ -27,17 +27,27 @@ pub struct Bound {
     pub samples: u64,
     /// The oldest time any selector reads (ms); `i64::MAX` when nothing is read.
     pub earliest: i64,
+    /// Whether every selector reads only what the storage holds in memory.
+    pub in_memory: bool,
 }
 
-/// An upper bound on the samples an evaluation reads and visits, with `series_count` telling how
-/// many series a selector's matchers select (`None`: unknown). `None` when no bound is cheap to
-/// give: subqueries (their steps multiply), `info()` (it reads info series of its own), `@`,
-/// `anchored` and `smoothed` selectors, ranges given as expressions, or a selector of unknown
-/// size.
+impl Bound {
+    const NOTHING: Bound = Bound {
+        samples: 0,
+        earliest: i64::MAX,
+        in_memory: true,
+    };
+}
+
+/// An upper bound on the samples an evaluation reads and visits, with `selection_size` telling
+/// how many series a selector's matchers select and from when on they are in memory (`None`:
+/// unknown). `None` when no bound is cheap to give: subqueries (their steps multiply),
+/// `info()` (it reads info series of its own), `@`, `anchored` and `smoothed` selectors,
+/// ranges given as expressions, or a selector of unknown size.
 pub fn sample_bound(
     expr: &Expr,
     evaluation: &Evaluation,
-    series_count: &dyn Fn(&[Matcher]) -> Option<usize>,
+    selection_size: &dyn Fn(&[Matcher]) -> Option<SelectionSize>,
 ) -> Option<Bound> {
     let span = evaluation.end.checked_sub(evaluation.start)?.max(0);
     let samples_in = |ms: i64| -> Option<u64> {
@@ -45,70 +55,51 @@ pub fn sample_bound(
             .checked_mul(SAMPLES_PER_SECOND)?
             .checked_add(1)
     };
+    // A selector reading `window` ms before each step (lookback or range), visiting
+    // `visited_per_step` samples a series at each step.
+    let selector = |vs: &VectorSelector, window: i64, visited_per_step: u64| -> Option<Bound> {
+        if vs.at.is_some() || vs.anchored || vs.smoothed {
+            return None;
+        }
+        let size = selection_size(&vs.matchers)?;
+        let series = u64::try_from(size.series).ok()?;
+        let read = series.checked_mul(samples_in(span.checked_add(window)?)?)?;
+        let visited = series
+            .checked_mul(evaluation.steps)?
+            .checked_mul(visited_per_step)?;
+        let earliest = evaluation
+            .start
+            .checked_sub(vs.offset)?
+            .checked_sub(window)?;
+        Some(Bound {
+            samples: read.checked_add(visited)?,
+            earliest,
+            in_memory: earliest >= size.in_memory_from,
+        })
+    };
     match expr {
-        Expr::Number(_) | Expr::String(_) => Some(Bound {
-            samples: 0,
-            earliest: i64::MAX,
-        }),
-        Expr::VectorSelector(vs) => {
-            let series = selector_series(vs, series_count)?;
-            // Every sample from one lookback before the first step to the last step is read;
-            // each step visits one a series.
-            let read =
-                series.checked_mul(samples_in(span.checked_add(evaluation.lookback_ms)?)?)?;
-            let visited = series.checked_mul(evaluation.steps)?;
-            Some(Bound {
-                samples: read.checked_add(visited)?,
-                earliest: evaluation
-                    .start
-                    .checked_sub(vs.offset)?
-                    .checked_sub(evaluation.lookback_ms)?,
-            })
+        Expr::Number(_) | Expr::String(_) => Some(Bound::NOTHING),
+        // Every sample from one lookback before the first step to the last step is read; each
+        // step visits one a series.
+        Expr::VectorSelector(vs) => selector(vs, evaluation.lookback_ms, 1),
+        // Each step visits its window.
+        Expr::MatrixSelector(ms) if ms.range_expr.is_none() => {
+            selector(&ms.selector, ms.range, samples_in(ms.range)?)
         }
-        Expr::MatrixSelector(ms) => {
-            if ms.range_expr.is_some() {
-                return None;
-            }
-            let series = selector_series(&ms.selector, series_count)?;
-            let read = series.checked_mul(samples_in(span.checked_add(ms.range)?)?)?;
-            // Each step visits its window.
-            let visited = series
-                .checked_mul(evaluation.steps)?
-                .checked_mul(samples_in(ms.range)?)?;
-            Some(Bound {
-                samples: read.checked_add(visited)?,
-                earliest: evaluation
-                    .start
-                    .checked_sub(ms.selector.offset)?
-                    .checked_sub(ms.range)?,
-            })
-        }
-        Expr::Subquery(_) => None,
+        Expr::MatrixSelector(_) | Expr::Subquery(_) => None,
         Expr::Call(call) if call.func.name == "info" => None,
-        _ => expr.children().into_iter().try_fold(
-            Bound {
-                samples: 0,
-                earliest: i64::MAX,
-            },
-            |total, child| {
-                let child = sample_bound(child, evaluation, series_count)?;
+        _ => expr
+            .children()
+            .into_iter()
+            .try_fold(Bound::NOTHING, |total, child| {
+                let child = sample_bound(child, evaluation, selection_size)?;
                 Some(Bound {
                     samples: total.samples.checked_add(child.samples)?,
                     earliest: total.earliest.min(child.earliest),
+                    in_memory: total.in_memory && child.in_memory,
                 })
-            },
-        ),
+            }),
     }
-}
-
-fn selector_series(
-    vs: &VectorSelector,
-    series_count: &dyn Fn(&[Matcher]) -> Option<usize>,
-) -> Option<u64> {
-    if vs.at.is_some() || vs.anchored || vs.smoothed {
-        return None;
-    }
-    u64::try_from(series_count(&vs.matchers)?).ok()
 }
 
 #[cfg(test)]
@@ -120,9 +111,13 @@ mod tests {
     fn bound(query: &str, start: i64, end: i64, steps: u64) -> Option<Bound> {
         let expr =
             crate::parse_with(query, &crate::ParseOptions::all()).expect("test query parses");
-        // Every selector selects 10 series, except `unknown`.
-        let count =
-            |matchers: &[Matcher]| (!matchers.iter().any(|m| m.value == "unknown")).then_some(10);
+        // Every selector selects 10 series, in memory from minute 40 on, except `unknown`.
+        let count = |matchers: &[Matcher]| {
+            (!matchers.iter().any(|m| m.value == "unknown")).then_some(SelectionSize {
+                series: 10,
+                in_memory_from: 40 * MINUTE,
+            })
+        };
         let evaluation = Evaluation {
             start,
             end,
@@ -154,6 +149,15 @@ mod tests {
         assert_eq!(
             bound("up offset 1h", t, t, 1).map(|b| b.earliest),
             Some(t - 65 * MINUTE)
+        );
+        // Minute 100 reaches back to 35 with the offset: before the memory starts at 40.
+        assert_eq!(
+            bound("rate(x[1h])", t, t, 1).map(|b| b.in_memory),
+            Some(true)
+        );
+        assert_eq!(
+            bound("rate(x[1h]) + up offset 1h", t, t, 1).map(|b| b.in_memory),
+            Some(false)
         );
     }
 

@@ -648,64 +648,25 @@ fn eval_range_function(
         steps,
     };
     // One series' windows never depend on another's: with enough work, and a kernel that
-    // neither warns nor fails, the series are split over two threads.
+    // neither warns nor fails, the series are split over two threads. (An instant query's
+    // interval is 1 ms, so a sample falls into at most `steps` windows, not range/interval.)
     let work: usize = input
         .iter()
         .map(|s| s.points.len())
         .sum::<usize>()
-        .saturating_mul(shape.steps_per_sample());
-    let per_series: Vec<Result<SeriesWindows>> = if work
-        >= PARALLEL_MIN_WORK.load(std::sync::atomic::Ordering::Relaxed)
-        && input.len() >= 2
-        && *MULTI_CORE
-        && shape.is_pure()
-    {
-        let deadline = ev.ctx.deadline;
-        let expired = move || deadline.is_some_and(|d| super::Instant::now() > d);
-        let kernel =
-            |w: &Window, sargs: &[f64]| range_kernel(&|_, _| {}, func, w, sargs, arg0_span);
-        let run = |half: &[EvalSeries]| -> Vec<Result<SeriesWindows>> {
-            half.iter()
-                .map(|s| {
-                    if expired() {
-                        return Err(super::EngineError::Timeout);
-                    }
-                    Ok(shape.series_points(&s.points, &kernel))
-                })
-                .map(|r| r.and_then(|x| x))
-                .collect()
-        };
-        let (first, second) = input.split_at(input.len() / 2);
-        std::thread::scope(|scope| {
-            let helper = scope.spawn(|| run(second));
-            let mut all = run(first);
-            match helper.join() {
-                Ok(rest) => all.extend(rest),
-                Err(_) => all.push(Err(exec_err("an evaluation thread panicked"))),
-            }
-            all
-        })
-    } else {
-        let warn = |message: String, span: Span| ev.ctx.warn(message, span);
-        let kernel = |w: &Window, sargs: &[f64]| range_kernel(&warn, func, w, sargs, arg0_span);
-        input
-            .iter()
-            .map(|s| {
-                ev.ctx.check_time()?;
-                shape.series_points(&s.points, &kernel)
-            })
-            .collect()
-    };
+        .saturating_mul(shape.steps_per_sample().min(steps.max(1)));
     let mut out: Vec<EvalSeries> = Vec::with_capacity(input.len());
-    for (s, computed) in input.into_iter().zip(per_series) {
+    // Each series' result, in input order: accounted for `--query.max-samples`, and the
+    // non-counter info for rate and increase.
+    let mut finish = |labels: Labels, computed: SeriesWindows| -> Result<()> {
         let SeriesWindows {
             points,
             largest_window,
-        } = computed?;
-        // The samples a window held, for `--query.max-samples`, as if counted window by window.
+        } = computed;
+        // The samples a window held, as if counted window by window.
         ev.ctx.add_samples(largest_window)?;
         ev.ctx.sub_samples(largest_window);
-        let metric_name = s.labels.get(METRIC_NAME).unwrap_or("");
+        let metric_name = labels.get(METRIC_NAME).unwrap_or("");
         if matches!(func, RangeFn::Rate | RangeFn::Increase)
             && !metric_name.is_empty()
             && !points.is_empty()
@@ -724,10 +685,73 @@ fn eval_range_function(
         if !points.is_empty() {
             ev.ctx.add_samples(points.len())?;
             out.push(EvalSeries {
-                labels: s.labels,
+                labels,
                 points,
                 drop_name,
             });
+        }
+        Ok(())
+    };
+    if work >= PARALLEL_MIN_WORK.load(std::sync::atomic::Ordering::Relaxed)
+        && input.len() >= 2
+        && *MULTI_CORE
+        && shape.is_pure()
+    {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let deadline = ev.ctx.deadline;
+        // Either half stops the other: on the deadline, and when the points made so far
+        // already exceed what `--query.max-samples` leaves. The accounting after the join
+        // applies the limit exactly as one series at a time does.
+        let stop = AtomicBool::new(false);
+        let budget = AtomicUsize::new(ev.ctx.opts.max_samples.saturating_sub(ev.ctx.samples.get()));
+        let kernel =
+            |w: &Window, sargs: &[f64]| range_kernel(&|_, _| {}, func, w, sargs, arg0_span);
+        let run = |half: &[EvalSeries]| -> Result<Vec<SeriesWindows>> {
+            let mut results = Vec::with_capacity(half.len());
+            for s in half {
+                if stop.load(Ordering::Relaxed)
+                    || deadline.is_some_and(|d| super::Instant::now() > d)
+                {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(super::EngineError::Timeout);
+                }
+                let computed = shape.series_points(&s.points, &kernel)?;
+                // Only the points, which all stay to the end: more of them than the limit
+                // leaves fails one series at a time too, whatever the order.
+                let kept = computed.points.len();
+                if budget
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                        left.checked_sub(kept)
+                    })
+                    .is_err()
+                {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(super::EngineError::TooManySamples);
+                }
+                results.push(computed);
+            }
+            Ok(results)
+        };
+        let (first, second) = input.split_at(input.len() / 2);
+        let (first, second) = std::thread::scope(|scope| {
+            let helper = scope.spawn(|| run(second));
+            let first = run(first);
+            let second = helper
+                .join()
+                .unwrap_or_else(|_| Err(exec_err("an evaluation thread panicked")));
+            (first, second)
+        });
+        let (first, second) = (first?, second?);
+        for (s, computed) in input.into_iter().zip(first.into_iter().chain(second)) {
+            finish(s.labels, computed)?;
+        }
+    } else {
+        let warn = |message: String, span: Span| ev.ctx.warn(message, span);
+        let kernel = |w: &Window, sargs: &[f64]| range_kernel(&warn, func, w, sargs, arg0_span);
+        for s in input {
+            ev.ctx.check_time()?;
+            let computed = shape.series_points(&s.points, &kernel)?;
+            finish(s.labels, computed)?;
         }
     }
     if name == "absent_over_time" {

@@ -666,5 +666,20 @@ fn range_functions_answer_alike_on_one_thread_and_two() {
         assert!(one.0.len() > 100, "{query}: {}", one.0);
         assert_eq!(one, two, "{query}");
     }
+    // --query.max-samples fails both ways alike: 24 series x 1,241 steps of output.
+    let limited = Engine::new(EngineOptions {
+        max_samples: 20_000,
+        ..EngineOptions::default()
+    });
+    let expr = crate::parse("rate(m[5m])").unwrap();
+    for min_work in [usize::MAX, 0] {
+        functions::PARALLEL_MIN_WORK.store(min_work, std::sync::atomic::Ordering::Relaxed);
+        let result = limited.range(querier.as_ref(), &expr, 60 * MIN, 370 * MIN, 15_000);
+        assert!(
+            matches!(result, Err(EngineError::TooManySamples)),
+            "min_work {min_work}: {:?}",
+            result.map(|r| r.data.result_type())
+        );
+    }
     functions::PARALLEL_MIN_WORK.store(200_000, std::sync::atomic::Ordering::Relaxed);
 }
