@@ -275,6 +275,16 @@ impl Head {
             .collect()
     }
 
+    /// Calls `f` on each series of `refs` under one lock, without taking a reference to any.
+    pub fn for_each_ref(&self, refs: impl Iterator<Item = u32>, mut f: impl FnMut(&MemSeries)) {
+        let table = read(&self.by_ref);
+        for r in refs {
+            if let Some(Some(series)) = table.get(r as usize) {
+                f(series);
+            }
+        }
+    }
+
     /// The ref the next new series gets.
     pub fn next_ref(&self) -> SeriesRef {
         read(&self.by_ref).len() as SeriesRef

@@ -336,16 +336,15 @@ impl Querier for TsdbQuerier<'_> {
             return None;
         }
         let refs = self.tsdb.read_postings().select(matchers);
-        let series = self.tsdb.head.by_refs(refs.iter());
-        let in_memory_from = series
-            .iter()
-            .map(|s| head_start(&s.lock()))
-            .max()
-            .unwrap_or(i64::MIN);
-        Some(SelectionSize {
-            series: series.len(),
-            in_memory_from,
-        })
+        let mut size = SelectionSize {
+            series: 0,
+            in_memory_from: i64::MIN,
+        };
+        self.tsdb.head.for_each_ref(refs.iter(), |s| {
+            size.series += 1;
+            size.in_memory_from = size.in_memory_from.max(head_start(&s.lock()));
+        });
+        Some(size)
     }
 
     fn select_newest(
