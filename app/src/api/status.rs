@@ -101,13 +101,8 @@ pub struct AlertingRule {
     pub annotations: Labels,
     #[serde(default)]
     pub alerts: Option<Vec<Alert>>,
-    pub health: String,
-    #[serde(default)]
-    pub last_error: String,
-    #[serde(default)]
-    pub evaluation_time: f64,
-    #[serde(default)]
-    pub last_evaluation: String,
+    #[serde(flatten)]
+    pub evaluation: RuleEvaluation,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -117,6 +112,14 @@ pub struct RecordingRule {
     pub query: String,
     #[serde(default)]
     pub labels: Labels,
+    #[serde(flatten)]
+    pub evaluation: RuleEvaluation,
+}
+
+/// How a rule's last evaluation went: the fields both kinds of rule carry.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleEvaluation {
     pub health: String,
     #[serde(default)]
     pub last_error: String,
@@ -266,6 +269,16 @@ mod tests {
         };
         assert_eq!(alert.alerts.as_ref().unwrap()[0].value, "1e+00");
         assert_eq!(group.rules[1].name(), "job:up:sum");
+        // Both kinds carry the same evaluation fields; a missing lastError is empty.
+        let Rule::Recording(record) = &group.rules[1] else {
+            panic!("{:?}", group.rules[1])
+        };
+        for (evaluation, took) in [(&alert.evaluation, 0.001), (&record.evaluation, 0.0002)] {
+            assert_eq!(evaluation.health, "ok");
+            assert_eq!(evaluation.last_error, "");
+            assert_eq!(evaluation.evaluation_time, took);
+            assert_eq!(evaluation.last_evaluation, "2026-11-26T01:00:01Z");
+        }
     }
 
     #[test]

@@ -160,7 +160,7 @@ fn AlertRule(rule: AlertingRule, now: Signal<i64>) -> impl IntoView {
                         </dl>
                     </div>
                 })}
-                {(!rule.last_error.is_empty()).then(|| view! { <div class="error">{rule.last_error.clone()}</div> })}
+                {(!rule.evaluation.last_error.is_empty()).then(|| view! { <div class="error">{rule.evaluation.last_error.clone()}</div> })}
                 {(active > 0).then(|| view! {
                     <div class="table-scroll">
                         <table class="ops-table">

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::status::{self, Rule, RuleGroup};
+use crate::api::status::{self, Rule, RuleEvaluation, RuleGroup};
 use crate::components::ops_widgets::{
     ticking_now, AutoRefresh, LabelBadges, LoadError, SearchBox, StateBadge,
 };
@@ -93,28 +93,16 @@ fn Group(group: RuleGroup, now: Signal<i64>, text: String) -> impl IntoView {
 
 #[component]
 fn RuleRow(rule: Rule, now: Signal<i64>) -> impl IntoView {
-    let (kind, name, query, labels, health, error, last, took) = match rule {
-        Rule::Alerting(r) => (
-            "alert",
-            r.name,
-            r.query,
-            r.labels,
-            r.health,
-            r.last_error,
-            r.last_evaluation,
-            r.evaluation_time,
-        ),
-        Rule::Recording(r) => (
-            "record",
-            r.name,
-            r.query,
-            r.labels,
-            r.health,
-            r.last_error,
-            r.last_evaluation,
-            r.evaluation_time,
-        ),
+    let (kind, name, query, labels, evaluation) = match rule {
+        Rule::Alerting(r) => ("alert", r.name, r.query, r.labels, r.evaluation),
+        Rule::Recording(r) => ("record", r.name, r.query, r.labels, r.evaluation),
     };
+    let RuleEvaluation {
+        health,
+        last_error: error,
+        evaluation_time: took,
+        last_evaluation: last,
+    } = evaluation;
     let last_text = last.clone();
     view! {
         <tr data-testid="rule-row">
