@@ -30,7 +30,7 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 
 use md5::{Digest, Md5};
-use narthex_model::{Label, Labels, LabelsBuilder};
+use narthex_model::{ArcStr, Label, Labels, LabelsBuilder};
 use regex_syntax::ast::{self, AssertionKind, Ast, ClassPerl, ClassPerlKind, ClassSetItem, Span};
 use serde::de::{self, value::MapAccessDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -547,7 +547,7 @@ impl RelabelConfig {
                 let regex = &self.regex().compiled;
                 // Prometheus visits the labels as they were when the rule started, so all
                 // copies can be worked out before any is made; their order decides collisions.
-                let copies: Vec<(String, String)> = labels
+                let copies: Vec<(String, ArcStr)> = labels
                     .iter()
                     .filter(|label| regex.is_match(&label.name))
                     .map(|label| {
@@ -563,7 +563,7 @@ impl RelabelConfig {
             }
             Action::LabelDrop | Action::LabelKeep => {
                 let drop_matching = self.action == Action::LabelDrop;
-                let doomed: Vec<String> = labels
+                let doomed: Vec<ArcStr> = labels
                     .iter()
                     .filter(|label| self.regex().is_match(&label.name) == drop_matching)
                     .map(|label| label.name.clone())
@@ -889,7 +889,8 @@ impl<'a> Builder<'a> {
     }
 
     /// Sets `name`; an empty value removes it, as an empty label is an absent one.
-    fn set(&mut self, name: &str, value: String) {
+    fn set(&mut self, name: &str, value: impl Into<ArcStr>) {
+        let value = value.into();
         if value.is_empty() {
             return self.del(name);
         }
@@ -897,10 +898,7 @@ impl<'a> Builder<'a> {
             label.value = value;
             return;
         }
-        self.add.push(Label {
-            name: name.to_string(),
-            value,
-        });
+        self.add.push(Label::new(name, value));
     }
 
     fn del(&mut self, name: &str) {
@@ -911,7 +909,8 @@ impl<'a> Builder<'a> {
     }
 
     fn is_untouched(&self, label: &Label) -> bool {
-        !self.del.contains(&label.name) && !self.add.iter().any(|a| a.name == label.name)
+        !self.del.iter().any(|d| *d == label.name.as_str())
+            && !self.add.iter().any(|a| a.name == label.name)
     }
 
     /// The current labels in Prometheus's `Builder.Range` order.
@@ -1056,10 +1055,10 @@ mod tests {
     fn builder_visits_like_prometheus() {
         let base = Labels::from_pairs([("a", "1"), ("b", "2"), ("c", "3")]);
         let mut builder = Builder::new(&base);
-        builder.set("b", "20".into());
-        builder.set("0", "0".into());
+        builder.set("b", "20");
+        builder.set("0", "0");
         builder.del("c");
-        builder.set("c", "30".into());
+        builder.set("c", "30");
         let order: Vec<_> = builder
             .iter()
             .map(|l| (l.name.as_str(), l.value.as_str()))
@@ -1081,7 +1080,7 @@ mod tests {
         let base = Labels::from_pairs([("a", "1")]);
         assert!(Builder::new(&base).build().ptr_eq(&base));
         let mut builder = Builder::new(&base);
-        builder.set("a", "1".into());
+        builder.set("a", "1");
         assert!(builder.build().ptr_eq(&base));
     }
 

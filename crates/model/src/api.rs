@@ -273,17 +273,28 @@ pub fn write_point(t: i64, v: f64, out: &mut String) {
 /// Milliseconds as seconds with up to three decimals, without trailing zeros (Prometheus's
 /// `jsonutil.MarshalTimestamp`).
 pub fn write_timestamp(t: i64, out: &mut String) {
-    use std::fmt::Write;
     let magnitude = t.unsigned_abs();
     if t < 0 {
         out.push('-');
     }
-    let _ = write!(out, "{}", magnitude / 1000);
+    out.push_str(itoa::Buffer::new().format(magnitude / 1000));
     let fraction = magnitude % 1000;
     if fraction != 0 {
-        let _ = write!(out, ".{fraction:03}");
-        while out.ends_with('0') {
-            out.pop();
+        let digits = [
+            b'0' + (fraction / 100) as u8,
+            b'0' + (fraction / 10 % 10) as u8,
+            b'0' + (fraction % 10) as u8,
+        ];
+        let kept = if digits[2] != b'0' {
+            3
+        } else if digits[1] != b'0' {
+            2
+        } else {
+            1
+        };
+        out.push('.');
+        for &d in &digits[..kept] {
+            out.push(char::from(d));
         }
     }
 }
@@ -409,14 +420,34 @@ fn decimal_digits(text: &str) -> (bool, String, i32) {
     (negative, digits, point)
 }
 
+/// The bytes that may start an escape in [`write_json_string`]: controls, `"`, `\\`, `<`, `>`,
+/// `&`, and 0xE2, which starts U+2028 and U+2029.
+const MAY_NEED_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table[b'&' as usize] = true;
+    table[0xE2] = true;
+    table
+};
+
 /// A JSON string escaped as Go's `encoding/json` does (HTML-safe).
 pub fn write_json_string(s: &str, out: &mut String) {
     use std::fmt::Write;
     out.push('"');
-    // Nearly every label needs no escape: one pass over the bytes finds that out (0xE2 starts
-    // U+2028 and U+2029).
-    let needs_escape = |b: &u8| matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | 0xE2) || *b < 0x20;
-    if !s.as_bytes().iter().any(needs_escape) {
+    // Nearly every label needs no escape: one pass over the bytes finds that out.
+    if !s
+        .as_bytes()
+        .iter()
+        .any(|&b| MAY_NEED_ESCAPE[usize::from(b)])
+    {
         out.push_str(s);
         out.push('"');
         return;
@@ -501,6 +532,9 @@ mod tests {
             (1_435_781_451_010, "1435781451.01"),
             (-1500, "-1.5"),
             (5, "0.005"),
+            (120, "0.12"),
+            (-1, "-0.001"),
+            (1_000_000_000_000_999, "1000000000000.999"),
         ];
         for (t, want) in cases {
             out.clear();

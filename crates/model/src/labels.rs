@@ -3,18 +3,75 @@
 //! A `Labels` is a sorted list of (name, value) pairs behind an `Arc`, so cloning is a
 //! reference-count bump and equality, ordering and hashing follow the sorted order. `__name__`
 //! is an ordinary label here, as in Prometheus.
+//!
+//! Names and values are `ArcStr`s, shared rather than copied: a set derived from another (without
+//! `__name__`, a grouping's labels, a result's metric) points at the same strings. Where equal
+//! strings are one allocation (the TSDB interns them), comparing them is a pointer test.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+
+pub use arcstr::ArcStr;
 
 /// The label that carries the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
 /// One (name, value) pair.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+#[derive(Clone, Debug)]
 pub struct Label {
-    pub name: String,
-    pub value: String,
+    pub name: ArcStr,
+    pub value: ArcStr,
+}
+
+impl Label {
+    pub fn new(name: impl Into<ArcStr>, value: impl Into<ArcStr>) -> Label {
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// String order, with a shortcut for two handles on one allocation.
+fn compare_shared(a: &ArcStr, b: &ArcStr) -> Ordering {
+    if ArcStr::ptr_eq(a, b) {
+        Ordering::Equal
+    } else {
+        a.as_str().cmp(b.as_str())
+    }
+}
+
+impl PartialEq for Label {
+    fn eq(&self, other: &Label) -> bool {
+        (ArcStr::ptr_eq(&self.name, &other.name) || self.name == other.name)
+            && (ArcStr::ptr_eq(&self.value, &other.value) || self.value == other.value)
+    }
+}
+
+impl Eq for Label {}
+
+impl Ord for Label {
+    fn cmp(&self, other: &Label) -> Ordering {
+        compare_shared(&self.name, &other.name)
+            .then_with(|| compare_shared(&self.value, &other.value))
+    }
+}
+
+impl PartialOrd for Label {
+    fn partial_cmp(&self, other: &Label) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Hashes the strings, as the derived hash of two `String`s did, so equal labels hash alike
+/// whether or not they share an allocation.
+impl Hash for Label {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name.as_str().hash(state);
+        self.value.as_str().hash(state);
+    }
 }
 
 /// A sorted, duplicate-free set of labels. Empty values are dropped, as Prometheus treats an
@@ -24,7 +81,7 @@ pub struct Labels(Arc<[Label]>);
 
 impl Labels {
     /// Builds a set from pairs in any order; on duplicate names the last one wins.
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(
+    pub fn from_pairs<N: Into<ArcStr>, V: Into<ArcStr>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Labels {
         let mut builder = LabelsBuilder::default();
@@ -78,6 +135,20 @@ impl Labels {
         Labels(self.0.iter().filter(|l| keep(l)).cloned().collect())
     }
 
+    /// The same set with every name and value replaced by `shared(string)`, which must return
+    /// an equal string: for swapping in interned copies without sorting again.
+    pub fn map_strings(&self, mut shared: impl FnMut(&ArcStr) -> ArcStr) -> Labels {
+        Labels(
+            self.0
+                .iter()
+                .map(|l| Label {
+                    name: shared(&l.name),
+                    value: shared(&l.value),
+                })
+                .collect(),
+        )
+    }
+
     /// The same set without `__name__`.
     pub fn without_metric_name(&self) -> Labels {
         let mut builder = self.to_builder();
@@ -125,7 +196,7 @@ impl LabelsBuilder {
     }
 
     /// Sets `name` to `value`, replacing an earlier value of the same name.
-    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Self {
+    pub fn set(&mut self, name: impl Into<ArcStr>, value: impl Into<ArcStr>) -> &mut Self {
         let name = name.into();
         let value = value.into();
         if let Some(existing) = self.pairs.iter_mut().find(|l| l.name == name) {

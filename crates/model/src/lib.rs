@@ -13,7 +13,7 @@ pub mod matcher;
 pub mod memory;
 pub mod storage;
 
-pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
+pub use labels::{ArcStr, Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use storage::{
     label_names_of, Appender, Querier, Sample, SelectionSize, Series, SeriesRef, Storage,

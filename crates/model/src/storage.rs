@@ -181,12 +181,12 @@ pub fn label_names_of(series: &[Labels]) -> Vec<String> {
     let mut names = BTreeSet::new();
     for labels in series {
         for label in labels.iter() {
-            if !names.contains(&label.name) {
-                names.insert(label.name.clone());
+            if !names.contains(label.name.as_str()) {
+                names.insert(label.name.as_str());
             }
         }
     }
-    names.into_iter().collect()
+    names.into_iter().map(str::to_string).collect()
 }
 
 /// A storage engine: hands out appenders and queriers, shared across threads.

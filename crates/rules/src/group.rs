@@ -254,7 +254,7 @@ impl Group {
                 ];
                 for label in alert.labels.iter() {
                     if label.name != ALERT_NAME_LABEL {
-                        matchers.push(Matcher::equal(label.name.clone(), label.value.clone()));
+                        matchers.push(Matcher::equal(label.name.as_str(), label.value.as_str()));
                     }
                 }
                 let Ok(series) = querier.select(&matchers, mint, ts) else {

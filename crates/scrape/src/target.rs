@@ -163,9 +163,9 @@ fn target_url(
     for label in labels.iter() {
         if let Some(name) = label.name.strip_prefix(PARAM_LABEL_PREFIX) {
             match params.get_mut(name) {
-                Some(values) if !values.is_empty() => values[0] = label.value.clone(),
+                Some(values) if !values.is_empty() => values[0] = label.value.to_string(),
                 _ => {
-                    params.insert(name.to_string(), vec![label.value.clone()]);
+                    params.insert(name.to_string(), vec![label.value.to_string()]);
                 }
             }
         }

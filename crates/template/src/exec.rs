@@ -779,7 +779,7 @@ pub(crate) fn label_map(labels: &narthex_model::Labels) -> Rc<BTreeMap<String, S
     Rc::new(
         labels
             .iter()
-            .map(|l| (l.name.clone(), l.value.clone()))
+            .map(|l| (l.name.to_string(), l.value.to_string()))
             .collect(),
     )
 }

@@ -27,6 +27,7 @@ mod head;
 pub use head::RECENT_WINDOW_MS;
 mod postings;
 mod querier;
+mod symbols;
 mod wal;
 
 use std::collections::BTreeMap;
@@ -137,8 +138,9 @@ pub struct Tsdb {
     /// Commits hold it shared; a checkpoint takes it exclusively for the instant it cuts the
     /// log, so every commit logged before the cut has also reached the head.
     commit_lock: RwLock<()>,
-    /// Serialises series creation so refs are handed out once per label set.
-    creation: Mutex<()>,
+    /// Serialises series creation so refs are handed out once per label set, and holds the
+    /// interned label strings of the series.
+    creation: Mutex<symbols::Symbols>,
     stats: TsdbStats,
     path: PathBuf,
     options: TsdbOptions,
@@ -201,7 +203,8 @@ impl Tsdb {
             source,
         };
         let head = Head::default();
-        let postings = load(&db, &head).map_err(|e| corrupt(path, e))?;
+        let mut symbols = symbols::Symbols::default();
+        let postings = load(&db, &head, &mut symbols).map_err(|e| corrupt(path, e))?;
         let stats = TsdbStats::default();
         let span = Span::default();
         for series in head.all() {
@@ -237,7 +240,7 @@ impl Tsdb {
             head,
             postings: RwLock::new(postings),
             commit_lock: RwLock::new(()),
-            creation: Mutex::new(()),
+            creation: Mutex::new(symbols),
             stats,
             path: path.to_path_buf(),
             options,
@@ -482,6 +485,10 @@ impl Tsdb {
         }
         self.apply_retention()?;
         self.trim_idle_recent();
+        self.creation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sweep();
         Ok(())
     }
 
@@ -948,7 +955,7 @@ impl Tsdb {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let _creation = self.creation.lock().unwrap_or_else(|e| e.into_inner());
+        let mut symbols = self.creation.lock().unwrap_or_else(|e| e.into_inner());
         let series_cf = self.cf(CF_SERIES)?;
         let postings_cf = self.cf(CF_POSTINGS)?;
         let mut next = self.head.next_ref();
@@ -965,7 +972,7 @@ impl Tsdb {
                     "series refs exhausted (4 billion series created)".into(),
                 ));
             }
-            let series = Arc::new(MemSeries::new(next, labels.clone()));
+            let series = Arc::new(MemSeries::new(next, symbols.intern(labels)));
             next += 1;
             batch.put_cf(
                 series_cf,
@@ -1298,7 +1305,7 @@ fn open_rocksdb(path: &Path) -> Result<DB, OpenError> {
 }
 
 /// Loads series, their time spans and the postings into memory.
-fn load(db: &DB, head: &Head) -> Result<Postings, String> {
+fn load(db: &DB, head: &Head, symbols: &mut symbols::Symbols) -> Result<Postings, String> {
     let series_cf = cf(db, CF_SERIES)?;
     let times_cf = cf(db, CF_SERIES_TIMES)?;
     let postings_cf = cf(db, CF_POSTINGS)?;
@@ -1309,7 +1316,10 @@ fn load(db: &DB, head: &Head) -> Result<Postings, String> {
         let series_ref = encoding::decode_ref(&key)?;
         let labels =
             encoding::decode_labels(&value).map_err(|e| format!("series {series_ref}: {e}"))?;
-        all.push(Arc::new(MemSeries::new(series_ref, labels)));
+        all.push(Arc::new(MemSeries::new(
+            series_ref,
+            symbols.intern(&labels),
+        )));
     }
     for item in db.iterator_cf(times_cf, IteratorMode::Start) {
         let (key, value) = item.map_err(|e| e.to_string())?;

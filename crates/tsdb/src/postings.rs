@@ -60,15 +60,15 @@ impl Postings {
 
     pub fn remove(&mut self, series_ref: u32, labels: &narthex_model::Labels) {
         for label in labels.iter() {
-            if let Some(values) = self.by_name.get_mut(&label.name) {
-                if let Some(refs) = values.get_mut(&label.value) {
+            if let Some(values) = self.by_name.get_mut(label.name.as_str()) {
+                if let Some(refs) = values.get_mut(label.value.as_str()) {
                     refs.remove(series_ref);
                     if refs.is_empty() {
-                        values.remove(&label.value);
+                        values.remove(label.value.as_str());
                     }
                 }
                 if values.is_empty() {
-                    self.by_name.remove(&label.name);
+                    self.by_name.remove(label.name.as_str());
                 }
             }
         }

@@ -525,7 +525,7 @@ fn metadata_lookups_agree_with_reading_the_samples() {
             );
             let mut names: Vec<String> = want
                 .iter()
-                .flat_map(|l| l.iter().map(|l| l.name.clone()))
+                .flat_map(|l| l.iter().map(|l| l.name.to_string()))
                 .collect();
             names.sort();
             names.dedup();
