@@ -3,13 +3,15 @@
 # 2.42, whose range windows are left-closed, while Narthex follows Prometheus 3 (left-open). Debian
 # unstable (sid) packages Prometheus 3; its binary is static Go, so it runs here as it is.
 #
-# Reads sid's package index from deb.debian.org, downloads the `prometheus` package it names,
-# checks the SHA-256 the index gives, and unpacks the binary to .tools/prometheus3/prometheus.
+# Verifies sid's signed release file with the Debian archive keyring (as apt does), checks the
+# package index against it and the `prometheus` package against the index, then unpacks the
+# binary to .tools/prometheus3/prometheus.
 # Idempotent: does nothing when that binary is already there. Not part of `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+MIRROR=${DEBIAN_MIRROR:-https://deb.debian.org/debian}
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 DEST=.tools/prometheus3
 if [[ -x $DEST/prometheus ]]; then
   "$DEST/prometheus" --version 2>&1 | sed -n 1p
@@ -18,7 +20,11 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+curl -fsS -m 120 "$MIRROR/dists/sid/InRelease" -o "$work/InRelease"
+gpgv --quiet --keyring "$KEYRING" --output "$work/Release" "$work/InRelease"
+index_sha256=$(awk '/^SHA256:/{s=1; next} /^[^ ]/{s=0} s && $3=="main/binary-amd64/Packages.xz"{print $1}' "$work/Release")
 curl -fsS -m 120 "$MIRROR/dists/sid/main/binary-amd64/Packages.xz" -o "$work/Packages.xz"
+echo "$index_sha256  $work/Packages.xz" | sha256sum --check --quiet
 # The index's stanza for the package named exactly `prometheus`.
 xz -dc "$work/Packages.xz" >"$work/Packages"
 stanza=$(awk '/^Package: prometheus$/{p=1} p&&/^$/{exit} p' "$work/Packages")

@@ -106,12 +106,20 @@ impl QueryData {
                 }
                 out.push(']');
             }
-            QueryData::Scalar(sample) => write_point(sample.t, sample.v, out),
+            // A scalar or string is marshalled by Go's `encoding/json`, its time as a float
+            // (`1.5`); samples of a vector or matrix by Prometheus's own writer (`1.500`).
+            QueryData::Scalar(sample) => {
+                out.push('[');
+                write_timestamp(sample.t, out);
+                out.push_str(",\"");
+                write_float(sample.v, out);
+                out.push_str("\"]");
+            }
             QueryData::String { t, value } => {
                 out.push('[');
                 write_timestamp(*t, out);
                 out.push(',');
-                write_json_string(value, out);
+                write_string_result(value, out);
                 out.push(']');
             }
         }
@@ -254,24 +262,41 @@ pub fn write_labels(labels: &Labels, out: &mut String) {
         if i > 0 {
             out.push(',');
         }
-        write_json_string(&label.name, out);
+        write_label_string(&label.name, out);
         out.push(':');
-        write_json_string(&label.value, out);
+        write_label_string(&label.value, out);
     }
     out.push('}');
 }
 
-/// `[seconds,"value"]`.
+/// `[seconds,"value"]`, a sample of a vector or matrix.
 pub fn write_point(t: i64, v: f64, out: &mut String) {
     out.push('[');
-    write_timestamp(t, out);
+    write_sample_timestamp(t, out);
     out.push_str(",\"");
     write_float(v, out);
     out.push_str("\"]");
 }
 
-/// Milliseconds as seconds with up to three decimals, without trailing zeros (Prometheus's
-/// `jsonutil.MarshalTimestamp`).
+/// Milliseconds as seconds with all three decimals when there is a fraction (`1.500`, `2`):
+/// Prometheus's `jsonutil.MarshalTimestamp`, which writes the samples of vectors and matrices.
+pub fn write_sample_timestamp(t: i64, out: &mut String) {
+    let magnitude = t.unsigned_abs();
+    if t < 0 {
+        out.push('-');
+    }
+    out.push_str(itoa::Buffer::new().format(magnitude / 1000));
+    let fraction = magnitude % 1000;
+    if fraction != 0 {
+        out.push('.');
+        out.push(char::from(b'0' + (fraction / 100) as u8));
+        out.push(char::from(b'0' + (fraction / 10 % 10) as u8));
+        out.push(char::from(b'0' + (fraction % 10) as u8));
+    }
+}
+
+/// Milliseconds as seconds with up to three decimals, without trailing zeros: how Go's
+/// `encoding/json` writes Prometheus's `float64(t) / 1000` for scalar and string results.
 pub fn write_timestamp(t: i64, out: &mut String) {
     let magnitude = t.unsigned_abs();
     if t < 0 {
@@ -438,8 +463,37 @@ const MAY_NEED_ESCAPE: [bool; 256] = {
     table
 };
 
-/// A JSON string escaped as Go's `encoding/json` does (HTML-safe).
+/// How a string is escaped: Prometheus writes its JSON through three encoders.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Escaping {
+    /// json-iterator in its standard-library mode (label values, names, warnings, errors):
+    /// HTML-safe, U+2028 and U+2029 escaped, other controls as `\u00XX`.
+    HtmlSafe,
+    /// json-iterator's own writer, which Prometheus 3 uses for label sets: only `"`, `\\` and
+    /// controls are escaped.
+    Plain,
+    /// Go's `encoding/json` since Go 1.22 (string results): HTML-safe, and `\b` and `\f`.
+    GoEncodingJson,
+}
+
+/// A JSON string as json-iterator's standard-library mode writes it (HTML-safe): what
+/// Prometheus uses for most strings of its API.
 pub fn write_json_string(s: &str, out: &mut String) {
+    write_escaped(s, Escaping::HtmlSafe, out);
+}
+
+/// A label name or value inside a label set, as Prometheus 3 writes series in query results
+/// and `/api/v1/series`: `<`, `>`, `&` and U+2028 stay as they are.
+pub fn write_label_string(s: &str, out: &mut String) {
+    write_escaped(s, Escaping::Plain, out);
+}
+
+/// A string result's value, which Prometheus writes with Go's `encoding/json`.
+pub fn write_string_result(s: &str, out: &mut String) {
+    write_escaped(s, Escaping::GoEncodingJson, out);
+}
+
+fn write_escaped(s: &str, escaping: Escaping, out: &mut String) {
     use std::fmt::Write;
     out.push('"');
     // Nearly every label needs no escape: one pass over the bytes finds that out.
@@ -452,6 +506,7 @@ pub fn write_json_string(s: &str, out: &mut String) {
         out.push('"');
         return;
     }
+    let html_safe = escaping != Escaping::Plain;
     let mut plain_from = 0;
     for (i, c) in s.char_indices() {
         let escape = match c {
@@ -460,7 +515,9 @@ pub fn write_json_string(s: &str, out: &mut String) {
             '\n' => Some("\\n"),
             '\r' => Some("\\r"),
             '\t' => Some("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => Some(""),
+            '\u{8}' if escaping == Escaping::GoEncodingJson => Some("\\b"),
+            '\u{c}' if escaping == Escaping::GoEncodingJson => Some("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' if html_safe => Some(""),
             c if (c as u32) < 0x20 => Some(""),
             _ => None,
         };
@@ -551,7 +608,61 @@ mod tests {
         data.write_json(&mut json);
         assert_eq!(
             success_json(&json, &[], &[]),
-            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"a\u003cb\u003e"},"value":[1.5,"1"]}]}}"#
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"a<b>"},"value":[1.500,"1"]}]}}"#
+        );
+    }
+
+    /// The three escapings, as Prometheus 3.5 wrote a label value `a<b>&c\x08d\x0ce"f\g\u{2028}h`
+    /// and the string result `"x\by\f<"`, and its times: sample times padded to three
+    /// decimals, scalar and string times not.
+    #[test]
+    fn strings_and_times_as_prometheus_3_writes_them() {
+        let value = "a<b>&c\u{8}d\u{c}e\"f\\g\u{2028}h\u{7f}i";
+        let data = QueryData::Vector(vec![(
+            Labels::from_pairs([("v", value)]),
+            Sample {
+                t: 1_795_674_900_120,
+                v: 1.0,
+            },
+        )]);
+        let mut json = String::new();
+        data.write_json(&mut json);
+        assert_eq!(
+            json,
+            "{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"v\":\"a<b>&c\\u0008d\\u000ce\\\"f\\\\g\u{2028}h\u{7f}i\"},\"value\":[1795674900.120,\"1\"]}]}"
+        );
+        let mut json = String::new();
+        write_string_array(&[value.to_string()], &mut json);
+        assert_eq!(
+            json,
+            r#"["a\u003cb\u003e\u0026c\u0008d\u000ce\"f\\g\u2028h"#.to_string() + "\u{7f}i\"]"
+        );
+        let mut json = String::new();
+        QueryData::String {
+            t: 1_795_674_900_120,
+            value: "x\u{8}y\u{c}<".into(),
+        }
+        .write_json(&mut json);
+        assert_eq!(
+            json,
+            r#"{"resultType":"string","result":[1795674900.12,"x\by\f\u003c"]}"#
+        );
+        let mut json = String::new();
+        QueryData::Scalar(Sample { t: 1500, v: 1.0 }).write_json(&mut json);
+        assert_eq!(json, r#"{"resultType":"scalar","result":[1.5,"1"]}"#);
+        let mut json = String::new();
+        QueryData::Matrix(vec![Series {
+            labels: Labels::default(),
+            samples: vec![
+                Sample { t: 100, v: 1.0 },
+                Sample { t: -2010, v: 2.0 },
+                Sample { t: 3000, v: 3.0 },
+            ],
+        }])
+        .write_json(&mut json);
+        assert_eq!(
+            json,
+            r#"{"resultType":"matrix","result":[{"metric":{},"values":[[0.100,"1"],[-2.010,"2"],[3,"3"]]}]}"#
         );
     }
 

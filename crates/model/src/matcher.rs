@@ -2,9 +2,35 @@
 //!
 //! Regexes are anchored at both ends, as in Prometheus: `job=~"prom.*"` must match the whole value.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{LazyLock, Mutex};
 
 use regex::Regex;
+
+/// How many compiled patterns [`anchored_regex`] keeps.
+const REGEX_CACHE_SIZE: usize = 256;
+
+/// `pattern` anchored at both ends with `.` matching newlines, as Prometheus compiles the
+/// regexes of matchers and `label_replace`. Compiled patterns are kept: dashboards send the
+/// same ones with every refresh, and compiling one (the regex crate builds its automata up
+/// front) can cost more than a small query's whole evaluation.
+pub fn anchored_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    static CACHE: LazyLock<Mutex<HashMap<String, Regex>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    if let Some(regex) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+        return Ok(regex.clone());
+    }
+    let regex = Regex::new(&format!("^(?s:{pattern})$"))?;
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= REGEX_CACHE_SIZE {
+        // Simpler than an LRU, and a workload of more distinct patterns than this gains
+        // little from any cache.
+        cache.clear();
+    }
+    cache.insert(pattern.to_string(), regex.clone());
+    Ok(regex)
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum MatchOp {
@@ -59,15 +85,13 @@ impl Matcher {
         let name = name.into();
         let value = value.into();
         let regex = match op {
-            MatchOp::RegexMatch | MatchOp::RegexNoMatch => {
-                Some(Regex::new(&format!("^(?s:{value})$")).map_err(|e| {
-                    MatcherError::InvalidRegex {
-                        label: name.clone(),
-                        pattern: value.clone(),
-                        reason: e.to_string(),
-                    }
-                })?)
-            }
+            MatchOp::RegexMatch | MatchOp::RegexNoMatch => Some(anchored_regex(&value).map_err(
+                |e| MatcherError::InvalidRegex {
+                    label: name.clone(),
+                    pattern: value.clone(),
+                    reason: e.to_string(),
+                },
+            )?),
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
         Ok(Matcher {
@@ -115,6 +139,24 @@ impl fmt::Display for Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_regexes_stay_anchored_and_errors_are_not_cached() {
+        // More patterns than the cache holds, each asked twice: every answer is its own.
+        for round in 0..2 {
+            for i in 0..REGEX_CACHE_SIZE + 10 {
+                let regex = anchored_regex(&format!("a{i}|b.c")).unwrap();
+                assert!(
+                    regex.is_match(&format!("a{i}")),
+                    "round {round}, pattern {i}"
+                );
+                assert!(regex.is_match("b\nc"));
+                assert!(!regex.is_match(&format!("xa{i}")));
+            }
+        }
+        assert!(anchored_regex("(").is_err());
+        assert!(anchored_regex("(").is_err());
+    }
 
     #[test]
     fn regex_is_anchored() {

@@ -473,6 +473,13 @@ impl Tsdb {
 
     /// One round of background work: a checkpoint when the log is large or old, then retention.
     pub fn maintain(&self) -> Result<(), StorageError> {
+        // First, so that a failing checkpoint or retention does not keep removed series'
+        // strings alive.
+        let removed = self.stats.series_removed.load(Ordering::Relaxed);
+        self.creation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sweep_if_needed(removed);
         let since = self
             .last_checkpoint
             .lock()
@@ -485,10 +492,6 @@ impl Tsdb {
         }
         self.apply_retention()?;
         self.trim_idle_recent();
-        self.creation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .sweep();
         Ok(())
     }
 
@@ -991,9 +994,10 @@ impl Tsdb {
             result.push(series);
         }
         if !fresh.is_empty() {
-            self.db
-                .write(batch)
-                .map_err(|e| StorageError::Engine(format!("creating series: {e}")))?;
+            if let Err(e) = self.db.write(batch) {
+                symbols.note_stranded();
+                return Err(StorageError::Engine(format!("creating series: {e}")));
+            }
             {
                 let mut postings = self.write_postings();
                 for series in &fresh {

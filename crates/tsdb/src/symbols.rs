@@ -12,6 +12,10 @@ use narthex_model::{ArcStr, Labels};
 #[derive(Default)]
 pub struct Symbols {
     strings: HashSet<ArcStr>,
+    /// The count of removed series at the last sweep: strings are freed only by removals.
+    removed_at_sweep: u64,
+    /// Strings were added for series that were then not created (a failed write).
+    stranded: bool,
 }
 
 impl Symbols {
@@ -26,12 +30,33 @@ impl Symbols {
         })
     }
 
+    /// Notes that strings were interned for series that were not created after all.
+    pub fn note_stranded(&mut self) {
+        self.stranded = true;
+    }
+
+    /// [`Symbols::sweep`], when series were removed (`removed_total` moved) or strings were
+    /// stranded since the last sweep: a sweep visits every string while series creation
+    /// waits, so it is not done for nothing.
+    pub fn sweep_if_needed(&mut self, removed_total: u64) -> usize {
+        if removed_total == self.removed_at_sweep && !self.stranded {
+            return 0;
+        }
+        self.removed_at_sweep = removed_total;
+        self.stranded = false;
+        self.sweep()
+    }
+
     /// Forgets the strings no series uses any more (the table holds the only reference).
     /// Returns how many were dropped.
     pub fn sweep(&mut self) -> usize {
         let before = self.strings.len();
         self.strings
             .retain(|s| ArcStr::strong_count(s).is_none_or(|count| count > 1));
+        // After a burst of series is gone, give the memory back (and keep later sweeps short).
+        if self.strings.capacity() > 4 * self.strings.len() + 64 {
+            self.strings.shrink_to(2 * self.strings.len());
+        }
         before - self.strings.len()
     }
 
@@ -61,6 +86,14 @@ mod tests {
         assert_eq!(symbols.sweep(), 2, "x and 1 are no longer used");
         assert_eq!(symbols.len(), 3);
         drop(a);
-        assert_eq!(symbols.sweep(), 3);
+        assert_eq!(
+            symbols.sweep_if_needed(0),
+            0,
+            "nothing removed, nothing stranded"
+        );
+        assert_eq!(symbols.sweep_if_needed(1), 3);
+        symbols.intern(&Labels::from_pairs([("a", "b")]));
+        symbols.note_stranded();
+        assert_eq!(symbols.sweep_if_needed(1), 2);
     }
 }

@@ -90,7 +90,7 @@ fn label_replace(ev: &Ev, args: &[&Expr]) -> Result<Vec<EvalSeries>> {
     let repl = string_arg(args[2])?;
     let src = string_arg(args[3])?;
     let regex_str = string_arg(args[4])?;
-    let regex = regex::Regex::new(&format!("^(?s:{regex_str})$")).map_err(|_| {
+    let regex = narthex_model::matcher::anchored_regex(regex_str).map_err(|_| {
         exec_err(format!(
             "invalid regular expression in label_replace(): {regex_str}"
         ))
