@@ -582,7 +582,9 @@ fn render(mut result: QueryResult, limit: usize, timings: Option<EvalTimings>) -
             result.warnings.push(TRUNCATED_WARNING.to_string());
         }
     }
-    let mut json = String::new();
+    // Written straight into the document: a range result can be megabytes.
+    let mut json = String::with_capacity(result.data.json_size_hint());
+    json.push_str(narthex_model::api::SUCCESS_PREFIX);
     result.data.write_json(&mut json);
     if let Some(timings) = timings {
         // The data object is open again for one more member.
@@ -591,7 +593,8 @@ fn render(mut result: QueryResult, limit: usize, timings: Option<EvalTimings>) -
         write_stats(result.stats, &timings, &mut json);
         json.push('}');
     }
-    success(&json, &result.warnings, &result.infos)
+    narthex_model::api::end_success_json(&result.warnings, &result.infos, &mut json);
+    json_response(StatusCode::OK, json)
 }
 
 /// `format_query`: the query in Prometheus's canonical form, split over lines as its

@@ -67,6 +67,22 @@ impl QueryData {
         }
     }
 
+    /// About how many bytes [`QueryData::write_json`] writes, to size its buffer once.
+    pub fn json_size_hint(&self) -> usize {
+        const LABELS: usize = 128;
+        const POINT: usize = 32;
+        match self {
+            QueryData::Vector(samples) => 64 + samples.len() * (LABELS + POINT),
+            QueryData::Matrix(series) => {
+                64 + series
+                    .iter()
+                    .map(|s| LABELS + s.samples.len() * POINT)
+                    .sum::<usize>()
+            }
+            QueryData::Scalar(_) | QueryData::String { .. } => 128,
+        }
+    }
+
     /// Writes `{"resultType":...,"result":...}`.
     pub fn write_json(&self, out: &mut String) {
         out.push_str("{\"resultType\":\"");
@@ -129,13 +145,22 @@ impl QueryData {
 
 /// A success document around already-written `data` JSON, with optional warnings and infos.
 pub fn success_json(data_json: &str, warnings: &[String], infos: &[String]) -> String {
-    let mut out = String::with_capacity(data_json.len() + 32);
-    out.push_str("{\"status\":\"success\",\"data\":");
+    let mut out = String::with_capacity(SUCCESS_PREFIX.len() + data_json.len() + 32);
+    out.push_str(SUCCESS_PREFIX);
     out.push_str(data_json);
-    write_string_list("warnings", warnings, &mut out);
-    write_string_list("infos", infos, &mut out);
-    out.push('}');
+    end_success_json(warnings, infos, &mut out);
     out
+}
+
+/// How a success document starts; the data follows, then [`end_success_json`]. For large
+/// results written straight into the document instead of copied into it.
+pub const SUCCESS_PREFIX: &str = "{\"status\":\"success\",\"data\":";
+
+/// Closes a document begun with [`SUCCESS_PREFIX`] and its data.
+pub fn end_success_json(warnings: &[String], infos: &[String], out: &mut String) {
+    write_string_list("warnings", warnings, out);
+    write_string_list("infos", infos, out);
+    out.push('}');
 }
 
 /// An error document: `{"status":"error","errorType":"bad_data","error":"..."}`.
@@ -375,7 +400,14 @@ fn write_go(v: f64, format: char, out: &mut String) {
         return;
     }
     let mut buffer = ryu::Buffer::new();
-    let (negative, digits, point) = decimal_digits(buffer.format_finite(v));
+    let text = buffer.format_finite(v);
+    // Ryu writes plain decimals (from 1e-5 to below 1e16) as Go's 'f' does, but for the `.0` of
+    // whole numbers: the common case, without taking the digits apart.
+    if format == 'f' && !text.as_bytes().contains(&b'e') {
+        out.push_str(text.strip_suffix(".0").unwrap_or(text));
+        return;
+    }
+    let (negative, digits, point) = decimal_digits(text);
     if negative {
         out.push('-');
     }
