@@ -1303,6 +1303,8 @@ fn same_answers_as_prometheus() {
         ("query", vec![("query", "1 + 1"), ("time", &t600)]),
         ("query", vec![("query", "http_requests_total"), ("time", &t599_5)]),
         ("query", vec![("query", "1 + 1"), ("time", &t599_5)]),
+        ("query", vec![("query", "1e-7"), ("time", &t600)]),
+        ("query", vec![("query", "vector(1e-7)"), ("time", &t600)]),
         ("query_range", vec![("query", "sum(http_requests_total)"), ("start", &t90_12), ("end", &t390), ("step", "30.01")]),
         ("query", vec![("query", "\"a<b\""), ("time", &t600)]),
         ("query", vec![("query", "up{")]),

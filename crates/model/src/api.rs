@@ -2,8 +2,8 @@
 //!
 //! Grafana and other clients parse these documents, so numbers and strings follow Go's
 //! formatting: sample values are strings in `strconv.FormatFloat(v, 'f'|'e', -1, 64)` form,
-//! timestamps are seconds with up to three decimals, and strings escape `<`, `>` and `&` as Go's
-//! `encoding/json` does.
+//! timestamps are seconds with three decimals (samples) or up to three (scalars, strings), and
+//! strings are escaped as the one of Prometheus's three JSON writers that writes them would.
 
 use crate::{Labels, Sample, Series};
 
@@ -128,7 +128,8 @@ impl QueryData {
                 out.push('[');
                 write_timestamp(sample.t, out);
                 out.push_str(",\"");
-                write_float(sample.v, out);
+                // `Scalar.MarshalJSON`: always 'f', never the exponent form of samples.
+                write_go(sample.v, 'f', out);
                 out.push_str("\"]");
             }
             QueryData::String { t, value } => {
@@ -477,7 +478,7 @@ fn decimal_digits(text: &str) -> (bool, String, i32) {
     (negative, digits, point)
 }
 
-/// The bytes that may start an escape in [`write_json_string`]: controls, `"`, `\\`, `<`, `>`,
+/// The bytes that may start an escape in [`write_json_string`]: controls, `"`, `\`, `<`, `>`,
 /// `&`, and 0xE2, which starts U+2028 and U+2029.
 const MAY_NEED_ESCAPE: [bool; 256] = {
     let mut table = [false; 256];
@@ -498,10 +499,11 @@ const MAY_NEED_ESCAPE: [bool; 256] = {
 /// How a string is escaped: Prometheus writes its JSON through three encoders.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Escaping {
-    /// json-iterator in its standard-library mode (label values, names, warnings, errors):
+    /// json-iterator in its standard-library mode (the lists of label names and values,
+    /// warnings, errors):
     /// HTML-safe, U+2028 and U+2029 escaped, other controls as `\u00XX`.
     HtmlSafe,
-    /// json-iterator's own writer, which Prometheus 3 uses for label sets: only `"`, `\\` and
+    /// json-iterator's own writer, which Prometheus 3 uses for label sets: only `"`, `\` and
     /// controls are escaped.
     Plain,
     /// Go's `encoding/json` since Go 1.22 (string results): HTML-safe, and `\b` and `\f`.
@@ -644,7 +646,7 @@ mod tests {
         );
     }
 
-    /// The three escapings, as Prometheus 3.5 wrote a label value `a<b>&c\x08d\x0ce"f\g\u{2028}h`
+    /// The three escapings, as Prometheus 3.5 wrote a label value `a<b>&c\x08d\x0ce"f\g\u{2028}h\x7fi`
     /// and the string result `"x\by\f<"`, and its times: sample times padded to three
     /// decimals, scalar and string times not.
     #[test]
@@ -682,6 +684,15 @@ mod tests {
         let mut json = String::new();
         QueryData::Scalar(Sample { t: 1500, v: 1.0 }).write_json(&mut json);
         assert_eq!(json, r#"{"resultType":"scalar","result":[1.5,"1"]}"#);
+        let mut json = String::new();
+        QueryData::Scalar(Sample { t: 0, v: 1e-7 }).write_json(&mut json);
+        assert_eq!(json, r#"{"resultType":"scalar","result":[0,"0.0000001"]}"#);
+        let mut json = String::new();
+        QueryData::Scalar(Sample { t: 0, v: -1e21 }).write_json(&mut json);
+        assert_eq!(
+            json,
+            r#"{"resultType":"scalar","result":[0,"-1000000000000000000000"]}"#
+        );
         let mut json = String::new();
         QueryData::Matrix(vec![Series {
             labels: Labels::default(),

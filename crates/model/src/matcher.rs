@@ -9,7 +9,11 @@ use std::sync::{LazyLock, Mutex};
 use regex::Regex;
 
 /// How many compiled patterns [`anchored_regex`] keeps.
-const REGEX_CACHE_SIZE: usize = 256;
+const REGEX_CACHE_SIZE: usize = 128;
+
+/// Longer patterns are compiled each time: a compiled regex can take megabytes, and the cache
+/// is for the short patterns dashboards repeat.
+const REGEX_CACHE_MAX_PATTERN: usize = 1024;
 
 /// `pattern` anchored at both ends with `.` matching newlines, as Prometheus compiles the
 /// regexes of matchers and `label_replace`. Compiled patterns are kept: dashboards send the
@@ -22,6 +26,9 @@ pub fn anchored_regex(pattern: &str) -> Result<Regex, regex::Error> {
         return Ok(regex.clone());
     }
     let regex = Regex::new(&format!("^(?s:{pattern})$"))?;
+    if pattern.len() > REGEX_CACHE_MAX_PATTERN {
+        return Ok(regex);
+    }
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     if cache.len() >= REGEX_CACHE_SIZE {
         // Simpler than an LRU, and a workload of more distinct patterns than this gains
@@ -156,6 +163,8 @@ mod tests {
         }
         assert!(anchored_regex("(").is_err());
         assert!(anchored_regex("(").is_err());
+        let long = "x".repeat(REGEX_CACHE_MAX_PATTERN + 1);
+        assert!(anchored_regex(&long).unwrap().is_match(&long));
     }
 
     #[test]

@@ -971,6 +971,7 @@ impl Tsdb {
                 continue;
             }
             if next > u64::from(u32::MAX) {
+                symbols.note_stranded();
                 return Err(StorageError::Engine(
                     "series refs exhausted (4 billion series created)".into(),
                 ));

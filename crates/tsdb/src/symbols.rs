@@ -9,11 +9,18 @@ use std::collections::HashSet;
 
 use narthex_model::{ArcStr, Labels};
 
+/// A sweep runs at least once in this many calls of [`Symbols::sweep_if_needed`] (an hour at
+/// the default maintenance interval).
+const SWEEP_EVERY: u32 = 60;
+
 #[derive(Default)]
 pub struct Symbols {
     strings: HashSet<ArcStr>,
-    /// The count of removed series at the last sweep: strings are freed only by removals.
+    /// The count of removed series at the last sweep: strings are freed by removals.
     removed_at_sweep: u64,
+    /// Sweeps skipped since the last one: a string a query still held during a sweep is
+    /// let go of by a later one even when no series is removed again.
+    skipped: u32,
     /// Strings were added for series that were then not created (a failed write).
     stranded: bool,
 }
@@ -36,12 +43,14 @@ impl Symbols {
     }
 
     /// [`Symbols::sweep`], when series were removed (`removed_total` moved) or strings were
-    /// stranded since the last sweep: a sweep visits every string while series creation
-    /// waits, so it is not done for nothing.
+    /// stranded since the last sweep, and every [`SWEEP_EVERY`] calls: a sweep visits every
+    /// string while series creation waits, so it is not done for nothing.
     pub fn sweep_if_needed(&mut self, removed_total: u64) -> usize {
-        if removed_total == self.removed_at_sweep && !self.stranded {
+        if removed_total == self.removed_at_sweep && !self.stranded && self.skipped < SWEEP_EVERY {
+            self.skipped += 1;
             return 0;
         }
+        self.skipped = 0;
         self.removed_at_sweep = removed_total;
         self.stranded = false;
         self.sweep()
@@ -95,5 +104,11 @@ mod tests {
         symbols.intern(&Labels::from_pairs([("a", "b")]));
         symbols.note_stranded();
         assert_eq!(symbols.sweep_if_needed(1), 2);
+        // Held during the sweep after its removal, then let go: a later round frees it.
+        let held = symbols.intern(&Labels::from_pairs([("c", "d")]));
+        assert_eq!(symbols.sweep_if_needed(2), 0);
+        drop(held);
+        let freed: usize = (0..=SWEEP_EVERY).map(|_| symbols.sweep_if_needed(2)).sum();
+        assert_eq!(freed, 2);
     }
 }
