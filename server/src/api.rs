@@ -121,6 +121,10 @@ pub fn router_with(options: ApiOptions) -> Router<Arc<AppState>> {
             "/admin/tsdb/clean_tombstones",
             post(tsdb_admin::clean_tombstones).put(tsdb_admin::clean_tombstones),
         )
+        .route(
+            "/query_exemplars",
+            get(query_exemplars).post(query_exemplars),
+        )
         .route("/format_query", get(format_query).post(format_query))
         .route("/parse_query", get(parse_query).post(parse_query))
         .route(
@@ -277,7 +281,7 @@ impl Params {
         match self.get(name) {
             None | Some("") => Ok(default),
             Some(text) => parse_time(text).map_err(|e| {
-                ApiError::bad_param(name, format!("Invalid time value for '{name}': {e}"))
+                ApiError::bad_param(name, format!("invalid time value for '{name}': {e}"))
             }),
         }
     }
@@ -597,6 +601,40 @@ fn render(mut result: QueryResult, limit: usize, timings: Option<EvalTimings>) -
     json_response(StatusCode::OK, json)
 }
 
+/// `query_exemplars`: the exemplars of the query's series. Narthex keeps no exemplars (as
+/// Prometheus without `--enable-feature=exemplar-storage`), so a valid request gets an empty
+/// list, or no content when the query selects nothing; Grafana asks whenever a panel's
+/// Exemplars switch is on. Checks as Prometheus's `queryExemplars`: times, their order, then
+/// the query, whose parse error is not wrapped as an invalid parameter.
+async fn query_exemplars(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let result = async {
+        let params = Params::from_request(request).await?;
+        let start = params.time_param("start", MIN_TIME)?;
+        let end = params.time_param("end", MAX_TIME)?;
+        if end < start {
+            return Err(ApiError::new(
+                ErrorType::BadData,
+                "end timestamp must not be before start timestamp",
+            ));
+        }
+        let text = params.get("query").unwrap_or("");
+        let expr = narthex_promql::parse_with(text, &state.parse_options)
+            .map_err(|e| ApiError::new(ErrorType::BadData, e.to_string()))?;
+        if !selects_series(&expr) {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        Ok(success("[]", &[], &[]))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Whether the expression has a vector or matrix selector anywhere.
+fn selects_series(expr: &Expr) -> bool {
+    matches!(expr, Expr::VectorSelector(_) | Expr::MatrixSelector(_))
+        || expr.children().into_iter().any(selects_series)
+}
+
 /// `format_query`: the query in Prometheus's canonical form, split over lines as its
 /// `Pretty(0)` does when longer than 100 characters.
 async fn format_query(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -677,7 +715,7 @@ mod tests {
         let params = Params(vec![("start".into(), "soon".into())]);
         assert_eq!(
             params.time_param("start", 0).err().map(|e| e.message).as_deref(),
-            Some("invalid parameter \"start\": Invalid time value for 'start': cannot parse \"soon\" to a valid timestamp")
+            Some("invalid parameter \"start\": invalid time value for 'start': cannot parse \"soon\" to a valid timestamp")
         );
     }
 

@@ -203,7 +203,7 @@ fn all_in_one_scrapes_itself_and_answers_like_prometheus() {
     assert_eq!(status, 400);
     assert_eq!(
         json["error"],
-        "invalid parameter \"time\": Invalid time value for 'time': cannot parse \"yesterday\" to a valid timestamp"
+        "invalid parameter \"time\": invalid time value for 'time': cannot parse \"yesterday\" to a valid timestamp"
     );
     let (status, json) = narthex.query_json("/api/v1/query_range?query=up&start=10&end=5&step=1");
     assert_eq!(status, 400);
