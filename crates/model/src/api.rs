@@ -307,23 +307,16 @@ pub fn write_point(t: i64, v: f64, out: &mut String) {
 /// Milliseconds as seconds with all three decimals when there is a fraction (`1.500`, `2`):
 /// Prometheus's `jsonutil.MarshalTimestamp`, which writes the samples of vectors and matrices.
 pub fn write_sample_timestamp(t: i64, out: &mut String) {
-    let magnitude = t.unsigned_abs();
-    if t < 0 {
-        out.push('-');
-    }
-    out.push_str(itoa::Buffer::new().format(magnitude / 1000));
-    let fraction = magnitude % 1000;
-    if fraction != 0 {
-        out.push('.');
-        out.push(char::from(b'0' + (fraction / 100) as u8));
-        out.push(char::from(b'0' + (fraction / 10 % 10) as u8));
-        out.push(char::from(b'0' + (fraction % 10) as u8));
-    }
+    write_seconds(t, false, out);
 }
 
 /// Milliseconds as seconds with up to three decimals, without trailing zeros: how Go's
 /// `encoding/json` writes Prometheus's `float64(t) / 1000` for scalar and string results.
 pub fn write_timestamp(t: i64, out: &mut String) {
+    write_seconds(t, true, out);
+}
+
+fn write_seconds(t: i64, trim_zeros: bool, out: &mut String) {
     let magnitude = t.unsigned_abs();
     if t < 0 {
         out.push('-');
@@ -336,7 +329,7 @@ pub fn write_timestamp(t: i64, out: &mut String) {
             b'0' + (fraction / 10 % 10) as u8,
             b'0' + (fraction % 10) as u8,
         ];
-        let kept = if digits[2] != b'0' {
+        let kept = if !trim_zeros || digits[2] != b'0' {
             3
         } else if digits[1] != b'0' {
             2
@@ -630,6 +623,24 @@ mod tests {
         for (t, want) in cases {
             out.clear();
             write_timestamp(t, &mut out);
+            assert_eq!(out, want);
+        }
+    }
+
+    #[test]
+    fn sample_timestamps_keep_three_decimals() {
+        let mut out = String::new();
+        let cases = [
+            (1_435_781_451_000i64, "1435781451"),
+            (1_435_781_451_100, "1435781451.100"),
+            (1_435_781_451_010, "1435781451.010"),
+            (-1500, "-1.500"),
+            (-1, "-0.001"),
+            (120, "0.120"),
+        ];
+        for (t, want) in cases {
+            out.clear();
+            write_sample_timestamp(t, &mut out);
             assert_eq!(out, want);
         }
     }
