@@ -620,19 +620,15 @@ async fn query_exemplars(State(state): State<Arc<AppState>>, request: Request) -
         let text = params.get("query").unwrap_or("");
         let expr = narthex_promql::parse_with(text, &state.parse_options)
             .map_err(|e| ApiError::new(ErrorType::BadData, e.to_string()))?;
-        if !selects_series(&expr) {
+        let mut selects_series = false;
+        expr.for_each_selector(&mut |_| selects_series = true);
+        if !selects_series {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         Ok(success("[]", &[], &[]))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
-}
-
-/// Whether the expression has a vector or matrix selector anywhere.
-fn selects_series(expr: &Expr) -> bool {
-    matches!(expr, Expr::VectorSelector(_) | Expr::MatrixSelector(_))
-        || expr.children().into_iter().any(selects_series)
 }
 
 /// `format_query`: the query in Prometheus's canonical form, split over lines as its

@@ -493,8 +493,7 @@ const MAY_NEED_ESCAPE: [bool; 256] = {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Escaping {
     /// json-iterator in its standard-library mode (the lists of label names and values,
-    /// warnings, errors):
-    /// HTML-safe, U+2028 and U+2029 escaped, other controls as `\u00XX`.
+    /// warnings, errors): HTML-safe, U+2028 and U+2029 escaped, other controls as `\u00XX`.
     HtmlSafe,
     /// json-iterator's own writer, which Prometheus 3 uses for label sets: only `"`, `\` and
     /// controls are escaped.

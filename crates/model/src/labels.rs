@@ -10,7 +10,6 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 pub use arcstr::ArcStr;
@@ -18,8 +17,9 @@ pub use arcstr::ArcStr;
 /// The label that carries the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
-/// One (name, value) pair.
-#[derive(Clone, Debug)]
+/// One (name, value) pair. Equality and hashing are `ArcStr`'s, which test the pointer before
+/// the text and hash the text; the order below adds the same pointer shortcut.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct Label {
     pub name: ArcStr,
     pub value: ArcStr,
@@ -43,15 +43,6 @@ fn compare_shared(a: &ArcStr, b: &ArcStr) -> Ordering {
     }
 }
 
-impl PartialEq for Label {
-    fn eq(&self, other: &Label) -> bool {
-        (ArcStr::ptr_eq(&self.name, &other.name) || self.name == other.name)
-            && (ArcStr::ptr_eq(&self.value, &other.value) || self.value == other.value)
-    }
-}
-
-impl Eq for Label {}
-
 impl Ord for Label {
     fn cmp(&self, other: &Label) -> Ordering {
         compare_shared(&self.name, &other.name)
@@ -62,15 +53,6 @@ impl Ord for Label {
 impl PartialOrd for Label {
     fn partial_cmp(&self, other: &Label) -> Option<Ordering> {
         Some(self.cmp(other))
-    }
-}
-
-/// Hashes the strings, as the derived hash of two `String`s did, so equal labels hash alike
-/// whether or not they share an allocation.
-impl Hash for Label {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.name.as_str().hash(state);
-        self.value.as_str().hash(state);
     }
 }
 

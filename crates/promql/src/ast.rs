@@ -644,6 +644,20 @@ impl Expr {
         }
     }
 
+    /// Calls `f` for every vector selector in the expression, in evaluation order, including
+    /// those under range selectors and subqueries.
+    pub fn for_each_selector(&self, f: &mut dyn FnMut(&VectorSelector)) {
+        match self {
+            Expr::VectorSelector(s) => f(s),
+            Expr::MatrixSelector(m) => f(&m.selector),
+            _ => {
+                for child in self.children() {
+                    child.for_each_selector(f);
+                }
+            }
+        }
+    }
+
     /// The direct children, in evaluation order.
     pub fn children(&self) -> Vec<&Expr> {
         match self {

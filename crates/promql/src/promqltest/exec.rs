@@ -15,7 +15,7 @@ use super::compare::{
 };
 use super::script::{Command, EvalCmd, LoadCmd};
 use super::QueryEngine;
-use crate::ast::{AtModifier, Expr, VectorSelector};
+use crate::ast::{AtModifier, Expr};
 use crate::series_notation::{self, SequenceValue};
 
 /// Functions whose result depends on the evaluation time even when their arguments do not
@@ -178,7 +178,7 @@ impl<'a> Runner<'a> {
     /// is only partly loaded.
     fn unsupported_reason(&self, expr: &Expr) -> Option<&'static str> {
         let mut reason = None;
-        visit_selectors(expr, &mut |selector| {
+        expr.for_each_selector(&mut |selector| {
             if reason.is_none() {
                 reason = self
                     .partial
@@ -363,34 +363,6 @@ fn selects(matchers: &[Matcher], labels: &Labels) -> bool {
     matchers
         .iter()
         .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
-}
-
-/// Calls `f` for every vector selector in the expression, including those under range
-/// selectors and subqueries.
-fn visit_selectors(expr: &Expr, f: &mut dyn FnMut(&VectorSelector)) {
-    match expr {
-        Expr::Number(_) | Expr::String(_) => {}
-        Expr::VectorSelector(s) => f(s),
-        Expr::MatrixSelector(m) => f(&m.selector),
-        Expr::Subquery(s) => visit_selectors(&s.expr, f),
-        Expr::Paren(p) => visit_selectors(&p.expr, f),
-        Expr::Unary(u) => visit_selectors(&u.expr, f),
-        Expr::Binary(b) => {
-            visit_selectors(&b.lhs, f);
-            visit_selectors(&b.rhs, f);
-        }
-        Expr::Aggregate(a) => {
-            if let Some(param) = &a.param {
-                visit_selectors(param, f);
-            }
-            visit_selectors(&a.expr, f);
-        }
-        Expr::Call(c) => {
-            for arg in &c.args {
-                visit_selectors(arg, f);
-            }
-        }
-    }
 }
 
 /// test.go's `atModifierTestCases`: the query with `@ t` on every selector and on every
