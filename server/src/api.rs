@@ -24,8 +24,8 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::routing::{any, get, post};
+use axum::Router;
 use narthex_model::api::{error_json, go_quote, success_json, ErrorType, QueryData};
 use narthex_model::duration::{parse_duration, parse_timestamp};
 use narthex_model::{Querier, Storage};
@@ -78,61 +78,80 @@ impl Default for ApiOptions {
     }
 }
 
-/// What the handlers share besides `AppState`.
-pub(crate) struct ApiContext {
+/// The API's own settings and query gate, kept in `AppState`.
+pub struct ApiContext {
     /// One permit per query being evaluated.
     query_gate: Arc<Semaphore>,
     remote_write_receiver: bool,
     admin_api: bool,
 }
 
-pub fn router_with(options: ApiOptions) -> Router<Arc<AppState>> {
-    let context = Arc::new(ApiContext {
-        query_gate: Arc::new(Semaphore::new(options.max_concurrency.max(1))),
-        remote_write_receiver: options.remote_write_receiver,
-        admin_api: options.admin_api,
-    });
+impl ApiContext {
+    pub fn new(options: &ApiOptions) -> ApiContext {
+        ApiContext {
+            query_gate: Arc::new(Semaphore::new(options.max_concurrency.max(1))),
+            remote_write_receiver: options.remote_write_receiver,
+            admin_api: options.admin_api,
+        }
+    }
+}
+
+/// Every `/api/v1` route, with its full path: nesting would rewrite each request's URI.
+pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/query", get(query).post(query))
-        .route("/query_range", get(query_range).post(query_range))
-        .route("/series", get(metadata::series).post(metadata::series))
-        .route("/labels", get(metadata::labels).post(metadata::labels))
-        .route("/label/{name}/values", get(metadata::label_values))
-        .route("/status/tsdb", get(tsdb_admin::status))
-        .route("/status/config", get(status::config))
-        .route("/status/flags", get(status::flags))
-        .route("/status/runtimeinfo", get(status::runtime_info))
-        .route("/status/buildinfo", get(status::build_info))
-        .route("/targets", get(targets::targets))
-        .route("/targets/metadata", get(targets::targets_metadata))
-        .route("/metadata", get(targets::metadata))
-        .route("/rules", get(rules::rules))
-        .route("/alerts", get(rules::alerts))
-        .route("/alertmanagers", get(rules::alertmanagers))
+        .route("/api/v1/query", get(query).post(query))
+        .route("/api/v1/query_range", get(query_range).post(query_range))
         .route(
-            "/admin/tsdb/snapshot",
+            "/api/v1/series",
+            get(metadata::series).post(metadata::series),
+        )
+        .route(
+            "/api/v1/labels",
+            get(metadata::labels).post(metadata::labels),
+        )
+        .route("/api/v1/label/{name}/values", get(metadata::label_values))
+        .route("/api/v1/status/tsdb", get(tsdb_admin::status))
+        .route("/api/v1/status/config", get(status::config))
+        .route("/api/v1/status/flags", get(status::flags))
+        .route("/api/v1/status/runtimeinfo", get(status::runtime_info))
+        .route("/api/v1/status/buildinfo", get(status::build_info))
+        .route("/api/v1/targets", get(targets::targets))
+        .route("/api/v1/targets/metadata", get(targets::targets_metadata))
+        .route("/api/v1/metadata", get(targets::metadata))
+        .route("/api/v1/rules", get(rules::rules))
+        .route("/api/v1/alerts", get(rules::alerts))
+        .route("/api/v1/alertmanagers", get(rules::alertmanagers))
+        .route(
+            "/api/v1/admin/tsdb/snapshot",
             post(tsdb_admin::snapshot).put(tsdb_admin::snapshot),
         )
         .route(
-            "/admin/tsdb/delete_series",
+            "/api/v1/admin/tsdb/delete_series",
             post(tsdb_admin::delete_series).put(tsdb_admin::delete_series),
         )
         .route(
-            "/admin/tsdb/clean_tombstones",
+            "/api/v1/admin/tsdb/clean_tombstones",
             post(tsdb_admin::clean_tombstones).put(tsdb_admin::clean_tombstones),
         )
         .route(
-            "/query_exemplars",
+            "/api/v1/query_exemplars",
             get(query_exemplars).post(query_exemplars),
         )
-        .route("/format_query", get(format_query).post(format_query))
-        .route("/parse_query", get(parse_query).post(parse_query))
+        .route("/api/v1/format_query", get(format_query).post(format_query))
+        .route("/api/v1/parse_query", get(parse_query).post(parse_query))
         .route(
-            "/write",
+            "/api/v1/write",
             post(write::remote_write).layer(DefaultBodyLimit::max(WRITE_BODY_LIMIT)),
         )
-        .fallback(|| async { ApiError::new(ErrorType::NotFound, "not found") })
-        .layer(Extension(context))
+        // Unknown API paths get the API's JSON error, not the web UI.
+        .route("/api/v1", any(api_not_found))
+        .route("/api/v1/", any(api_not_found))
+        .route("/api/v1/{*rest}", any(api_not_found))
+}
+
+/// The answer for paths under `/api/v1` that name no endpoint.
+async fn api_not_found() -> ApiError {
+    ApiError::new(ErrorType::NotFound, "not found")
 }
 
 /// A label set as a JSON object, keys sorted (as Go writes a map).
@@ -388,11 +407,7 @@ async fn acquire_permit(
     permit.map_err(|_| ApiError::new(ErrorType::Internal, "query gate closed"))
 }
 
-async fn query(
-    State(state): State<Arc<AppState>>,
-    Extension(context): Extension<Arc<ApiContext>>,
-    request: Request,
-) -> Response {
+async fn query(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let result = async {
         let params = Params::from_request(request).await?;
         let limit = params.limit()?;
@@ -400,23 +415,18 @@ async fn query(
         let stats = wants_stats(&params);
         let deadline = query_deadline(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
-        let inline = runs_inline(&state, &expr, time, time, 1);
-        let (result, timings) =
-            evaluate(state, &context, deadline, inline, move |engine, querier| {
-                engine.instant_with_source(querier, &expr, Some(&text), time)
-            })
-            .await?;
+        let placement = placement(&state, &expr, time, time, 1);
+        let (result, timings) = evaluate(state, deadline, placement, move |engine, querier| {
+            engine.instant_with_source(querier, &expr, Some(&text), time)
+        })
+        .await?;
         Ok::<_, ApiError>(render(result, limit, stats.then_some(timings)))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn query_range(
-    State(state): State<Arc<AppState>>,
-    Extension(context): Extension<Arc<ApiContext>>,
-    request: Request,
-) -> Response {
+async fn query_range(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let result = async {
         let params = Params::from_request(request).await?;
         let limit = params.limit()?;
@@ -446,8 +456,8 @@ async fn query_range(
         let deadline = query_deadline(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
         let steps = u64::try_from((end - start) / step + 1).unwrap_or(u64::MAX);
-        let inline = runs_inline(&state, &expr, start, end, steps);
-        let (result, timings) = evaluate(state, &context, deadline, inline, move |engine, querier| {
+        let placement = placement(&state, &expr, start, end, steps);
+        let (result, timings) = evaluate(state, deadline, placement, move |engine, querier| {
             engine.range_with_source(querier, &expr, Some(&text), start, end, step)
         })
         .await?;
@@ -463,9 +473,27 @@ async fn query_range(
 /// evaluation (two thread wake-ups).
 const INLINE_SAMPLE_BOUND: u64 = 1_000_000;
 
-/// Whether a query is certainly small enough, and reads only data the head holds in memory,
-/// to evaluate without leaving the request's thread.
-fn runs_inline(state: &AppState, expr: &Expr, start: i64, end: i64, steps: u64) -> bool {
+/// Queries bounded by this many samples take half a millisecond at most: they go ahead
+/// without first yielding the thread, which costs a few tens of microseconds (the runtime
+/// wakes another thread for the queued tasks).
+const IMMEDIATE_SAMPLE_BOUND: u64 = 300_000;
+
+/// Where a query is evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Placement {
+    /// On the request's thread, at once.
+    Immediately,
+    /// On the request's thread, after the tasks queued behind the request have run: the task
+    /// that accepts the next connection waits there (`http_server`) and could not be moved to
+    /// another thread while the query holds this one.
+    AfterQueuedTasks,
+    /// On the blocking pool: too large, or reads storage.
+    BlockingPool,
+}
+
+/// Where to evaluate a query, from its bound: on the request's thread only when it is
+/// certainly small and reads only data the head holds in memory.
+fn placement(state: &AppState, expr: &Expr, start: i64, end: i64, steps: u64) -> Placement {
     let querier = state.tsdb.querier();
     let selection_size = |matchers: &[narthex_model::Matcher]| querier.selection_size(matchers);
     let evaluation = Evaluation {
@@ -474,26 +502,31 @@ fn runs_inline(state: &AppState, expr: &Expr, start: i64, end: i64, steps: u64) 
         steps,
         lookback_ms: state.engine.options.lookback_delta_ms,
     };
-    sample_bound(expr, &evaluation, &selection_size)
-        .is_some_and(|bound| bound.samples <= INLINE_SAMPLE_BOUND && bound.in_memory)
+    match sample_bound(expr, &evaluation, &selection_size) {
+        Some(bound) if bound.in_memory && bound.samples <= IMMEDIATE_SAMPLE_BOUND => {
+            Placement::Immediately
+        }
+        Some(bound) if bound.in_memory && bound.samples <= INLINE_SAMPLE_BOUND => {
+            Placement::AfterQueuedTasks
+        }
+        _ => Placement::BlockingPool,
+    }
 }
 
-/// Runs an evaluation once the query gate lets it in, with whatever is left of its time: on
-/// this thread when `inline` (see [`runs_inline`]), on the blocking pool otherwise, since
-/// storage reads block and a long evaluation would hold up the requests, scrapes and rules that
-/// share this thread.
+/// Runs an evaluation once the query gate lets it in, with whatever is left of its time, where
+/// [`placement`] put it. The blocking pool takes the rest since storage reads block and a long
+/// evaluation would hold up the requests, scrapes and rules that share this thread.
 async fn evaluate<F>(
     state: Arc<AppState>,
-    context: &ApiContext,
     deadline: Option<Instant>,
-    inline: bool,
+    placement: Placement,
     evaluation: F,
 ) -> Result<(QueryResult, EvalTimings), ApiError>
 where
     F: FnOnce(&Engine, &dyn Querier) -> Result<QueryResult, EngineError> + Send + 'static,
 {
     let queued_at = Instant::now();
-    let permit = acquire_permit(&context.query_gate, deadline).await?;
+    let permit = acquire_permit(&state.api.query_gate, deadline).await?;
     let queue_seconds = queued_at.elapsed().as_secs_f64();
     let mut engine = state.engine.clone();
     if let Some(deadline) = deadline {
@@ -510,7 +543,10 @@ where
         let querier = state.tsdb.querier();
         evaluation(&engine, querier.as_ref()).map(|result| (result, began.elapsed()))
     };
-    let outcome = if inline {
+    if placement == Placement::AfterQueuedTasks {
+        tokio::task::yield_now().await;
+    }
+    let outcome = if placement != Placement::BlockingPool {
         // A panic must still answer the request, as a failed blocking task does.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
             .map_err(|_| ApiError::new(ErrorType::Internal, "query evaluation panicked"))?

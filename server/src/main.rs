@@ -6,6 +6,7 @@
 mod api;
 mod backfill;
 mod cli;
+mod http_server;
 mod reload;
 mod self_metrics;
 mod server;

@@ -68,6 +68,8 @@ pub struct AppState {
     pub external_url: String,
     pub listen_port: u16,
     pub started: SystemTime,
+    /// The query gate and the switches of `/api/v1`.
+    pub api: crate::api::ApiContext,
 }
 
 pub async fn run(
@@ -145,13 +147,13 @@ pub async fn run(
         external_url: external_url.clone(),
         listen_port: args.listen_address.port(),
         started: SystemTime::now(),
+        api: crate::api::ApiContext::new(&crate::api::ApiOptions {
+            max_concurrency: args.query_max_concurrency,
+            remote_write_receiver: args.enable_remote_write_receiver,
+            admin_api: args.enable_admin_api,
+        }),
     });
-    let api_options = crate::api::ApiOptions {
-        max_concurrency: args.query_max_concurrency,
-        remote_write_receiver: args.enable_remote_write_receiver,
-        admin_api: args.enable_admin_api,
-    };
-    let app = router(state.clone(), api_options);
+    let app = router(state.clone());
     tracing::info!(address = %args.listen_address, "listening");
     // Scraping starts once the listener is bound, so a self-scrape finds the server up.
     // Rule files are read before anything starts, so a bad one stops the start-up.
@@ -162,15 +164,13 @@ pub async fn run(
     state.rules.apply(rules);
     crate::reload::reload_on_sighup(state.clone())?;
     let quit = state.quit.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                _ = shutdown_signal() => {}
-                _ = quit.notified() => tracing::info!("shutdown requested through /-/quit"),
-            }
-        })
-        .await
-        .context("HTTP server")?;
+    crate::http_server::serve(listener, app, async move {
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = quit.notified() => tracing::info!("shutdown requested through /-/quit"),
+        }
+    })
+    .await;
     // No reload from here on; nothing may write to the TSDB once it is closed: wait for loops
     // and groups to end.
     let _no_reloads = state.config.block_reloads().await;
@@ -196,9 +196,9 @@ pub async fn run(
     Ok(())
 }
 
-pub fn router(state: Arc<AppState>, api_options: crate::api::ApiOptions) -> Router {
+pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .nest("/api/v1", crate::api::router_with(api_options))
+        .merge(crate::api::routes())
         .route("/metrics", get(crate::self_metrics::handler))
         .route(
             "/-/healthy",

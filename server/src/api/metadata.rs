@@ -160,7 +160,7 @@ pub(super) fn parse_matcher_sets(selectors: &[&str]) -> Result<Vec<Vec<Matcher>>
 /// `U__` form; refused as Prometheus 3 refuses it (empty, or not UTF-8).
 fn label_name_from_path(path: &str) -> Result<String, ApiError> {
     let raw = path
-        .strip_prefix("/label/")
+        .strip_prefix("/api/v1/label/")
         .and_then(|p| p.strip_suffix("/values"))
         .unwrap_or("");
     let bytes: Vec<u8> = percent_encoding::percent_decode_str(raw).collect();
@@ -241,17 +241,17 @@ mod tests {
     #[test]
     fn label_names_from_paths() {
         let ok = |path: &str| label_name_from_path(path).ok();
-        assert_eq!(ok("/label/job/values").as_deref(), Some("job"));
+        assert_eq!(ok("/api/v1/label/job/values").as_deref(), Some("job"));
         assert_eq!(
-            ok("/label/service.name/values").as_deref(),
+            ok("/api/v1/label/service.name/values").as_deref(),
             Some("service.name")
         );
-        assert_eq!(ok("/label/%E6%97%A5/values").as_deref(), Some("日"));
+        assert_eq!(ok("/api/v1/label/%E6%97%A5/values").as_deref(), Some("日"));
         assert_eq!(
-            ok("/label/U__service_2e_name/values").as_deref(),
+            ok("/api/v1/label/U__service_2e_name/values").as_deref(),
             Some("service.name")
         );
-        let err = label_name_from_path("/label/%FF/values")
+        let err = label_name_from_path("/api/v1/label/%FF/values")
             .err()
             .map(|e| e.message);
         assert_eq!(err.as_deref(), Some("invalid label name: \"\\xff\""));

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use narthex_model::api::{error_json, write_json_string, ErrorType};
 
 use super::metadata::parse_matcher_sets;
@@ -100,11 +99,8 @@ fn admin_disabled(context: &ApiContext) -> Option<Response> {
 }
 
 /// `POST|PUT /api/v1/admin/tsdb/snapshot`: a consistent copy under `<data>/snapshots/<name>`.
-pub(super) async fn snapshot(
-    State(state): State<Arc<AppState>>,
-    Extension(context): Extension<Arc<ApiContext>>,
-) -> Response {
-    if let Some(disabled) = admin_disabled(&context) {
+pub(super) async fn snapshot(State(state): State<Arc<AppState>>) -> Response {
+    if let Some(disabled) = admin_disabled(&state.api) {
         return disabled;
     }
     let result = async {
@@ -155,10 +151,9 @@ fn snapshot_name() -> String {
 /// `POST|PUT /api/v1/admin/tsdb/delete_series?match[]=...&start=...&end=...`: 204 No Content.
 pub(super) async fn delete_series(
     State(state): State<Arc<AppState>>,
-    Extension(context): Extension<Arc<ApiContext>>,
     request: Request,
 ) -> Response {
-    if let Some(disabled) = admin_disabled(&context) {
+    if let Some(disabled) = admin_disabled(&state.api) {
         return disabled;
     }
     let result = async {
@@ -192,11 +187,8 @@ pub(super) async fn delete_series(
 
 /// `POST|PUT /api/v1/admin/tsdb/clean_tombstones`: 204 No Content. Deletions take effect on
 /// disk at once; this compacts the chunks to return their space.
-pub(super) async fn clean_tombstones(
-    State(state): State<Arc<AppState>>,
-    Extension(context): Extension<Arc<ApiContext>>,
-) -> Response {
-    if let Some(disabled) = admin_disabled(&context) {
+pub(super) async fn clean_tombstones(State(state): State<Arc<AppState>>) -> Response {
+    if let Some(disabled) = admin_disabled(&state.api) {
         return disabled;
     }
     let result = async {

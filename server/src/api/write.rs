@@ -12,20 +12,15 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 
-use super::{now_ms, ApiContext};
+use super::now_ms;
 use crate::server::AppState;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const WRITE_V1_MESSAGE: &str = "prometheus.WriteRequest";
 
-pub(super) async fn remote_write(
-    State(state): State<Arc<AppState>>,
-    Extension(context): Extension<Arc<ApiContext>>,
-    request: Request,
-) -> Response {
-    if !context.remote_write_receiver {
+pub(super) async fn remote_write(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if !state.api.remote_write_receiver {
         return text_response(
             StatusCode::NOT_FOUND,
             "remote write receiver needs to be enabled with --web.enable-remote-write-receiver",
