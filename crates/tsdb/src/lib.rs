@@ -24,6 +24,7 @@
 pub mod chunk;
 mod encoding;
 mod head;
+mod label_order;
 pub use head::RECENT_WINDOW_MS;
 mod postings;
 mod querier;
@@ -141,6 +142,7 @@ pub struct Tsdb {
     /// Serialises series creation so refs are handed out once per label set, and holds the
     /// interned label strings of the series.
     creation: Mutex<symbols::Symbols>,
+    label_order: label_order::LabelOrder,
     stats: TsdbStats,
     path: PathBuf,
     options: TsdbOptions,
@@ -241,6 +243,7 @@ impl Tsdb {
             postings: RwLock::new(postings),
             commit_lock: RwLock::new(()),
             creation: Mutex::new(symbols),
+            label_order: label_order::LabelOrder::default(),
             stats,
             path: path.to_path_buf(),
             options,

@@ -44,13 +44,13 @@ impl<'a> TsdbQuerier<'a> {
         TsdbQuerier { tsdb }
     }
 
-    /// The series matching `matchers` whose time span overlaps `[mint, maxt]`, in ref order.
+    /// The series `matchers` select that may have samples in `[mint, maxt]`, sorted by labels.
     fn candidates(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Arc<MemSeries>> {
         if mint > maxt {
             return Vec::new();
         }
         let refs = self.tsdb.read_postings().select(matchers);
-        let mut series = self.tsdb.head.by_refs(refs.iter());
+        let mut series = self.tsdb.label_order.series(&self.tsdb.head, &refs);
         series.retain(|s| s.overlaps(mint, maxt));
         series
     }
@@ -125,6 +125,9 @@ impl<'a> TsdbQuerier<'a> {
             return Ok(());
         };
         let chunks_cf = self.tsdb.cf(CF_CHUNKS)?;
+        // Series come in label order; chunk keys are in ref order within a block.
+        let mut wanted = wanted.to_vec();
+        wanted.sort_unstable_by_key(|&i| series[i].series_ref);
         let first_block = block_of(mint.max(db_min));
         let last_block = block_of(maxt.min(db_max));
         for block in first_block..=last_block {
@@ -134,7 +137,7 @@ impl<'a> TsdbQuerier<'a> {
             options.set_iterate_lower_bound(encoding::block_start_key(block).to_vec());
             options.set_iterate_upper_bound(encoding::block_start_key(block + 1).to_vec());
             let mut iter = self.tsdb.db.raw_iterator_cf_opt(chunks_cf, options);
-            for &i in wanted {
+            for &i in &wanted {
                 let s = &series[i];
                 if !s.overlaps(block_start, block_end) {
                     continue;
@@ -376,8 +379,8 @@ impl Querier for TsdbQuerier<'_> {
                     });
                 }
             }
+            result.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         }
-        result.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         Ok(result)
     }
 
@@ -389,7 +392,7 @@ impl Querier for TsdbQuerier<'_> {
     ) -> Result<Vec<Series>, StorageError> {
         let series = self.candidates(matchers, mint, maxt);
         let samples = self.read(&series, mint, maxt)?;
-        let mut result: Vec<Series> = series
+        let result: Vec<Series> = series
             .iter()
             .zip(samples)
             .filter(|(_, samples)| !samples.is_empty())
@@ -398,7 +401,6 @@ impl Querier for TsdbQuerier<'_> {
                 samples,
             })
             .collect();
-        result.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         Ok(result)
     }
 
@@ -414,7 +416,6 @@ impl Querier for TsdbQuerier<'_> {
                 result.push(series.labels.clone());
             }
         }
-        result.sort_unstable();
         Ok(result)
     }
 
