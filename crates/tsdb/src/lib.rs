@@ -1318,6 +1318,7 @@ fn load(db: &DB, head: &Head, symbols: &mut symbols::Symbols) -> Result<Postings
     let times_cf = cf(db, CF_SERIES_TIMES)?;
     let postings_cf = cf(db, CF_POSTINGS)?;
     let chunks_cf = cf(db, CF_CHUNKS)?;
+    let mut chunks = db.raw_iterator_cf(chunks_cf);
     let mut all = Vec::new();
     for item in db.iterator_cf(series_cf, IteratorMode::Start) {
         let (key, value) = item.map_err(|e| e.to_string())?;
@@ -1358,12 +1359,15 @@ fn load(db: &DB, head: &Head, symbols: &mut symbols::Symbols) -> Result<Postings
             }
             None => None,
         };
+        let recent = load_recent(&mut chunks, series_ref, &times, open.is_some())
+            .map_err(|e| format!("recent chunks of series {series_ref}: {e}"))?;
         let mut state = series.lock();
         state.last = Some(narthex_model::Sample {
             t: times.max_t,
             v: times.last_v,
         });
         state.open = open;
+        state.recent = recent;
     }
     let mut postings = Postings::default();
     for item in db.iterator_cf(postings_cf, IteratorMode::Start) {
@@ -1377,6 +1381,87 @@ fn load(db: &DB, head: &Head, symbols: &mut symbols::Symbols) -> Result<Postings
         head.insert(series);
     }
     Ok(postings)
+}
+
+/// The written chunks the head kept for reads of the recent past (`SeriesState::recent`),
+/// read back on start so that those reads stay in memory after a restart: the newest chunks
+/// before the open one (or from the newest, when it was full), at most
+/// [`head::RECENT_MAX_CHUNKS`], ending within [`RECENT_WINDOW_MS`] of the newest sample,
+/// oldest first.
+///
+/// Together with the open chunk they must be the series' newest chunks without a gap, or a
+/// reader would skip the RocksDB chunks between them: when a chunk newer than the one the
+/// series' times name is stored (two commits wrote their chunks in the other order), none are
+/// kept and reads go to RocksDB, as before.
+fn load_recent(
+    chunks: &mut rocksdb::DBRawIteratorWithThreadMode<'_, DB>,
+    series_ref: SeriesRef,
+    times: &encoding::SeriesTimes,
+    newest_is_open: bool,
+) -> Result<Vec<ClosedChunk>, String> {
+    let newest = encoding::chunk_key(times.chunk_block, series_ref, times.chunk_mint);
+    let newer_exists = |chunks: &mut rocksdb::DBRawIteratorWithThreadMode<'_, DB>| {
+        chunks.seek(encoding::chunk_key(
+            times.chunk_block.saturating_add(1),
+            series_ref,
+            i64::MIN,
+        ));
+        let next_block = chunks.key().map(encoding::decode_chunk_key).transpose()?;
+        chunks.seek_for_prev(encoding::chunk_key(times.chunk_block, series_ref, i64::MAX));
+        let in_block = chunks.key().map(encoding::decode_chunk_key).transpose()?;
+        Ok::<bool, String>(
+            next_block.is_some_and(|k| k.series_ref == series_ref)
+                || in_block.is_some_and(|k| {
+                    k.series_ref == series_ref
+                        && k.block == times.chunk_block
+                        && k.mint > times.chunk_mint
+                }),
+        )
+    };
+    if newer_exists(chunks)? {
+        return Ok(Vec::new());
+    }
+    let window_start = times.max_t.saturating_sub(RECENT_WINDOW_MS);
+    let mut recent = Vec::new();
+    // Backwards from the newest chunk; the window spans at most two blocks.
+    'blocks: for block in (block_of(window_start)..=times.chunk_block).rev() {
+        if block == times.chunk_block {
+            chunks.seek_for_prev(newest);
+            if newest_is_open && chunks.key() == Some(&newest[..]) {
+                chunks.prev();
+            }
+        } else {
+            chunks.seek_for_prev(encoding::chunk_key(block, series_ref, i64::MAX));
+        }
+        while chunks.valid() {
+            let (Some(key), Some(value)) = (chunks.key(), chunks.value()) else {
+                break;
+            };
+            let key = encoding::decode_chunk_key(key)?;
+            if key.block != block || key.series_ref != series_ref {
+                break;
+            }
+            let (maxt, bytes) = encoding::decode_chunk_value(value)?;
+            if maxt < window_start {
+                break 'blocks;
+            }
+            recent.push(ClosedChunk {
+                block,
+                mint: key.mint,
+                maxt,
+                // Only a chunk being written needs it (for the series' times); these are.
+                last_v: f64::NAN,
+                bytes: Arc::from(bytes),
+            });
+            if recent.len() == head::RECENT_MAX_CHUNKS {
+                break 'blocks;
+            }
+            chunks.prev();
+        }
+    }
+    chunks.status().map_err(|e| e.to_string())?;
+    recent.reverse();
+    Ok(recent)
 }
 
 fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily, String> {

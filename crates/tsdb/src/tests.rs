@@ -1012,3 +1012,107 @@ fn the_newest_sample_after_a_delete_and_new_appends_is_not_a_deleted_one() {
         .unwrap();
     assert_eq!(newest[0].samples, [Sample { t: 40, v: 4.0 }]);
 }
+
+/// The chunks the head keeps for reads of the recent past are kept again after a restart,
+/// so those reads stay in memory, and they return the same samples.
+#[test]
+fn recent_chunks_are_kept_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    // 15 s apart for three hours (six chunks, across a block boundary): the newest chunk of
+    // `full` has just closed, the newest of `partial` is open.
+    let full = labels(&[("__name__", "m"), ("i", "full")]);
+    let partial = labels(&[("__name__", "m"), ("i", "partial")]);
+    let samples = |n: i64| -> Vec<(i64, f64)> { (0..n).map(|i| (i * 15_000, i as f64)).collect() };
+    let kept = |tsdb: &Tsdb, labels: &Labels| -> Vec<(i64, i64, i64)> {
+        let series = tsdb.head.get(labels).unwrap();
+        let state = series.lock();
+        state
+            .recent
+            .iter()
+            .map(|c| (c.block, c.mint, c.maxt))
+            .collect()
+    };
+    let everything = [Matcher::equal("__name__", "m")];
+    let in_memory_from = |tsdb: &Tsdb| {
+        tsdb.querier()
+            .selection_size(&everything)
+            .unwrap()
+            .in_memory_from
+    };
+    let (before_full, before_partial, before, memory_before) = {
+        let tsdb = Tsdb::open(dir.path()).unwrap();
+        write(&tsdb, &full, &samples(720));
+        write(&tsdb, &partial, &samples(700));
+        let got = (
+            kept(&tsdb, &full),
+            kept(&tsdb, &partial),
+            select(&tsdb, &everything, i64::MIN, i64::MAX),
+            in_memory_from(&tsdb),
+        );
+        tsdb.close().unwrap();
+        got
+    };
+    assert_eq!(before_full.len(), head::RECENT_MAX_CHUNKS);
+    assert!(before_partial.len() >= 3, "{before_partial:?}");
+    // The last hour and a half was in memory.
+    let last_ninety_minutes = (720 - 360) * 15_000;
+    assert!(memory_before <= last_ninety_minutes, "{memory_before}");
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    // The open chunk is reopened and the ones before it kept as they were.
+    assert_eq!(kept(&tsdb, &partial), before_partial);
+    // The full chunk was still open (a chunk closes when the next sample comes); now it is
+    // one of the four kept.
+    let chunk_ms = 120 * 15_000;
+    assert_eq!(
+        kept(&tsdb, &full),
+        [2, 3, 4, 5].map(|i| (i64::from(i >= 4), i * chunk_ms, (i + 1) * chunk_ms - 15_000))
+    );
+    assert!(in_memory_from(&tsdb) <= last_ninety_minutes);
+    assert_eq!(select(&tsdb, &everything, i64::MIN, i64::MAX), before);
+}
+
+/// When the series' times name a chunk older than the newest one stored (two commits wrote
+/// their chunks in the other order), no chunk is kept for recent reads after a restart, since
+/// the ones kept would not be the newest and reads would skip the chunks between: reads go to
+/// RocksDB. (They find the blocks up to the one the times name: samples in later blocks stay
+/// out of reach while the times lag, which does not depend on the kept chunks.)
+#[test]
+fn recent_chunks_are_not_kept_when_the_series_times_lag() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = labels(&[("__name__", "m")]);
+    let written: Vec<(i64, f64)> = (0..500).map(|i| (i * 15_000, i as f64)).collect();
+    {
+        let tsdb = Tsdb::open(dir.path()).unwrap();
+        write(&tsdb, &series, &written);
+        tsdb.close().unwrap();
+        // Point the series' times at its second chunk (samples 120 to 239).
+        let times_cf = tsdb.cf(CF_SERIES_TIMES).unwrap();
+        let lagging = encoding::SeriesTimes {
+            min_t: 0,
+            max_t: 239 * 15_000,
+            last_v: 239.0,
+            chunk_block: 0,
+            chunk_mint: 120 * 15_000,
+        };
+        tsdb.db
+            .put_cf(
+                times_cf,
+                encoding::ref_key(tsdb.head.get(&series).unwrap().series_ref),
+                encoding::times_value(&lagging),
+            )
+            .unwrap();
+    }
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let state = tsdb.head.get(&series).unwrap();
+    assert!(state.lock().recent.is_empty());
+    drop(state);
+    let got = select(
+        &tsdb,
+        &[Matcher::equal("__name__", "m")],
+        i64::MIN,
+        i64::MAX,
+    );
+    let got: Vec<(i64, f64)> = got[0].samples.iter().map(|s| (s.t, s.v)).collect();
+    let first_block = (BLOCK_DURATION_MS / 15_000) as usize;
+    assert_eq!(got, written[..first_block]);
+}
