@@ -1337,6 +1337,8 @@ fn load(db: &DB, head: &Head, symbols: &mut symbols::Symbols) -> Result<Postings
         let Ok(i) = all.binary_search_by_key(&series_ref, |s| s.series_ref) else {
             continue;
         };
+        let times = newest_times(&mut chunks, series_ref, times)
+            .map_err(|e| format!("newest chunk of series {series_ref}: {e}"))?;
         let series = &all[i];
         series.note_span(times.min_t, times.max_t);
         // The newest chunk becomes the open chunk again, so appends continue it and queries of
@@ -1383,16 +1385,62 @@ fn load(db: &DB, head: &Head, symbols: &mut symbols::Symbols) -> Result<Postings
     Ok(postings)
 }
 
+/// The series' times as of its newest chunk stored. A series' times are written with each of
+/// its chunks, so when two commits wrote chunks of one series in the other order, they name
+/// the older one; a start taking them as they are would reopen the wrong chunk, check new
+/// samples against an old time, and leave the newer chunks' blocks out of the time span.
+/// The newest chunk is looked for in the block the times name and the two after it: the racing
+/// commit's chunk starts in one of them unless the series skipped hours between two samples.
+fn newest_times(
+    chunks: &mut rocksdb::DBRawIteratorWithThreadMode<'_, DB>,
+    series_ref: SeriesRef,
+    times: encoding::SeriesTimes,
+) -> Result<encoding::SeriesTimes, String> {
+    let mut newest = None;
+    for ahead in (0..=2).rev() {
+        let block = times.chunk_block.saturating_add(ahead);
+        chunks.seek_for_prev(encoding::chunk_key(block, series_ref, i64::MAX));
+        chunks.status().map_err(|e| e.to_string())?;
+        let (Some(key), Some(value)) = (chunks.key(), chunks.value()) else {
+            continue;
+        };
+        let key = encoding::decode_chunk_key(key)?;
+        if key.block == block && key.series_ref == series_ref {
+            if key.block == times.chunk_block && key.mint <= times.chunk_mint {
+                return Ok(times); // as nearly always
+            }
+            newest = Some((key, value.to_vec()));
+            break;
+        }
+    }
+    let Some((key, value)) = newest else {
+        return Ok(times);
+    };
+    let (maxt, bytes) = encoding::decode_chunk_value(&value)?;
+    let chunk = chunk::XorChunk::from_bytes(bytes.to_vec())
+        .map_err(|e| format!("chunk at {}: {e}", key.mint))?;
+    let last_v = chunk
+        .last_value()
+        .ok_or_else(|| format!("chunk at {} is empty", key.mint))?;
+    tracing::debug!(
+        series_ref,
+        "series times named an older chunk than the newest stored"
+    );
+    Ok(encoding::SeriesTimes {
+        min_t: times.min_t,
+        max_t: maxt.max(times.max_t),
+        last_v,
+        chunk_block: key.block,
+        chunk_mint: key.mint,
+    })
+}
+
 /// The written chunks the head kept for reads of the recent past (`SeriesState::recent`),
 /// read back on start so that those reads stay in memory after a restart: the newest chunks
 /// before the open one (or from the newest, when it was full), at most
 /// [`head::RECENT_MAX_CHUNKS`], ending within [`RECENT_WINDOW_MS`] of the newest sample,
-/// oldest first.
-///
-/// Together with the open chunk they must be the series' newest chunks without a gap, or a
-/// reader would skip the RocksDB chunks between them: when a chunk newer than the one the
-/// series' times name is stored (two commits wrote their chunks in the other order), none are
-/// kept and reads go to RocksDB, as before.
+/// oldest first. `times` name the newest chunk stored ([`newest_times`]): with the open chunk
+/// these are the series' newest chunks without a gap, as a reader needs them.
 fn load_recent(
     chunks: &mut rocksdb::DBRawIteratorWithThreadMode<'_, DB>,
     series_ref: SeriesRef,
@@ -1400,27 +1448,6 @@ fn load_recent(
     newest_is_open: bool,
 ) -> Result<Vec<ClosedChunk>, String> {
     let newest = encoding::chunk_key(times.chunk_block, series_ref, times.chunk_mint);
-    let newer_exists = |chunks: &mut rocksdb::DBRawIteratorWithThreadMode<'_, DB>| {
-        chunks.seek(encoding::chunk_key(
-            times.chunk_block.saturating_add(1),
-            series_ref,
-            i64::MIN,
-        ));
-        let next_block = chunks.key().map(encoding::decode_chunk_key).transpose()?;
-        chunks.seek_for_prev(encoding::chunk_key(times.chunk_block, series_ref, i64::MAX));
-        let in_block = chunks.key().map(encoding::decode_chunk_key).transpose()?;
-        Ok::<bool, String>(
-            next_block.is_some_and(|k| k.series_ref == series_ref)
-                || in_block.is_some_and(|k| {
-                    k.series_ref == series_ref
-                        && k.block == times.chunk_block
-                        && k.mint > times.chunk_mint
-                }),
-        )
-    };
-    if newer_exists(chunks)? {
-        return Ok(Vec::new());
-    }
     let window_start = times.max_t.saturating_sub(RECENT_WINDOW_MS);
     let mut recent = Vec::new();
     // Backwards from the newest chunk; the window spans at most two blocks.

@@ -1072,15 +1072,15 @@ fn recent_chunks_are_kept_across_a_restart() {
 }
 
 /// When the series' times name a chunk older than the newest one stored (two commits wrote
-/// their chunks in the other order), no chunk is kept for recent reads after a restart, since
-/// the ones kept would not be the newest and reads would skip the chunks between: reads go to
-/// RocksDB. (They find the blocks up to the one the times name: samples in later blocks stay
-/// out of reach while the times lag, which does not depend on the kept chunks.)
+/// their chunks in the other order), a start takes the times from the newest chunk: every
+/// sample is read, the chunks kept for recent reads are the newest, and appends continue after
+/// the newest sample.
 #[test]
-fn recent_chunks_are_not_kept_when_the_series_times_lag() {
+fn a_start_corrects_series_times_that_lag_behind_the_newest_chunk() {
     let dir = tempfile::tempdir().unwrap();
     let series = labels(&[("__name__", "m")]);
-    let written: Vec<(i64, f64)> = (0..500).map(|i| (i * 15_000, i as f64)).collect();
+    // Into the second block (it starts at sample 480), the newest chunk just full.
+    let written: Vec<(i64, f64)> = (0..600).map(|i| (i * 15_000, i as f64)).collect();
     {
         let tsdb = Tsdb::open(dir.path()).unwrap();
         write(&tsdb, &series, &written);
@@ -1103,16 +1103,36 @@ fn recent_chunks_are_not_kept_when_the_series_times_lag() {
             .unwrap();
     }
     let tsdb = Tsdb::open(dir.path()).unwrap();
-    let state = tsdb.head.get(&series).unwrap();
-    assert!(state.lock().recent.is_empty());
-    drop(state);
-    let got = select(
-        &tsdb,
-        &[Matcher::equal("__name__", "m")],
-        i64::MIN,
-        i64::MAX,
+    let everything = [Matcher::equal("__name__", "m")];
+    let pairs = |got: Vec<Series>| -> Vec<(i64, f64)> {
+        got[0].samples.iter().map(|s| (s.t, s.v)).collect()
+    };
+    assert_eq!(
+        pairs(select(&tsdb, &everything, i64::MIN, i64::MAX)),
+        written
     );
-    let got: Vec<(i64, f64)> = got[0].samples.iter().map(|s| (s.t, s.v)).collect();
-    let first_block = (BLOCK_DURATION_MS / 15_000) as usize;
-    assert_eq!(got, written[..first_block]);
+    assert_eq!(tsdb.time_span(), Some((0, 599 * 15_000)));
+    let kept: Vec<i64> = {
+        let s = tsdb.head.get(&series).unwrap();
+        let state = s.lock();
+        state.recent.iter().map(|c| c.mint / 15_000).collect()
+    };
+    assert_eq!(kept, [120, 240, 360, 480]);
+    // Sample 599 is the newest: an older one is refused, a newer one continues the series.
+    let mut app = tsdb.appender();
+    assert!(matches!(
+        app.append(&series, 598 * 15_000, 0.0),
+        Err(StorageError::OutOfOrder)
+    ));
+    app.append(&series, 600 * 15_000, 600.0).unwrap();
+    app.commit().unwrap();
+    let got = pairs(select(&tsdb, &everything, 598 * 15_000, i64::MAX));
+    assert_eq!(
+        got,
+        [
+            (598 * 15_000, 598.0),
+            (599 * 15_000, 599.0),
+            (600 * 15_000, 600.0)
+        ]
+    );
 }
