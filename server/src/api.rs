@@ -475,7 +475,7 @@ const INLINE_SAMPLE_BOUND: u64 = 1_000_000;
 
 /// Queries bounded by this many samples take half a millisecond at most: they go ahead
 /// without first yielding the thread, which costs a few tens of microseconds (the runtime
-/// wakes another thread for the queued tasks).
+/// wakes another thread).
 const IMMEDIATE_SAMPLE_BOUND: u64 = 300_000;
 
 /// Where a query is evaluated.
@@ -483,9 +483,10 @@ const IMMEDIATE_SAMPLE_BOUND: u64 = 300_000;
 enum Placement {
     /// On the request's thread, at once.
     Immediately,
-    /// On the request's thread, after the tasks queued behind the request have run: the task
-    /// that accepts the next connection waits there (`http_server`) and could not be moved to
-    /// another thread while the query holds this one.
+    /// On the request's thread, after yielding once. Yielding wakes another worker thread
+    /// (Tokio does so for the queued task), which then polls for I/O while the query holds
+    /// this thread; without it, new connections and other requests could wait for the whole
+    /// evaluation when the other threads are asleep.
     AfterQueuedTasks,
     /// On the blocking pool: too large, or reads storage.
     BlockingPool,

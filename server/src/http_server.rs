@@ -1,81 +1,65 @@
-//! The HTTP/1.1 server behind `--web.listen-address`: one task per connection, and a graceful
-//! shutdown that stops accepting and lets requests in flight finish.
+//! The HTTP/1.1 server behind `--web.listen-address`: an accept loop, one task per connection,
+//! and a graceful shutdown that stops accepting and lets requests in flight finish.
 //!
-//! `axum::serve` would do the same with costs that matter when every request comes on a new
-//! connection, as from most scripts and `urllib`: it copies the router's whole route table for
-//! each connection, reads the first bytes of every connection apart to look for an HTTP/2
-//! preface (Prometheus serves only HTTP/1.1 without TLS, as here), and accepts again before
-//! the new connection has read its request. Together about a tenth of a trivial query's latency
-//! on the benchmark machine.
+//! `axum::serve` would do the same with two costs that matter when every request comes on a
+//! new connection, as from most scripts and `urllib`: it copies the router's whole route table
+//! for each connection, and reads the first bytes of every connection apart to look for an
+//! HTTP/2 preface (Prometheus serves only HTTP/1.1 without TLS, as here). Together about a
+//! tenth of a trivial query's latency on the benchmark machine.
+//!
+//! The accept loop is a task of its own, waiting on the listener, which any worker thread can
+//! run: a connection's task may hold its thread for a while (a query evaluated in place), and
+//! accepting goes on meanwhile on another thread (see `api::Placement` for what keeps one
+//! polling for connections then).
 
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-/// What the task waiting for the next connection needs.
-struct Acceptor {
-    listener: TcpListener,
-    router: Router,
-    http: http1::Builder,
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then waits for the requests in
-/// flight; idle keep-alive connections are closed at once.
+/// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for
+/// the requests in flight; idle keep-alive connections are closed at once, and a connection
+/// that sends no request headers within 30 seconds is closed (hyper's header read timeout).
 pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()>) {
-    let acceptor = Arc::new(Acceptor {
-        listener,
-        router,
-        http: http1::Builder::new(),
-    });
-    // `true` once shutting down. Every task holds a receiver, so when the sender sees none
-    // left, every connection has ended.
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new());
+    // `true` once shutting down. Every connection holds a receiver, so when the sender sees
+    // none left, every connection has ended.
     let (stop_sender, stop) = watch::channel(false);
-    tokio::spawn(accept_and_serve(acceptor, stop));
-    shutdown.await;
-    stop_sender.send_replace(true);
-    stop_sender.closed().await;
-}
-
-/// Waits for a connection, hands the waiting on to a new task, and serves the connection.
-///
-/// The new task is queued behind this one on this thread, so the request, which has usually
-/// arrived with the connection, is read and answered before anything else happens; accepting
-/// in a loop would put one more system call before the answer, and yielding to let the
-/// connection go first wakes the runtime's other threads.
-///
-/// Tokio cannot move that queued task to another thread, so a request that would hold this
-/// thread for long yields first and lets it run: queries evaluated on the request's thread do
-/// (`api::Placement`); everything larger goes to the blocking pool anyway.
-fn accept_and_serve(
-    acceptor: Arc<Acceptor>,
-    mut stop: watch::Receiver<bool>,
-) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    // Boxed: a task that spawns its own kind needs a named future type to be `Send`.
-    Box::pin(async move {
-        let stream = loop {
-            tokio::select! {
-                accepted = acceptor.listener.accept() => match accepted {
-                    Ok((stream, _peer)) => break stream,
-                    Err(e) => pause_after_accept_error(e).await,
-                },
-                () = stopping(&mut stop) => return,
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut failures = 0u32;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => {
+                failures = 0;
+                stream
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tokio::select! {
+                    () = pause_after_accept_error(e, failures) => continue,
+                    () = &mut shutdown => break,
+                }
             }
         };
-        tokio::spawn(accept_and_serve(acceptor.clone(), stop.clone()));
-        let (router, http) = (acceptor.router.clone(), acceptor.http.clone());
-        // Only waiting tasks keep the listener open, so it closes as soon as shutdown begins.
-        drop(acceptor);
-        serve_connection(stream, router, &http, stop).await;
-    })
+        let (router, http, stop) = (router.clone(), http.clone(), stop.clone());
+        tokio::spawn(async move { serve_connection(stream, router, &http, stop).await });
+    }
+    drop(listener);
+    stop_sender.send_replace(true);
+    // The loop's own receiver would keep `closed` from ever completing.
+    drop(stop);
+    stop_sender.closed().await;
 }
 
 async fn serve_connection(
@@ -109,9 +93,9 @@ async fn stopping(stop: &mut watch::Receiver<bool>) {
 }
 
 /// A failed accept is the peer's problem when the connection was reset before we took it;
-/// otherwise (out of file descriptors, mostly) retrying at once would spin, so wait a little,
-/// as Go's server does.
-async fn pause_after_accept_error(error: io::Error) {
+/// otherwise (out of file descriptors, mostly) retrying at once would spin, so wait, longer
+/// after each failure in a row, from 5 ms up to a second, as Go's server does.
+async fn pause_after_accept_error(error: io::Error, failures: u32) {
     use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
     if matches!(
         error.kind(),
@@ -119,8 +103,10 @@ async fn pause_after_accept_error(error: io::Error) {
     ) {
         return;
     }
-    tracing::error!(error = %error, "accepting an HTTP connection failed; retrying shortly");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let pause =
+        Duration::from_millis(5 << failures.min(8).saturating_sub(1)).min(Duration::from_secs(1));
+    tracing::error!(error = %error, pause_ms = pause.as_millis() as u64, "accepting an HTTP connection failed; retrying");
+    tokio::time::sleep(pause).await;
 }
 
 #[cfg(test)]
@@ -130,7 +116,8 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::sync::oneshot;
 
-    /// A server with `/fast` and `/slow` (answers after 300 ms), stopped through the sender.
+    /// A server with `/fast`, `/slow` (answers after 300 ms) and `/busy` (holds its thread for
+    /// 400 ms), serving from 50 ms on, stopped through the sender.
     async fn start() -> (
         std::net::SocketAddr,
         oneshot::Sender<()>,
@@ -146,11 +133,26 @@ mod tests {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                     "slow"
                 }),
+            )
+            .route(
+                // Holds its worker thread after yielding once, as a larger query evaluated in
+                // place does (`api::Placement`).
+                "/busy",
+                get(|| async {
+                    tokio::task::yield_now().await;
+                    std::thread::sleep(Duration::from_millis(400));
+                    "busy"
+                }),
             );
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, router, async {
-            let _ = stopped.await;
-        }));
+        let server = tokio::spawn(async move {
+            // Connections made meanwhile wait in the listen queue with their requests.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            serve(listener, router, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
         (address, stop, server)
     }
 
@@ -191,6 +193,24 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_connections_are_answered_while_a_request_holds_a_thread() {
+        let (address, _stop, _server) = start().await;
+        // Connected and sent before the server accepts it, as with a client faster than the
+        // server's wake-up: the request is there on the connection's first read.
+        let busy = send(address, "/busy", true).await;
+        let busy = tokio::spawn(read_to_end(busy));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let fast = read_to_end(send(address, "/fast", true).await).await;
+        assert!(fast.ends_with("fast"), "{fast}");
+        assert!(
+            !busy.is_finished(),
+            "the new connection was answered while the busy one still held its thread"
+        );
+        let busy = busy.await.expect("busy client");
+        assert!(busy.ends_with("busy"), "{busy}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn shutdown_finishes_requests_in_flight_and_refuses_new_ones() {
         let (address, stop, server) = start().await;
         let in_flight = send(address, "/slow", true).await;
@@ -202,6 +222,10 @@ mod tests {
             !server.is_finished(),
             "the server waits for the request in flight"
         );
+        assert!(
+            TcpStream::connect(address).await.is_err(),
+            "the listener is closed as soon as shutdown begins"
+        );
         let answer = read_to_end(in_flight).await;
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
         assert!(answer.ends_with("slow"), "{answer}");
@@ -209,10 +233,6 @@ mod tests {
             .await
             .expect("server stops once its request is answered")
             .expect("server task");
-        assert!(
-            TcpStream::connect(address).await.is_err(),
-            "the listener is closed after shutdown"
-        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1330,6 +1330,7 @@ fn load(db: &DB, head: &Head, symbols: &mut symbols::Symbols) -> Result<Postings
             symbols.intern(&labels),
         )));
     }
+    let mut all_times = Vec::new();
     for item in db.iterator_cf(times_cf, IteratorMode::Start) {
         let (key, value) = item.map_err(|e| e.to_string())?;
         let series_ref = encoding::decode_ref(&key)?;
@@ -1339,7 +1340,19 @@ fn load(db: &DB, head: &Head, symbols: &mut symbols::Symbols) -> Result<Postings
         };
         let times = newest_times(&mut chunks, series_ref, times)
             .map_err(|e| format!("newest chunk of series {series_ref}: {e}"))?;
+        all_times.push((i, times));
+    }
+    // As the maintenance's trim: series without a sample in the window before the newest
+    // sample stored keep no chunks for recent reads.
+    let recent_from = all_times
+        .iter()
+        .map(|(_, times)| times.max_t)
+        .max()
+        .unwrap_or(i64::MIN)
+        .saturating_sub(RECENT_WINDOW_MS);
+    for (i, times) in all_times {
         let series = &all[i];
+        let series_ref = series.series_ref;
         series.note_span(times.min_t, times.max_t);
         // The newest chunk becomes the open chunk again, so appends continue it and queries of
         // recent data read the head, as before the restart.
@@ -1361,8 +1374,12 @@ fn load(db: &DB, head: &Head, symbols: &mut symbols::Symbols) -> Result<Postings
             }
             None => None,
         };
-        let recent = load_recent(&mut chunks, series_ref, &times, open.is_some())
-            .map_err(|e| format!("recent chunks of series {series_ref}: {e}"))?;
+        let recent = if times.max_t >= recent_from {
+            load_recent(&mut chunks, series_ref, &times, open.is_some())
+                .map_err(|e| format!("recent chunks of series {series_ref}: {e}"))?
+        } else {
+            Vec::new()
+        };
         let mut state = series.lock();
         state.last = Some(narthex_model::Sample {
             t: times.max_t,

@@ -1022,6 +1022,8 @@ fn recent_chunks_are_kept_across_a_restart() {
     // `full` has just closed, the newest of `partial` is open.
     let full = labels(&[("__name__", "m"), ("i", "full")]);
     let partial = labels(&[("__name__", "m"), ("i", "partial")]);
+    // Stopped more than the window before the newest sample: it keeps none.
+    let stopped = labels(&[("__name__", "m"), ("i", "stopped")]);
     let samples = |n: i64| -> Vec<(i64, f64)> { (0..n).map(|i| (i * 15_000, i as f64)).collect() };
     let kept = |tsdb: &Tsdb, labels: &Labels| -> Vec<(i64, i64, i64)> {
         let series = tsdb.head.get(labels).unwrap();
@@ -1043,6 +1045,7 @@ fn recent_chunks_are_kept_across_a_restart() {
         let tsdb = Tsdb::open(dir.path()).unwrap();
         write(&tsdb, &full, &samples(720));
         write(&tsdb, &partial, &samples(700));
+        write(&tsdb, &stopped, &samples(200));
         let got = (
             kept(&tsdb, &full),
             kept(&tsdb, &partial),
@@ -1067,6 +1070,7 @@ fn recent_chunks_are_kept_across_a_restart() {
         kept(&tsdb, &full),
         [2, 3, 4, 5].map(|i| (i64::from(i >= 4), i * chunk_ms, (i + 1) * chunk_ms - 15_000))
     );
+    assert_eq!(kept(&tsdb, &stopped), []);
     assert!(in_memory_from(&tsdb) <= last_ninety_minutes);
     assert_eq!(select(&tsdb, &everything, i64::MIN, i64::MAX), before);
 }
