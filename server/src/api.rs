@@ -487,7 +487,7 @@ enum Placement {
     /// (Tokio does so for the queued task), which then polls for I/O while the query holds
     /// this thread; without it, new connections and other requests could wait for the whole
     /// evaluation when the other threads are asleep.
-    AfterQueuedTasks,
+    AfterYielding,
     /// On the blocking pool: too large, or reads storage.
     BlockingPool,
 }
@@ -508,7 +508,7 @@ fn placement(state: &AppState, expr: &Expr, start: i64, end: i64, steps: u64) ->
             Placement::Immediately
         }
         Some(bound) if bound.in_memory && bound.samples <= INLINE_SAMPLE_BOUND => {
-            Placement::AfterQueuedTasks
+            Placement::AfterYielding
         }
         _ => Placement::BlockingPool,
     }
@@ -544,7 +544,7 @@ where
         let querier = state.tsdb.querier();
         evaluation(&engine, querier.as_ref()).map(|result| (result, began.elapsed()))
     };
-    if placement == Placement::AfterQueuedTasks {
+    if placement == Placement::AfterYielding {
         tokio::task::yield_now().await;
     }
     let outcome = if placement != Placement::BlockingPool {
