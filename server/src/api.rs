@@ -154,7 +154,9 @@ async fn api_not_found() -> ApiError {
     ApiError::new(ErrorType::NotFound, "not found")
 }
 
-/// A label set as a JSON object, keys sorted (as Go writes a map).
+/// A label set as a JSON object, keys sorted (as Go writes a map), its strings escaped as
+/// Prometheus 3 escapes label sets everywhere: `<`, `>` and `&` as they are (unlike the other
+/// strings of a serde answer, see [`to_json`]).
 pub(crate) struct LabelMap<'a>(pub &'a narthex_model::Labels);
 
 impl LabelMap<'_> {
@@ -165,18 +167,90 @@ impl LabelMap<'_> {
 
 impl serde::Serialize for LabelMap<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for label in self.0.iter() {
-            map.serialize_entry(&label.name, &label.value)?;
+        let mut out = String::new();
+        narthex_model::api::write_labels(self.0, &mut out);
+        raw_json(out, serializer)
+    }
+}
+
+/// Name-value pairs that Prometheus holds as a label set, such as an alerting rule's label
+/// and annotation templates: written as [`LabelMap`] writes a label set.
+pub(crate) struct TemplateMap<'a>(pub &'a std::collections::BTreeMap<String, String>);
+
+impl serde::Serialize for TemplateMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use narthex_model::api::write_label_string;
+        let mut out = String::from("{");
+        for (i, (name, value)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_label_string(name, &mut out);
+            out.push(':');
+            write_label_string(value, &mut out);
         }
-        map.end()
+        out.push('}');
+        raw_json(out, serializer)
+    }
+}
+
+/// JSON written by our own writers, passed through serde_json as it is.
+fn raw_json<S: serde::Serializer>(json: String, serializer: S) -> Result<S::Ok, S::Error> {
+    let raw = serde_json::value::RawValue::from_string(json).map_err(serde::ser::Error::custom)?;
+    serde::Serialize::serialize(&raw, serializer)
+}
+
+/// serde_json's output as Prometheus 3's json-iterator writes its strings (standard-library
+/// mode): `<`, `>`, `&`, U+2028 and U+2029 as `\u` escapes, backspace and form feed as
+/// `\u0008` and `\u000c` (serde_json writes `\b` and `\f`).
+struct PrometheusFormatter;
+
+impl serde_json::ser::Formatter for PrometheusFormatter {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut written = 0;
+        for (at, c) in fragment.char_indices() {
+            let escaped = match c {
+                '<' => "\\u003c",
+                '>' => "\\u003e",
+                '&' => "\\u0026",
+                '\u{2028}' => "\\u2028",
+                '\u{2029}' => "\\u2029",
+                _ => continue,
+            };
+            writer.write_all(&fragment.as_bytes()[written..at])?;
+            writer.write_all(escaped.as_bytes())?;
+            written = at + c.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[written..])
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        char_escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        use serde_json::ser::CharEscape;
+        match char_escape {
+            CharEscape::Backspace => writer.write_all(b"\\u0008"),
+            CharEscape::FormFeed => writer.write_all(b"\\u000c"),
+            other => serde_json::ser::CompactFormatter.write_char_escape(writer, other),
+        }
     }
 }
 
 /// A document serialized with serde, for the `data` of a success answer.
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
-    serde_json::to_string(value)
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, PrometheusFormatter);
+    value
+        .serialize(&mut serializer)
+        .map_err(|e| ApiError::new(ErrorType::Internal, format!("encoding the answer: {e}")))?;
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out)
         .map_err(|e| ApiError::new(ErrorType::Internal, format!("encoding the answer: {e}")))
 }
 
@@ -703,6 +777,36 @@ async fn parse_query(State(state): State<Arc<AppState>>, request: Request) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The strings Prometheus 3.5.3 answered on /api/v1/targets and /api/v1/rules for a scrape
+    /// pool, a target label and an annotation holding these characters.
+    #[test]
+    fn serde_answers_escape_strings_as_prometheus_3() {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer<'a> {
+            scrape_pool: &'a str,
+            labels: LabelMap<'a>,
+            annotations: TemplateMap<'a>,
+        }
+        let labels = narthex_model::Labels::from_pairs([("x", "<tag>&amp\u{2028}\u{8}")]);
+        let annotations = std::collections::BTreeMap::from([(
+            "summary".to_string(),
+            "<b>bold</b> & \u{8}".to_string(),
+        )]);
+        let json = to_json(&Answer {
+            scrape_pool: "a<b>&c",
+            labels: LabelMap(&labels),
+            annotations: TemplateMap(&annotations),
+        })
+        .unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(
+            json,
+            "{\"scrapePool\":\"a\\u003cb\\u003e\\u0026c\",\
+             \"labels\":{\"x\":\"<tag>&amp\u{2028}\\u0008\"},\
+             \"annotations\":{\"summary\":\"<b>bold</b> & \\u0008\"}}"
+        );
+    }
 
     #[test]
     fn api_durations() {

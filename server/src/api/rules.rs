@@ -1,7 +1,6 @@
 //! `/api/v1/rules` and `/api/v1/alerts`: the rule groups with each rule's health and last
 //! evaluation, and the pending and firing alerts, in Prometheus's JSON.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -11,7 +10,7 @@ use narthex_rules::rule::{Alert, AlertingRule, RecordingRule, RuleStatus};
 use narthex_rules::{Group, Rule};
 use serde::Serialize;
 
-use super::{serde_success, success, to_json, ApiError, GoFloat, LabelMap, Params};
+use super::{serde_success, success, to_json, ApiError, GoFloat, LabelMap, Params, TemplateMap};
 use crate::server::AppState;
 
 /// A time in milliseconds as Go's RFC 3339 with nanoseconds.
@@ -70,9 +69,9 @@ struct AlertingRuleJson<'a> {
     query: String,
     duration: GoFloat,
     keep_firing_for: GoFloat,
-    /// Templates as written (a BTreeMap serializes with sorted keys, as Go writes a map).
-    labels: &'a BTreeMap<String, String>,
-    annotations: &'a BTreeMap<String, String>,
+    /// Templates as written, keys sorted, as Prometheus writes a label set.
+    labels: TemplateMap<'a>,
+    annotations: TemplateMap<'a>,
     alerts: Option<Vec<AlertJson<'a>>>,
     health: &'static str,
     #[serde(skip_serializing_if = "str::is_empty")]
@@ -136,8 +135,8 @@ fn alerting_json(rule: &AlertingRule, with_alerts: bool) -> AlertingRuleJson<'_>
         query: rule.expr.to_string(),
         duration: GoFloat(rule.hold_ms as f64 / 1000.0),
         keep_firing_for: GoFloat(rule.keep_firing_for_ms as f64 / 1000.0),
-        labels: &rule.labels,
-        annotations: &rule.annotations,
+        labels: TemplateMap(&rule.labels),
+        annotations: TemplateMap(&rule.annotations),
         alerts: with_alerts.then(|| rule.active_alerts().into_iter().map(alert_json).collect()),
         health,
         last_error,
