@@ -67,7 +67,12 @@ impl<'a> TsdbQuerier<'a> {
         if series.len() < PARALLEL_READ_MIN_SERIES || !*MULTI_CORE {
             return self.read_serial(series, mint, maxt);
         }
-        let (first, second) = series.split_at(series.len() / 2);
+        // Halves of the refs, not of the label order the series come in: each thread then
+        // walks its own part of every block's chunk keys.
+        let mut order: Vec<usize> = (0..series.len()).collect();
+        order.sort_unstable_by_key(|&i| series[i].series_ref);
+        let by_ref: Vec<Arc<MemSeries>> = order.iter().map(|&i| series[i].clone()).collect();
+        let (first, second) = by_ref.split_at(by_ref.len() / 2);
         let (first, second) = std::thread::scope(|scope| {
             let helper = scope.spawn(|| self.read_serial(second, mint, maxt));
             let first = self.read_serial(first, mint, maxt);
@@ -76,8 +81,10 @@ impl<'a> TsdbQuerier<'a> {
                 .unwrap_or_else(|_| Err(StorageError::Engine("a read thread panicked".into())));
             (first, second)
         });
-        let mut out = first?;
-        out.extend(second?);
+        let mut out = vec![Vec::new(); series.len()];
+        for (position, samples) in order.into_iter().zip(first?.into_iter().chain(second?)) {
+            out[position] = samples;
+        }
         Ok(out)
     }
 

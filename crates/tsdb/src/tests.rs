@@ -1140,3 +1140,32 @@ fn a_start_corrects_series_times_that_lag_behind_the_newest_chunk() {
         ]
     );
 }
+
+/// A read of many series runs on two threads, each taking half of the refs; every series still
+/// gets its own samples, in label order.
+#[test]
+fn many_series_are_read_in_two_halves_each_with_its_own_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    // Created in an order unrelated to their labels; each series' values name it.
+    let count = 1_200;
+    let mut app = tsdb.appender();
+    for i in 0..count {
+        let n = (i * 7_919) % count;
+        let series = labels(&[("__name__", "m"), ("n", &format!("{n:04}"))]);
+        for t in 0..3 {
+            app.append(&series, t * 1_000, n as f64).unwrap();
+        }
+    }
+    app.commit().unwrap();
+    let got = select(&tsdb, &[Matcher::equal("__name__", "m")], 0, 10_000);
+    assert_eq!(got.len(), count);
+    for (expected, series) in got.iter().enumerate() {
+        assert_eq!(
+            series.labels.get("n"),
+            Some(format!("{expected:04}").as_str())
+        );
+        let values: Vec<f64> = series.samples.iter().map(|s| s.v).collect();
+        assert_eq!(values, [expected as f64; 3]);
+    }
+}
