@@ -179,17 +179,12 @@ pub(crate) struct TemplateMap<'a>(pub &'a std::collections::BTreeMap<String, Str
 
 impl serde::Serialize for TemplateMap<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use narthex_model::api::write_label_string;
-        let mut out = String::from("{");
-        for (i, (name, value)) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write_label_string(name, &mut out);
-            out.push(':');
-            write_label_string(value, &mut out);
-        }
-        out.push('}');
+        let mut out = String::new();
+        let pairs = self
+            .0
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()));
+        narthex_model::api::write_label_pairs(pairs, &mut out);
         raw_json(out, serializer)
     }
 }
@@ -200,10 +195,26 @@ fn raw_json<S: serde::Serializer>(json: String, serializer: S) -> Result<S::Ok, 
     serde::Serialize::serialize(&raw, serializer)
 }
 
-/// serde_json's output as Prometheus 3's json-iterator writes its strings (standard-library
-/// mode): `<`, `>`, `&`, U+2028 and U+2029 as `\u` escapes, backspace and form feed as
-/// `\u0008` and `\u000c` (serde_json writes `\b` and `\f`).
-struct PrometheusFormatter;
+/// serde_json's output with every character of its strings escaped by
+/// `model::api::write_json_string_content`, as Prometheus 3's json-iterator writes them
+/// (HTML-safe, `\u0008` and `\u000c` where serde_json writes `\b` and `\f`).
+#[derive(Default)]
+struct PrometheusFormatter {
+    /// Reused for each piece of a string.
+    escaped: String,
+}
+
+impl PrometheusFormatter {
+    fn write_escaped<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        text: &str,
+    ) -> std::io::Result<()> {
+        self.escaped.clear();
+        narthex_model::api::write_json_string_content(text, &mut self.escaped);
+        writer.write_all(self.escaped.as_bytes())
+    }
+}
 
 impl serde_json::ser::Formatter for PrometheusFormatter {
     fn write_string_fragment<W: ?Sized + std::io::Write>(
@@ -211,21 +222,7 @@ impl serde_json::ser::Formatter for PrometheusFormatter {
         writer: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
-        let mut written = 0;
-        for (at, c) in fragment.char_indices() {
-            let escaped = match c {
-                '<' => "\\u003c",
-                '>' => "\\u003e",
-                '&' => "\\u0026",
-                '\u{2028}' => "\\u2028",
-                '\u{2029}' => "\\u2029",
-                _ => continue,
-            };
-            writer.write_all(&fragment.as_bytes()[written..at])?;
-            writer.write_all(escaped.as_bytes())?;
-            written = at + c.len_utf8();
-        }
-        writer.write_all(&fragment.as_bytes()[written..])
+        self.write_escaped(writer, fragment)
     }
 
     fn write_char_escape<W: ?Sized + std::io::Write>(
@@ -234,18 +231,26 @@ impl serde_json::ser::Formatter for PrometheusFormatter {
         char_escape: serde_json::ser::CharEscape,
     ) -> std::io::Result<()> {
         use serde_json::ser::CharEscape;
-        match char_escape {
-            CharEscape::Backspace => writer.write_all(b"\\u0008"),
-            CharEscape::FormFeed => writer.write_all(b"\\u000c"),
-            other => serde_json::ser::CompactFormatter.write_char_escape(writer, other),
-        }
+        let c = match char_escape {
+            CharEscape::Quote => '"',
+            CharEscape::ReverseSolidus => '\\',
+            CharEscape::Solidus => '/',
+            CharEscape::Backspace => '\u{8}',
+            CharEscape::FormFeed => '\u{c}',
+            CharEscape::LineFeed => '\n',
+            CharEscape::CarriageReturn => '\r',
+            CharEscape::Tab => '\t',
+            CharEscape::AsciiControl(byte) => char::from(byte),
+        };
+        self.write_escaped(writer, c.encode_utf8(&mut [0; 4]))
     }
 }
 
 /// A document serialized with serde, for the `data` of a success answer.
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
     let mut out = Vec::new();
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, PrometheusFormatter);
+    let mut serializer =
+        serde_json::Serializer::with_formatter(&mut out, PrometheusFormatter::default());
     value
         .serialize(&mut serializer)
         .map_err(|e| ApiError::new(ErrorType::Internal, format!("encoding the answer: {e}")))?;

@@ -283,14 +283,25 @@ pub fn labels_string(labels: &Labels) -> String {
 
 /// `{"name":"value",...}` in label order (Go sorts map keys; labels are already sorted).
 pub fn write_labels(labels: &Labels, out: &mut String) {
+    write_label_pairs(
+        labels.iter().map(|label| (&*label.name, &*label.value)),
+        out,
+    );
+}
+
+/// `{"name":"value",...}` of pairs in the order given, escaped as a label set.
+pub fn write_label_pairs<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    out: &mut String,
+) {
     out.push('{');
-    for (i, label) in labels.iter().enumerate() {
+    for (i, (name, value)) in pairs.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        write_label_string(&label.name, out);
+        write_label_string(name, out);
         out.push(':');
-        write_label_string(&label.value, out);
+        write_label_string(value, out);
     }
     out.push('}');
 }
@@ -519,9 +530,19 @@ pub fn write_string_result(s: &str, out: &mut String) {
     write_escaped(s, Escaping::GoEncodingJson, out);
 }
 
+/// The characters of a string as [`write_json_string`] writes them, without the quotes.
+pub fn write_json_string_content(s: &str, out: &mut String) {
+    push_escaped(s, Escaping::HtmlSafe, out);
+}
+
 fn write_escaped(s: &str, escaping: Escaping, out: &mut String) {
-    use std::fmt::Write;
     out.push('"');
+    push_escaped(s, escaping, out);
+    out.push('"');
+}
+
+fn push_escaped(s: &str, escaping: Escaping, out: &mut String) {
+    use std::fmt::Write;
     // Nearly every label needs no escape: one pass over the bytes finds that out.
     if !s
         .as_bytes()
@@ -529,7 +550,6 @@ fn write_escaped(s: &str, escaping: Escaping, out: &mut String) {
         .any(|&b| MAY_NEED_ESCAPE[usize::from(b)])
     {
         out.push_str(s);
-        out.push('"');
         return;
     }
     let html_safe = escaping != Escaping::Plain;
@@ -558,7 +578,6 @@ fn write_escaped(s: &str, escaping: Escaping, out: &mut String) {
         }
     }
     out.push_str(&s[plain_from..]);
-    out.push('"');
 }
 
 #[cfg(test)]
