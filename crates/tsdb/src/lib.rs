@@ -1338,29 +1338,25 @@ fn load(db: &DB, head: &Head, symbols: &mut symbols::Symbols) -> Result<Postings
         let Ok(i) = all.binary_search_by_key(&series_ref, |s| s.series_ref) else {
             continue;
         };
-        let times = newest_times(&mut chunks, series_ref, times)
+        let (times, newest) = newest_chunk(&mut chunks, series_ref, times)
             .map_err(|e| format!("newest chunk of series {series_ref}: {e}"))?;
-        all_times.push((i, times));
+        all_times.push((i, times, newest));
     }
     // As the maintenance's trim: series without a sample in the window before the newest
     // sample stored keep no chunks for recent reads.
     let recent_from = all_times
         .iter()
-        .map(|(_, times)| times.max_t)
+        .map(|(_, times, _)| times.max_t)
         .max()
         .unwrap_or(i64::MIN)
         .saturating_sub(RECENT_WINDOW_MS);
-    for (i, times) in all_times {
+    for (i, times, newest) in all_times {
         let series = &all[i];
         let series_ref = series.series_ref;
         series.note_span(times.min_t, times.max_t);
         // The newest chunk becomes the open chunk again, so appends continue it and queries of
         // recent data read the head, as before the restart.
-        let key = encoding::chunk_key(times.chunk_block, series_ref, times.chunk_mint);
-        let open = match db
-            .get_pinned_cf(chunks_cf, key)
-            .map_err(|e| e.to_string())?
-        {
+        let open = match newest {
             Some(value) => {
                 let (_, bytes) = encoding::decode_chunk_value(&value)?;
                 let chunk = chunk::XorChunk::from_bytes(bytes.to_vec())
@@ -1402,18 +1398,18 @@ fn load(db: &DB, head: &Head, symbols: &mut symbols::Symbols) -> Result<Postings
     Ok(postings)
 }
 
-/// The series' times as of its newest chunk stored. A series' times are written with each of
+/// The series' times as of its newest chunk stored, and that chunk's stored value (absent
+/// when the chunk the times name is not stored). A series' times are written with each of
 /// its chunks, so when two commits wrote chunks of one series in the other order, they name
 /// the older one; a start taking them as they are would reopen the wrong chunk, check new
 /// samples against an old time, and leave the newer chunks' blocks out of the time span.
 /// The newest chunk is looked for in the block the times name and the two after it: the racing
 /// commit's chunk starts in one of them unless the series skipped hours between two samples.
-fn newest_times(
+fn newest_chunk(
     chunks: &mut rocksdb::DBRawIteratorWithThreadMode<'_, DB>,
     series_ref: SeriesRef,
     times: encoding::SeriesTimes,
-) -> Result<encoding::SeriesTimes, String> {
-    let mut newest = None;
+) -> Result<(encoding::SeriesTimes, Option<Vec<u8>>), String> {
     for ahead in (0..=2).rev() {
         let block = times.chunk_block.saturating_add(ahead);
         chunks.seek_for_prev(encoding::chunk_key(block, series_ref, i64::MAX));
@@ -1422,41 +1418,44 @@ fn newest_times(
             continue;
         };
         let key = encoding::decode_chunk_key(key)?;
-        if key.block == block && key.series_ref == series_ref {
-            if key.block == times.chunk_block && key.mint <= times.chunk_mint {
-                return Ok(times); // as nearly always
-            }
-            newest = Some((key, value.to_vec()));
-            break;
+        if key.block != block || key.series_ref != series_ref {
+            continue;
         }
+        if key.block == times.chunk_block {
+            // As nearly always: the newest stored is the one the times name, or that one is
+            // missing.
+            let named = (key.mint == times.chunk_mint).then(|| value.to_vec());
+            if key.mint <= times.chunk_mint {
+                return Ok((times, named));
+            }
+        }
+        let (maxt, bytes) = encoding::decode_chunk_value(value)?;
+        let chunk = chunk::XorChunk::from_bytes(bytes.to_vec())
+            .map_err(|e| format!("chunk at {}: {e}", key.mint))?;
+        let last_v = chunk
+            .last_value()
+            .ok_or_else(|| format!("chunk at {} is empty", key.mint))?;
+        tracing::debug!(
+            series_ref,
+            "series times named an older chunk than the newest stored"
+        );
+        let newest = encoding::SeriesTimes {
+            min_t: times.min_t,
+            max_t: maxt.max(times.max_t),
+            last_v,
+            chunk_block: key.block,
+            chunk_mint: key.mint,
+        };
+        return Ok((newest, Some(value.to_vec())));
     }
-    let Some((key, value)) = newest else {
-        return Ok(times);
-    };
-    let (maxt, bytes) = encoding::decode_chunk_value(&value)?;
-    let chunk = chunk::XorChunk::from_bytes(bytes.to_vec())
-        .map_err(|e| format!("chunk at {}: {e}", key.mint))?;
-    let last_v = chunk
-        .last_value()
-        .ok_or_else(|| format!("chunk at {} is empty", key.mint))?;
-    tracing::debug!(
-        series_ref,
-        "series times named an older chunk than the newest stored"
-    );
-    Ok(encoding::SeriesTimes {
-        min_t: times.min_t,
-        max_t: maxt.max(times.max_t),
-        last_v,
-        chunk_block: key.block,
-        chunk_mint: key.mint,
-    })
+    Ok((times, None))
 }
 
 /// The written chunks the head kept for reads of the recent past (`SeriesState::recent`),
 /// read back on start so that those reads stay in memory after a restart: the newest chunks
 /// before the open one (or from the newest, when it was full), at most
 /// [`head::RECENT_MAX_CHUNKS`], ending within [`RECENT_WINDOW_MS`] of the newest sample,
-/// oldest first. `times` name the newest chunk stored ([`newest_times`]): with the open chunk
+/// oldest first. `times` name the newest chunk stored ([`newest_chunk`]): with the open chunk
 /// these are the series' newest chunks without a gap, as a reader needs them.
 fn load_recent(
     chunks: &mut rocksdb::DBRawIteratorWithThreadMode<'_, DB>,
