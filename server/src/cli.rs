@@ -232,6 +232,16 @@ pub struct ServerArgs {
           default_value_t = true, action = clap::ArgAction::Set)]
     pub drain_notification_queue: bool,
 
+    /// How long a worker thread that has just served HTTP keeps looking for the next request
+    /// before it sleeps, in microseconds (0: never). On virtual machines a sleeping CPU takes
+    /// tens of microseconds to wake; the spin yields to any other thread that wants the CPU.
+    #[arg(
+        long = "web.idle-spin-microseconds",
+        value_name = "N",
+        default_value_t = 300
+    )]
+    pub idle_spin_microseconds: u64,
+
     /// Only log messages at this level or above: debug, info, warn, error.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info",
           value_parser = ["debug", "info", "warn", "error"])]

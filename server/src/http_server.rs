@@ -41,6 +41,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<
         };
         let stream = match accepted {
             Ok((stream, _peer)) => {
+                crate::idle_spin::note_http_activity();
                 failures = 0;
                 stream
             }
@@ -72,7 +73,16 @@ async fn serve_connection(
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
     }
-    let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
+    let router = TowerToHyperService::new(router);
+    let service = hyper::service::service_fn(move |request| {
+        let answer = hyper::service::Service::call(&router, request);
+        async move {
+            let answer = answer.await;
+            crate::idle_spin::note_http_activity();
+            answer
+        }
+    });
+    let connection = http.serve_connection(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(connection);
     let ended = tokio::select! {
         ended = connection.as_mut() => ended,

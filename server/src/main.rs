@@ -7,6 +7,7 @@ mod api;
 mod backfill;
 mod cli;
 mod http_server;
+mod idle_spin;
 mod reload;
 mod self_metrics;
 mod server;
@@ -36,9 +37,9 @@ fn main() -> anyhow::Result<ExitCode> {
         None => (cli.all_in_one, true),
     };
     init_logging(&args.log_level);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = idle_spin::build_runtime(std::time::Duration::from_micros(
+        args.idle_spin_microseconds,
+    ))?;
     // On a worker, not the thread blocked in `block_on`: a connection task spawned by the
     // accept loop then starts on the same worker instead of waking another thread.
     runtime.block_on(async {
