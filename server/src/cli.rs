@@ -232,13 +232,14 @@ pub struct ServerArgs {
           default_value_t = true, action = clap::ArgAction::Set)]
     pub drain_notification_queue: bool,
 
-    /// How long a worker thread that has just served HTTP keeps looking for the next request
-    /// before it sleeps, in microseconds (0: never). On virtual machines a sleeping CPU takes
-    /// tens of microseconds to wake; the spin yields to any other thread that wants the CPU.
+    /// For 2 ms after HTTP activity, the worker waiting for I/O looks for the next request
+    /// without sleeping for up to this many microseconds (0: off; always off on one CPU), as a
+    /// halted CPU of a virtual machine takes tens of microseconds to wake. At most 10000.
     #[arg(
         long = "web.idle-spin-microseconds",
         value_name = "N",
-        default_value_t = 300
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(0..=crate::idle_spin::MAX_BUDGET_MICROSECONDS)
     )]
     pub idle_spin_microseconds: u64,
 
@@ -356,5 +357,14 @@ mod tests {
         assert!(err.to_string().contains("--query.lookback-delta"), "{err}");
         let err = Cli::try_parse_from(["narthex", "--web.listen-address=nowhere"]).unwrap_err();
         assert!(err.to_string().contains("--web.listen-address"), "{err}");
+        let err =
+            Cli::try_parse_from(["narthex", "--web.idle-spin-microseconds=20000"]).unwrap_err();
+        assert!(
+            err.to_string().contains("--web.idle-spin-microseconds"),
+            "{err}"
+        );
+        let cli = Cli::try_parse_from(["narthex", "--web.idle-spin-microseconds=0"])
+            .expect("0 turns the spin off");
+        assert_eq!(cli.all_in_one.idle_spin_microseconds, 0);
     }
 }

@@ -1,7 +1,6 @@
-//! Go-style spinning in Tokio's I/O driver: right after HTTP requests were served, the worker
-//! that waits for I/O events looks for them without sleeping for a short while
-//! (`--web.idle-spin-microseconds`), so that the next request is picked up without waking a
-//! halted CPU.
+//! Spinning in Tokio's I/O driver: for a moment after HTTP activity, the worker that waits for
+//! I/O events looks for them without sleeping (`--web.idle-spin-microseconds`), so that the
+//! next request is picked up without waking a halted CPU.
 //!
 //! A Tokio worker with nothing to do sleeps in `epoll_wait`. On a virtual machine that halts
 //! its CPU, and the client's next connection has to wake it through the hypervisor: about
@@ -11,15 +10,17 @@
 //!
 //! Tokio has no setting for this, so this module defines the C symbol `epoll_wait` itself,
 //! which mio (Tokio's I/O layer) calls instead of glibc's. On the runtime's own epoll set,
-//! within [`RECENT_ACTIVITY`] of an HTTP request, it first takes events without waiting, up to
-//! the budget, yielding the CPU between looks to any other thread that wants it; every other
-//! call goes straight to the kernel. Only the one worker that holds Tokio's driver calls it
-//! (the others sleep on a condition variable), so one thread spins at most. Linux's guest
-//! halt-polling (200 us by default) and Go's scheduler, which polls the network before its
-//! threads sleep, do the same. It is off on a single CPU, where it would hold up the very
-//! client it waits for. A hook before Tokio parks a worker would be simpler, but the worker
-//! that served the request is often not the one that then waits in `epoll_wait`, and a
-//! sleeping waiter gets the event first.
+//! within [`RECENT_ACTIVITY`] of an HTTP request, it first takes events without waiting, for
+//! up to the budget (never past the wait's own timeout), with `sched_yield` between looks so
+//! that a thread queued on the same CPU runs first; every other call goes straight to the
+//! kernel. Only the one worker that holds Tokio's driver waits there (the others sleep on a
+//! condition variable), and a wake-up for it (a task from another thread, a timer change)
+//! writes to an eventfd in the same set, so the spin sees it as an event. Linux's guest
+//! halt-polling (200 us by default) does the same in the kernel. The spin is off on a single
+//! CPU, where it would hold up the very client it waits for; the CPU it uses is the host's
+//! too. A hook before Tokio parks a worker would be simpler, but the worker that served the
+//! request is often not the one that then waits in `epoll_wait`, and a sleeping waiter gets
+//! the event first.
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +29,9 @@ use std::time::{Duration, Instant};
 
 /// How long after the last HTTP activity a waiting worker still spins.
 pub const RECENT_ACTIVITY: Duration = Duration::from_millis(2);
+
+/// The largest budget `--web.idle-spin-microseconds` takes.
+pub const MAX_BUDGET_MICROSECONDS: u64 = 10_000;
 
 static IDLE_SPIN: OnceLock<IdleSpin> = OnceLock::new();
 
@@ -39,11 +43,11 @@ pub fn build_runtime(budget: Duration) -> std::io::Result<tokio::runtime::Runtim
         .build()?;
     let multi_core = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     if !budget.is_zero() && multi_core {
-        match runtime_epoll(&runtime) {
-            Some(epoll) => {
-                let _ = IDLE_SPIN.set(IdleSpin::new(epoll, budget));
-            }
-            None => tracing::debug!("the runtime's epoll set was not found; no idle spin"),
+        let sets = runtime_epoll_descriptors(&runtime);
+        if sets.is_empty() {
+            tracing::debug!("the runtime's epoll set was not found; no idle spin");
+        } else {
+            let _ = IDLE_SPIN.set(IdleSpin::new(sets, budget, RECENT_ACTIVITY));
         }
     }
     Ok(runtime)
@@ -56,11 +60,8 @@ pub fn note_http_activity() {
     }
 }
 
-#[cfg(test)]
-static CALLS: AtomicU64 = AtomicU64::new(0);
-
-/// `epoll_wait(2)`, as mio calls it; on the runtime's epoll set it may spin first
-/// (`IdleSpin::spin`). Defined here, in the executable, it takes the place of glibc's.
+/// `epoll_wait(2)`, as mio calls it. Defined here, in the executable, it takes the place of
+/// glibc's; see [`wait`].
 ///
 /// # Safety
 /// As `epoll_wait(2)`: `events` has room for `maxevents` events.
@@ -72,18 +73,48 @@ pub unsafe extern "C" fn epoll_wait(
     timeout: libc::c_int,
 ) -> libc::c_int {
     #[cfg(test)]
-    CALLS.fetch_add(1, Ordering::Relaxed);
-    if timeout != 0 {
-        if let Some(spin) = IDLE_SPIN.get().filter(|spin| spin.epoll == epfd) {
-            // SAFETY: the caller's arguments, passed on.
-            let found = spin.spin(|| unsafe { kernel_epoll_wait(epfd, events, maxevents, 0) });
-            if let Some(found) = found {
-                return found;
-            }
-        }
-    }
+    tests::note_call(epfd);
     // SAFETY: the caller's arguments, passed on.
-    unsafe { kernel_epoll_wait(epfd, events, maxevents, timeout) }
+    unsafe { wait(IDLE_SPIN.get(), epfd, events, maxevents, timeout) }
+}
+
+/// Waits as `epoll_wait(2)` does; on one of `spin`'s sets with a timeout other than zero,
+/// spins first ([`IdleSpin::spin`]) and then waits for what is left of the timeout.
+///
+/// # Safety
+/// As `epoll_wait(2)`.
+unsafe fn wait(
+    spin: Option<&IdleSpin>,
+    epfd: libc::c_int,
+    events: *mut libc::epoll_event,
+    maxevents: libc::c_int,
+    timeout: libc::c_int,
+) -> libc::c_int {
+    let Some(spin) = spin.filter(|spin| timeout != 0 && spin.watches(epfd)) else {
+        // SAFETY: the caller's arguments, passed on.
+        return unsafe { kernel_epoll_wait(epfd, events, maxevents, timeout) };
+    };
+    // A negative timeout waits for ever.
+    let limit = u64::try_from(timeout).map(Duration::from_millis).ok();
+    let started = Instant::now();
+    // SAFETY: the caller's arguments, passed on, with a zero timeout.
+    let found = spin.spin(limit, || unsafe {
+        kernel_epoll_wait(epfd, events, maxevents, 0)
+    });
+    if let Some(found) = found {
+        return found;
+    }
+    let left = match limit {
+        None => -1,
+        Some(limit) => {
+            let spent = started.elapsed();
+            // At most the timeout given, which is a c_int; zero: one more look.
+            let left = limit.saturating_sub(spent).as_millis();
+            libc::c_int::try_from(left).unwrap_or(timeout)
+        }
+    };
+    // SAFETY: the caller's arguments, passed on.
+    unsafe { kernel_epoll_wait(epfd, events, maxevents, left) }
 }
 
 /// The system call itself, as `epoll_pwait` without a signal mask (what glibc's `epoll_wait`
@@ -95,7 +126,9 @@ unsafe fn kernel_epoll_wait(
     timeout: libc::c_int,
 ) -> libc::c_int {
     let no_mask: *const libc::sigset_t = std::ptr::null();
-    // SAFETY: the caller's arguments and a null signal mask (its size is then ignored).
+    // The kernel's signal set size (_NSIG / 8), as glibc passes it; unused without a mask.
+    let mask_size: libc::size_t = 8;
+    // SAFETY: the caller's arguments and a null signal mask.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_epoll_pwait,
@@ -104,52 +137,67 @@ unsafe fn kernel_epoll_wait(
             maxevents,
             timeout,
             no_mask,
-            std::mem::size_of::<libc::sigset_t>(),
+            mask_size,
         )
     };
     // The kernel returns at most `maxevents`, an int, or -1.
     rc as libc::c_int
 }
 
-/// The descriptor of the epoll set that `runtime`'s I/O driver waits on: the one in which a
+/// The descriptors of the epoll set that `runtime`'s I/O driver waits on: those in which a
 /// socket registered with the runtime shows up (`/proc/self/fdinfo` lists each set's
-/// descriptors). Other runtimes' sets in this process do not have it.
-fn runtime_epoll(runtime: &tokio::runtime::Runtime) -> Option<RawFd> {
-    let probe = runtime
-        .block_on(async { tokio::net::UdpSocket::bind("127.0.0.1:0").await })
-        .ok()?;
+/// descriptors). The driver holds its set twice (one descriptor to wait on, a duplicate to
+/// register with); other runtimes' sets in this process do not have the socket.
+fn runtime_epoll_descriptors(runtime: &tokio::runtime::Runtime) -> Vec<RawFd> {
+    let Ok(probe) = runtime.block_on(async { tokio::net::UdpSocket::bind("127.0.0.1:0").await })
+    else {
+        return Vec::new();
+    };
     let wanted = format!("tfd: {:>8} ", probe.as_raw_fd());
-    let entries = std::fs::read_dir("/proc/self/fd").ok()?;
-    entries.filter_map(Result::ok).find_map(|entry| {
-        let fd: RawFd = entry.file_name().to_str()?.parse().ok()?;
-        let target = std::fs::read_link(entry.path()).ok()?;
-        if target.as_os_str() != "anon_inode:[eventpoll]" {
-            return None;
-        }
-        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
-        info.lines()
-            .any(|line| line.starts_with(&wanted))
-            .then_some(fd)
-    })
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let fd: RawFd = entry.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(entry.path()).ok()?;
+            if target.as_os_str() != "anon_inode:[eventpoll]" {
+                return None;
+            }
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
+            info.lines()
+                .any(|line| line.starts_with(&wanted))
+                .then_some(fd)
+        })
+        .collect()
 }
 
 /// The spin's state: which epoll set, for how long, and when HTTP was last busy.
 struct IdleSpin {
-    epoll: RawFd,
+    /// The set's descriptors. They stay open as long as the runtime, which is as long as the
+    /// process serves.
+    epoll: Vec<RawFd>,
     budget: Duration,
+    recent: Duration,
     epoch: Instant,
     /// Microseconds since `epoch` of the last HTTP activity, plus one (0: none yet).
     last_activity: AtomicU64,
 }
 
 impl IdleSpin {
-    fn new(epoll: RawFd, budget: Duration) -> Self {
+    fn new(epoll: Vec<RawFd>, budget: Duration, recent: Duration) -> Self {
         IdleSpin {
             epoll,
             budget,
+            recent,
             epoch: Instant::now(),
             last_activity: AtomicU64::new(0),
         }
+    }
+
+    fn watches(&self, epfd: RawFd) -> bool {
+        self.epoll.contains(&epfd)
     }
 
     fn micros(&self) -> u64 {
@@ -162,16 +210,20 @@ impl IdleSpin {
     }
 
     /// If HTTP was busy just now: takes events without waiting (`look`, which returns their
-    /// count or -1 on an error) until there are some or the budget is spent. `None` when
-    /// there were none, and the caller waits for them as usual.
-    fn spin(&self, mut look: impl FnMut() -> libc::c_int) -> Option<libc::c_int> {
+    /// count or -1 on an error) until there are some or the budget, or `limit` if shorter,
+    /// is spent. `None` when there were none, and the caller waits for them as usual.
+    fn spin(
+        &self,
+        limit: Option<Duration>,
+        mut look: impl FnMut() -> libc::c_int,
+    ) -> Option<libc::c_int> {
         let last = self.last_activity.load(Ordering::Relaxed);
-        let recent = last != 0
-            && self.micros().saturating_sub(last - 1) <= RECENT_ACTIVITY.as_micros() as u64;
-        if !recent {
+        let since = self.micros().saturating_sub(last.saturating_sub(1));
+        if last == 0 || u128::from(since) > self.recent.as_micros() {
             return None;
         }
-        let deadline = Instant::now() + self.budget;
+        let budget = limit.map_or(self.budget, |limit| limit.min(self.budget));
+        let deadline = Instant::now() + budget;
         loop {
             let found = look();
             if found != 0 {
@@ -180,8 +232,8 @@ impl IdleSpin {
             if Instant::now() >= deadline {
                 return None;
             }
-            // Lets any other thread that wants this CPU (RocksDB's, the blocking pool's, a
-            // client's) have it: the spin uses only time nobody else would.
+            // A thread queued on this CPU (RocksDB's, the blocking pool's, a client's) runs
+            // first.
             std::thread::yield_now();
         }
     }
@@ -191,13 +243,27 @@ impl IdleSpin {
 mod tests {
     use super::*;
     use std::os::fd::{FromRawFd, OwnedFd};
+    use std::sync::Mutex;
+
+    /// Each epoll descriptor the process waited on through `epoll_wait`, with the last time.
+    static WAITED_ON: Mutex<Vec<(RawFd, Instant)>> = Mutex::new(Vec::new());
+
+    pub(super) fn note_call(epfd: RawFd) {
+        let mut seen = WAITED_ON.lock().unwrap_or_else(|e| e.into_inner());
+        match seen.iter_mut().find(|(fd, _)| *fd == epfd) {
+            Some((_, last)) => *last = Instant::now(),
+            None => seen.push((epfd, Instant::now())),
+        }
+    }
+
+    const LONG: Duration = Duration::from_secs(600);
 
     #[test]
     fn a_spin_ends_at_the_first_look_that_finds_events() {
-        let spin = IdleSpin::new(-1, Duration::from_secs(60));
+        let spin = IdleSpin::new(Vec::new(), LONG, LONG);
         spin.note_activity();
         let mut looks = 0;
-        let found = spin.spin(|| {
+        let found = spin.spin(None, || {
             looks += 1;
             if looks < 5 {
                 0
@@ -208,17 +274,17 @@ mod tests {
         assert_eq!(found, Some(3));
         assert_eq!(looks, 5);
         // An error ends it too, and reaches the caller as it is.
-        assert_eq!(spin.spin(|| -1), Some(-1));
+        assert_eq!(spin.spin(None, || -1), Some(-1));
     }
 
     #[test]
-    fn a_spin_that_finds_nothing_gives_up_after_its_budget() {
-        let spin = IdleSpin::new(-1, Duration::from_millis(20));
+    fn a_spin_that_finds_nothing_gives_up_after_its_budget_or_the_wait_limit() {
+        let spin = IdleSpin::new(Vec::new(), Duration::from_millis(20), LONG);
         spin.note_activity();
         let mut looks = 0;
         let started = Instant::now();
         assert_eq!(
-            spin.spin(|| {
+            spin.spin(None, || {
                 looks += 1;
                 0
             }),
@@ -226,24 +292,33 @@ mod tests {
         );
         assert!(started.elapsed() >= Duration::from_millis(20));
         assert!(looks >= 2, "looked {looks} times");
+
+        // A wait's own timeout, when shorter, ends the spin sooner: the look that finds the
+        // event ending a budget of ten minutes would come only after 40 ms.
+        let spin = IdleSpin::new(Vec::new(), LONG, LONG);
+        spin.note_activity();
+        let started = Instant::now();
+        let found = spin.spin(Some(Duration::from_millis(20)), || {
+            i32::from(started.elapsed() >= Duration::from_millis(40))
+        });
+        assert_eq!(found, None);
     }
 
     #[test]
     fn no_spin_without_recent_http_activity() {
-        let spin = IdleSpin::new(-1, Duration::from_secs(60));
+        let spin = IdleSpin::new(Vec::new(), LONG, Duration::from_millis(10));
         let mut looks = 0;
         assert_eq!(
-            spin.spin(|| {
+            spin.spin(None, || {
                 looks += 1;
                 0
             }),
             None
         );
-        // Activity longer ago than RECENT_ACTIVITY does not count either.
-        spin.last_activity.store(1, Ordering::Relaxed);
-        std::thread::sleep(RECENT_ACTIVITY + Duration::from_millis(5));
+        spin.note_activity();
+        std::thread::sleep(Duration::from_millis(30));
         assert_eq!(
-            spin.spin(|| {
+            spin.spin(None, || {
                 looks += 1;
                 0
             }),
@@ -268,19 +343,42 @@ mod tests {
         unsafe { (OwnedFd::from_raw_fd(epoll), OwnedFd::from_raw_fd(event)) }
     }
 
+    fn signal(event: RawFd) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writes 8 bytes from a live buffer to an eventfd.
+        let written = unsafe { libc::write(event, one.as_ptr().cast(), one.len()) };
+        assert_eq!(written, 8, "eventfd write");
+    }
+
+    fn thread_cpu_time() -> Duration {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: writes one timespec into a live one.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+        assert_eq!(rc, 0, "clock_gettime");
+        Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    }
+
+    /// `wait` on `epoll` with room for four events: the count and the first event's data.
+    fn wait_on(spin: Option<&IdleSpin>, epoll: RawFd, timeout: i32) -> (i32, u64) {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
+        // SAFETY: the buffer holds the 4 events asked for.
+        let found = unsafe { wait(spin, epoll, events.as_mut_ptr(), 4, timeout) };
+        (found, events[0].u64)
+    }
+
     #[test]
-    fn epoll_wait_passes_other_sets_through_to_the_kernel() {
+    fn epoll_wait_passes_waits_through_to_the_kernel() {
         let (epoll, event) = epoll_with_eventfd();
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
         // SAFETY: the buffer holds the 4 events asked for.
         let none = unsafe { epoll_wait(epoll.as_raw_fd(), events.as_mut_ptr(), 4, 0) };
         assert_eq!(none, 0);
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from a live buffer to an eventfd.
-        let written = unsafe { libc::write(event.as_raw_fd(), one.as_ptr().cast(), one.len()) };
-        assert_eq!(written, 8);
+        signal(event.as_raw_fd());
         // SAFETY: as above; the event is there, so the wait returns at once.
-        let found = unsafe { epoll_wait(epoll.as_raw_fd(), events.as_mut_ptr(), 4, 10_000) };
+        let found = unsafe { epoll_wait(epoll.as_raw_fd(), events.as_mut_ptr(), 4, 600_000) };
         assert_eq!(found, 1);
         let (data, flags) = (events[0].u64, events[0].events);
         assert_eq!((data, flags), (7, libc::EPOLLIN as u32));
@@ -294,58 +392,83 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_on_a_watched_set_spins_then_sleeps_for_the_rest() {
+        let (epoll, event) = epoll_with_eventfd();
+        let spin = IdleSpin::new(vec![epoll.as_raw_fd()], Duration::from_millis(200), LONG);
+        spin.note_activity();
+        // Nothing comes: the spin, on the CPU, then the sleep, off it, end with the wait's
+        // 300 ms. (The spin yields to other threads; it gets a tenth of a CPU at least.)
+        let (started, cpu_before) = (Instant::now(), thread_cpu_time());
+        assert_eq!(wait_on(Some(&spin), epoll.as_raw_fd(), 300), (0, 0));
+        let (took, cpu) = (started.elapsed(), thread_cpu_time() - cpu_before);
+        assert!(took >= Duration::from_millis(299), "{took:?}");
+        assert!(
+            cpu >= Duration::from_millis(20),
+            "spun for {cpu:?} of CPU only"
+        );
+        let spin = IdleSpin::new(vec![epoll.as_raw_fd()], Duration::from_millis(20), LONG);
+        spin.note_activity();
+        // An event during the spin is returned by it, and one during the sleep after it wakes
+        // the sleep, both with their data.
+        for delay_ms in [5, 100] {
+            let event_fd = event.as_raw_fd();
+            let signaller = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(delay_ms));
+                signal(event_fd);
+            });
+            assert_eq!(wait_on(Some(&spin), epoll.as_raw_fd(), -1), (1, 7));
+            signaller.join().expect("signaller");
+            let mut count = [0u8; 8];
+            // SAFETY: reads 8 bytes into a live buffer from the eventfd (resets it).
+            let read = unsafe { libc::read(event_fd, count.as_mut_ptr().cast(), 8) };
+            assert_eq!(read, 8);
+        }
+        // A zero timeout never spins, and a set not watched is passed through: either would
+        // take a minute otherwise.
+        let spin = IdleSpin::new(vec![epoll.as_raw_fd()], Duration::from_secs(60), LONG);
+        spin.note_activity();
+        let started = Instant::now();
+        assert_eq!(wait_on(Some(&spin), epoll.as_raw_fd(), 0), (0, 0));
+        let (other, _other_event) = epoll_with_eventfd();
+        assert_eq!(wait_on(Some(&spin), other.as_raw_fd(), 30), (0, 0));
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+
+    #[test]
     fn tokio_waits_through_this_epoll_wait_on_the_set_found() {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");
-        let epoll = runtime_epoll(&runtime).expect("the runtime's epoll set");
-        let before = CALLS.load(Ordering::Relaxed);
-        // A connection the runtime waits for: its worker sleeps in epoll_wait meanwhile.
-        let answer = runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let address = listener.local_addr().expect("address");
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(50));
-                std::net::TcpStream::connect(address).expect("connect")
-            });
-            listener.accept().await.map(|_| ())
-        });
-        assert!(answer.is_ok());
-        assert!(
-            CALLS.load(Ordering::Relaxed) > before,
-            "the runtime did not call this module's epoll_wait"
-        );
-        // The set found is the runtime's: a connection waiting on a listener the runtime
-        // watches shows up in it. The only worker is held busy meanwhile, so that it does not
-        // take the event first.
-        let listener = runtime.block_on(async {
-            tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind")
-        });
-        let address = listener.local_addr().expect("address");
-        let (started, holding) = std::sync::mpsc::channel();
-        runtime.spawn(async move {
-            let _ = started.send(());
-            std::thread::sleep(Duration::from_secs(2));
-        });
-        holding.recv().expect("the worker runs the holding task");
-        let _client = std::net::TcpStream::connect(address).expect("connect");
-        let mut readiness = libc::pollfd {
-            fd: epoll,
-            events: libc::POLLIN,
-            revents: 0,
+        let sets = runtime_epoll_descriptors(&runtime);
+        assert!(!sets.is_empty(), "the runtime's epoll set was not found");
+        // Descriptor numbers of sets closed before are reused; only later calls count.
+        let found_at = Instant::now();
+        // The runtime's worker waits for the connection below in epoll_wait, on its set.
+        runtime
+            .block_on(async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                let address = listener.local_addr()?;
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(50));
+                    std::net::TcpStream::connect(address)
+                });
+                listener.accept().await.map(|_| ())
+            })
+            .expect("accept");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let waited_on_found = || {
+            let seen = WAITED_ON.lock().unwrap_or_else(|e| e.into_inner());
+            seen.iter()
+                .any(|(fd, last)| sets.contains(fd) && *last >= found_at)
         };
-        // SAFETY: one valid pollfd; waits at most 1.5 s, while the worker is held.
-        let ready = unsafe { libc::poll(&mut readiness, 1, 1_500) };
-        assert_eq!(
-            ready, 1,
-            "the descriptor found is not the runtime's epoll set"
+        while !waited_on_found() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            waited_on_found(),
+            "no epoll_wait call on the set found ({sets:?})"
         );
-        drop(listener);
     }
 }
