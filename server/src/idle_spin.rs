@@ -12,15 +12,17 @@
 //! which mio (Tokio's I/O layer) calls instead of glibc's. On the runtime's own epoll set,
 //! within [`RECENT_ACTIVITY`] of an HTTP request, it first takes events without waiting, for
 //! up to the budget (never past the wait's own timeout), with `sched_yield` between looks so
-//! that a thread queued on the same CPU runs first; every other call goes straight to the
-//! kernel. Only the one worker that holds Tokio's driver waits there (the others sleep on a
-//! condition variable), and a wake-up for it (a task from another thread, a timer change)
-//! writes to an eventfd in the same set, so the spin sees it as an event. Linux's guest
-//! halt-polling (200 us by default) does the same in the kernel. The spin is off on a single
-//! CPU, where it would hold up the very client it waits for; the CPU it uses is the host's
-//! too. A hook before Tokio parks a worker would be simpler, but the worker that served the
-//! request is often not the one that then waits in `epoll_wait`, and a sleeping waiter gets
-//! the event first.
+//! that a thread queued on the same CPU runs first; once one has, the CPU is wanted and the
+//! spin stops. Every other call goes straight to the kernel.
+//!
+//! Only the one worker that holds Tokio's driver waits there (the others sleep on a condition
+//! variable), and a wake-up for it (a task from another thread, a timer change) writes to an
+//! eventfd in the same set, so the spin sees it as an event. Linux's guest halt-polling
+//! (200 us by default) does the same in the kernel. The spin is off on a single CPU, where it
+//! would hold up the very client it waits for; the CPU it uses is the host's too. A hook
+//! before Tokio parks a worker would be simpler, but the worker that served the request is
+//! often not the one that then waits in `epoll_wait`, and a sleeping waiter gets the event
+//! first.
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +31,10 @@ use std::time::{Duration, Instant};
 
 /// How long after the last HTTP activity a waiting worker still spins.
 pub const RECENT_ACTIVITY: Duration = Duration::from_millis(2);
+
+/// A `sched_yield` that takes this long let another thread run (alone it takes about a
+/// microsecond).
+const ANOTHER_THREAD_RAN: Duration = Duration::from_micros(20);
 
 /// The largest budget `--web.idle-spin-microseconds` takes.
 pub const MAX_BUDGET_MICROSECONDS: u64 = 10_000;
@@ -47,7 +53,7 @@ pub fn build_runtime(budget: Duration) -> std::io::Result<tokio::runtime::Runtim
         if sets.is_empty() {
             tracing::debug!("the runtime's epoll set was not found; no idle spin");
         } else {
-            let _ = IDLE_SPIN.set(IdleSpin::new(sets, budget, RECENT_ACTIVITY));
+            let _ = IDLE_SPIN.set(IdleSpin::new(sets, budget));
         }
     }
     Ok(runtime)
@@ -179,18 +185,22 @@ struct IdleSpin {
     /// process serves.
     epoll: Vec<RawFd>,
     budget: Duration,
+    /// How long after HTTP activity a wait still spins ([`RECENT_ACTIVITY`]).
     recent: Duration,
+    /// A yield this long means another thread wanted the CPU ([`ANOTHER_THREAD_RAN`]).
+    contended: Duration,
     epoch: Instant,
     /// Microseconds since `epoch` of the last HTTP activity, plus one (0: none yet).
     last_activity: AtomicU64,
 }
 
 impl IdleSpin {
-    fn new(epoll: Vec<RawFd>, budget: Duration, recent: Duration) -> Self {
+    fn new(epoll: Vec<RawFd>, budget: Duration) -> Self {
         IdleSpin {
             epoll,
             budget,
-            recent,
+            recent: RECENT_ACTIVITY,
+            contended: ANOTHER_THREAD_RAN,
             epoch: Instant::now(),
             last_activity: AtomicU64::new(0),
         }
@@ -223,18 +233,28 @@ impl IdleSpin {
             return None;
         }
         let budget = limit.map_or(self.budget, |limit| limit.min(self.budget));
-        let deadline = Instant::now() + budget;
+        let mut now = Instant::now();
+        let deadline = now + budget;
         loop {
             let found = look();
             if found != 0 {
                 return Some(found);
             }
-            if Instant::now() >= deadline {
+            if now >= deadline {
                 return None;
             }
             // A thread queued on this CPU (RocksDB's, the blocking pool's, a client's) runs
             // first.
             std::thread::yield_now();
+            let before = now;
+            now = Instant::now();
+            // If one ran, at the yield or by preempting this one, the CPU is wanted: spinning
+            // on would take turns with that thread and slow it down (a query on the blocking
+            // pool, a client on this CPU), so after one more look the wait sleeps.
+            if now - before >= self.contended {
+                let found = look();
+                return (found != 0).then_some(found);
+            }
         }
     }
 }
@@ -258,9 +278,18 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(600);
 
+    /// A spin on `epoll` for `budget` after activity up to `recent` ago, which goes on
+    /// spinning beside other threads (the tests run in parallel) unless `contended` is set.
+    fn spin_for(epoll: Vec<RawFd>, budget: Duration, recent: Duration) -> IdleSpin {
+        let mut spin = IdleSpin::new(epoll, budget);
+        spin.recent = recent;
+        spin.contended = Duration::MAX;
+        spin
+    }
+
     #[test]
     fn a_spin_ends_at_the_first_look_that_finds_events() {
-        let spin = IdleSpin::new(Vec::new(), LONG, LONG);
+        let spin = spin_for(Vec::new(), LONG, LONG);
         spin.note_activity();
         let mut looks = 0;
         let found = spin.spin(None, || {
@@ -279,7 +308,7 @@ mod tests {
 
     #[test]
     fn a_spin_that_finds_nothing_gives_up_after_its_budget_or_the_wait_limit() {
-        let spin = IdleSpin::new(Vec::new(), Duration::from_millis(20), LONG);
+        let spin = spin_for(Vec::new(), Duration::from_millis(20), LONG);
         spin.note_activity();
         let mut looks = 0;
         let started = Instant::now();
@@ -295,7 +324,7 @@ mod tests {
 
         // A wait's own timeout, when shorter, ends the spin sooner: the look that finds the
         // event ending a budget of ten minutes would come only after 40 ms.
-        let spin = IdleSpin::new(Vec::new(), LONG, LONG);
+        let spin = spin_for(Vec::new(), LONG, LONG);
         spin.note_activity();
         let started = Instant::now();
         let found = spin.spin(Some(Duration::from_millis(20)), || {
@@ -305,8 +334,63 @@ mod tests {
     }
 
     #[test]
+    fn a_spin_stops_when_another_thread_wants_its_cpu() {
+        // Both threads on one CPU: the one this test runs on, if the test may choose it.
+        // SAFETY: sched_getcpu has no arguments.
+        let cpu = usize::try_from(unsafe { libc::sched_getcpu() }).expect("sched_getcpu");
+        let pin = move || {
+            // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes within it.
+            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+            unsafe { libc::CPU_SET(cpu, &mut set) };
+            // SAFETY: sets the calling thread's affinity from a live set.
+            unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) == 0 }
+        };
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spinner = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                if !pin() {
+                    return None;
+                }
+                let mut spin = spin_for(Vec::new(), Duration::from_secs(60), LONG);
+                spin.contended = ANOTHER_THREAD_RAN;
+                spin.note_activity();
+                let started = Instant::now();
+                let mut looks = 0;
+                let found = spin.spin(None, || {
+                    looks += 1;
+                    0
+                });
+                stop.store(true, Ordering::Relaxed);
+                Some((found, started.elapsed(), looks))
+            }
+        });
+        let busy = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                let pinned = pin();
+                while pinned && !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        let outcome = spinner.join().expect("spinner");
+        stop.store(true, Ordering::Relaxed);
+        busy.join().expect("busy thread");
+        // Pinning can be refused (a restricted CPU set); then there is nothing to check.
+        if let Some((found, took, looks)) = outcome {
+            assert_eq!(found, None);
+            assert!(
+                took < Duration::from_secs(30),
+                "spun {took:?} beside a busy thread"
+            );
+            assert!(looks >= 2, "one more look after yielding: {looks}");
+        }
+    }
+
+    #[test]
     fn no_spin_without_recent_http_activity() {
-        let spin = IdleSpin::new(Vec::new(), LONG, Duration::from_millis(10));
+        let spin = spin_for(Vec::new(), LONG, Duration::from_millis(10));
         let mut looks = 0;
         assert_eq!(
             spin.spin(None, || {
@@ -394,7 +478,7 @@ mod tests {
     #[test]
     fn a_wait_on_a_watched_set_spins_then_sleeps_for_the_rest() {
         let (epoll, event) = epoll_with_eventfd();
-        let spin = IdleSpin::new(vec![epoll.as_raw_fd()], Duration::from_millis(200), LONG);
+        let spin = spin_for(vec![epoll.as_raw_fd()], Duration::from_millis(200), LONG);
         spin.note_activity();
         // Nothing comes: the spin, on the CPU, then the sleep, off it, end with the wait's
         // 300 ms. (The spin yields to other threads; it gets a tenth of a CPU at least.)
@@ -406,7 +490,7 @@ mod tests {
             cpu >= Duration::from_millis(20),
             "spun for {cpu:?} of CPU only"
         );
-        let spin = IdleSpin::new(vec![epoll.as_raw_fd()], Duration::from_millis(20), LONG);
+        let spin = spin_for(vec![epoll.as_raw_fd()], Duration::from_millis(20), LONG);
         spin.note_activity();
         // An event during the spin is returned by it, and one during the sleep after it wakes
         // the sleep, both with their data.
@@ -425,7 +509,7 @@ mod tests {
         }
         // A zero timeout never spins, and a set not watched is passed through: either would
         // take a minute otherwise.
-        let spin = IdleSpin::new(vec![epoll.as_raw_fd()], Duration::from_secs(60), LONG);
+        let spin = spin_for(vec![epoll.as_raw_fd()], Duration::from_secs(60), LONG);
         spin.note_activity();
         let started = Instant::now();
         assert_eq!(wait_on(Some(&spin), epoll.as_raw_fd(), 0), (0, 0));
