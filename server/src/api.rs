@@ -8,6 +8,7 @@
 //! `pretty`), and the remote write receiver in `write`.
 
 mod ast_json;
+pub(crate) mod http_compat;
 mod metadata;
 mod rules;
 mod status;
@@ -65,6 +66,8 @@ pub struct ApiOptions {
     pub remote_write_receiver: bool,
     /// Whether the `/api/v1/admin/` endpoints work (`--web.enable-admin-api`).
     pub admin_api: bool,
+    /// The origins browsers may read answers from (`--web.cors.origin`, anchored).
+    pub cors_origin: narthex_config::relabel::Regex,
 }
 
 impl Default for ApiOptions {
@@ -74,9 +77,14 @@ impl Default for ApiOptions {
             max_concurrency: 20,
             remote_write_receiver: false,
             admin_api: false,
+            cors_origin: narthex_config::relabel::Regex::new(DEFAULT_CORS_ORIGIN)
+                .expect("the default CORS origin pattern compiles"),
         }
     }
 }
+
+/// `--web.cors.origin`'s default: every origin.
+pub const DEFAULT_CORS_ORIGIN: &str = ".*";
 
 /// The API's own settings and query gate, kept in `AppState`.
 pub struct ApiContext {
@@ -84,6 +92,7 @@ pub struct ApiContext {
     query_gate: Arc<Semaphore>,
     remote_write_receiver: bool,
     admin_api: bool,
+    cors_origin: narthex_config::relabel::Regex,
 }
 
 impl ApiContext {
@@ -92,11 +101,13 @@ impl ApiContext {
             query_gate: Arc::new(Semaphore::new(options.max_concurrency.max(1))),
             remote_write_receiver: options.remote_write_receiver,
             admin_api: options.admin_api,
+            cors_origin: options.cors_origin.clone(),
         }
     }
 }
 
-/// Every `/api/v1` route, with its full path: nesting would rewrite each request's URI.
+/// Every `/api/v1` route, with its full path: nesting would rewrite each request's URI. What
+/// Prometheus's router adds around them (CORS, `OPTIONS`, 404, 405) is `http_compat`'s.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/query", get(query).post(query))
@@ -143,15 +154,11 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/api/v1/write",
             post(write::remote_write).layer(DefaultBodyLimit::max(WRITE_BODY_LIMIT)),
         )
-        // Unknown API paths get the API's JSON error, not the web UI.
-        .route("/api/v1", any(api_not_found))
-        .route("/api/v1/", any(api_not_found))
-        .route("/api/v1/{*rest}", any(api_not_found))
-}
-
-/// The answer for paths under `/api/v1` that name no endpoint.
-async fn api_not_found() -> ApiError {
-    ApiError::new(ErrorType::NotFound, "not found")
+        // Paths under /api that name no endpoint get Prometheus's 404, not the web UI.
+        .route("/api/v1", any(http_compat::redirect_to_api_root))
+        .route("/api", any(http_compat::not_found))
+        .route("/api/", any(http_compat::not_found))
+        .route("/api/{*rest}", any(http_compat::not_found))
 }
 
 /// A label set as a JSON object, keys sorted (as Go writes a map), its strings escaped as

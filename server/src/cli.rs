@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the Prometheus-compatible server: scraping, storage, PromQL API and web UI.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Tools for checking and testing, like Prometheus's promtool.
     #[command(subcommand)]
     Tool(ToolCommand),
@@ -232,6 +232,15 @@ pub struct ServerArgs {
           default_value_t = true, action = clap::ArgAction::Set)]
     pub drain_notification_queue: bool,
 
+    /// Regex for CORS origin. It is fully anchored. Example: 'https?://(domain1|domain2)\.com'
+    #[arg(
+        long = "web.cors.origin",
+        value_name = "REGEX",
+        default_value = crate::api::DEFAULT_CORS_ORIGIN,
+        value_parser = parse_cors_origin
+    )]
+    pub cors_origin: String,
+
     /// For 2 ms after HTTP activity, the worker waiting for I/O looks for the next request
     /// without sleeping for up to this many microseconds (0: off; always off on one CPU), as a
     /// halted CPU of a virtual machine takes tens of microseconds to wake. At most 10000.
@@ -291,6 +300,13 @@ fn parse_duration_flag(text: &str) -> Result<i64, String> {
         return Err(format!("duration must be positive, got {text:?}"));
     }
     Ok(ms)
+}
+
+/// `--web.cors.origin`: a regex as Prometheus compiles it, kept as written.
+fn parse_cors_origin(text: &str) -> Result<String, String> {
+    narthex_config::relabel::Regex::new(text)
+        .map(|_| text.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// A retention duration, where 0 means no limit.
@@ -363,6 +379,8 @@ mod tests {
             err.to_string().contains("--web.idle-spin-microseconds"),
             "{err}"
         );
+        let err = Cli::try_parse_from(["narthex", "--web.cors.origin=(unclosed"]).unwrap_err();
+        assert!(err.to_string().contains("--web.cors.origin"), "{err}");
         let cli = Cli::try_parse_from(["narthex", "--web.idle-spin-microseconds=0"])
             .expect("0 turns the spin off");
         assert_eq!(cli.all_in_one.idle_spin_microseconds, 0);

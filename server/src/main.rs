@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<ExitCode> {
         _ => cli::flag_values(&command, &matches),
     };
     let (args, embedded_config) = match cli.command {
-        Some(Command::Server(args)) => (args, false),
+        Some(Command::Server(args)) => (*args, false),
         Some(Command::Tool(tool)) => return Ok(run_tool(tool)),
         None => (cli.all_in_one, true),
     };

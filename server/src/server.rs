@@ -151,6 +151,8 @@ pub async fn run(
             max_concurrency: args.query_max_concurrency,
             remote_write_receiver: args.enable_remote_write_receiver,
             admin_api: args.enable_admin_api,
+            cors_origin: narthex_config::relabel::Regex::new(&args.cors_origin)
+                .map_err(|e| anyhow::anyhow!("--web.cors.origin: {e}"))?,
         }),
     });
     let app = router(state.clone());
@@ -197,7 +199,7 @@ pub async fn run(
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(crate::api::routes())
         .route("/metrics", get(crate::self_metrics::handler))
         .route(
@@ -208,7 +210,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/-/reload", post(lifecycle_reload).put(lifecycle_reload))
         .route("/-/quit", post(lifecycle_quit).put(lifecycle_quit))
         .fallback(crate::web::serve_ui)
-        .with_state(state)
+        .with_state(state.clone());
+    // Around the whole router rather than each route: it needs the final answer, with what
+    // axum adds itself (the `Allow` of a 405).
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::api::http_compat::prometheus_manners,
+        ))
 }
 
 fn load_config(args: &ServerArgs, embedded_config: bool) -> anyhow::Result<(Config, ConfigSource)> {

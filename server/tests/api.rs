@@ -1496,3 +1496,195 @@ fn inline_and_pooled_evaluations_answer_alike() {
         }
     }
 }
+
+/// Status, headers (lower-case names, sorted, without `date` and `content-length`) and body,
+/// as written by the server: what a browser or client sees besides the JSON.
+fn raw_exchange(server: &Server, method: &str, path: &str, origin: Option<&str>) -> String {
+    let http = Http::new();
+    // Redirects are answers to see here, not to follow.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = client.request(method, format!("{}{path}", server.base));
+    if let Some(origin) = origin {
+        request = request.header("Origin", origin);
+    }
+    http.runtime.block_on(async {
+        let response = request.send().await.unwrap();
+        let mut lines: Vec<String> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| !matches!(name.as_str(), "date" | "content-length"))
+            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+            .collect();
+        lines.sort();
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        format!("{status}\n{}\n\n{body}", lines.join("\n"))
+    })
+}
+
+/// Around the endpoints, the router answers as Prometheus 3.5.3 does. The expected texts are
+/// what Prometheus 3.5.3 answered to the same requests, with `--web.cors.origin` set as here
+/// (Debian's 2.42 answers `Access-Control-Allow-Origin: *` to every origin by default instead).
+#[test]
+fn cors_options_and_unknown_paths_answer_as_prometheus_3() {
+    const CORS: [&str; 3] = [
+        "access-control-allow-headers: Accept, Authorization, Content-Type, Origin",
+        "access-control-allow-methods: GET, POST, OPTIONS",
+        "access-control-expose-headers: Date",
+    ];
+    const JSON: [&str; 2] = ["content-type: application/json", "vary: Origin"];
+    const PLAIN: [&str; 2] = [
+        "content-type: text/plain; charset=utf-8",
+        "x-content-type-options: nosniff",
+    ];
+    let headers = |groups: &[&[&str]]| {
+        let mut lines: Vec<&str> = groups
+            .iter()
+            .flat_map(|group| group.iter().copied())
+            .collect();
+        lines.sort_unstable();
+        lines.join("\n")
+    };
+    let scalar = r#"{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}"#;
+
+    // The default, every origin: the one asking is allowed by name.
+    let open = Server::narthex(&[]);
+    assert_eq!(
+        raw_exchange(
+            &open,
+            "GET",
+            "/api/v1/query?query=1&time=1",
+            Some("http://grafana.example")
+        ),
+        format!(
+            "200\n{}\n\n{scalar}",
+            headers(&[
+                &CORS,
+                &JSON,
+                &["access-control-allow-origin: http://grafana.example"]
+            ])
+        )
+    );
+
+    let only = Server::narthex(&[r"--web.cors.origin=https://only\.example"]);
+    let allowed = ["access-control-allow-origin: https://only.example"];
+    let not_found = format!("404\n{}\n\n404 page not found\n", headers(&[&PLAIN]));
+    let cases: Vec<(&str, &str, Option<&str>, String)> = vec![
+        (
+            "GET",
+            "/api/v1/query?query=1&time=1",
+            Some("https://only.example"),
+            format!("200\n{}\n\n{scalar}", headers(&[&CORS, &JSON, &allowed])),
+        ),
+        // An origin the pattern does not match all of is not allowed.
+        (
+            "GET",
+            "/api/v1/query?query=1&time=1",
+            Some("https://only.example.evil"),
+            format!("200\n{}\n\n{scalar}", headers(&[&CORS, &JSON])),
+        ),
+        (
+            "GET",
+            "/api/v1/query?query=1&time=1",
+            None,
+            format!("200\n{}\n\n{scalar}", headers(&[&JSON])),
+        ),
+        // The API's errors get the headers too.
+        (
+            "GET",
+            "/api/v1/query?query=1%20(",
+            Some("https://only.example"),
+            format!(
+                "400\n{}\n\n{}",
+                headers(&[&CORS, &JSON, &allowed]),
+                r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:3: parse error: unexpected \"(\""}"#
+            ),
+        ),
+        // A preflight, on any path under /api/v1/.
+        (
+            "OPTIONS",
+            "/api/v1/query",
+            Some("https://only.example"),
+            format!(
+                "204\n{}\n\n",
+                headers(&[&CORS, &allowed, &["vary: Origin"]])
+            ),
+        ),
+        (
+            "OPTIONS",
+            "/api/v1/nope",
+            None,
+            "204\nvary: Origin\n\n".to_string(),
+        ),
+        // Methods an endpoint does not take.
+        (
+            "DELETE",
+            "/api/v1/query",
+            None,
+            format!(
+                "405\n{}\n\nMethod Not Allowed\n",
+                headers(&[&PLAIN, &["allow: GET, OPTIONS, POST"]])
+            ),
+        ),
+        (
+            "POST",
+            "/api/v1/label/job/values",
+            None,
+            format!(
+                "405\n{}\n\nMethod Not Allowed\n",
+                headers(&[&PLAIN, &["allow: GET, OPTIONS"]])
+            ),
+        ),
+        (
+            "GET",
+            "/api/v1/write",
+            None,
+            format!(
+                "405\n{}\n\nMethod Not Allowed\n",
+                headers(&[&PLAIN, &["allow: OPTIONS, POST"]])
+            ),
+        ),
+        // Paths no endpoint serves, with no CORS headers, and the API's root.
+        (
+            "GET",
+            "/api/v1/nope",
+            Some("https://only.example"),
+            not_found.clone(),
+        ),
+        ("GET", "/api/v1/", None, not_found.clone()),
+        ("GET", "/api/v2/query", None, not_found.clone()),
+        (
+            "GET",
+            "/api/v1?x=1",
+            None,
+            "301\ncontent-type: text/html; charset=utf-8\nlocation: /api/v1/?x=1\n\n\
+             <a href=\"/api/v1/?x=1\">Moved Permanently</a>.\n\n"
+                .to_string(),
+        ),
+        (
+            "POST",
+            "/api/v1",
+            None,
+            "301\nlocation: /api/v1/\n\n".to_string(),
+        ),
+    ];
+    for (method, path, origin, expected) in cases {
+        assert_eq!(
+            raw_exchange(&only, method, path, origin),
+            expected,
+            "{method} {path} from {origin:?}"
+        );
+    }
+    // The remote write receiver is outside Prometheus's API wrapper: no CORS headers.
+    let write = raw_exchange(&only, "POST", "/api/v1/write", Some("https://only.example"));
+    assert!(write.starts_with("400\n"), "{write}");
+    assert!(
+        !write.contains("vary") && !write.contains("access-control"),
+        "{write}"
+    );
+}
