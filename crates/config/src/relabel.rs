@@ -13,25 +13,16 @@
 //! as under Prometheus's legacy name validation; Prometheus 3's default UTF-8 validation would
 //! accept more target labels (`foo.bar`).
 //!
-//! Regexes are RE2 in Prometheus and are compiled by the `regex` crate here, anchored as
-//! Prometheus 3 anchors them: `^(?s:RE)$`, so `.` also matches a newline. Where the two read the
-//! same text differently the pattern is rewritten to RE2's meaning first: `\d`, `\s`, `\w` and
-//! `\b` are ASCII-only in RE2 but Unicode-aware in the `regex` crate, and `\<`, `\>`,
-//! `\b{start}` are plain characters in RE2 but word-boundary assertions in the `regex` crate.
-//! Still different: RE2's `\Q…\E` quoting and duplicate group names are refused here; the
-//! `regex` crate's class operators (`[a&&b]`, `[a-z--c]`, `~~`), nested classes, the `x`, `u`
-//! and `R` flags and `\1` (an octal escape here, a refused back-reference in RE2) are accepted
-//! here where Prometheus refuses them or reads them as plain characters.
+//! Regexes are RE2 in Prometheus; they are compiled with RE2's meaning (`narthex_model::re2`),
+//! anchored as Prometheus 3 anchors them: `^(?s:RE)$`, so `.` also matches a newline.
 
 use std::borrow::Cow;
-use std::convert::Infallible;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::LazyLock;
 
 use md5::{Digest, Md5};
 use narthex_model::{ArcStr, Label, Labels, LabelsBuilder};
-use regex_syntax::ast::{self, AssertionKind, Ast, ClassPerl, ClassPerlKind, ClassSetItem, Span};
 use serde::de::{self, value::MapAccessDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -64,7 +55,8 @@ pub enum RelabelError {
     EmptyAction,
     #[error("unknown relabel action {0:?}")]
     UnknownAction(String),
-    #[error("error parsing regexp {regex:?}: {message}")]
+    /// As Go's regexp package words it, on the anchored pattern Prometheus compiles.
+    #[error("error parsing regexp: {message}")]
     InvalidRegex { regex: String, message: String },
     #[error("relabel configuration for hashmod requires non-zero modulus")]
     ZeroModulus,
@@ -209,9 +201,11 @@ impl Regex {
         // Wrapped before parsing, as Prometheus does: what it accepts is what the wrapped
         // text accepts (`a)|(b` is a valid, if odd, regex to it).
         let anchored = format!("^(?s:{source})$");
-        let compiled = compile_re2(&anchored).map_err(|message| RelabelError::InvalidRegex {
-            regex: source.to_string(),
-            message,
+        let compiled = narthex_model::re2::compile(&anchored).map_err(|message| {
+            RelabelError::InvalidRegex {
+                regex: source.to_string(),
+                message: message.to_string(),
+            }
         })?;
         Ok(Regex {
             source: source.to_string(),
@@ -259,103 +253,6 @@ impl Serialize for Regex {
 impl<'de> Deserialize<'de> for Regex {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_str(CheckedStr("a regular expression", Regex::new))
-    }
-}
-
-/// Parses the pattern and rewrites the pieces that RE2 reads differently from the `regex` crate.
-fn compile_re2(pattern: &str) -> Result<regex::Regex, String> {
-    // RE2 reads `\141` as octal for `a`; the `regex` crate only when asked to.
-    let parsed = ast::parse::ParserBuilder::new()
-        .octal(true)
-        .build()
-        .parse(pattern)
-        .map_err(|e| e.kind().to_string())?;
-    let Ok(mut edits) = ast::visit(&parsed, Re2Meaning::default());
-    edits.sort_by_key(|(span, _)| span.start.offset);
-    let mut rewritten = String::with_capacity(pattern.len() + 16 * edits.len());
-    let mut at = 0;
-    for (span, replacement) in edits {
-        rewritten.push_str(&pattern[at..span.start.offset]);
-        rewritten.push_str(replacement);
-        at = span.end.offset;
-    }
-    rewritten.push_str(&pattern[at..]);
-    regex::RegexBuilder::new(&rewritten)
-        .octal(true)
-        .build()
-        .map_err(|e| match e {
-            // The syntax error is a drawing of the rewritten pattern; its last line says what is wrong.
-            regex::Error::Syntax(text) => text
-                .lines()
-                .rev()
-                .find_map(|line| line.strip_prefix("error: "))
-                .unwrap_or(&text)
-                .to_string(),
-            other => other.to_string(),
-        })
-}
-
-/// Collects the spans to rewrite, each with its RE2 meaning in the `regex` crate's syntax.
-#[derive(Default)]
-struct Re2Meaning {
-    edits: Vec<(Span, &'static str)>,
-}
-
-impl Re2Meaning {
-    fn perl_class(&mut self, class: &ClassPerl) {
-        // Nested classes are valid inside brackets too, so one spelling serves both places.
-        let ascii = match (&class.kind, class.negated) {
-            (ClassPerlKind::Digit, false) => "[0-9]",
-            (ClassPerlKind::Digit, true) => "[^0-9]",
-            (ClassPerlKind::Space, false) => r"[\t\n\x0C\r ]",
-            (ClassPerlKind::Space, true) => r"[^\t\n\x0C\r ]",
-            (ClassPerlKind::Word, false) => "[0-9A-Za-z_]",
-            (ClassPerlKind::Word, true) => "[^0-9A-Za-z_]",
-        };
-        self.edits.push((class.span, ascii));
-    }
-}
-
-impl ast::Visitor for Re2Meaning {
-    type Output = Vec<(Span, &'static str)>;
-    type Err = Infallible;
-
-    fn finish(self) -> Result<Self::Output, Infallible> {
-        Ok(self.edits)
-    }
-
-    fn visit_pre(&mut self, node: &Ast) -> Result<(), Infallible> {
-        match node {
-            Ast::ClassPerl(class) => self.perl_class(class),
-            Ast::Assertion(assertion) => {
-                let re2 = match assertion.kind {
-                    AssertionKind::WordBoundary => r"(?-u:\b)",
-                    AssertionKind::NotWordBoundary => r"(?-u:\B)",
-                    // RE2 has no such assertions: an escaped punctuation mark is the mark, and
-                    // a `{…}` that is no repetition count is text.
-                    AssertionKind::WordBoundaryStartAngle => "<",
-                    AssertionKind::WordBoundaryEndAngle => ">",
-                    AssertionKind::WordBoundaryStart => r"(?-u:\b)\{start\}",
-                    AssertionKind::WordBoundaryEnd => r"(?-u:\b)\{end\}",
-                    AssertionKind::WordBoundaryStartHalf => r"(?-u:\b)\{start-half\}",
-                    AssertionKind::WordBoundaryEndHalf => r"(?-u:\b)\{end-half\}",
-                    AssertionKind::StartLine
-                    | AssertionKind::EndLine
-                    | AssertionKind::StartText
-                    | AssertionKind::EndText => return Ok(()),
-                };
-                self.edits.push((assertion.span, re2));
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn visit_class_set_item_pre(&mut self, item: &ClassSetItem) -> Result<(), Infallible> {
-        if let ClassSetItem::Perl(class) = item {
-            self.perl_class(class);
-        }
-        Ok(())
     }
 }
 

@@ -11,6 +11,7 @@ pub mod exposition;
 pub mod labels;
 pub mod matcher;
 pub mod memory;
+pub mod re2;
 pub mod storage;
 
 pub use labels::{ArcStr, Label, Labels, LabelsBuilder, METRIC_NAME};

@@ -1,6 +1,7 @@
 //! Label matchers (`=`, `!=`, `=~`, `!~`), as used in PromQL selectors and `match[]`.
 //!
-//! Regexes are anchored at both ends, as in Prometheus: `job=~"prom.*"` must match the whole value.
+//! Regexes are anchored at both ends, as in Prometheus: `job=~"prom.*"` must match the whole value,
+//! and read as RE2 reads them ([`crate::re2`]): `\d` and `\w` are ASCII, `\141` is octal.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -8,7 +9,9 @@ use std::sync::{LazyLock, Mutex};
 
 use regex::Regex;
 
-/// How many compiled patterns [`anchored_regex`] keeps.
+use crate::re2::{self, Re2Error};
+
+/// How many compiled patterns [`anchored_regex`] and [`matcher_regex`] keep, each.
 const REGEX_CACHE_SIZE: usize = 128;
 
 /// Longer patterns are compiled each time: a compiled regex can take megabytes, and the cache
@@ -16,20 +19,45 @@ const REGEX_CACHE_SIZE: usize = 128;
 const REGEX_CACHE_MAX_PATTERN: usize = 1024;
 
 /// `pattern` anchored at both ends with `.` matching newlines, as Prometheus compiles the
-/// regexes of matchers and `label_replace`. Compiled patterns are kept: dashboards send the
-/// same ones with every refresh, and compiling one (the regex crate builds its automata up
-/// front) can cost more than a small query's whole evaluation.
-pub fn anchored_regex(pattern: &str) -> Result<Regex, regex::Error> {
+/// regexes of `label_replace` (`regexp.Compile("^(?s:" + pattern + ")$")`). Compiled patterns
+/// are kept: dashboards send the same ones with every refresh, and compiling one (the regex
+/// crate builds its automata up front) can cost more than a small query's whole evaluation.
+pub fn anchored_regex(pattern: &str) -> Result<Regex, Re2Error> {
     static CACHE: LazyLock<Mutex<HashMap<String, Regex>>> =
         LazyLock::new(|| Mutex::new(HashMap::new()));
-    if let Some(regex) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+    cached(&CACHE, pattern, |pattern| {
+        re2::compile(&format!("^(?s:{pattern})$"))
+    })
+}
+
+/// As [`anchored_regex`], for a matcher's pattern, which Prometheus parses by itself before
+/// anchoring it: a pattern such as `a)|(b` is refused here, while `label_replace` takes it.
+/// (`FastRegexMatcher` parses the pattern, then anchors what the parse prints.)
+pub fn matcher_regex(pattern: &str) -> Result<Regex, Re2Error> {
+    static CACHE: LazyLock<Mutex<HashMap<String, Regex>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    cached(&CACHE, pattern, |pattern| {
+        re2::check(pattern)?;
+        // Parsed by itself, a `\Q` without `\E` quotes to the end of the pattern, not of
+        // the anchored text.
+        let quoted = re2::expand_quotes(pattern);
+        re2::compile(&format!("^(?s:{quoted})$"))
+    })
+}
+
+fn cached(
+    cache: &Mutex<HashMap<String, Regex>>,
+    pattern: &str,
+    compile: impl FnOnce(&str) -> Result<Regex, Re2Error>,
+) -> Result<Regex, Re2Error> {
+    if let Some(regex) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(pattern) {
         return Ok(regex.clone());
     }
-    let regex = Regex::new(&format!("^(?s:{pattern})$"))?;
+    let regex = compile(pattern)?;
     if pattern.len() > REGEX_CACHE_MAX_PATTERN {
         return Ok(regex);
     }
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     if cache.len() >= REGEX_CACHE_SIZE {
         // Simpler than an LRU, and a workload of more distinct patterns than this gains
         // little from any cache.
@@ -92,7 +120,7 @@ impl Matcher {
         let name = name.into();
         let value = value.into();
         let regex = match op {
-            MatchOp::RegexMatch | MatchOp::RegexNoMatch => Some(anchored_regex(&value).map_err(
+            MatchOp::RegexMatch | MatchOp::RegexNoMatch => Some(matcher_regex(&value).map_err(
                 |e| MatcherError::InvalidRegex {
                     label: name.clone(),
                     pattern: value.clone(),
@@ -196,5 +224,21 @@ mod tests {
         let err = Matcher::new(MatchOp::RegexMatch, "job", "(").unwrap_err();
         let text = err.to_string();
         assert!(text.contains("\"job\"") && text.contains("\"(\""), "{text}");
+    }
+
+    #[test]
+    fn matcher_patterns_parse_alone_as_in_prometheus() {
+        // Prometheus parses a matcher's pattern before anchoring it, and label_replace's
+        // only anchored: `a)|(b` is refused by one and taken by the other, in both.
+        let err = Matcher::new(MatchOp::RegexMatch, "job", "a)|(b").unwrap_err();
+        assert!(err.to_string().contains("unexpected ): `a)|(b`"), "{err}");
+        assert!(anchored_regex("a)|(b").is_ok());
+        // A `\Q` without `\E` quotes to the end of the matcher's own pattern.
+        let quoted = Matcher::new(MatchOp::RegexMatch, "job", r"x\Q(y").unwrap();
+        assert!(quoted.matches("x(y"));
+        assert!(!quoted.matches("x(y)"));
+        // RE2's ASCII classes.
+        let digits = Matcher::new(MatchOp::RegexMatch, "n", r"\d+").unwrap();
+        assert!(digits.matches("42") && !digits.matches("\u{0663}"));
     }
 }

@@ -827,7 +827,7 @@ fn prometheus_error_messages() {
         ("sum by (a b) (x)", r#"1:11: parse error: unexpected identifier "b" in grouping opts, expected "," or ")""#),
         ("foo[5m 1]", r#"1:8: parse error: unexpected number "1" in subquery or range, expected ":" or "]""#),
         ("\n\nfoo{", "3:5: parse error: unexpected end of input inside braces"),
-        ("foo +\n  bar{x=~\"(\"}", "2:7: parse error: error parsing regexp: unclosed group"),
+        ("foo +\n  bar{x=~\"(\"}", "2:7: parse error: error parsing regexp: missing closing ): `(`"),
         ("a > 'string'", "1:5: parse error: binary expression must contain only scalar and instant vector types"),
         ("rate(x[5m]) + y[5m]", "1:15: parse error: binary expression must contain only scalar and instant vector types"),
         ("sum(x[5m])", "1:5: parse error: expected type instant vector in aggregation expression, got range vector"),

@@ -413,42 +413,9 @@ pub(crate) fn query_escape(s: &str) -> String {
     out
 }
 
-/// Compiles a Go (RE2) regular expression. Go's `\d`, `\w`, `\s` are ASCII-only, so they
-/// are spelled out as ASCII classes for Rust's Unicode-aware regex.
+/// Compiles a Go (RE2) regular expression with RE2's meaning, the error worded as Go's.
 fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
-    let mut translated = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            translated.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('d') => translated.push_str("[0-9]"),
-            Some('D') => translated.push_str("[^0-9]"),
-            Some('w') => translated.push_str("[0-9A-Za-z_]"),
-            Some('W') => translated.push_str("[^0-9A-Za-z_]"),
-            Some('s') => translated.push_str("[\\t\\n\\f\\r ]"),
-            Some('S') => translated.push_str("[^\\t\\n\\f\\r ]"),
-            Some(other) => {
-                translated.push('\\');
-                translated.push(other);
-            }
-            None => translated.push('\\'),
-        }
-    }
-    regex::Regex::new(&translated).map_err(|e| {
-        let detail = match &e {
-            regex::Error::Syntax(s) => s
-                .lines()
-                .rev()
-                .find_map(|l| l.strip_prefix("error: "))
-                .unwrap_or(s)
-                .to_string(),
-            other => other.to_string(),
-        };
-        format!("error parsing regexp: {detail}: `{pattern}`")
-    })
+    narthex_model::re2::compile(pattern).map_err(|e| format!("error parsing regexp: {e}"))
 }
 
 /// The quoting `regexp.MustCompile` uses in its panic message.

@@ -363,7 +363,7 @@ fn go_comparison_and_control_flow_rules() {
     );
     assert_eq!(
         render_err("{{ reReplaceAll \"(\" \"\" \"a\" }}", 0.0),
-        "error executing template __alert_HighLatency: template: __alert_HighLatency:1:115: executing \"__alert_HighLatency\" at <reReplaceAll \"(\" \"\" \"a\">: error calling reReplaceAll: regexp: Compile(`(`): error parsing regexp: unclosed group: `(`"
+        "error executing template __alert_HighLatency: template: __alert_HighLatency:1:115: executing \"__alert_HighLatency\" at <reReplaceAll \"(\" \"\" \"a\">: error calling reReplaceAll: regexp: Compile(`(`): error parsing regexp: missing closing ): `(`"
     );
 }
 

@@ -1,0 +1,350 @@
+//! Regular expressions as Prometheus (Go's RE2) reads them, compiled by the `regex` crate: for
+//! matchers, `label_replace` and relabeling alike.
+//!
+//! Where the two read the same text differently the pattern is rewritten to RE2's meaning first:
+//! `\d`, `\s`, `\w` and `\b` are ASCII-only in RE2 but Unicode-aware in the `regex` crate, `\<`,
+//! `\>`, `\b{start}` are plain characters in RE2 but word-boundary assertions in the `regex`
+//! crate, and `\141` is octal for `a` in RE2. Still different: RE2's `\Q…\E` quoting and
+//! duplicate group names are refused here; the `regex` crate's class operators (`[a&&b]`,
+//! `[a-z--c]`, `~~`), nested classes, the `x`, `u` and `R` flags and `\1` (an octal escape here,
+//! a refused back-reference in RE2) are accepted here where Prometheus refuses them or reads them
+//! as plain characters.
+
+use std::convert::Infallible;
+
+use regex_syntax::ast::{self, AssertionKind, Ast, ClassPerl, ClassPerlKind, ClassSetItem, Span};
+
+/// A pattern RE2 refuses, as Go's `regexp/syntax` reports it: the error code's text and the
+/// piece of the pattern at fault, shown as "missing closing ): `(`".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: `{expr}`")]
+pub struct Re2Error {
+    /// Go's `ErrorCode` text, such as "missing closing )".
+    pub code: String,
+    /// The piece of the pattern Go names: the whole pattern for a parenthesis, from the
+    /// bracket on for an unclosed class, the escape or operator itself otherwise.
+    pub expr: String,
+}
+
+/// Compiles `pattern` with RE2's meaning (see the module documentation).
+pub fn compile(pattern: &str) -> Result<regex::Regex, Re2Error> {
+    let rewritten = translate(pattern)?;
+    regex::RegexBuilder::new(&rewritten)
+        .octal(true)
+        .build()
+        .map_err(|e| Re2Error {
+            code: match e {
+                regex::Error::CompiledTooBig(_) => "expression too large".to_string(),
+                other => other.to_string(),
+            },
+            expr: pattern.to_string(),
+        })
+}
+
+/// Whether RE2 accepts `pattern`, without building its automata.
+pub fn check(pattern: &str) -> Result<(), Re2Error> {
+    translate(pattern).map(|_| ())
+}
+
+/// `pattern` in the `regex` crate's syntax with RE2's meaning, checked.
+fn translate(pattern: &str) -> Result<String, Re2Error> {
+    let quoted = expand_quotes(pattern);
+    let pattern: &str = &quoted;
+    // RE2 reads `\141` as octal for `a`; the `regex` crate only when asked to.
+    let parsed = ast::parse::ParserBuilder::new()
+        .octal(true)
+        .build()
+        .parse(pattern)
+        .map_err(|e| syntax_error(pattern, e.kind(), e.span()))?;
+    let Ok(mut edits) = ast::visit(&parsed, Re2Meaning::default());
+    edits.sort_by_key(|(span, _)| span.start.offset);
+    let mut rewritten = String::with_capacity(pattern.len() + 16 * edits.len());
+    let mut at = 0;
+    for (span, replacement) in edits {
+        rewritten.push_str(&pattern[at..span.start.offset]);
+        rewritten.push_str(replacement);
+        at = span.end.offset;
+    }
+    rewritten.push_str(&pattern[at..]);
+    // What only the translation finds (a Unicode class that does not exist).
+    regex_syntax::ParserBuilder::new()
+        .octal(true)
+        .build()
+        .parse(&rewritten)
+        .map_err(|e| match e {
+            regex_syntax::Error::Translate(e) => Re2Error {
+                code: match e.kind() {
+                    regex_syntax::hir::ErrorKind::UnicodePropertyNotFound
+                    | regex_syntax::hir::ErrorKind::UnicodePropertyValueNotFound
+                    | regex_syntax::hir::ErrorKind::UnicodePerlClassNotFound => {
+                        "invalid character class range".to_string()
+                    }
+                    other => other.to_string(),
+                },
+                expr: span_text(&rewritten, e.span()).to_string(),
+            },
+            regex_syntax::Error::Parse(e) => syntax_error(&rewritten, e.kind(), e.span()),
+            other => Re2Error {
+                code: other.to_string(),
+                expr: pattern.to_string(),
+            },
+        })?;
+    Ok(rewritten)
+}
+
+/// Go's error for what the `regex` crate's parser refused.
+fn syntax_error(pattern: &str, kind: &ast::ErrorKind, span: &Span) -> Re2Error {
+    use ast::ErrorKind as K;
+    // An empty span points at the character at fault (a repetition operator).
+    let at = match span_text(pattern, span) {
+        "" => pattern
+            .get(span.start.offset..)
+            .and_then(|rest| rest.chars().next())
+            .map_or("", |c| {
+                &pattern[span.start.offset..span.start.offset + c.len_utf8()]
+            }),
+        text => text,
+    };
+    let from_start = pattern.get(span.start.offset..).unwrap_or(pattern);
+    let (code, expr) = match kind {
+        K::GroupUnclosed => ("missing closing )", pattern),
+        K::GroupUnopened => ("unexpected )", pattern),
+        K::ClassUnclosed => ("missing closing ]", from_start),
+        K::ClassRangeInvalid | K::ClassRangeLiteral | K::UnicodeClassInvalid => {
+            ("invalid character class range", at)
+        }
+        K::EscapeUnexpectedEof => ("trailing backslash at end of expression", ""),
+        K::ClassEscapeInvalid
+        | K::EscapeUnrecognized
+        | K::EscapeHexEmpty
+        | K::EscapeHexInvalid
+        | K::EscapeHexInvalidDigit
+        | K::UnsupportedBackreference
+        | K::SpecialWordBoundaryUnclosed
+        | K::SpecialWordOrRepetitionUnexpectedEof => ("invalid escape sequence", at),
+        K::RepetitionMissing => ("missing argument to repetition operator", at),
+        K::RepetitionCountInvalid
+        | K::RepetitionCountUnclosed
+        | K::RepetitionCountDecimalEmpty
+        | K::DecimalEmpty
+        | K::DecimalInvalid => ("invalid repeat count", at),
+        K::NestLimitExceeded(_) => ("expression nests too deeply", pattern),
+        K::CaptureLimitExceeded => ("expression too large", pattern),
+        K::GroupNameDuplicate { .. }
+        | K::GroupNameEmpty
+        | K::GroupNameInvalid
+        | K::GroupNameUnexpectedEof => ("invalid named capture", at),
+        K::FlagDanglingNegation
+        | K::FlagDuplicate { .. }
+        | K::FlagRepeatedNegation { .. }
+        | K::FlagUnexpectedEof
+        | K::FlagUnrecognized
+        | K::UnsupportedLookAround => ("invalid or unsupported Perl syntax", at),
+        other => {
+            return Re2Error {
+                code: other.to_string(),
+                expr: at.to_string(),
+            }
+        }
+    };
+    Re2Error {
+        code: code.to_string(),
+        expr: expr.to_string(),
+    }
+}
+
+fn span_text<'a>(pattern: &'a str, span: &Span) -> &'a str {
+    pattern
+        .get(span.start.offset..span.end.offset)
+        .unwrap_or(pattern)
+}
+
+/// RE2's `\Q…\E` (outside brackets): the text between, each character literal; without `\E`
+/// to the end of the pattern.
+pub fn expand_quotes(pattern: &str) -> std::borrow::Cow<'_, str> {
+    if !pattern.contains("\\Q") {
+        return std::borrow::Cow::Borrowed(pattern);
+    }
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut in_class = false;
+    let mut chars = pattern.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some((_, 'Q')) if !in_class => {
+                    let rest = &pattern[at + 2..];
+                    let (quoted, after) = match rest.find("\\E") {
+                        Some(end) => (&rest[..end], end + 2),
+                        None => (rest, rest.len()),
+                    };
+                    out.push_str(&regex_syntax::escape(quoted));
+                    // Skip what was quoted, and the `\E`.
+                    let resume = at + 2 + after;
+                    while chars.peek().is_some_and(|(i, _)| *i < resume) {
+                        chars.next();
+                    }
+                }
+                Some((_, next)) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A `]` first in a class is a literal, as is `^]`.
+                if chars.peek().is_some_and(|(_, n)| *n == '^') {
+                    out.push('^');
+                    chars.next();
+                }
+                if chars.peek().is_some_and(|(_, n)| *n == ']') {
+                    out.push(']');
+                    chars.next();
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Collects the spans to rewrite, each with its RE2 meaning in the `regex` crate's syntax.
+#[derive(Default)]
+struct Re2Meaning {
+    edits: Vec<(Span, &'static str)>,
+}
+
+impl Re2Meaning {
+    fn perl_class(&mut self, class: &ClassPerl) {
+        // Nested classes are valid inside brackets too, so one spelling serves both places.
+        let ascii = match (&class.kind, class.negated) {
+            (ClassPerlKind::Digit, false) => "[0-9]",
+            (ClassPerlKind::Digit, true) => "[^0-9]",
+            (ClassPerlKind::Space, false) => r"[\t\n\x0C\r ]",
+            (ClassPerlKind::Space, true) => r"[^\t\n\x0C\r ]",
+            (ClassPerlKind::Word, false) => "[0-9A-Za-z_]",
+            (ClassPerlKind::Word, true) => "[^0-9A-Za-z_]",
+        };
+        self.edits.push((class.span, ascii));
+    }
+}
+
+impl ast::Visitor for Re2Meaning {
+    type Output = Vec<(Span, &'static str)>;
+    type Err = Infallible;
+
+    fn finish(self) -> Result<Self::Output, Infallible> {
+        Ok(self.edits)
+    }
+
+    fn visit_pre(&mut self, node: &Ast) -> Result<(), Infallible> {
+        match node {
+            Ast::ClassPerl(class) => self.perl_class(class),
+            Ast::Assertion(assertion) => {
+                let re2 = match assertion.kind {
+                    AssertionKind::WordBoundary => r"(?-u:\b)",
+                    AssertionKind::NotWordBoundary => r"(?-u:\B)",
+                    // RE2 has no such assertions: an escaped punctuation mark is the mark, and
+                    // a `{…}` that is no repetition count is text.
+                    AssertionKind::WordBoundaryStartAngle => "<",
+                    AssertionKind::WordBoundaryEndAngle => ">",
+                    AssertionKind::WordBoundaryStart => r"(?-u:\b)\{start\}",
+                    AssertionKind::WordBoundaryEnd => r"(?-u:\b)\{end\}",
+                    AssertionKind::WordBoundaryStartHalf => r"(?-u:\b)\{start-half\}",
+                    AssertionKind::WordBoundaryEndHalf => r"(?-u:\b)\{end-half\}",
+                    AssertionKind::StartLine
+                    | AssertionKind::EndLine
+                    | AssertionKind::StartText
+                    | AssertionKind::EndText => return Ok(()),
+                };
+                self.edits.push((assertion.span, re2));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn visit_class_set_item_pre(&mut self, item: &ClassSetItem) -> Result<(), Infallible> {
+        if let ClassSetItem::Perl(class) = item {
+            self.perl_class(class);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(pattern: &str, text: &str) -> bool {
+        compile(&format!("^(?s:{pattern})$"))
+            .expect("compiles")
+            .is_match(text)
+    }
+
+    #[test]
+    fn perl_classes_and_boundaries_are_ascii_as_in_re2() {
+        assert!(matches(r"\d+", "2024"));
+        assert!(
+            !matches(r"\d", "\u{0663}"),
+            "an Arabic-Indic digit is no \\d in RE2"
+        );
+        assert!(!matches(r"\w+", "caf\u{e9}"));
+        assert!(matches(r"[\w.]+", "node_1.local"));
+        assert!(!matches(r"\s", "\u{a0}"));
+        assert!(matches(r"\D", "\u{0663}"));
+        // `\u{e9}` is no word character to RE2 (ASCII), so a word starts at `x`; the `regex`
+        // crate's own `\b` sees one word `\u{e9}x` and no boundary inside it.
+        assert!(matches(r"\u{e9}\bx", "\u{e9}x"));
+        assert!(matches(r"a\bx|.*", "anything"));
+    }
+
+    #[test]
+    fn re2_escapes_read_as_re2_reads_them() {
+        assert!(matches(r"\141", "a"), "octal");
+        assert!(
+            matches(r"\<a\>", "<a>"),
+            "escaped angle brackets are the characters"
+        );
+    }
+
+    #[test]
+    fn errors_read_as_go_writes_them() {
+        // What Go 1.24's regexp.Compile answers for the same patterns.
+        for (pattern, message) in [
+            ("(", "missing closing ): `(`"),
+            ("a(b", "missing closing ): `a(b`"),
+            (")", "unexpected ): `)`"),
+            ("x[a-z", "missing closing ]: `[a-z`"),
+            ("[z-a]", "invalid character class range: `z-a`"),
+            ("*a", "missing argument to repetition operator: `*`"),
+            (r"\y", r"invalid escape sequence: `\y`"),
+            (r"\p{Nope}", r"invalid character class range: `\p{Nope}`"),
+            ("a\\", "trailing backslash at end of expression: ``"),
+        ] {
+            let error = check(pattern).expect_err(pattern);
+            assert_eq!(error.to_string(), message, "{pattern}");
+            assert_eq!(compile(pattern).expect_err(pattern), error);
+        }
+    }
+
+    #[test]
+    fn quoted_text_is_literal() {
+        // As in RE2, a repetition after the quote repeats its last character only.
+        assert!(matches(r"\Qa.b*\E+", "a.b***"));
+        assert!(!matches(r"\Qa.b*\E+", "a.b*a.b*"));
+        assert!(!matches(r"\Qa.b\E", "axb"));
+        let unclosed = compile(r"x\Q(y").expect("without \\E, to the end");
+        assert!(unclosed.is_match("x(y"));
+        // Inside brackets `\Q` is no quote to RE2 (it refuses it); nor here.
+        assert!(check(r"[\Q]").is_err());
+        // A `]` first in brackets does not close them.
+        assert!(matches(r"[]a]\Qb.\E", "]b."));
+        assert!(!matches(r"[]a]\Qb.\E", "]bx"));
+    }
+}
