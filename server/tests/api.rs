@@ -1033,28 +1033,52 @@ fn remote_write_receiver() {
     );
     assert_eq!((reply.status, reply.body.as_str()), (204, ""));
 
-    // Invalid label sets refuse the request (Prometheus skips such series and answers 204; the
-    // remote write 1.0 specification asks for a 400).
+    // Series with label sets that cannot be stored are skipped, and the rest of the request is
+    // written, as Prometheus 3.5.3 does (204).
     let reply = http.write(
         &narthex,
-        snappy(&write_request(&[(vec![("job", "a")], vec![(T0, 1.0)])])),
+        snappy(&write_request(&[
+            (vec![("job", "a")], vec![(T0, 1.0)]),
+            (
+                vec![("__name__", "x"), ("a", "1"), ("a", "2")],
+                vec![(T0, 1.0)],
+            ),
+            (vec![("__name__", "kept_beside_bad_ones")], vec![(T0, 7.0)]),
+        ])),
     );
-    text_error(
-        reply,
-        400,
-        "invalid labels for series {\"job\"=\"a\"}: no metric name (__name__ label)\n",
+    assert_eq!((reply.status, reply.body.as_str()), (204, ""));
+    assert_json(series(&[("match[]", "{job=\"a\"}")]), 200, &success("[]"));
+    assert_json(
+        series(&[("match[]", "kept_beside_bad_ones")]),
+        200,
+        &success(r#"[{"__name__":"kept_beside_bad_ones"}]"#),
     );
+    // Samples out of order only against earlier ones of their series in the same request are
+    // dropped, as Prometheus's head drops them at commit; the others are written.
     let reply = http.write(
         &narthex,
         snappy(&write_request(&[(
-            vec![("__name__", "x"), ("a", "1"), ("a", "2")],
-            vec![(T0, 1.0)],
+            vec![("__name__", "in_request_order")],
+            vec![(T0 + 2_000, 2.0), (T0 + 1_000, 1.0), (T0 + 3_000, 3.0)],
         )])),
     );
-    text_error(
-        reply,
-        400,
-        "invalid labels for series {\"__name__\"=\"x\", \"a\"=\"1\", \"a\"=\"2\"}: duplicate label name \"a\"\n",
+    assert_eq!((reply.status, reply.body.as_str()), (204, ""));
+    assert_json(
+        http.get(
+            &narthex,
+            &api(
+                "query",
+                &[
+                    ("query", "count_over_time(in_request_order[1m])"),
+                    ("time", &at(10)),
+                ],
+            ),
+        ),
+        200,
+        &success(&format!(
+            r#"{{"resultType":"vector","result":[{{"metric":{{}},"value":[{},"2"]}}]}}"#,
+            at(10)
+        )),
     );
     // Samples too far in the future, as Prometheus 3 refuses them.
     let future = now_ms() + 3_600_000;

@@ -6,12 +6,15 @@
 //! are decoded as opaque bytes so they can be counted and reported as ignored, and anything newer
 //! in the message is skipped as an unknown field, as protobuf readers do.
 //!
-//! The whole request is checked before anything is written: a corrupt body or an invalid label set
-//! refuses the request (where Prometheus skips such series with a log line, the remote write 1.0
-//! specification asks for a 400, and a refusal tells the sender something is wrong). Samples then
-//! go into one appender batch; the first sample the storage refuses (out of order, a different
-//! value at the newest timestamp) rolls the batch back and fails the request, which is what
-//! Prometheus's handler does, so a sender never sees half a request written.
+//! A series whose label set Prometheus could not store either (no metric name, an empty or
+//! repeated label name, text that is not UTF-8) is skipped, with its samples, and the rest of
+//! the request is written, as Prometheus's handler does (it logs such series and answers 204):
+//! one bad series does not cost the sender the whole batch. Samples then go into one appender
+//! batch. A sample the storage refuses against what it already holds (out of order, another
+//! value at the newest timestamp) rolls the batch back and fails the request, as Prometheus's
+//! handler does, so a sender never sees half a request written; one that conflicts only with
+//! an earlier sample of the same series in the same request is dropped, as Prometheus's head
+//! drops it when the batch is committed.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -48,13 +51,14 @@ pub mod proto {
         pub histograms: Vec<Vec<u8>>,
     }
 
-    /// `prometheus.Label`.
+    /// `prometheus.Label`. Read as bytes, so that a series whose text is not UTF-8 can be
+    /// skipped alone rather than failing the whole message.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Label {
-        #[prost(string, tag = "1")]
-        pub name: String,
-        #[prost(string, tag = "2")]
-        pub value: String,
+        #[prost(bytes = "vec", tag = "1")]
+        pub name: Vec<u8>,
+        #[prost(bytes = "vec", tag = "2")]
+        pub value: Vec<u8>,
     }
 
     /// `prometheus.Sample`.
@@ -83,9 +87,6 @@ pub enum DecodeError {
     TooLarge { length: usize, limit: usize },
     #[error("{0}")]
     Protobuf(String),
-    /// A series Prometheus could not store either (it drops those with a log line).
-    #[error("invalid labels for series {series}: {reason}")]
-    InvalidLabels { series: String, reason: String },
 }
 
 /// Why a decoded request was not written. Nothing of it was.
@@ -133,10 +134,23 @@ pub struct SeriesSamples {
     pub samples: Vec<Sample>,
 }
 
-/// A decoded, validated request.
+/// A series of a request that was skipped, and why.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("invalid labels for series {series}: {reason}")]
+pub struct InvalidSeries {
+    /// The labels as sent.
+    pub series: String,
+    pub reason: String,
+    /// Its samples, which are not written.
+    pub samples: usize,
+}
+
+/// A decoded request: the series to write, and those skipped.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WriteBatch {
     pub series: Vec<SeriesSamples>,
+    /// Series with label sets that cannot be stored, skipped.
+    pub invalid: Vec<InvalidSeries>,
     /// Native histogram samples, which Narthex does not store yet.
     pub ignored_histograms: usize,
     pub ignored_exemplars: usize,
@@ -149,7 +163,8 @@ impl WriteBatch {
     }
 }
 
-/// Decompresses and decodes a request body, and checks every label set.
+/// Decompresses and decodes a request body, and checks every label set (skipping those that
+/// cannot be stored).
 pub fn decode(body: &[u8]) -> Result<WriteBatch, DecodeError> {
     let length = snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
     if length > MAX_DECOMPRESSED_BYTES {
@@ -171,7 +186,17 @@ pub fn decode(body: &[u8]) -> Result<WriteBatch, DecodeError> {
     for series in request.timeseries {
         batch.ignored_histograms += series.histograms.len();
         batch.ignored_exemplars += series.exemplars.len();
-        let labels = to_labels(&series.labels)?;
+        let labels = match to_labels(&series.labels) {
+            Ok(labels) => labels,
+            Err(reason) => {
+                batch.invalid.push(InvalidSeries {
+                    series: written_labels(&series.labels),
+                    reason,
+                    samples: series.samples.len(),
+                });
+                continue;
+            }
+        };
         batch.series.push(SeriesSamples {
             labels,
             samples: series
@@ -187,29 +212,35 @@ pub fn decode(body: &[u8]) -> Result<WriteBatch, DecodeError> {
     Ok(batch)
 }
 
-/// The label set of a series, refused when Prometheus would not store it: no metric name, an
-/// empty name, or a name given twice. (UTF-8 is checked by the protobuf decoding.)
-fn to_labels(labels: &[proto::Label]) -> Result<Labels, DecodeError> {
-    let invalid = |reason: String| DecodeError::InvalidLabels {
-        series: written_labels(labels),
-        reason,
-    };
+/// The label set of a series, or why Prometheus would not store it: no metric name, an empty
+/// name, a name given twice, or text that is not UTF-8.
+fn to_labels(labels: &[proto::Label]) -> Result<Labels, String> {
     let mut builder = LabelsBuilder::with_capacity(labels.len());
+    let mut metric_name = None;
     for label in labels {
-        if label.name.is_empty() {
-            return Err(invalid("empty label name".into()));
+        let (Ok(name), Ok(value)) = (
+            std::str::from_utf8(&label.name),
+            std::str::from_utf8(&label.value),
+        ) else {
+            return Err("label name or value is not valid UTF-8".into());
+        };
+        if name.is_empty() {
+            return Err("empty label name".into());
         }
-        if builder.get(&label.name).is_some() {
-            return Err(invalid(format!(
+        if builder.get(name).is_some() {
+            return Err(format!(
                 "duplicate label name {}",
-                go_quote(label.name.as_bytes())
-            )));
+                go_quote(name.as_bytes())
+            ));
         }
-        builder.set(label.name.as_str(), label.value.as_str());
+        if name == METRIC_NAME {
+            metric_name = Some(value);
+        }
+        builder.set(name, value);
     }
-    match labels.iter().find(|l| l.name == METRIC_NAME) {
-        None => Err(invalid("no metric name (__name__ label)".into())),
-        Some(name) if name.value.is_empty() => Err(invalid("empty metric name".into())),
+    match metric_name {
+        None => Err("no metric name (__name__ label)".into()),
+        Some("") => Err("empty metric name".into()),
         Some(_) => Ok(builder.build()),
     }
 }
@@ -221,26 +252,33 @@ fn written_labels(labels: &[proto::Label]) -> String {
         if i > 0 {
             out.push_str(", ");
         }
-        let _ = write!(
-            out,
-            "{}={}",
-            go_quote(label.name.as_bytes()),
-            go_quote(label.value.as_bytes())
-        );
+        let _ = write!(out, "{}={}", go_quote(&label.name), go_quote(&label.value));
     }
     out.push('}');
     out
 }
 
+/// What a written request came to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Samples appended (identical resends of a series' newest sample included).
+    pub samples: usize,
+    /// Samples dropped for conflicting with an earlier sample of their series in the request.
+    pub conflicting: usize,
+}
+
 /// Appends a decoded request as one batch, all or nothing. `now_ms` is the receiver's clock, for
-/// refusing samples too far in the future. Returns the number of samples written (identical
-/// resends of a series' newest sample are accepted and not counted twice by the storage).
-pub fn write(storage: &dyn Storage, batch: &WriteBatch, now_ms: i64) -> Result<usize, WriteError> {
+/// refusing samples too far in the future.
+pub fn write(
+    storage: &dyn Storage,
+    batch: &WriteBatch,
+    now_ms: i64,
+) -> Result<Written, WriteError> {
     let max_time = now_ms.saturating_add(MAX_AHEAD_MS);
     let mut appender = storage.appender();
     // The newest value appended per series in this request, for the message of a duplicate.
     let mut newest: HashMap<&Labels, f64> = HashMap::new();
-    let mut written = 0;
+    let mut written = Written::default();
     for series in &batch.series {
         for sample in &series.samples {
             let refused = if sample.t > max_time {
@@ -264,12 +302,22 @@ pub fn write(storage: &dyn Storage, batch: &WriteBatch, now_ms: i64) -> Result<u
                     Err(e) => Some(WriteError::Storage(e)),
                 }
             };
-            if let Some(error) = refused {
-                appender.rollback();
-                return Err(error);
+            match refused {
+                None => {}
+                // Out of order only against this request's own earlier samples of the series.
+                Some(WriteError::OutOfOrder | WriteError::Duplicate { .. })
+                    if newest.contains_key(&series.labels) =>
+                {
+                    written.conflicting += 1;
+                    continue;
+                }
+                Some(error) => {
+                    appender.rollback();
+                    return Err(error);
+                }
             }
             newest.insert(&series.labels, sample.v);
-            written += 1;
+            written.samples += 1;
         }
     }
     appender.commit().map_err(WriteError::Storage)?;
@@ -417,10 +465,30 @@ mod tests {
                 "invalid labels for series {\"__name__\"=\"up\", \"a\"=\"1\", \"a\"=\"2\"}: duplicate label name \"a\"",
             ),
             (vec![label("__name__", "")], "invalid labels for series {\"__name__\"=\"\"}: empty metric name"),
+            (
+                vec![
+                    label("__name__", "up"),
+                    proto::Label {
+                        name: b"a".to_vec(),
+                        value: b"\xff".to_vec(),
+                    },
+                ],
+                "invalid labels for series {\"__name__\"=\"up\", \"a\"=\"\\xff\"}: label name or value is not valid UTF-8",
+            ),
         ];
         for (labels, want) in cases {
-            let err = decode(&body(&request(vec![(labels, vec![(1, 1.0)])]))).unwrap_err();
-            assert_eq!(err.to_string(), want);
+            // The bad series is skipped with its samples; the good one beside it stays.
+            let good = vec![label("__name__", "good")];
+            let batch = decode(&body(&request(vec![
+                (labels, vec![(1, 1.0), (2, 2.0)]),
+                (good, vec![(1, 1.0)]),
+            ])))
+            .unwrap();
+            assert_eq!(batch.invalid.len(), 1);
+            assert_eq!(batch.invalid[0].to_string(), want);
+            assert_eq!(batch.invalid[0].samples, 2);
+            assert_eq!(batch.series.len(), 1);
+            assert_eq!(batch.series[0].labels.metric_name(), Some("good"));
         }
     }
 
@@ -433,7 +501,7 @@ mod tests {
             vec![(1000, 1.0), (2000, 2.0)],
         )])))
         .unwrap();
-        assert_eq!(write(&storage, &ok, 0).unwrap(), 2);
+        assert_eq!(write(&storage, &ok, 0).unwrap().samples, 2);
         let stored = |storage: &MemoryStorage| {
             storage
                 .querier()

@@ -4,7 +4,8 @@
 //! `http.Error`: `text/plain; charset=utf-8`, `nosniff`, a trailing newline) with 404 when the
 //! receiver is off, 415 for a content type or encoding other than remote write 1.0's, 400 for a
 //! body that cannot be read and for samples the storage refuses (so senders drop them rather
-//! than retry), 500 when the storage fails. Decoding and writing are in `narthex_remote`.
+//! than retry), 500 when the storage fails. Series with label sets that cannot be stored are
+//! skipped with a warning, the rest written. Decoding and writing are in `narthex_remote`.
 
 use std::sync::Arc;
 
@@ -43,6 +44,15 @@ pub(super) async fn remote_write(State(state): State<Arc<AppState>>, request: Re
                 "remote write: native histogram samples are not stored yet; dropped"
             );
         }
+        if let Some(first) = batch.invalid.first() {
+            // Skipped, as Prometheus skips them: the rest of the request is written.
+            tracing::warn!(
+                series = batch.invalid.len(),
+                samples = batch.invalid.iter().map(|s| s.samples).sum::<usize>(),
+                first = %first,
+                "remote write: series with invalid labels skipped"
+            );
+        }
         if batch.ignored_exemplars > 0 || batch.ignored_metadata > 0 {
             tracing::debug!(
                 exemplars = batch.ignored_exemplars,
@@ -50,19 +60,27 @@ pub(super) async fn remote_write(State(state): State<Arc<AppState>>, request: Re
                 "remote write: exemplars and metadata are not stored; dropped"
             );
         }
-        narthex_remote::write(state.tsdb.as_ref(), &batch, now_ms()).map_err(|e| {
-            let status = if e.is_client_error() {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
-            if status == StatusCode::BAD_REQUEST {
-                tracing::debug!(error = %e, "remote write refused");
-            } else {
-                tracing::error!(error = %e, "remote write failed");
-            }
-            (status, e.to_string())
-        })
+        let written =
+            narthex_remote::write(state.tsdb.as_ref(), &batch, now_ms()).map_err(|e| {
+                let status = if e.is_client_error() {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                if status == StatusCode::BAD_REQUEST {
+                    tracing::debug!(error = %e, "remote write refused");
+                } else {
+                    tracing::error!(error = %e, "remote write failed");
+                }
+                (status, e.to_string())
+            })?;
+        if written.conflicting > 0 {
+            tracing::debug!(
+                samples = written.conflicting,
+                "remote write: samples out of order within their request dropped"
+            );
+        }
+        Ok(written)
     })
     .await;
     match outcome {
