@@ -349,11 +349,23 @@ struct Params(Vec<(String, String)>);
 impl Params {
     async fn from_request(request: Request) -> Result<Params, ApiError> {
         let mut pairs = Vec::new();
-        let is_form = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        // Go reads a form body for these methods only, and compares media types without case
+        // (`mime.ParseMediaType`).
+        let form_method = matches!(
+            *request.method(),
+            axum::http::Method::POST | axum::http::Method::PUT | axum::http::Method::PATCH
+        );
+        let is_form = form_method
+            && request
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .is_some_and(|media| {
+                    media
+                        .trim()
+                        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                });
         let url_query = request.uri().query().unwrap_or("").to_string();
         if is_form {
             let body = Bytes::from_request(request, &()).await.map_err(|e| {
@@ -429,13 +441,18 @@ fn go_atoi(text: &str) -> Result<i64, String> {
         .map_err(|_| format!("strconv.Atoi: parsing {quoted}: value out of range"))
 }
 
-/// Go's API duration: float seconds, or a Prometheus duration string.
+/// Prometheus's API duration (`parseDuration`), in milliseconds: float seconds, which must fit
+/// a Go `time.Duration` (int64 nanoseconds), or a Prometheus duration string. Go truncates to
+/// nanoseconds and then to milliseconds, as here.
 fn parse_api_duration(text: &str) -> Result<i64, String> {
     if let Ok(seconds) = text.parse::<f64>() {
-        let ms = (seconds * 1000.0).round();
-        if ms.is_finite() && ms.abs() < 9.2e18 {
-            return Ok(ms as i64);
+        let nanos = seconds * 1e9;
+        if nanos > i64::MAX as f64 || nanos < i64::MIN as f64 {
+            return Err(format!(
+                "cannot parse {text:?} to a valid duration. It overflows int64"
+            ));
         }
+        return Ok((nanos as i64) / 1_000_000);
     }
     parse_duration(text).map_err(|_| format!("cannot parse {text:?} to a valid duration"))
 }
@@ -474,6 +491,24 @@ fn query_deadline(engine: &Engine, params: &Params) -> Result<Option<Instant>, A
     })
 }
 
+/// The `lookback_delta` parameter of a query, as Prometheus 3 reads it: a duration or seconds;
+/// zero, negative or absent means `--query.lookback-delta`.
+fn lookback_delta(engine: &Engine, params: &Params) -> Result<i64, ApiError> {
+    let configured = engine.options.lookback_delta_ms;
+    match params.get("lookback_delta") {
+        None | Some("") => Ok(configured),
+        Some(text) => {
+            let ms = parse_api_duration(text).map_err(|e| {
+                ApiError::new(
+                    ErrorType::BadData,
+                    format!("error parsing lookback delta duration: {e}"),
+                )
+            })?;
+            Ok(if ms > 0 { ms } else { configured })
+        }
+    }
+}
+
 fn queue_timeout() -> ApiError {
     ApiError::new(ErrorType::Timeout, "query timed out in query queue")
 }
@@ -500,12 +535,13 @@ async fn query(State(state): State<Arc<AppState>>, request: Request) -> Response
         let time = params.time_param("time", now_ms())?;
         let stats = wants_stats(&params);
         let deadline = query_deadline(&state.engine, &params)?;
+        let lookback_ms = lookback_delta(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
-        let placement = placement(&state, &expr, time, time, 1);
-        let (result, timings) = evaluate(state, deadline, placement, move |engine, querier| {
+        let placement = placement(&state, &expr, time, time, 1, lookback_ms);
+        let run = move |engine: &Engine, querier: &dyn Querier| {
             engine.instant_with_source(querier, &expr, Some(&text), time)
-        })
-        .await?;
+        };
+        let (result, timings) = evaluate(state, deadline, lookback_ms, placement, run).await?;
         Ok::<_, ApiError>(render(result, limit, stats.then_some(timings)))
     }
     .await;
@@ -540,13 +576,14 @@ async fn query_range(State(state): State<Arc<AppState>>, request: Request) -> Re
         }
         let stats = wants_stats(&params);
         let deadline = query_deadline(&state.engine, &params)?;
+        let lookback_ms = lookback_delta(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
         let steps = u64::try_from((end - start) / step + 1).unwrap_or(u64::MAX);
-        let placement = placement(&state, &expr, start, end, steps);
-        let (result, timings) = evaluate(state, deadline, placement, move |engine, querier| {
+        let placement = placement(&state, &expr, start, end, steps, lookback_ms);
+        let run = move |engine: &Engine, querier: &dyn Querier| {
             engine.range_with_source(querier, &expr, Some(&text), start, end, step)
-        })
-        .await?;
+        };
+        let (result, timings) = evaluate(state, deadline, lookback_ms, placement, run).await?;
         Ok::<_, ApiError>(render(result, limit, stats.then_some(timings)))
     }
     .await;
@@ -580,14 +617,21 @@ enum Placement {
 
 /// Where to evaluate a query, from its bound: on the request's thread only when it is
 /// certainly small and reads only data the head holds in memory.
-fn placement(state: &AppState, expr: &Expr, start: i64, end: i64, steps: u64) -> Placement {
+fn placement(
+    state: &AppState,
+    expr: &Expr,
+    start: i64,
+    end: i64,
+    steps: u64,
+    lookback_ms: i64,
+) -> Placement {
     let querier = state.tsdb.querier();
     let selection_size = |matchers: &[narthex_model::Matcher]| querier.selection_size(matchers);
     let evaluation = Evaluation {
         start,
         end,
         steps,
-        lookback_ms: state.engine.options.lookback_delta_ms,
+        lookback_ms,
     };
     match sample_bound(expr, &evaluation, &selection_size) {
         Some(bound) if bound.in_memory && bound.samples <= IMMEDIATE_SAMPLE_BOUND => {
@@ -606,6 +650,7 @@ fn placement(state: &AppState, expr: &Expr, start: i64, end: i64, steps: u64) ->
 async fn evaluate<F>(
     state: Arc<AppState>,
     deadline: Option<Instant>,
+    lookback_ms: i64,
     placement: Placement,
     evaluation: F,
 ) -> Result<(QueryResult, EvalTimings), ApiError>
@@ -616,6 +661,7 @@ where
     let permit = acquire_permit(&state.api.query_gate, deadline).await?;
     let queue_seconds = queued_at.elapsed().as_secs_f64();
     let mut engine = state.engine.clone();
+    engine.options.lookback_delta_ms = lookback_ms;
     if let Some(deadline) = deadline {
         // Time spent in the queue counts against the query's timeout, as in Prometheus.
         let left = deadline.saturating_duration_since(Instant::now());

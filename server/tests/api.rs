@@ -1712,3 +1712,103 @@ fn cors_options_and_unknown_paths_answer_as_prometheus_3() {
         "{write}"
     );
 }
+
+/// `lookback_delta` narrows or widens how far back an instant selector looks, for one query,
+/// as in Prometheus 3; zero or less means `--query.lookback-delta`. Messages are Prometheus
+/// 3.5.3's.
+#[test]
+fn lookback_delta_parameter() {
+    let narthex = Server::narthex(&[]);
+    let http = Http::new();
+    let reply = http.write(
+        &narthex,
+        snappy(&write_request(&[(
+            vec![("__name__", "lonely")],
+            vec![(T0, 9.0)],
+        )])),
+    );
+    assert_eq!((reply.status, reply.body.as_str()), (204, ""));
+    let found = success(&format!(
+        r#"{{"resultType":"vector","result":[{{"metric":{{"__name__":"lonely"}},"value":[{},"9"]}}]}}"#,
+        at(20)
+    ));
+    let empty = success(r#"{"resultType":"vector","result":[]}"#);
+    for (lookback, want) in [
+        (None, found.clone()),
+        (Some("10s"), empty.clone()),
+        (Some("10"), empty.clone()),
+        (Some("30s"), found.clone()),
+        (Some("0"), found.clone()),
+        (Some("-1"), found.clone()),
+    ] {
+        let mut params = vec![("query", "lonely"), ("time", &*at(20).leak())];
+        if let Some(lookback) = lookback {
+            params.push(("lookback_delta", lookback));
+        }
+        assert_json(http.get(&narthex, &api("query", &params)), 200, &want);
+    }
+    // A form body whose media type is written in other letter case is still a form, as in Go.
+    let reply = http.send(
+        http.client
+            .post(format!("{}/api/v1/query", narthex.base))
+            .header(
+                "Content-Type",
+                "Application/X-WWW-Form-Urlencoded; charset=UTF-8",
+            )
+            .body(format!("query=lonely&time={}&lookback_delta=30s", at(20))),
+    );
+    assert_json(reply, 200, &found);
+    // With the server's own delta below the sample's age, the parameter widens it.
+    let short = Server::narthex(&["--query.lookback-delta=10s"]);
+    let reply = http.write(
+        &short,
+        snappy(&write_request(&[(
+            vec![("__name__", "lonely")],
+            vec![(T0, 9.0)],
+        )])),
+    );
+    assert_eq!(reply.status, 204);
+    let range = |lookback: &str| {
+        http.get(
+            &short,
+            &api(
+                "query_range",
+                &[
+                    ("query", "lonely"),
+                    ("start", &at(20)),
+                    ("end", &at(20)),
+                    ("step", "1"),
+                    ("lookback_delta", lookback),
+                ],
+            ),
+        )
+    };
+    assert_json(
+        range("1m"),
+        200,
+        &success(&format!(
+            r#"{{"resultType":"matrix","result":[{{"metric":{{"__name__":"lonely"}},"values":[[{},"9"]]}}]}}"#,
+            at(20)
+        )),
+    );
+    assert_json(
+        range(""),
+        200,
+        &success(r#"{"resultType":"matrix","result":[]}"#),
+    );
+    assert_json(
+        range("xx"),
+        400,
+        &bad_data("error parsing lookback delta duration: cannot parse \"xx\" to a valid duration"),
+    );
+    assert_json(
+        http.get(
+            &narthex,
+            &api("query", &[("query", "lonely"), ("lookback_delta", "1e30")]),
+        ),
+        400,
+        &bad_data(
+            "error parsing lookback delta duration: cannot parse \"1e30\" to a valid duration. It overflows int64",
+        ),
+    );
+}
