@@ -224,6 +224,42 @@ fn all_in_one_scrapes_itself_and_answers_like_prometheus() {
     // As Prometheus's router: a plain-text 404 (tests/api.rs checks the headers).
     let (status, body) = narthex.get("/api/v1/nope");
     assert_eq!((status, body.as_str()), (404, "404 page not found\n"));
+    // The endpoints Prometheus 3's own UI asks for, with its answers' shapes.
+    let (status, body) = narthex.get("/api/v1/scrape_pools");
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            200,
+            r#"{"status":"success","data":{"scrapePools":["prometheus"]}}"#
+        )
+    );
+    let (status, body) = narthex.get("/api/v1/status/walreplay");
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            200,
+            r#"{"status":"success","data":{"min":0,"max":0,"current":0}}"#
+        )
+    );
+    let (status, body) = narthex.get("/api/v1/notifications");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"status":"success","data":[]}"#)
+    );
+    let (status, json) = narthex.query_json("/api/v1/status/runtimeinfo");
+    assert_eq!(status, 200);
+    assert!(
+        json["data"]["hostname"]
+            .as_str()
+            .is_some_and(|h| !h.is_empty()),
+        "{json}"
+    );
+    assert!(
+        json["data"]["serverTime"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{json}"
+    );
 
     // Self-instrumentation, in a form our own exposition parser accepts.
     let (status, metrics) = narthex.get("/metrics");

@@ -36,6 +36,9 @@ struct RuntimeInfo {
     start_time: String,
     #[serde(rename = "CWD")]
     cwd: String,
+    hostname: String,
+    #[serde(rename = "serverTime")]
+    server_time: String,
     #[serde(rename = "reloadConfigSuccess")]
     reload_config_success: bool,
     #[serde(rename = "lastConfigTime")]
@@ -67,6 +70,8 @@ pub(super) async fn runtime_info(State(state): State<Arc<AppState>>) -> Response
         cwd: std::env::current_dir()
             .map(|d| d.display().to_string())
             .unwrap_or_default(),
+        hostname: super::hostname(),
+        server_time: format_rfc3339_nanos(Some(std::time::SystemTime::now())),
         reload_config_success: state.config.last_reload_successful(),
         last_config_time: format_rfc3339_nanos(Some(last_config)),
         corruption_count: state
@@ -103,4 +108,43 @@ pub(super) async fn build_info() -> Response {
     // Prometheus names its compiler version here; ours is Rust's.
     info.insert("goVersion", concat!("rust", env!("CARGO_PKG_RUST_VERSION")));
     serde_success(&info)
+}
+
+#[derive(Serialize)]
+struct ScrapePools {
+    #[serde(rename = "scrapePools")]
+    scrape_pools: Vec<String>,
+}
+
+/// `GET /api/v1/scrape_pools`: the names of the scrape pools, sorted, as Prometheus lists them
+/// for its targets page.
+pub(super) async fn scrape_pools(State(state): State<Arc<AppState>>) -> Response {
+    let mut scrape_pools = state.scrape.pool_names();
+    scrape_pools.sort_unstable();
+    serde_success(&ScrapePools { scrape_pools })
+}
+
+#[derive(Serialize)]
+struct WalReplay {
+    min: u64,
+    max: u64,
+    current: u64,
+}
+
+/// `GET /api/v1/status/walreplay`: how far the write-ahead log replay on start has come. The
+/// TSDB opens before the server listens, so any replay is over by the time this is asked; zeros
+/// are what Prometheus answers once it has none to report.
+pub(super) async fn wal_replay() -> Response {
+    serde_success(&WalReplay {
+        min: 0,
+        max: 0,
+        current: 0,
+    })
+}
+
+/// `GET /api/v1/notifications`: Prometheus lists a failed configuration reload here for its
+/// UI. The list is always empty here; a failed reload shows as `reloadConfigSuccess: false`
+/// in `runtimeinfo` and as `prometheus_config_last_reload_successful` 0.
+pub(super) async fn notifications() -> Response {
+    serde_success(&Vec::<()>::new())
 }
