@@ -477,22 +477,36 @@ fn parse_expr(state: &AppState, params: &Params) -> Result<(String, Expr), ApiEr
 
 /// When the query must have finished: `--query.timeout` from now, or the `timeout` parameter
 /// when that is sooner. `None` when neither limits it.
-fn query_deadline(engine: &Engine, params: &Params) -> Result<Option<Instant>, ApiError> {
+fn query_deadline(engine: &Engine, params: &Params) -> Result<Deadline, ApiError> {
     let now = Instant::now();
     let configured = engine.options.timeout.map(|t| now + t);
+    let mut expired = false;
     let requested = match params.get("timeout") {
         None | Some("") => None,
         Some(text) => {
             let ms = parse_api_duration(text).map_err(|e| ApiError::bad_param("timeout", e))?;
-            // A zero or negative timeout has already expired.
+            expired = ms <= 0;
             Some(now + Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
         }
     };
-    Ok(match (configured, requested) {
+    let at = match (configured, requested) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
-    })
+    };
+    Ok(Deadline { at, expired })
 }
+
+/// When a query must have finished, and whether its `timeout` parameter had already run out
+/// (zero or negative). Prometheus then reports, once the query has parsed, a bad `query`
+/// parameter (its context expired while it prepared the query; depending on timing it also
+/// answers a parse error first, or an execution error, for the same request).
+struct Deadline {
+    at: Option<Instant>,
+    expired: bool,
+}
+
+/// Prometheus's words for a context that expired before the query started.
+const DEADLINE_EXCEEDED: &str = "context deadline exceeded";
 
 /// The `lookback_delta` parameter of a query, as Prometheus 3 reads it: a duration or seconds;
 /// zero, negative or absent means `--query.lookback-delta`.
@@ -540,6 +554,10 @@ async fn query(State(state): State<Arc<AppState>>, request: Request) -> Response
         let deadline = query_deadline(&state.engine, &params)?;
         let lookback_ms = lookback_delta(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
+        if deadline.expired {
+            return Err(ApiError::bad_param("query", DEADLINE_EXCEEDED));
+        }
+        let deadline = deadline.at;
         let placement = placement(&state, &expr, time, time, 1, lookback_ms);
         let run = move |engine: &Engine, querier: &dyn Querier| {
             engine.instant_with_source(querier, &expr, Some(&text), time)
@@ -581,6 +599,23 @@ async fn query_range(State(state): State<Arc<AppState>>, request: Request) -> Re
         let deadline = query_deadline(&state.engine, &params)?;
         let lookback_ms = lookback_delta(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
+        let value_type = expr.value_type();
+        if !matches!(
+            value_type,
+            narthex_promql::ValueType::Scalar | narthex_promql::ValueType::Vector
+        ) {
+            return Err(ApiError::bad_param(
+                "query",
+                format!(
+                    "invalid expression type {:?} for range query, must be Scalar or instant Vector",
+                    value_type.as_str()
+                ),
+            ));
+        }
+        if deadline.expired {
+            return Err(ApiError::bad_param("query", DEADLINE_EXCEEDED));
+        }
+        let deadline = deadline.at;
         let steps = u64::try_from((end - start) / step + 1).unwrap_or(u64::MAX);
         let placement = placement(&state, &expr, start, end, steps, lookback_ms);
         let run = move |engine: &Engine, querier: &dyn Querier| {

@@ -1090,8 +1090,9 @@ impl<'a> Parser<'a> {
                 }
                 let ms = crate::ast::literal_seconds_to_ms(value);
                 let bad = match usage {
-                    DurationUse::Range => ms <= 0,
-                    DurationUse::Step => ms < 0,
+                    // A subquery's step may be left out (`x[5m:]`), but not be zero, as in
+                    // Prometheus 3.5.
+                    DurationUse::Range | DurationUse::Step => ms <= 0,
                     DurationUse::Offset => false,
                 };
                 if bad {

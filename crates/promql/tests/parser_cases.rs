@@ -310,7 +310,13 @@ fn subqueries() {
     let s = sq(r#"foo{bar="baz"}[10m5s:1h6ms]"#);
     assert_eq!((s.range, s.step), (605_000, Some(3_600_006)));
     assert_eq!(sq("foo[10m:]").step, None);
-    assert_eq!(sq("foo[10m:0s]").step, None);
+    // Prometheus 3.5.3 refuses a zero step rather than reading it as the default.
+    assert_eq!(
+        parse_with("foo[10m:0s]", &all())
+            .map_err(|e| e.to_string())
+            .err(),
+        Some("1:9: parse error: duration must be greater than 0".to_string())
+    );
     let s = sq("min_over_time(rate(foo[2s])[5m:] offset 4m)[4m:3s]");
     assert_eq!(s.range, 240_000);
     let s = sq("some_metric[10m:5s] offset 1m @ 123");
