@@ -444,20 +444,34 @@ fn go_atoi(text: &str) -> Result<i64, String> {
         .map_err(|_| format!("strconv.Atoi: parsing {quoted}: value out of range"))
 }
 
-/// Prometheus's API duration (`parseDuration`), in milliseconds: float seconds, which must fit
-/// a Go `time.Duration` (int64 nanoseconds), or a Prometheus duration string. Go truncates to
-/// nanoseconds and then to milliseconds, as here.
-fn parse_api_duration(text: &str) -> Result<i64, String> {
-    if let Ok(seconds) = text.parse::<f64>() {
-        let nanos = seconds * 1e9;
-        if nanos > i64::MAX as f64 || nanos < i64::MIN as f64 {
-            return Err(format!(
-                "cannot parse {text:?} to a valid duration. It overflows int64"
-            ));
+/// Prometheus's API duration (`parseDuration`), in nanoseconds as Go's `time.Duration`: float
+/// seconds, which must fit an int64 of nanoseconds, or a Prometheus duration string.
+fn parse_api_duration_ns(text: &str) -> Result<i64, String> {
+    // Go's ParseFloat refuses what overflows a float64 (`1e400`) where Rust reads infinity; only
+    // a written infinity is one.
+    let written_infinity = |text: &str| {
+        let unsigned = text.trim_start_matches(['+', '-']);
+        unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity")
+    };
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() || written_infinity(text) => {
+            let nanos = seconds * 1e9;
+            if nanos > i64::MAX as f64 || nanos < i64::MIN as f64 {
+                return Err(format!(
+                    "cannot parse {text:?} to a valid duration. It overflows int64"
+                ));
+            }
+            Ok(nanos as i64)
         }
-        return Ok((nanos as i64) / 1_000_000);
+        _ => parse_duration(text)
+            .map(|ms| ms.saturating_mul(1_000_000))
+            .map_err(|_| format!("cannot parse {text:?} to a valid duration")),
     }
-    parse_duration(text).map_err(|_| format!("cannot parse {text:?} to a valid duration"))
+}
+
+/// [`parse_api_duration_ns`] in milliseconds, truncated as Go's `durationMilliseconds`.
+fn parse_api_duration(text: &str) -> Result<i64, String> {
+    parse_api_duration_ns(text).map(|ns| ns / 1_000_000)
 }
 
 fn now_ms() -> i64 {
@@ -484,9 +498,9 @@ fn query_deadline(engine: &Engine, params: &Params) -> Result<Deadline, ApiError
     let requested = match params.get("timeout") {
         None | Some("") => None,
         Some(text) => {
-            let ms = parse_api_duration(text).map_err(|e| ApiError::bad_param("timeout", e))?;
-            expired = ms <= 0;
-            Some(now + Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+            let ns = parse_api_duration_ns(text).map_err(|e| ApiError::bad_param("timeout", e))?;
+            expired = ns <= 0;
+            Some(now + Duration::from_nanos(u64::try_from(ns).unwrap_or(0)))
         }
     };
     let at = match (configured, requested) {
@@ -515,13 +529,15 @@ fn lookback_delta(engine: &Engine, params: &Params) -> Result<i64, ApiError> {
     match params.get("lookback_delta") {
         None | Some("") => Ok(configured),
         Some(text) => {
-            let ms = parse_api_duration(text).map_err(|e| {
+            let ns = parse_api_duration_ns(text).map_err(|e| {
                 ApiError::new(
                     ErrorType::BadData,
                     format!("error parsing lookback delta duration: {e}"),
                 )
             })?;
-            Ok(if ms > 0 { ms } else { configured })
+            // Compared before truncating, as Prometheus does: half a millisecond is a
+            // lookback of 0 ms, not the default.
+            Ok(if ns > 0 { ns / 1_000_000 } else { configured })
         }
     }
 }
@@ -912,6 +928,23 @@ mod tests {
         assert_eq!(
             parse_api_duration("x"),
             Err("cannot parse \"x\" to a valid duration".to_string())
+        );
+        // Go's truncations: to nanoseconds, then to milliseconds.
+        assert_eq!(parse_api_duration_ns("0.0005"), Ok(500_000));
+        assert_eq!(parse_api_duration("0.0005"), Ok(0));
+        assert_eq!(parse_api_duration("-0.0015"), Ok(-1));
+        // What no int64 of nanoseconds holds (292 years), and what no float64 holds.
+        assert_eq!(
+            parse_api_duration("1e10"),
+            Err("cannot parse \"1e10\" to a valid duration. It overflows int64".to_string())
+        );
+        assert_eq!(
+            parse_api_duration("+Inf"),
+            Err("cannot parse \"+Inf\" to a valid duration. It overflows int64".to_string())
+        );
+        assert_eq!(
+            parse_api_duration("1e400"),
+            Err("cannot parse \"1e400\" to a valid duration".to_string())
         );
     }
 

@@ -1064,6 +1064,16 @@ fn remote_write_receiver() {
         )])),
     );
     assert_eq!((reply.status, reply.body.as_str()), (204, ""));
+    // But a sample older than what is stored refuses the request, even after a newer one in
+    // the same request, as Prometheus checks each sample against the stored series.
+    let reply = http.write(
+        &narthex,
+        snappy(&write_request(&[(
+            vec![("__name__", "in_request_order")],
+            vec![(T0 + 9_000, 9.0), (T0 + 2_500, 2.5)],
+        )])),
+    );
+    text_error(reply, 400, "out of order sample\n");
     assert_json(
         http.get(
             &narthex,

@@ -4,13 +4,18 @@
 //! Where the two read the same text differently the pattern is rewritten to RE2's meaning first:
 //! `\d`, `\s`, `\w` and `\b` are ASCII-only in RE2 but Unicode-aware in the `regex` crate, `\<`,
 //! `\>`, `\b{start}` are plain characters in RE2 but word-boundary assertions in the `regex`
-//! crate, and `\141` is octal for `a` in RE2. Still different: RE2's `\Q…\E` quoting and
-//! duplicate group names are refused here; the `regex` crate's class operators (`[a&&b]`,
-//! `[a-z--c]`, `~~`), nested classes, the `x`, `u` and `R` flags and `\1` (an octal escape here,
-//! a refused back-reference in RE2) are accepted here where Prometheus refuses them or reads them
-//! as plain characters.
+//! crate, `\141` is octal for `a` in RE2, and `\Q…\E` quotes text (each character a literal of
+//! its own). Errors are worded as Go's `regexp/syntax` words them.
+//!
+//! Still different: the `regex` crate accepts nested repetitions (`a**`), counts above 1000
+//! (`a{1001}`), `\u{…}` and `\U` escapes, its class operators (`[a&&b]`, `[a-z--c]`, `~~`),
+//! nested classes, the `x`, `u` and `R` flags and `\1` (an octal escape here, a refused
+//! back-reference in RE2), all of which RE2 refuses or reads as plain characters; and it refuses
+//! a `{` that starts no repetition count (`x{`, `a{,5}`), which RE2 reads as a literal, and
+//! duplicate group names.
 
 use std::convert::Infallible;
+use std::fmt::Write as _;
 
 use regex_syntax::ast::{self, AssertionKind, Ast, ClassPerl, ClassPerlKind, ClassSetItem, Span};
 
@@ -48,6 +53,7 @@ pub fn check(pattern: &str) -> Result<(), Re2Error> {
 
 /// `pattern` in the `regex` crate's syntax with RE2's meaning, checked.
 fn translate(pattern: &str) -> Result<String, Re2Error> {
+    let written = pattern;
     let quoted = expand_quotes(pattern);
     let pattern: &str = &quoted;
     // RE2 reads `\141` as octal for `a`; the `regex` crate only when asked to.
@@ -55,7 +61,7 @@ fn translate(pattern: &str) -> Result<String, Re2Error> {
         .octal(true)
         .build()
         .parse(pattern)
-        .map_err(|e| syntax_error(pattern, e.kind(), e.span()))?;
+        .map_err(|e| syntax_error(written, pattern, e.kind(), e.span()))?;
     let Ok(mut edits) = ast::visit(&parsed, Re2Meaning::default());
     edits.sort_by_key(|(span, _)| span.start.offset);
     let mut rewritten = String::with_capacity(pattern.len() + 16 * edits.len());
@@ -83,7 +89,7 @@ fn translate(pattern: &str) -> Result<String, Re2Error> {
                 },
                 expr: span_text(&rewritten, e.span()).to_string(),
             },
-            regex_syntax::Error::Parse(e) => syntax_error(&rewritten, e.kind(), e.span()),
+            regex_syntax::Error::Parse(e) => syntax_error(written, &rewritten, e.kind(), e.span()),
             other => Re2Error {
                 code: other.to_string(),
                 expr: pattern.to_string(),
@@ -92,8 +98,9 @@ fn translate(pattern: &str) -> Result<String, Re2Error> {
     Ok(rewritten)
 }
 
-/// Go's error for what the `regex` crate's parser refused.
-fn syntax_error(pattern: &str, kind: &ast::ErrorKind, span: &Span) -> Re2Error {
+/// Go's error for what the `regex` crate's parser refused in `pattern`, the translation of
+/// `written`: errors about the whole pattern show it as written.
+fn syntax_error(written: &str, pattern: &str, kind: &ast::ErrorKind, span: &Span) -> Re2Error {
     use ast::ErrorKind as K;
     // An empty span points at the character at fault (a repetition operator).
     let at = match span_text(pattern, span) {
@@ -107,13 +114,20 @@ fn syntax_error(pattern: &str, kind: &ast::ErrorKind, span: &Span) -> Re2Error {
     };
     let from_start = pattern.get(span.start.offset..).unwrap_or(pattern);
     let (code, expr) = match kind {
-        K::GroupUnclosed => ("missing closing )", pattern),
-        K::GroupUnopened => ("unexpected )", pattern),
+        K::GroupUnclosed => ("missing closing )", written),
+        K::GroupUnopened => ("unexpected )", written),
         K::ClassUnclosed => ("missing closing ]", from_start),
         K::ClassRangeInvalid | K::ClassRangeLiteral | K::UnicodeClassInvalid => {
             ("invalid character class range", at)
         }
-        K::EscapeUnexpectedEof => ("trailing backslash at end of expression", ""),
+        // A lone backslash at the very end; otherwise an escape cut short (`\x`).
+        K::EscapeUnexpectedEof if ends_in_lone_backslash(written) => {
+            ("trailing backslash at end of expression", "")
+        }
+        K::EscapeUnexpectedEof => (
+            "invalid escape sequence",
+            written.rfind('\\').map_or(written, |at| &written[at..]),
+        ),
         K::ClassEscapeInvalid
         | K::EscapeUnrecognized
         | K::EscapeHexEmpty
@@ -128,8 +142,8 @@ fn syntax_error(pattern: &str, kind: &ast::ErrorKind, span: &Span) -> Re2Error {
         | K::RepetitionCountDecimalEmpty
         | K::DecimalEmpty
         | K::DecimalInvalid => ("invalid repeat count", at),
-        K::NestLimitExceeded(_) => ("expression nests too deeply", pattern),
-        K::CaptureLimitExceeded => ("expression too large", pattern),
+        K::NestLimitExceeded(_) => ("expression nests too deeply", written),
+        K::CaptureLimitExceeded => ("expression too large", written),
         K::GroupNameDuplicate { .. }
         | K::GroupNameEmpty
         | K::GroupNameInvalid
@@ -151,6 +165,11 @@ fn syntax_error(pattern: &str, kind: &ast::ErrorKind, span: &Span) -> Re2Error {
         code: code.to_string(),
         expr: expr.to_string(),
     }
+}
+
+/// Whether `pattern` ends in a backslash that escapes nothing (an odd run of them).
+fn ends_in_lone_backslash(pattern: &str) -> bool {
+    pattern.bytes().rev().take_while(|&b| b == b'\\').count() % 2 == 1
 }
 
 fn span_text<'a>(pattern: &'a str, span: &Span) -> &'a str {
@@ -177,7 +196,13 @@ pub fn expand_quotes(pattern: &str) -> std::borrow::Cow<'_, str> {
                         Some(end) => (&rest[..end], end + 2),
                         None => (rest, rest.len()),
                     };
-                    out.push_str(&regex_syntax::escape(quoted));
+                    // Each character on its own, as `\x{…}`: pasted as text, it could
+                    // combine with what is around it (`a{\Q2\E}` would become a repetition,
+                    // `\0\Q1\E` one octal escape), where RE2 keeps every quoted character a
+                    // literal of its own.
+                    for quoted_char in quoted.chars() {
+                        let _ = write!(out, "\\x{{{:x}}}", u32::from(quoted_char));
+                    }
                     // Skip what was quoted, and the `\E`.
                     let resume = at + 2 + after;
                     while chars.peek().is_some_and(|(i, _)| *i < resume) {
@@ -301,7 +326,10 @@ mod tests {
         // `\u{e9}` is no word character to RE2 (ASCII), so a word starts at `x`; the `regex`
         // crate's own `\b` sees one word `\u{e9}x` and no boundary inside it.
         assert!(matches(r"\u{e9}\bx", "\u{e9}x"));
-        assert!(matches(r"a\bx|.*", "anything"));
+        assert!(
+            matches(r"a\b\u{e9}", "a\u{e9}"),
+            "a word ends after `a` in RE2's eyes"
+        );
     }
 
     #[test]
@@ -326,6 +354,9 @@ mod tests {
             (r"\y", r"invalid escape sequence: `\y`"),
             (r"\p{Nope}", r"invalid character class range: `\p{Nope}`"),
             ("a\\", "trailing backslash at end of expression: ``"),
+            (r"\x", r"invalid escape sequence: `\x`"),
+            // A whole-pattern error shows the pattern as written, quotes and all.
+            (r"(\Q.\E", r"missing closing ): `(\Q.\E`"),
         ] {
             let error = check(pattern).expect_err(pattern);
             assert_eq!(error.to_string(), message, "{pattern}");
@@ -341,10 +372,16 @@ mod tests {
         assert!(!matches(r"\Qa.b\E", "axb"));
         let unclosed = compile(r"x\Q(y").expect("without \\E, to the end");
         assert!(unclosed.is_match("x(y"));
-        // Inside brackets `\Q` is no quote to RE2 (it refuses it); nor here.
-        assert!(check(r"[\Q]").is_err());
-        // A `]` first in brackets does not close them.
-        assert!(matches(r"[]a]\Qb.\E", "]b."));
-        assert!(!matches(r"[]a]\Qb.\E", "]bx"));
+        // Inside brackets `\Q` is no quote to RE2 (it refuses it); nor here. Read as a quote,
+        // `[\Q]\E]` would be the class `[\]]`.
+        assert!(check(r"[\Q]\E]").is_err());
+        // A `]` first in brackets does not close them: `\Q` is still inside.
+        assert!(check(r"[]\Q]\E]").is_err());
+        assert!(check(r"[^]\Q]\E]").is_err());
+        // Quoted characters do not combine with what surrounds them.
+        // (RE2 reads `a{\Q2\E}` as the text `a{2}`; the `regex` crate refuses the `{`.)
+        assert!(compile(r"^(?s:a{\Q2\E})$").map_or(true, |re| !re.is_match("aa")));
+        assert!(matches(r"\0\Q1\E", "\u{0}1"));
+        assert!(matches("\\Q\u{e9}.\\E", "\u{e9}."));
     }
 }

@@ -304,9 +304,11 @@ pub fn write(
             };
             match refused {
                 None => {}
-                // Out of order only against this request's own earlier samples of the series.
+                // Out of order only against this request's own earlier samples of the series,
+                // which a fresh appender, seeing the stored data alone, takes.
                 Some(WriteError::OutOfOrder | WriteError::Duplicate { .. })
-                    if newest.contains_key(&series.labels) =>
+                    if newest.contains_key(&series.labels)
+                        && fits_stored(storage, &series.labels, sample) =>
                 {
                     written.conflicting += 1;
                     continue;
@@ -322,6 +324,15 @@ pub fn write(
     }
     appender.commit().map_err(WriteError::Storage)?;
     Ok(written)
+}
+
+/// Whether `sample` would go after what is stored of `labels` (Prometheus's `Append` checks a
+/// sample against the committed series only). The probing batch is never committed.
+fn fits_stored(storage: &dyn Storage, labels: &Labels, sample: &Sample) -> bool {
+    let mut probe = storage.appender();
+    let fits = probe.append(labels, sample.t, sample.v).is_ok();
+    probe.rollback();
+    fits
 }
 
 /// The stored value of exactly `labels` at `t` (NaN when it cannot be read), for a message.

@@ -132,8 +132,9 @@ struct WalReplay {
 }
 
 /// `GET /api/v1/status/walreplay`: how far the write-ahead log replay on start has come. The
-/// TSDB opens before the server listens, so any replay is over by the time this is asked; zeros
-/// are what Prometheus answers once it has none to report.
+/// TSDB replays its log before the server listens, so it is over whenever this is asked; the
+/// answer is Prometheus's for a start with no log segments to replay (after a replay, Prometheus
+/// keeps the segment numbers it went through).
 pub(super) async fn wal_replay() -> Response {
     serde_success(&WalReplay {
         min: 0,
