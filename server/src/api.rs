@@ -615,18 +615,9 @@ async fn query_range(State(state): State<Arc<AppState>>, request: Request) -> Re
         let deadline = query_deadline(&state.engine, &params)?;
         let lookback_ms = lookback_delta(&state.engine, &params)?;
         let (text, expr) = parse_expr(&state, &params)?;
-        let value_type = expr.value_type();
-        if !matches!(
-            value_type,
-            narthex_promql::ValueType::Scalar | narthex_promql::ValueType::Vector
-        ) {
-            return Err(ApiError::bad_param(
-                "query",
-                format!(
-                    "invalid expression type {:?} for range query, must be Scalar or instant Vector",
-                    value_type.as_str()
-                ),
-            ));
+        // Before evaluating, as a bad parameter, as Prometheus answers it.
+        if let Some(message) = narthex_promql::engine::range_query_type_error(&expr) {
+            return Err(ApiError::bad_param("query", message));
         }
         if deadline.expired {
             return Err(ApiError::bad_param("query", DEADLINE_EXCEEDED));

@@ -76,6 +76,18 @@ impl Default for EngineOptions {
     }
 }
 
+/// Why `expr` cannot be evaluated as a range query, in Prometheus's words, if it cannot: only
+/// scalars and instant vectors have a value at every step.
+pub fn range_query_type_error(expr: &Expr) -> Option<String> {
+    let vt = expr.value_type();
+    (vt != ValueType::Scalar && vt != ValueType::Vector).then(|| {
+        format!(
+            "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+            vt.as_str()
+        )
+    })
+}
+
 /// The PromQL engine. Stateless between queries; cheap to share.
 #[derive(Clone, Debug, Default)]
 pub struct Engine {
@@ -231,12 +243,8 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> std::result::Result<QueryResult, EngineError> {
-        let vt = expr.value_type();
-        if vt != ValueType::Scalar && vt != ValueType::Vector {
-            return Err(EngineError::BadData(format!(
-                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
-                vt.as_str()
-            )));
+        if let Some(message) = range_query_type_error(expr) {
+            return Err(EngineError::BadData(message));
         }
         if step <= 0 {
             return Err(EngineError::BadData(
