@@ -1729,6 +1729,183 @@ fn cors_options_and_unknown_paths_answer_as_prometheus_3() {
     );
 }
 
+/// One exchange as the client sends it: status, headers (lower-case names, sorted, without
+/// `date`) and the body's bytes as they came, with `Accept-Encoding` as given (none when
+/// `None`) and nothing decompressed.
+fn undecoded_exchange(
+    server: &Server,
+    method: &str,
+    path: &str,
+    accept_encoding: Option<&str>,
+) -> (u16, Vec<String>, Vec<u8>) {
+    let http = Http::new();
+    let client = reqwest::Client::builder()
+        .no_gzip()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = client.request(method, format!("{}{path}", server.base));
+    if let Some(accept) = accept_encoding {
+        request = request.header("Accept-Encoding", accept);
+    }
+    http.runtime.block_on(async {
+        let response = request.send().await.unwrap();
+        let mut headers: Vec<String> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| name.as_str() != "date")
+            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+            .collect();
+        headers.sort();
+        let status = response.status().as_u16();
+        let body = response.bytes().await.unwrap().to_vec();
+        (status, headers, body)
+    })
+}
+
+/// Asked for it, the API compresses its answers, errors included, as Prometheus 3.5.3 does
+/// (Grafana asks): the first of `gzip` and `deflate` in `Accept-Encoding`, each compared whole.
+/// The router's own answers and the remote write receiver stay as they are, and `HEAD` under
+/// `/api/v1/` is a method no endpoint takes. Expected headers are Prometheus 3.5.3's.
+#[test]
+fn api_compresses_answers_when_asked_and_refuses_head_as_prometheus_3() {
+    use std::io::Read;
+    let narthex = Server::narthex(&[]);
+    let scalar = r#"{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}"#;
+    let bad = r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:3: parse error: unexpected \"(\""}"#;
+    let gunzip = |bytes: &[u8]| {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_string(&mut text)
+            .expect("a gzip stream");
+        text
+    };
+    let unzlib = |bytes: &[u8]| {
+        let mut text = String::new();
+        flate2::read::ZlibDecoder::new(bytes)
+            .read_to_string(&mut text)
+            .expect("a zlib stream");
+        text
+    };
+    let json_headers = |encoding: &str, length: usize| {
+        let mut headers = vec![
+            format!("content-encoding: {encoding}"),
+            format!("content-length: {length}"),
+            "content-type: application/json".to_string(),
+            "vary: Origin".to_string(),
+        ];
+        headers.sort();
+        headers
+    };
+
+    for (accept, encoding) in [
+        ("gzip", "gzip"),
+        ("br, gzip", "gzip"),
+        ("deflate, gzip", "deflate"),
+        (" deflate ", "deflate"),
+    ] {
+        let (status, headers, body) = undecoded_exchange(
+            &narthex,
+            "GET",
+            "/api/v1/query?query=1&time=1",
+            Some(accept),
+        );
+        assert_eq!(status, 200, "{accept}");
+        assert_eq!(headers, json_headers(encoding, body.len()), "{accept}");
+        let text = if encoding == "gzip" {
+            gunzip(&body)
+        } else {
+            unzlib(&body)
+        };
+        assert_eq!(text, scalar, "{accept}");
+    }
+    // Errors of the API are compressed too.
+    let (status, headers, body) =
+        undecoded_exchange(&narthex, "GET", "/api/v1/query?query=1%20(", Some("gzip"));
+    assert_eq!(status, 400);
+    assert_eq!(headers, json_headers("gzip", body.len()));
+    assert_eq!(gunzip(&body), bad);
+
+    // A large answer (compressed on the blocking pool) comes back whole.
+    let large = "/api/v1/query_range?query=vector(1)&start=0&end=9999&step=1";
+    let (status, _, plain_body) = undecoded_exchange(&narthex, "GET", large, None);
+    let (gzip_status, headers, body) = undecoded_exchange(&narthex, "GET", large, Some("gzip"));
+    assert_eq!((status, gzip_status), (200, 200));
+    assert!(plain_body.len() > 100_000, "{}", plain_body.len());
+    assert_eq!(headers, json_headers("gzip", body.len()));
+    assert!(body.len() < plain_body.len() / 4, "{}", body.len());
+    assert_eq!(gunzip(&body).into_bytes(), plain_body);
+
+    // Not asked (a parameter makes the token another one, as in Go), or not the API's answer.
+    for accept in [None, Some("br"), Some("gzip;q=1.0"), Some("identity")] {
+        let (status, headers, body) =
+            undecoded_exchange(&narthex, "GET", "/api/v1/query?query=1&time=1", accept);
+        assert_eq!(status, 200);
+        assert_eq!(
+            headers,
+            [
+                format!("content-length: {}", scalar.len()),
+                "content-type: application/json".to_string(),
+                "vary: Origin".to_string(),
+            ],
+            "{accept:?}"
+        );
+        assert_eq!(String::from_utf8(body).unwrap(), scalar, "{accept:?}");
+    }
+    let plain = |status: u16, text: &str, allow: Option<&str>| {
+        let mut headers = vec![
+            format!("content-length: {}", text.len()),
+            "content-type: text/plain; charset=utf-8".to_string(),
+            "x-content-type-options: nosniff".to_string(),
+        ];
+        if let Some(allow) = allow {
+            headers.push(format!("allow: {allow}"));
+        }
+        headers.sort();
+        (status, headers)
+    };
+    for (method, path, status, text, allow) in [
+        ("GET", "/api/v1/nope", 404, "404 page not found\n", None),
+        (
+            "GET",
+            "/api/v1/write",
+            405,
+            "Method Not Allowed\n",
+            Some("OPTIONS, POST"),
+        ),
+    ] {
+        let (got_status, headers, body) = undecoded_exchange(&narthex, method, path, Some("gzip"));
+        assert_eq!(
+            (got_status, headers),
+            plain(status, text, allow),
+            "{method} {path}"
+        );
+        assert_eq!(String::from_utf8(body).unwrap(), text, "{method} {path}");
+    }
+
+    // HEAD: refused under /api/v1/ with the path's own methods (no body), 404 where no
+    // endpoint is, and taken by the health checks.
+    for (path, allow) in [
+        ("/api/v1/query?query=1", "GET, OPTIONS, POST"),
+        ("/api/v1/label/job/values", "GET, OPTIONS"),
+        ("/api/v1/write", "OPTIONS, POST"),
+    ] {
+        let (status, headers, body) = undecoded_exchange(&narthex, "HEAD", path, Some("gzip"));
+        assert_eq!(
+            (status, headers),
+            plain(405, "Method Not Allowed\n", Some(allow)),
+            "HEAD {path}"
+        );
+        assert!(body.is_empty(), "HEAD {path}");
+    }
+    let (status, headers, _) = undecoded_exchange(&narthex, "HEAD", "/api/v1/nope", None);
+    assert_eq!((status, headers), plain(404, "404 page not found\n", None));
+    let (status, _, body) = undecoded_exchange(&narthex, "HEAD", "/-/healthy", None);
+    assert_eq!((status, body.len()), (200, 0));
+}
+
 /// `lookback_delta` narrows or widens how far back an instant selector looks, for one query,
 /// as in Prometheus 3; zero or less means `--query.lookback-delta`. Messages are Prometheus
 /// 3.5.3's.

@@ -1,11 +1,15 @@
 //! What Prometheus's HTTP router and API wrapper add around the endpoints' own answers, so that
 //! browsers and clients see the same headers and codes: CORS headers (`--web.cors.origin`),
-//! `OPTIONS` answered with 204 anywhere under `/api/v1/`, a plain-text 405 listing the allowed
-//! methods, a plain-text 404 for paths no endpoint serves, and `/api/v1` redirected to
-//! `/api/v1/`. Each was checked against Prometheus 3.5.3.
+//! answers compressed when the client asks (`Accept-Encoding: gzip` or `deflate`, as Grafana
+//! sends), `OPTIONS` answered with 204 anywhere under `/api/v1/`, a plain-text 405 listing the
+//! allowed methods (`HEAD` included: Prometheus registers none there), a plain-text 404 for
+//! paths no endpoint serves, and `/api/v1` redirected to `/api/v1/`. Each was checked against
+//! Prometheus 3.5.3.
 
+use std::io::Write;
 use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -16,6 +20,10 @@ use crate::server::AppState;
 
 /// The endpoint Prometheus serves outside its API wrapper, so without CORS headers.
 const REMOTE_WRITE_PATH: &str = "/api/v1/write";
+
+/// Answers at least this large are compressed on the blocking pool, not on the thread that
+/// serves connections (gzip takes about 10 ms a megabyte).
+const COMPRESS_ELSEWHERE_FROM_BYTES: usize = 64 * 1024;
 
 /// Marks an answer of the router itself (no endpoint), which gets no CORS headers.
 #[derive(Clone, Copy)]
@@ -41,7 +49,14 @@ pub async fn prometheus_manners(
         );
         return answer;
     }
+    if request.method() == Method::HEAD && path.starts_with("/api/v1/") {
+        return head_not_allowed(request, next).await;
+    }
     let wrapped = path != REMOTE_WRITE_PATH;
+    let encoding = request
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(negotiated_encoding);
     let mut answer = next.run(request).await;
     if answer.status() == StatusCode::METHOD_NOT_ALLOWED {
         return method_not_allowed(answer.headers());
@@ -52,8 +67,109 @@ pub async fn prometheus_manners(
             origin.as_ref(),
             &state.api.cors_origin,
         );
+        if let Some(encoding) = encoding {
+            answer = compressed(answer, encoding).await;
+        }
     }
     answer
+}
+
+/// `HEAD` under `/api/v1/`, which Prometheus's router takes nowhere (axum would answer it as a
+/// `GET`): the 405 of the path's own methods, or the 404 of a path no endpoint serves.
+async fn head_not_allowed(mut request: Request, next: Next) -> Response {
+    // TRACE, which no endpoint takes either, makes the router list the methods the path takes.
+    *request.method_mut() = Method::TRACE;
+    let answer = next.run(request).await;
+    if answer.status() == StatusCode::METHOD_NOT_ALLOWED {
+        return method_not_allowed(answer.headers());
+    }
+    answer
+}
+
+/// A content coding Prometheus's API compresses its answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoding {
+    Gzip,
+    /// zlib's format, as HTTP's `deflate` means and Go's `zlib.NewWriter` writes.
+    Deflate,
+}
+
+impl Encoding {
+    fn name(self) -> &'static str {
+        match self {
+            Encoding::Gzip => "gzip",
+            Encoding::Deflate => "deflate",
+        }
+    }
+}
+
+/// Prometheus's `httputil.CompressionHandler` choice: the first of `gzip` and `deflate` in the
+/// (first) `Accept-Encoding` header, compared whole, so `gzip;q=0.5` is not `gzip` there either.
+fn negotiated_encoding(accept: &HeaderValue) -> Option<Encoding> {
+    accept
+        .to_str()
+        .ok()?
+        .split(',')
+        .find_map(|token| match token.trim() {
+            "gzip" => Some(Encoding::Gzip),
+            "deflate" => Some(Encoding::Deflate),
+            _ => None,
+        })
+}
+
+/// `answer` with its body compressed and `Content-Encoding` set (`Vary` stays `Origin`, as
+/// Prometheus's). A body that cannot be read is an internal error; one that cannot be
+/// compressed goes as it is.
+async fn compressed(answer: Response, encoding: Encoding) -> Response {
+    let (mut parts, body) = answer.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!(error = %e, "reading an API answer to compress it failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let outcome = if bytes.len() >= COMPRESS_ELSEWHERE_FROM_BYTES {
+        let input = bytes.clone();
+        tokio::task::spawn_blocking(move || compress(&input, encoding))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|outcome| outcome)
+    } else {
+        compress(&bytes, encoding)
+    };
+    match outcome {
+        Ok(compressed) => {
+            parts.headers.insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(encoding.name()),
+            );
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from(compressed))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "compressing an API answer failed; sending it as it is");
+            Response::from_parts(parts, Body::from(bytes))
+        }
+    }
+}
+
+/// `bytes` compressed as `encoding`, at the default level (Go's too).
+fn compress(bytes: &Bytes, encoding: Encoding) -> std::io::Result<Vec<u8>> {
+    let level = flate2::Compression::default();
+    let output = Vec::with_capacity(bytes.len() / 4 + 64);
+    match encoding {
+        Encoding::Gzip => {
+            let mut encoder = flate2::write::GzEncoder::new(output, level);
+            encoder.write_all(bytes)?;
+            encoder.finish()
+        }
+        Encoding::Deflate => {
+            let mut encoder = flate2::write::ZlibEncoder::new(output, level);
+            encoder.write_all(bytes)?;
+            encoder.finish()
+        }
+    }
 }
 
 /// Prometheus's `httputil.SetCORS`: `Vary: Origin` always; the other headers when the request
@@ -168,4 +284,39 @@ fn html_escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_is_the_first_gzip_or_deflate_named_whole() {
+        let chosen = |accept: &str| negotiated_encoding(&HeaderValue::from_str(accept).unwrap());
+        assert_eq!(chosen("gzip"), Some(Encoding::Gzip));
+        assert_eq!(chosen("gzip, deflate, br"), Some(Encoding::Gzip));
+        assert_eq!(chosen("br,deflate,gzip"), Some(Encoding::Deflate));
+        assert_eq!(chosen("  gzip  "), Some(Encoding::Gzip));
+        // Go compares each token whole: parameters or other case make it another coding.
+        assert_eq!(chosen("gzip;q=1"), None);
+        assert_eq!(chosen("GZIP"), None);
+        assert_eq!(chosen("identity, br"), None);
+        assert_eq!(chosen(""), None);
+    }
+
+    #[test]
+    fn compressed_bodies_decompress_to_the_original() {
+        use std::io::Read;
+        let text = Bytes::from("{\"status\":\"success\"}".repeat(100));
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&compress(&text, Encoding::Gzip).unwrap()[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, text);
+        back.clear();
+        flate2::read::ZlibDecoder::new(&compress(&text, Encoding::Deflate).unwrap()[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, text);
+    }
 }
