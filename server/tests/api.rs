@@ -1885,6 +1885,32 @@ fn api_compresses_answers_when_asked_and_refuses_head_as_prometheus_3() {
         assert_eq!(String::from_utf8(body).unwrap(), text, "{method} {path}");
     }
 
+    // The remote write receiver is outside the API's wrapper: its answer (to an empty body,
+    // a 400) goes as it is.
+    let (status, headers, body) =
+        undecoded_exchange(&narthex, "POST", "/api/v1/write", Some("gzip"));
+    assert_eq!(status, 400);
+    assert!(
+        !headers.iter().any(|h| h.starts_with("content-encoding")),
+        "{headers:?}"
+    );
+    let text = String::from_utf8(body).expect("an uncompressed text");
+    assert!(!text.is_empty());
+    // A preflight names the encoding on its empty answer, as Go's wrapper does.
+    let (status, headers, body) =
+        undecoded_exchange(&narthex, "OPTIONS", "/api/v1/query", Some("gzip"));
+    assert_eq!(
+        (status, headers, body.len()),
+        (
+            204,
+            vec![
+                "content-encoding: gzip".to_string(),
+                "vary: Origin".to_string()
+            ],
+            0
+        )
+    );
+
     // HEAD: refused under /api/v1/ with the path's own methods (no body), 404 where no
     // endpoint is, and taken by the health checks.
     for (path, allow) in [

@@ -40,23 +40,28 @@ pub async fn prometheus_manners(
         return next.run(request).await;
     }
     let origin = request.headers().get(header::ORIGIN).cloned();
+    let encoding = request
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(negotiated_encoding);
     if request.method() == Method::OPTIONS && path.starts_with("/api/v1/") {
         let mut answer = StatusCode::NO_CONTENT.into_response();
-        set_cors(
-            answer.headers_mut(),
-            origin.as_ref(),
-            &state.api.cors_origin,
-        );
+        let headers = answer.headers_mut();
+        set_cors(headers, origin.as_ref(), &state.api.cors_origin);
+        // Go's compression wrapper names its encoding before the handler runs, so the empty
+        // 204 carries it too.
+        if let Some(encoding) = encoding {
+            headers.insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(encoding.name()),
+            );
+        }
         return answer;
     }
     if request.method() == Method::HEAD && path.starts_with("/api/v1/") {
         return head_not_allowed(request, next).await;
     }
     let wrapped = path != REMOTE_WRITE_PATH;
-    let encoding = request
-        .headers()
-        .get(header::ACCEPT_ENCODING)
-        .and_then(negotiated_encoding);
     let mut answer = next.run(request).await;
     if answer.status() == StatusCode::METHOD_NOT_ALLOWED {
         return method_not_allowed(answer.headers());
@@ -67,7 +72,9 @@ pub async fn prometheus_manners(
             origin.as_ref(),
             &state.api.cors_origin,
         );
-        if let Some(encoding) = encoding {
+        // An answer already encoded (none is today) goes as it is.
+        let encoded = answer.headers().contains_key(header::CONTENT_ENCODING);
+        if let Some(encoding) = encoding.filter(|_| !encoded) {
             answer = compressed(answer, encoding).await;
         }
     }
