@@ -1540,31 +1540,17 @@ fn inline_and_pooled_evaluations_answer_alike() {
 /// Status, headers (lower-case names, sorted, without `date` and `content-length`) and body,
 /// as written by the server: what a browser or client sees besides the JSON.
 fn raw_exchange(server: &Server, method: &str, path: &str, origin: Option<&str>) -> String {
-    let http = Http::new();
-    // Redirects are answers to see here, not to follow.
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = client.request(method, format!("{}{path}", server.base));
-    if let Some(origin) = origin {
-        request = request.header("Origin", origin);
-    }
-    http.runtime.block_on(async {
-        let response = request.send().await.unwrap();
-        let mut lines: Vec<String> = response
-            .headers()
-            .iter()
-            .filter(|(name, _)| !matches!(name.as_str(), "date" | "content-length"))
-            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
-            .collect();
-        lines.sort();
-        let status = response.status().as_u16();
-        let body = response.text().await.unwrap();
-        format!("{status}\n{}\n\n{body}", lines.join("\n"))
-    })
+    let headers: Vec<(&str, &str)> = origin
+        .map(|origin| ("Origin", origin))
+        .into_iter()
+        .collect();
+    let (status, lines, body) = exchange(server, method, path, &headers);
+    let lines: Vec<String> = lines
+        .into_iter()
+        .filter(|line| !line.starts_with("content-length: "))
+        .collect();
+    let body = String::from_utf8(body).unwrap();
+    format!("{status}\n{}\n\n{body}", lines.join("\n"))
 }
 
 /// Around the endpoints, the router answers as Prometheus 3.5.3 does. The expected texts are
@@ -1730,13 +1716,13 @@ fn cors_options_and_unknown_paths_answer_as_prometheus_3() {
 }
 
 /// One exchange as the client sends it: status, headers (lower-case names, sorted, without
-/// `date`) and the body's bytes as they came, with `Accept-Encoding` as given (none when
-/// `None`) and nothing decompressed.
-fn undecoded_exchange(
+/// `date`) and the body's bytes as they came, with only the request headers given (no
+/// `Accept-Encoding` unless given), nothing decompressed and no redirect followed.
+fn exchange(
     server: &Server,
     method: &str,
     path: &str,
-    accept_encoding: Option<&str>,
+    headers: &[(&str, &str)],
 ) -> (u16, Vec<String>, Vec<u8>) {
     let http = Http::new();
     let client = reqwest::Client::builder()
@@ -1747,8 +1733,8 @@ fn undecoded_exchange(
         .unwrap();
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut request = client.request(method, format!("{}{path}", server.base));
-    if let Some(accept) = accept_encoding {
-        request = request.header("Accept-Encoding", accept);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     http.runtime.block_on(async {
         let response = request.send().await.unwrap();
@@ -1763,6 +1749,20 @@ fn undecoded_exchange(
         let body = response.bytes().await.unwrap().to_vec();
         (status, headers, body)
     })
+}
+
+/// [`exchange`] with `Accept-Encoding` as given (none when `None`).
+fn undecoded_exchange(
+    server: &Server,
+    method: &str,
+    path: &str,
+    accept_encoding: Option<&str>,
+) -> (u16, Vec<String>, Vec<u8>) {
+    let headers: Vec<(&str, &str)> = accept_encoding
+        .map(|accept| ("Accept-Encoding", accept))
+        .into_iter()
+        .collect();
+    exchange(server, method, path, &headers)
 }
 
 /// Asked for it, the API compresses its answers, errors included, as Prometheus 3.5.3 does
