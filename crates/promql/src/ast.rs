@@ -510,7 +510,7 @@ impl DurationExpr {
                     }
                     // Go's math.Mod, like Rust's `%` on floats, keeps the dividend's sign.
                     BinaryOp::Mod => Ok(l % r),
-                    BinaryOp::Pow => Ok(l.powf(r)),
+                    BinaryOp::Pow => Ok(crate::gomath::pow(l, r)),
                     other => Err(format!(
                         "unexpected duration expression operator {:?}",
                         other.as_str()

@@ -13,6 +13,7 @@
 pub mod ast;
 pub mod engine;
 pub mod functions;
+pub(crate) mod gomath;
 pub mod lexer;
 pub mod parser;
 pub mod pretty;

@@ -7,6 +7,7 @@ use narthex_model::{Labels, LabelsBuilder, Sample, METRIC_NAME};
 use super::util::{fast_map, FastMap, FastSet};
 use super::{exec_err, Ev, Result};
 use crate::ast::{BinaryExpr, BinaryOp, Cardinality, ValueType, VectorMatching};
+use crate::gomath;
 use crate::value::{EvalSample, EvalSeries, METADATA_LABELS};
 
 /// Operators that change what a value means, so the result loses the metric name.
@@ -38,7 +39,7 @@ pub(crate) fn scalar_binop(op: BinaryOp, l: f64, r: f64) -> f64 {
         BinaryOp::Sub => l - r,
         BinaryOp::Mul => l * r,
         BinaryOp::Div => l / r,
-        BinaryOp::Pow => l.powf(r),
+        BinaryOp::Pow => gomath::pow(l, r),
         BinaryOp::Mod => l % r,
         BinaryOp::Eql => btos(l == r),
         BinaryOp::Neq => btos(l != r),
@@ -46,7 +47,7 @@ pub(crate) fn scalar_binop(op: BinaryOp, l: f64, r: f64) -> f64 {
         BinaryOp::Lss => btos(l < r),
         BinaryOp::Gte => btos(l >= r),
         BinaryOp::Lte => btos(l <= r),
-        BinaryOp::Atan2 => l.atan2(r),
+        BinaryOp::Atan2 => gomath::atan2(l, r),
         _ => f64::NAN,
     }
 }
@@ -58,7 +59,7 @@ fn elem_binop(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
         BinaryOp::Sub => (l - r, true),
         BinaryOp::Mul => (l * r, true),
         BinaryOp::Div => (l / r, true),
-        BinaryOp::Pow => (l.powf(r), true),
+        BinaryOp::Pow => (gomath::pow(l, r), true),
         BinaryOp::Mod => (l % r, true),
         BinaryOp::Eql => (l, l == r),
         BinaryOp::Neq => (l, l != r),
@@ -66,7 +67,7 @@ fn elem_binop(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
         BinaryOp::Lss => (l, l < r),
         BinaryOp::Gte => (l, l >= r),
         BinaryOp::Lte => (l, l <= r),
-        BinaryOp::Atan2 => (l.atan2(r), true),
+        BinaryOp::Atan2 => (gomath::atan2(l, r), true),
         // Set operators never get here; histogram trims do not apply to floats.
         _ => (l, false),
     }

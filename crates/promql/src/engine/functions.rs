@@ -11,6 +11,7 @@ use super::histogram;
 use super::util::{civil, days_in_month, go_f64_to_i64, go_sort, kahan_inc, natsort_less};
 use super::{exec_err, merge_same_labelsets, sample_at, unparen, Ev, Result};
 use crate::ast::{Call, Expr, Span, ValueType};
+use crate::gomath;
 use crate::value::{drop_metadata, EvalSample, EvalSeries};
 
 /// Functions whose argument is a range vector, with the index of that argument.
@@ -206,29 +207,30 @@ fn map_floats(vec: &[EvalSample], f: impl Fn(f64) -> f64) -> Vec<EvalSample> {
         .collect()
 }
 
-/// The functions that map each float on its own and take no other argument.
+/// The functions that map each float on its own and take no other argument, computed as
+/// Go's `math` package computes them (see [`gomath`]).
 fn unary_float_fn(name: &str) -> Option<fn(f64) -> f64> {
     Some(match name {
         "abs" => f64::abs,
         "ceil" => f64::ceil,
         "floor" => f64::floor,
-        "exp" => f64::exp,
+        "exp" => gomath::exp,
         "sqrt" => f64::sqrt,
-        "ln" => f64::ln,
-        "log2" => f64::log2,
-        "log10" => f64::log10,
-        "sin" => f64::sin,
-        "cos" => f64::cos,
-        "tan" => f64::tan,
-        "asin" => f64::asin,
-        "acos" => f64::acos,
-        "atan" => f64::atan,
-        "sinh" => f64::sinh,
-        "cosh" => f64::cosh,
-        "tanh" => f64::tanh,
-        "asinh" => f64::asinh,
-        "acosh" => f64::acosh,
-        "atanh" => f64::atanh,
+        "ln" => gomath::log,
+        "log2" => gomath::log2,
+        "log10" => gomath::log10,
+        "sin" => gomath::sin,
+        "cos" => gomath::cos,
+        "tan" => gomath::tan,
+        "asin" => gomath::asin,
+        "acos" => gomath::acos,
+        "atan" => gomath::atan,
+        "sinh" => gomath::sinh,
+        "cosh" => gomath::cosh,
+        "tanh" => gomath::tanh,
+        "asinh" => gomath::asinh,
+        "acosh" => gomath::acosh,
+        "atanh" => gomath::atanh,
         "rad" => |x| x * std::f64::consts::PI / 180.0,
         "deg" => |x| x * 180.0 / std::f64::consts::PI,
         "sgn" => |x| {
