@@ -7,14 +7,16 @@
 //! crate, `\141` is octal for `a` in RE2, and `\Q…\E` quotes text (each character a literal of
 //! its own). Errors are worded as Go's `regexp/syntax` words them.
 //!
-//! Still different: the `regex` crate accepts nested repetitions (`a**`), counts above 1000
-//! (`a{1001}`), `\u{…}` and `\U` escapes, its class operators (`[a&&b]`, `[a-z--c]`, `~~`),
-//! nested classes, the `x`, `u` and `R` flags and `\1` (an octal escape here, a refused
-//! back-reference in RE2), all of which RE2 refuses or reads as plain characters; and it refuses
-//! a `{` that starts no repetition count (`x{`, `a{,5}`), which RE2 reads as a literal, and
-//! duplicate group names.
+//! Refused as RE2 refuses them, though the `regex` crate would accept them: a repetition of a
+//! repetition (`a**`, `a{2}{3}`), a count above 1000 (`a{1001}`) and `\1` to `\7` alone
+//! (back-references; with a second octal digit they are octal escapes, as `\12`).
+//!
+//! Still different: the `regex` crate accepts nested counts whose product passes 1000
+//! (`(a{500}){3}`), `\u{…}` and `\U` escapes, its class operators (`[a&&b]`, `[a-z--c]`, `~~`),
+//! nested classes and the `x`, `u` and `R` flags, all of which RE2 refuses or reads as plain
+//! characters; and it refuses a `{` that starts no repetition count (`x{`, `a{,5}`), which RE2
+//! reads as a literal, and duplicate group names.
 
-use std::convert::Infallible;
 use std::fmt::Write as _;
 
 use regex_syntax::ast::{self, AssertionKind, Ast, ClassPerl, ClassPerlKind, ClassSetItem, Span};
@@ -62,7 +64,13 @@ fn translate(pattern: &str) -> Result<String, Re2Error> {
         .build()
         .parse(pattern)
         .map_err(|e| syntax_error(written, pattern, e.kind(), e.span()))?;
-    let Ok(mut edits) = ast::visit(&parsed, Re2Meaning::default());
+    let mut edits = ast::visit(
+        &parsed,
+        Re2Meaning {
+            pattern,
+            edits: Vec::new(),
+        },
+    )?;
     edits.sort_by_key(|(span, _)| span.start.offset);
     let mut rewritten = String::with_capacity(pattern.len() + 16 * edits.len());
     let mut at = 0;
@@ -238,13 +246,72 @@ pub fn expand_quotes(pattern: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Collects the spans to rewrite, each with its RE2 meaning in the `regex` crate's syntax.
-#[derive(Default)]
-struct Re2Meaning {
+/// Collects the spans to rewrite, each with its RE2 meaning in the `regex` crate's syntax, and
+/// refuses what the `regex` crate accepts but RE2 does not.
+struct Re2Meaning<'a> {
+    pattern: &'a str,
     edits: Vec<(Span, &'static str)>,
 }
 
-impl Re2Meaning {
+/// RE2's largest repetition count.
+const MAX_REPEAT: u32 = 1000;
+
+impl Re2Meaning<'_> {
+    fn refuse(&self, code: &str, from: usize, to: usize) -> Re2Error {
+        Re2Error {
+            code: code.to_string(),
+            expr: self
+                .pattern
+                .get(from..to)
+                .unwrap_or(self.pattern)
+                .to_string(),
+        }
+    }
+
+    /// RE2 refuses a repetition of a repetition (`a**`, `a{2}{3}`; Go's "Perl" flags, which
+    /// Prometheus uses) and counts above 1000.
+    fn check_repetition(&self, repetition: &ast::Repetition) -> Result<(), Re2Error> {
+        if let Ast::Repetition(inner) = repetition.ast.as_ref() {
+            return Err(self.refuse(
+                "invalid nested repetition operator",
+                inner.op.span.start.offset,
+                repetition.op.span.end.offset,
+            ));
+        }
+        if let ast::RepetitionKind::Range(range) = &repetition.op.kind {
+            let (ast::RepetitionRange::Exactly(count)
+            | ast::RepetitionRange::AtLeast(count)
+            | ast::RepetitionRange::Bounded(_, count)) = range;
+            let least = match range {
+                ast::RepetitionRange::Bounded(least, _) => *least,
+                _ => *count,
+            };
+            if least > MAX_REPEAT || *count > MAX_REPEAT {
+                return Err(self.refuse(
+                    "invalid repeat count",
+                    repetition.op.span.start.offset,
+                    repetition.op.span.end.offset,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// RE2 reads `\1` to `\7` as octal only when another octal digit follows; alone, each is a
+    /// back-reference, which it refuses.
+    fn check_literal(&self, literal: &ast::Literal) -> Result<(), Re2Error> {
+        let text = span_text(self.pattern, &literal.span);
+        let single_digit = text.len() == 2 && matches!(text.as_bytes()[1], b'1'..=b'7');
+        if literal.kind == ast::LiteralKind::Octal && single_digit {
+            return Err(self.refuse(
+                "invalid escape sequence",
+                literal.span.start.offset,
+                literal.span.end.offset,
+            ));
+        }
+        Ok(())
+    }
+
     fn perl_class(&mut self, class: &ClassPerl) {
         // Nested classes are valid inside brackets too, so one spelling serves both places.
         let ascii = match (&class.kind, class.negated) {
@@ -259,16 +326,18 @@ impl Re2Meaning {
     }
 }
 
-impl ast::Visitor for Re2Meaning {
+impl ast::Visitor for Re2Meaning<'_> {
     type Output = Vec<(Span, &'static str)>;
-    type Err = Infallible;
+    type Err = Re2Error;
 
-    fn finish(self) -> Result<Self::Output, Infallible> {
+    fn finish(self) -> Result<Self::Output, Re2Error> {
         Ok(self.edits)
     }
 
-    fn visit_pre(&mut self, node: &Ast) -> Result<(), Infallible> {
+    fn visit_pre(&mut self, node: &Ast) -> Result<(), Re2Error> {
         match node {
+            Ast::Repetition(repetition) => self.check_repetition(repetition)?,
+            Ast::Literal(literal) => self.check_literal(literal)?,
             Ast::ClassPerl(class) => self.perl_class(class),
             Ast::Assertion(assertion) => {
                 let re2 = match assertion.kind {
@@ -294,9 +363,11 @@ impl ast::Visitor for Re2Meaning {
         Ok(())
     }
 
-    fn visit_class_set_item_pre(&mut self, item: &ClassSetItem) -> Result<(), Infallible> {
-        if let ClassSetItem::Perl(class) = item {
-            self.perl_class(class);
+    fn visit_class_set_item_pre(&mut self, item: &ClassSetItem) -> Result<(), Re2Error> {
+        match item {
+            ClassSetItem::Perl(class) => self.perl_class(class),
+            ClassSetItem::Literal(literal) => self.check_literal(literal)?,
+            _ => {}
         }
         Ok(())
     }
@@ -335,6 +406,9 @@ mod tests {
     #[test]
     fn re2_escapes_read_as_re2_reads_them() {
         assert!(matches(r"\141", "a"), "octal");
+        assert!(matches(r"\12", "\n"), "two octal digits");
+        assert!(matches("(?:a*)*", "aa"), "a repeated group");
+        assert!(matches("a{1000}", &"a".repeat(1000)), "the largest count");
         assert!(
             matches(r"\<a\>", "<a>"),
             "escaped angle brackets are the characters"
@@ -357,6 +431,13 @@ mod tests {
             (r"\x", r"invalid escape sequence: `\x`"),
             // A whole-pattern error shows the pattern as written, quotes and all.
             (r"(\Q.\E", r"missing closing ): `(\Q.\E`"),
+            ("a**", "invalid nested repetition operator: `**`"),
+            ("x*+", "invalid nested repetition operator: `*+`"),
+            ("a{2}{3}", "invalid nested repetition operator: `{2}{3}`"),
+            ("a{1001}", "invalid repeat count: `{1001}`"),
+            ("a{2,1001}", "invalid repeat count: `{2,1001}`"),
+            (r"(a)\1", r"invalid escape sequence: `\1`"),
+            (r"[\7]", r"invalid escape sequence: `\7`"),
         ] {
             let error = check(pattern).expect_err(pattern);
             assert_eq!(error.to_string(), message, "{pattern}");
