@@ -5,7 +5,8 @@
 //! `\d`, `\s`, `\w` and `\b` are ASCII-only in RE2 but Unicode-aware in the `regex` crate, `\<`,
 //! `\>`, `\b{start}` are plain characters in RE2 but word-boundary assertions in the `regex`
 //! crate, `\141` is octal for `a` in RE2, and `\Q…\E` quotes text (each character a literal of
-//! its own). Errors are worded as Go's `regexp/syntax` words them.
+//! its own), and a `{` that starts no repetition count (`x{`, `a{,5}`) is a literal. Errors are
+//! worded as Go's `regexp/syntax` words them.
 //!
 //! Refused as RE2 refuses them, though the `regex` crate would accept them: a repetition of a
 //! repetition (`a**`, `a{2}{3}`), a count above 1000 (`a{1001}`) and `\1` to `\7` alone
@@ -14,8 +15,7 @@
 //! Still different: the `regex` crate accepts nested counts whose product passes 1000
 //! (`(a{500}){3}`), `\u{…}` and `\U` escapes, its class operators (`[a&&b]`, `[a-z--c]`, `~~`),
 //! nested classes and the `x`, `u` and `R` flags, all of which RE2 refuses or reads as plain
-//! characters; and it refuses a `{` that starts no repetition count (`x{`, `a{,5}`), which RE2
-//! reads as a literal, and duplicate group names.
+//! characters; and it refuses duplicate group names.
 
 use std::fmt::Write as _;
 
@@ -57,7 +57,8 @@ pub fn check(pattern: &str) -> Result<(), Re2Error> {
 fn translate(pattern: &str) -> Result<String, Re2Error> {
     let written = pattern;
     let quoted = expand_quotes(pattern);
-    let pattern: &str = &quoted;
+    let braced = escape_literal_braces(&quoted);
+    let pattern: &str = &braced;
     // RE2 reads `\141` as octal for `a`; the `regex` crate only when asked to.
     let parsed = ast::parse::ParserBuilder::new()
         .octal(true)
@@ -144,6 +145,11 @@ fn syntax_error(written: &str, pattern: &str, kind: &ast::ErrorKind, span: &Span
         | K::UnsupportedBackreference
         | K::SpecialWordBoundaryUnclosed
         | K::SpecialWordOrRepetitionUnexpectedEof => ("invalid escape sequence", at),
+        // Go names a whole count (`{2}`), the `regex` crate its brace.
+        K::RepetitionMissing if at == "{" => (
+            "missing argument to repetition operator",
+            from_start.find('}').map_or(at, |end| &from_start[..=end]),
+        ),
         K::RepetitionMissing => ("missing argument to repetition operator", at),
         K::RepetitionCountInvalid
         | K::RepetitionCountUnclosed
@@ -244,6 +250,71 @@ pub fn expand_quotes(pattern: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// `pattern` with each `{` that starts no repetition count escaped: RE2 reads such a `{` as a
+/// literal (`x{,3}`, `a{`, and `a{01}`, since RE2 takes no leading zero), where the `regex`
+/// crate refuses it or reads a count. Escaped, it is a literal inside brackets too. The braces
+/// of `\p{…}`, `\x{…}`, `\u{…}` and `\b{…}` are left to the parser.
+fn escape_literal_braces(pattern: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = pattern.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' => {
+                let escaped = bytes.get(at + 1).copied();
+                at += 2;
+                if matches!(escaped, Some(b'p' | b'P' | b'x' | b'u' | b'b' | b'B'))
+                    && bytes.get(at) == Some(&b'{')
+                {
+                    while at < bytes.len() && bytes[at] != b'}' {
+                        at += 1;
+                    }
+                    at += 1;
+                }
+            }
+            b'{' => {
+                if !starts_repeat_count(&bytes[at + 1..]) {
+                    out.push_str(&pattern[copied..at]);
+                    out.push_str("\\{");
+                    copied = at + 1;
+                }
+                at += 1;
+            }
+            _ => at += 1,
+        }
+    }
+    if copied == 0 {
+        return std::borrow::Cow::Borrowed(pattern);
+    }
+    out.push_str(&pattern[copied..]);
+    std::borrow::Cow::Owned(out)
+}
+
+/// Whether the text after a `{` completes a count as Go's `parseRepeat` reads one: `n}`,
+/// `n,}` or `n,m}`.
+fn starts_repeat_count(after_brace: &[u8]) -> bool {
+    let Some(rest) = go_decimal(after_brace) else {
+        return false;
+    };
+    match rest {
+        [b'}', ..] => true,
+        [b',', b'}', ..] => true,
+        [b',', more @ ..] => go_decimal(more).is_some_and(|rest| rest.first() == Some(&b'}')),
+        _ => false,
+    }
+}
+
+/// The text after a decimal number at the start of `text`, as Go's `parseInt` reads one (no
+/// leading zero); `None` when there is none.
+fn go_decimal(text: &[u8]) -> Option<&[u8]> {
+    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || (digits > 1 && text[0] == b'0') {
+        return None;
+    }
+    Some(&text[digits..])
 }
 
 /// Collects the spans to rewrite, each with its RE2 meaning in the `regex` crate's syntax, and
@@ -407,6 +478,12 @@ mod tests {
     fn re2_escapes_read_as_re2_reads_them() {
         assert!(matches(r"\141", "a"), "octal");
         assert!(matches(r"\12", "\n"), "two octal digits");
+        for literal in ["x{,3}", "a{,}", "a{", "a{01}", "{x}", "a{2,x}"] {
+            assert!(matches(literal, literal), "{literal} is text in RE2");
+        }
+        assert!(matches("[{]{2}", "{{"), "a brace in brackets, then a count");
+        assert!(matches(r"\p{Greek}\x{61}", "αa"), "braces of escapes");
+        assert!(matches("a{2}b{1,}c{0,1}", "aabc"), "counts");
         assert!(matches("(?:a*)*", "aa"), "a repeated group");
         assert!(matches("a{1000}", &"a".repeat(1000)), "the largest count");
         assert!(
@@ -438,6 +515,7 @@ mod tests {
             ("a{2,1001}", "invalid repeat count: `{2,1001}`"),
             (r"(a)\1", r"invalid escape sequence: `\1`"),
             (r"[\7]", r"invalid escape sequence: `\7`"),
+            ("{2}", "missing argument to repetition operator: `{2}`"),
         ] {
             let error = check(pattern).expect_err(pattern);
             assert_eq!(error.to_string(), message, "{pattern}");
