@@ -350,14 +350,11 @@ impl Re2Meaning<'_> {
             ));
         }
         if let ast::RepetitionKind::Range(range) = &repetition.op.kind {
-            let (ast::RepetitionRange::Exactly(count)
-            | ast::RepetitionRange::AtLeast(count)
-            | ast::RepetitionRange::Bounded(_, count)) = range;
-            let least = match range {
-                ast::RepetitionRange::Bounded(least, _) => *least,
-                _ => *count,
+            let largest = match *range {
+                ast::RepetitionRange::Exactly(n) | ast::RepetitionRange::AtLeast(n) => n,
+                ast::RepetitionRange::Bounded(least, most) => least.max(most),
             };
-            if least > MAX_REPEAT || *count > MAX_REPEAT {
+            if largest > MAX_REPEAT {
                 return Err(self.refuse(
                     "invalid repeat count",
                     repetition.op.span.start.offset,

@@ -135,17 +135,24 @@ fn exp_with(x: f64, fma: bool) -> f64 {
     r * f64::from_bits((biased as u64) << 52)
 }
 
+/// ln 2 split in two for `log` and `log1p`: the high part has its low bits zero, so `k * LN2HI`
+/// is exact.
+const LN2HI: f64 = 6.931_471_803_691_238_164_90e-1;
+const LN2LO: f64 = 1.908_214_929_270_587_700_02e-10;
+
+/// The polynomial of `log` and `log1p` (FreeBSD's Lg1 to Lg7; Go's L1 to L7 and Lp1 to Lp7).
+const LG: [f64; 7] = [
+    6.666_666_666_666_735_130e-1,
+    3.999_999_999_940_941_908e-1,
+    2.857_142_874_366_239_149e-1,
+    2.222_219_843_214_978_396e-1,
+    1.818_357_216_161_805_012e-1,
+    1.531_383_769_920_937_332e-1,
+    1.479_819_860_511_658_591e-1,
+];
+
 /// `math.Log` (amd64 assembly; unlike Go's portable `log`, it does not normalise subnormals).
 pub fn log(x: f64) -> f64 {
-    const LN2HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2LO: f64 = 1.908_214_929_270_587_700_02e-10;
-    const L1: f64 = 6.666_666_666_666_735_130e-1;
-    const L2: f64 = 3.999_999_999_940_941_908e-1;
-    const L3: f64 = 2.857_142_874_366_239_149e-1;
-    const L4: f64 = 2.222_219_843_214_978_396e-1;
-    const L5: f64 = 1.818_357_216_161_805_012e-1;
-    const L6: f64 = 1.531_383_769_920_937_332e-1;
-    const L7: f64 = 1.479_819_860_511_658_591e-1;
     let bits = x.to_bits();
     if bits & !(1 << 63) == 0 {
         return f64::NEG_INFINITY;
@@ -166,8 +173,8 @@ pub fn log(x: f64) -> f64 {
     let s = f / (2.0 + f);
     let s2 = s * s;
     let s4 = s2 * s2;
-    let t1 = s2 * ((((L7 * s4 + L5) * s4 + L3) * s4) + L1);
-    let t2 = s4 * ((L6 * s4 + L4) * s4 + L2);
+    let t1 = s2 * ((((LG[6] * s4 + LG[4]) * s4 + LG[2]) * s4) + LG[0]);
+    let t2 = s4 * ((LG[5] * s4 + LG[3]) * s4 + LG[1]);
     let r = t1 + t2;
     let hfsq = 0.5 * f * f;
     let inner = s * (hfsq + r) + LN2LO * k;
@@ -195,17 +202,6 @@ pub fn log1p(x: f64) -> f64 {
     const SMALL: f64 = 1.0 / (1u64 << 29) as f64;
     const TINY: f64 = 1.0 / (1u64 << 54) as f64;
     const TWO53: f64 = (1u64 << 53) as f64;
-    const LN2HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2LO: f64 = 1.908_214_929_270_587_700_02e-10;
-    const LP: [f64; 7] = [
-        6.666_666_666_666_735_130e-1,
-        3.999_999_999_940_941_908e-1,
-        2.857_142_874_366_239_149e-1,
-        2.222_219_843_214_978_396e-1,
-        1.818_357_216_161_805_012e-1,
-        1.531_383_769_920_937_332e-1,
-        1.479_819_860_511_658_591e-1,
-    ];
     if x < -1.0 || x.is_nan() {
         return f64::NAN;
     }
@@ -276,7 +272,7 @@ pub fn log1p(x: f64) -> f64 {
     let s = f / (2.0 + f);
     let z = s * s;
     let r = z
-        * (LP[0] + z * (LP[1] + z * (LP[2] + z * (LP[3] + z * (LP[4] + z * (LP[5] + z * LP[6]))))));
+        * (LG[0] + z * (LG[1] + z * (LG[2] + z * (LG[3] + z * (LG[4] + z * (LG[5] + z * LG[6]))))));
     if k == 0 {
         return f - (hfsq - s * (hfsq + r));
     }
