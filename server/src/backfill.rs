@@ -148,7 +148,7 @@ fn append_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use narthex_model::Matcher;
+    use narthex_model::{Matcher, SeriesOrder};
 
     #[test]
     fn openmetrics_lines_become_text_lines_in_milliseconds() {
@@ -198,7 +198,12 @@ mod tests {
         let tsdb = Tsdb::open(&data).unwrap();
         let got = tsdb
             .querier()
-            .select(&[Matcher::equal("code", "200")], 0, i64::MAX)
+            .select(
+                SeriesOrder::Labels,
+                &[Matcher::equal("code", "200")],
+                0,
+                i64::MAX,
+            )
             .unwrap();
         let points: Vec<(i64, f64)> = got[0].samples.iter().map(|s| (s.t, s.v)).collect();
         assert_eq!(points, [(1_000_000, 1.0), (1_015_000, 5.0)]);

@@ -630,7 +630,13 @@ async fn reloads_keep_running_loops_and_refuse_bad_files() {
         .replace("{port}", &port),
     );
     assert_eq!(reload().await, (200, String::new()));
-    assert_eq!(active_targets(&server).await.len(), 2);
+    // A new pool finds its targets in a task of its own, a moment after the reload.
+    wait_until(
+        "the other pool's target",
+        Duration::from_secs(20),
+        || async { (active_targets(&server).await.len() == 2).then_some(()) },
+    )
+    .await;
     wait_until("other scraped", Duration::from_secs(20), || async {
         let up = query(&server, "up{job=\"other\"}").await;
         up.first()

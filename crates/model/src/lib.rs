@@ -17,8 +17,8 @@ pub mod storage;
 pub use labels::{ArcStr, Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use storage::{
-    label_names_of, Appender, Querier, Sample, SelectionSize, Series, SeriesRef, Storage,
-    StorageError,
+    label_names_of, Appender, Querier, Sample, SelectionSize, Series, SeriesOrder, SeriesRef,
+    Storage, StorageError,
 };
 
 /// The bit pattern Prometheus writes as a staleness marker: a NaN that is never produced by

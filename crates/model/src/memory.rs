@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::RwLock;
 
 use crate::{
-    Appender, Labels, MatchOp, Matcher, Querier, Sample, Series, SeriesRef, Storage, StorageError,
-    METRIC_NAME,
+    Appender, Labels, MatchOp, Matcher, Querier, Sample, Series, SeriesOrder, SeriesRef, Storage,
+    StorageError, METRIC_NAME,
 };
 
 /// Series by metric name, then by labels.
@@ -96,8 +96,10 @@ struct MemoryQuerier<'a> {
 }
 
 impl Querier for MemoryQuerier<'_> {
+    /// Always in label order: this storage does not keep creation order.
     fn select(
         &self,
+        _order: SeriesOrder,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
@@ -240,18 +242,23 @@ mod tests {
         app.commit().unwrap();
         let got = storage
             .querier()
-            .select(&[Matcher::equal("x", "a")], 20, 40)
+            .select(SeriesOrder::Labels, &[Matcher::equal("x", "a")], 20, 40)
             .unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].samples.len(), 3);
         let got = storage
             .querier()
-            .select(&[Matcher::equal("__name__", "m")], 0, 9)
+            .select(
+                SeriesOrder::Labels,
+                &[Matcher::equal("__name__", "m")],
+                0,
+                9,
+            )
             .unwrap();
         assert_eq!(got.len(), 2);
         let got = storage
             .querier()
-            .select(&[Matcher::equal("x", "a")], 21, 89)
+            .select(SeriesOrder::Labels, &[Matcher::equal("x", "a")], 21, 89)
             .unwrap();
         assert_eq!(got[0].samples.first().map(|s| s.t), Some(30));
         assert_eq!(got[0].samples.last().map(|s| s.t), Some(80));
@@ -262,13 +269,20 @@ mod tests {
         app.append(&c, 5, 1.0).unwrap();
         app.append(&d, 5, 1.0).unwrap();
         app.commit().unwrap();
-        let got = storage.querier().select(&[], 0, 9).unwrap();
+        let got = storage
+            .querier()
+            .select(SeriesOrder::Labels, &[], 0, 9)
+            .unwrap();
         let got: Vec<_> = got.into_iter().map(|s| s.labels).collect();
         let mut sorted = got.clone();
         sorted.sort();
         assert_eq!(got, sorted);
         assert_eq!(got.len(), 4);
         storage.clear();
-        assert!(storage.querier().select(&[], 0, 100).unwrap().is_empty());
+        assert!(storage
+            .querier()
+            .select(SeriesOrder::Labels, &[], 0, 100)
+            .unwrap()
+            .is_empty());
     }
 }

@@ -83,7 +83,6 @@ pub trait Appender: Send {
     fn rollback(self: Box<Self>);
 }
 
-/// Reads series over a time range.
 /// What a storage tells about a selection before reading it ([`Querier::selection_size`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SelectionSize {
@@ -94,15 +93,41 @@ pub struct SelectionSize {
     pub in_memory_from: i64,
 }
 
+/// The order in which a selection lists its series (see [`Querier::query_order`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SeriesOrder {
+    /// Sorted by label set.
+    #[default]
+    Labels,
+    /// In the order the series were created.
+    Creation,
+}
+
+/// Reads series over a time range.
 pub trait Querier {
     /// Series matching all `matchers` with their samples in `[mint, maxt]`; series with no sample
-    /// in the range are left out. Sorted by labels.
+    /// in the range are left out. In `order`; a storage that does not keep the order its
+    /// series were created in lists them by labels either way (its
+    /// [`query_order`](Querier::query_order) never gives `Creation`).
     fn select(
         &self,
+        order: SeriesOrder,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, StorageError>;
+
+    /// The order in which Prometheus's storage lists the series of every selection of a query
+    /// that reads `[mint, maxt]` (the span of all its selectors, Prometheus's
+    /// `FindMinMaxTime`): in the order they were created when the query reads its head block
+    /// alone, by labels when it reads persisted blocks, whose series are sorted and merged.
+    /// The PromQL engine asks once per query and selects in that order: an instant vector
+    /// lists its series in it, and aggregations add series up in it, which the last digit of
+    /// a sum or a standard deviation depends on. Storages that do not keep creation order
+    /// answer `Labels`.
+    fn query_order(&self, _mint: i64, _maxt: i64) -> SeriesOrder {
+        SeriesOrder::Labels
+    }
 
     /// How many series `matchers` select at most, whatever their samples, and from when on
     /// all of them are held in memory, when the storage can tell without reading samples (an
@@ -116,11 +141,12 @@ pub trait Querier {
     /// answer without decoding the older samples.
     fn select_newest(
         &self,
+        order: SeriesOrder,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, StorageError> {
-        let mut series = self.select(matchers, mint, maxt)?;
+        let mut series = self.select(order, matchers, mint, maxt)?;
         for s in &mut series {
             let older = s.samples.len().saturating_sub(1);
             s.samples.drain(..older);
@@ -137,7 +163,7 @@ pub trait Querier {
         maxt: i64,
     ) -> Result<Vec<Labels>, StorageError> {
         Ok(self
-            .select(matchers, mint, maxt)?
+            .select(SeriesOrder::Labels, matchers, mint, maxt)?
             .into_iter()
             .map(|s| s.labels)
             .collect())

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, Criterion};
 use narthex_model::memory::MemoryStorage;
-use narthex_model::{Labels, Matcher, Storage};
+use narthex_model::{Labels, Matcher, SeriesOrder, Storage};
 use narthex_promql::{parse, Engine, EngineOptions};
 
 /// `queries.txt`, in its order.
@@ -240,7 +240,11 @@ fn bench_queries(c: &mut Criterion) {
         group.bench_function(format!("http_requests_total[{name}]"), |b| {
             b.iter(|| {
                 let querier = storage.querier();
-                black_box(querier.select(&matchers, end - range + 1, end).unwrap())
+                black_box(
+                    querier
+                        .select(SeriesOrder::Labels, &matchers, end - range + 1, end)
+                        .unwrap(),
+                )
             })
         });
     }

@@ -20,7 +20,9 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use narthex_model::api::{go_quote, labels_string};
-use narthex_model::{Labels, LabelsBuilder, Matcher, Sample, Storage, StorageError, METRIC_NAME};
+use narthex_model::{
+    Labels, LabelsBuilder, Matcher, Sample, SeriesOrder, Storage, StorageError, METRIC_NAME,
+};
 use prost::Message;
 
 /// The protobuf messages of `prompb/remote.proto` and `prompb/types.proto`, reduced to what
@@ -343,7 +345,7 @@ fn stored_value(storage: &dyn Storage, labels: &Labels, t: i64) -> f64 {
         .collect();
     storage
         .querier()
-        .select(&matchers, t, t)
+        .select(SeriesOrder::Labels, &matchers, t, t)
         .ok()
         .and_then(|found| found.into_iter().find(|s| &s.labels == labels))
         .and_then(|s| s.samples.first().map(|s| s.v))
@@ -516,7 +518,12 @@ mod tests {
         let stored = |storage: &MemoryStorage| {
             storage
                 .querier()
-                .select(&[Matcher::equal("__name__", "up")], 0, 10_000)
+                .select(
+                    SeriesOrder::Labels,
+                    &[Matcher::equal("__name__", "up")],
+                    0,
+                    10_000,
+                )
                 .unwrap()[0]
                 .samples
                 .len()
@@ -537,7 +544,12 @@ mod tests {
         assert!(err.is_client_error());
         assert!(storage
             .querier()
-            .select(&[Matcher::equal("__name__", "other")], 0, 10_000)
+            .select(
+                SeriesOrder::Labels,
+                &[Matcher::equal("__name__", "other")],
+                0,
+                10_000
+            )
             .unwrap()
             .is_empty());
     }

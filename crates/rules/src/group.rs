@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant, SystemTime};
 
-use narthex_model::{is_stale_nan, stale_nan, Labels, Matcher, Storage, METRIC_NAME};
+use narthex_model::{is_stale_nan, stale_nan, Labels, Matcher, SeriesOrder, Storage, METRIC_NAME};
 
 use crate::eval::EvalContext;
 use crate::rule::{AlertToSend, Health, Rule, ALERTS_FOR_STATE_METRIC, ALERT_NAME_LABEL};
@@ -257,7 +257,7 @@ impl Group {
                         matchers.push(Matcher::equal(label.name.as_str(), label.value.as_str()));
                     }
                 }
-                let Ok(series) = querier.select(&matchers, mint, ts) else {
+                let Ok(series) = querier.select(SeriesOrder::Labels, &matchers, mint, ts) else {
                     continue;
                 };
                 // The series with exactly the alert's labels (a matcher set also matches

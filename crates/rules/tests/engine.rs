@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use narthex_config::Config;
 use narthex_model::memory::MemoryStorage;
-use narthex_model::{is_stale_nan, Labels, Matcher, Storage};
+use narthex_model::{is_stale_nan, Labels, Matcher, SeriesOrder, Storage};
 use narthex_promql::Engine;
 use narthex_rules::group::{Group, GroupOptions};
 use narthex_rules::manager::load_groups;
@@ -77,7 +77,12 @@ impl Harness {
     fn select(&self, name: &str) -> Vec<narthex_model::Series> {
         self.storage
             .querier()
-            .select(&[Matcher::equal("__name__", name)], 0, i64::MAX / 2)
+            .select(
+                SeriesOrder::Labels,
+                &[Matcher::equal("__name__", name)],
+                0,
+                i64::MAX / 2,
+            )
             .unwrap()
     }
 }

@@ -9,7 +9,7 @@ use axum::http::header;
 use axum::routing::get;
 use axum::Router;
 use narthex_config::Config;
-use narthex_model::{is_stale_nan, Matcher, Series, Storage};
+use narthex_model::{is_stale_nan, Matcher, Series, SeriesOrder, Storage};
 use narthex_scrape::{ScrapeManager, TargetHealth, TargetStatus};
 use narthex_tsdb::Tsdb;
 
@@ -34,7 +34,12 @@ async fn serve() -> SocketAddr {
 
 fn select(tsdb: &Tsdb, name: &str) -> Vec<Series> {
     tsdb.querier()
-        .select(&[Matcher::equal("__name__", name)], 0, i64::MAX / 2)
+        .select(
+            SeriesOrder::Labels,
+            &[Matcher::equal("__name__", name)],
+            0,
+            i64::MAX / 2,
+        )
         .unwrap()
 }
 

@@ -9,7 +9,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use narthex_model::{is_stale_nan, Labels, Matcher, Series, Storage};
+use narthex_model::{is_stale_nan, Labels, Matcher, Series, SeriesOrder, Storage};
 use narthex_scrape::scrape::{scrape_once, ScrapeReport, ScrapeSettings, ScrapeState};
 use narthex_scrape::Target;
 use narthex_tsdb::Tsdb;
@@ -127,6 +127,7 @@ async fn scrape(
 fn select(tsdb: &Tsdb, name: &str) -> Vec<Series> {
     tsdb.querier()
         .select(
+            SeriesOrder::Labels,
             &[Matcher::equal("__name__", name)],
             i64::MIN / 2,
             i64::MAX / 2,

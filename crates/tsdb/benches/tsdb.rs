@@ -2,7 +2,7 @@
 //! worth of samples, and selecting series over the windows PromQL asks for.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use narthex_model::{Labels, Matcher, Storage};
+use narthex_model::{Labels, Matcher, SeriesOrder, Storage};
 use narthex_tsdb::Tsdb;
 
 const SERIES: usize = 10_000;
@@ -65,7 +65,10 @@ fn select(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_batched(
                 || tsdb.querier(),
-                |q| q.select(&matcher, end - window + 1, end).expect("select"),
+                |q| {
+                    q.select(SeriesOrder::Labels, &matcher, end - window + 1, end)
+                        .expect("select")
+                },
                 BatchSize::SmallInput,
             )
         });

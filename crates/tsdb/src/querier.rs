@@ -7,12 +7,21 @@
 //!
 //! RocksDB is read block by block (two hours each), one raw iterator per block bounded to it,
 //! series in ref order, so a query touches only the blocks its range overlaps.
+//!
+//! Series are listed in the order Prometheus's storage would list them (`query_order`): in
+//! creation order (ref order) for a query that Prometheus would answer from its head block
+//! alone, sorted by labels otherwise. Narthex keeps no head block of its own in that sense, so
+//! it works out where Prometheus's would begin from the span of the stored samples, taking
+//! every two-hour block before it as persisted. Prometheus persists only blocks that hold
+//! samples; a query that reads nothing but a gap of two hours or more before the head is
+//! therefore answered in label order here and in creation order by Prometheus.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use narthex_model::{
-    label_names_of, Labels, MatchOp, Matcher, Querier, Sample, SelectionSize, Series, StorageError,
+    label_names_of, Labels, MatchOp, Matcher, Querier, Sample, SelectionSize, Series, SeriesOrder,
+    StorageError,
 };
 use rocksdb::ReadOptions;
 
@@ -44,13 +53,23 @@ impl<'a> TsdbQuerier<'a> {
         TsdbQuerier { tsdb }
     }
 
-    /// The series `matchers` select that may have samples in `[mint, maxt]`, sorted by labels.
-    fn candidates(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Arc<MemSeries>> {
+    /// The series `matchers` select that may have samples in `[mint, maxt]`, in `order`.
+    fn candidates(
+        &self,
+        order: SeriesOrder,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<Arc<MemSeries>> {
         if mint > maxt {
             return Vec::new();
         }
         let refs = self.tsdb.read_postings().select(matchers);
-        let mut series = self.tsdb.label_order.series(&self.tsdb.head, &refs);
+        let mut series = match order {
+            SeriesOrder::Labels => self.tsdb.label_order.series(&self.tsdb.head, &refs),
+            // Refs are handed out in creation order (`Head::insert`).
+            SeriesOrder::Creation => self.tsdb.head.by_refs(refs.iter()),
+        };
         series.retain(|s| s.overlaps(mint, maxt));
         series
     }
@@ -289,6 +308,30 @@ fn read_head(
 }
 
 /// Where a series' chunks in memory (recent, unwritten, open) begin; `i64::MAX` without any.
+/// Where Prometheus's head block would begin if it had taken samples from `oldest` to
+/// `newest`. Prometheus compacts the oldest two hours of its head into a persisted block
+/// whenever the head spans more than three hours (`Head.compactable`: more than one and a
+/// half block ranges), and block ranges end at multiples of two hours (`rangeForTimestamp`),
+/// so the head keeps the samples from the first such boundary that leaves it three hours or
+/// less, or all of them.
+pub(crate) fn prometheus_head_min_time(oldest: i64, newest: i64) -> i64 {
+    const COMPACTABLE_SPAN: i64 = BLOCK_MS / 2 * 3;
+    if newest.saturating_sub(oldest) <= COMPACTABLE_SPAN {
+        return oldest;
+    }
+    // Go's integer division truncates, as Rust's does.
+    let first_block_end = (oldest / BLOCK_MS * BLOCK_MS).saturating_add(BLOCK_MS);
+    let excess = newest
+        .saturating_sub(COMPACTABLE_SPAN)
+        .saturating_sub(first_block_end);
+    if excess <= 0 {
+        return first_block_end;
+    }
+    // Each further compaction moves the head's start by one block.
+    let further = ((excess as u64).div_ceil(BLOCK_MS as u64) as i64).saturating_mul(BLOCK_MS);
+    first_block_end.saturating_add(further)
+}
+
 fn head_start(state: &SeriesState) -> i64 {
     let closed = state.recent.iter().chain(&state.unflushed).map(|c| c.mint);
     let open = state.open.as_ref().and_then(|o| o.chunk.first_time());
@@ -357,47 +400,71 @@ impl Querier for TsdbQuerier<'_> {
         Some(size)
     }
 
+    fn query_order(&self, mint: i64, maxt: i64) -> SeriesOrder {
+        let Some((oldest, newest)) = self.tsdb.time_span() else {
+            return SeriesOrder::Creation;
+        };
+        // Prometheus's persisted blocks hold `[oldest, head_mint)`.
+        let head_mint = prometheus_head_min_time(oldest, newest);
+        if oldest < head_mint && mint < head_mint && maxt >= oldest {
+            SeriesOrder::Labels
+        } else {
+            SeriesOrder::Creation
+        }
+    }
+
     fn select_newest(
         &self,
+        order: SeriesOrder,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, StorageError> {
-        let series = self.candidates(matchers, mint, maxt);
+        let series = self.candidates(order, matchers, mint, maxt);
+        // Each found series with its position among the candidates.
         let mut result = Vec::with_capacity(series.len());
         let mut to_read = Vec::new();
-        for s in series {
+        for (position, s) in series.into_iter().enumerate() {
             match newest_in_head(&s, mint, maxt) {
-                Newest::Found(sample) => result.push(Series {
-                    labels: s.labels.clone(),
-                    samples: vec![sample],
-                }),
+                Newest::Found(sample) => result.push((
+                    position,
+                    Series {
+                        labels: s.labels.clone(),
+                        samples: vec![sample],
+                    },
+                )),
                 Newest::None => {}
-                Newest::Unknown => to_read.push(s),
+                Newest::Unknown => to_read.push((position, s)),
             }
         }
         if !to_read.is_empty() {
+            let (positions, to_read): (Vec<usize>, Vec<Arc<MemSeries>>) =
+                to_read.into_iter().unzip();
             let samples = self.read(&to_read, mint, maxt)?;
-            for (s, mut samples) in to_read.iter().zip(samples) {
+            for ((position, s), mut samples) in positions.into_iter().zip(&to_read).zip(samples) {
                 if let Some(newest) = samples.pop() {
-                    result.push(Series {
-                        labels: s.labels.clone(),
-                        samples: vec![newest],
-                    });
+                    result.push((
+                        position,
+                        Series {
+                            labels: s.labels.clone(),
+                            samples: vec![newest],
+                        },
+                    ));
                 }
             }
-            result.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+            result.sort_unstable_by_key(|(position, _)| *position);
         }
-        Ok(result)
+        Ok(result.into_iter().map(|(_, series)| series).collect())
     }
 
     fn select(
         &self,
+        order: SeriesOrder,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, StorageError> {
-        let series = self.candidates(matchers, mint, maxt);
+        let series = self.candidates(order, matchers, mint, maxt);
         let samples = self.read(&series, mint, maxt)?;
         let result: Vec<Series> = series
             .iter()
@@ -418,7 +485,7 @@ impl Querier for TsdbQuerier<'_> {
         maxt: i64,
     ) -> Result<Vec<Labels>, StorageError> {
         let mut result = Vec::new();
-        for series in self.candidates(matchers, mint, maxt) {
+        for series in self.candidates(SeriesOrder::Labels, matchers, mint, maxt) {
             if self.has_sample(&series, mint, maxt)? {
                 result.push(series.labels.clone());
             }

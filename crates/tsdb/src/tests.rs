@@ -1,7 +1,7 @@
 //! Tests of the storage engine against a real RocksDB directory.
 
 use super::*;
-use narthex_model::{MatchOp, Matcher, Sample, Series};
+use narthex_model::{MatchOp, Matcher, Sample, Series, SeriesOrder};
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     Labels::from_pairs(pairs.iter().copied())
@@ -16,7 +16,9 @@ fn write(tsdb: &Tsdb, series: &Labels, samples: &[(i64, f64)]) {
 }
 
 fn select(tsdb: &Tsdb, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
-    tsdb.querier().select(matchers, mint, maxt).unwrap()
+    tsdb.querier()
+        .select(SeriesOrder::Labels, matchers, mint, maxt)
+        .unwrap()
 }
 
 #[test]
@@ -319,7 +321,12 @@ fn check_ranges(tsdb: &Tsdb, written: &[Vec<Sample>], rng: &mut Rng) {
         assert_eq!(got, want, "range [{mint}, {maxt}]");
         let newest: Vec<(String, Vec<(i64, u64)>)> = tsdb
             .querier()
-            .select_newest(&[Matcher::equal("__name__", "m")], mint, maxt)
+            .select_newest(
+                SeriesOrder::Labels,
+                &[Matcher::equal("__name__", "m")],
+                mint,
+                maxt,
+            )
             .unwrap()
             .iter()
             .map(|s| (s.labels.get("i").unwrap().to_string(), as_pairs(&s.samples)))
@@ -474,7 +481,7 @@ fn postings_survive_reopen_and_resolve_regexes() {
 
 fn by_select(tsdb: &Tsdb, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
     tsdb.querier()
-        .select(matchers, mint, maxt)
+        .select(SeriesOrder::Labels, matchers, mint, maxt)
         .unwrap()
         .into_iter()
         .map(|s| s.labels)
@@ -687,7 +694,12 @@ fn delete_series_removes_a_range_and_empty_series_for_good() {
         // The newest at a time between the last two samples is not a deleted one.
         let newest = tsdb
             .querier()
-            .select_newest(&[Matcher::equal("k", "a")], 0, 9_985_000)
+            .select_newest(
+                SeriesOrder::Labels,
+                &[Matcher::equal("k", "a")],
+                0,
+                9_985_000,
+            )
             .unwrap();
         assert_eq!(
             newest[0].samples,
@@ -1002,13 +1014,23 @@ fn the_newest_sample_after_a_delete_and_new_appends_is_not_a_deleted_one() {
     write(&tsdb, &series, &[(40, 4.0)]);
     let newest = tsdb
         .querier()
-        .select_newest(&[Matcher::equal("__name__", "g")], 0, 35)
+        .select_newest(
+            SeriesOrder::Labels,
+            &[Matcher::equal("__name__", "g")],
+            0,
+            35,
+        )
         .unwrap();
     assert_eq!(newest[0].samples, [Sample { t: 20, v: 2.0 }]);
     write(&tsdb, &series, &[(50, 5.0)]);
     let newest = tsdb
         .querier()
-        .select_newest(&[Matcher::equal("__name__", "g")], 0, 45)
+        .select_newest(
+            SeriesOrder::Labels,
+            &[Matcher::equal("__name__", "g")],
+            0,
+            45,
+        )
         .unwrap();
     assert_eq!(newest[0].samples, [Sample { t: 40, v: 4.0 }]);
 }
@@ -1168,4 +1190,96 @@ fn many_series_are_read_in_two_halves_each_with_its_own_samples() {
         let values: Vec<f64> = series.samples.iter().map(|s| s.v).collect();
         assert_eq!(values, [expected as f64; 3]);
     }
+}
+
+#[test]
+fn prometheus_head_starts_at_the_first_block_boundary_leaving_three_hours_or_less() {
+    use crate::querier::prometheus_head_min_time as head_min;
+    const HOUR: i64 = 3_600_000;
+    let end = 100 * BLOCK_MS + 37 * 60_000;
+    // Three hours or less: nothing compacted yet.
+    assert_eq!(head_min(end - 3 * HOUR, end), end - 3 * HOUR);
+    // Six hours: blocks up to the boundary 2h37m before the end (3h would be 1h37m past
+    // the boundary before it).
+    assert_eq!(head_min(end - 6 * HOUR, end), 99 * BLOCK_MS);
+    // Just over three hours from a boundary: the first block ends at the next one.
+    assert_eq!(
+        head_min(98 * BLOCK_MS, 98 * BLOCK_MS + 3 * HOUR + 1),
+        99 * BLOCK_MS
+    );
+    // The first block ends at the boundary after the oldest sample even when that leaves the
+    // head shorter than needed.
+    assert_eq!(
+        head_min(99 * BLOCK_MS - 1, 99 * BLOCK_MS + 3 * HOUR),
+        99 * BLOCK_MS
+    );
+}
+
+#[test]
+fn selections_come_in_creation_order_where_prometheus_reads_its_head_alone() {
+    const MINUTE: i64 = 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let end = 100 * BLOCK_MS + 37 * MINUTE;
+    let start = end - 360 * MINUTE;
+    let every_15m = |from: i64, to: i64| -> Vec<(i64, f64)> {
+        (from..=to)
+            .step_by(15 * MINUTE as usize)
+            .map(|t| (t, t as f64))
+            .collect()
+    };
+    // Created m, z, a; z stops after an hour, so its chunk is still open in memory while
+    // the others' chunks of that time are in RocksDB only.
+    let series = |instance: &str| labels(&[("__name__", "x"), ("instance", instance)]);
+    write(&tsdb, &series("m"), &every_15m(start, end));
+    write(&tsdb, &series("z"), &every_15m(start, start + 60 * MINUTE));
+    write(&tsdb, &series("a"), &every_15m(start, end));
+    let querier = tsdb.querier();
+    let x = [Matcher::equal("__name__", "x")];
+    let instances = |got: Vec<Series>| -> Vec<String> {
+        got.iter()
+            .map(|s| s.labels.get("instance").unwrap_or("").to_string())
+            .collect()
+    };
+
+    // The head holds the last 2h37m (see the test above): the last five minutes are in it.
+    assert_eq!(
+        querier.query_order(end - 5 * MINUTE + 1, end),
+        SeriesOrder::Creation
+    );
+    assert_eq!(
+        querier.query_order(end - 157 * MINUTE, end),
+        SeriesOrder::Creation
+    );
+    assert_eq!(
+        querier.query_order(end - 158 * MINUTE, end),
+        SeriesOrder::Labels
+    );
+    assert_eq!(
+        querier.query_order(start, start + MINUTE),
+        SeriesOrder::Labels
+    );
+    // Before everything, Prometheus reads nothing; after everything, its head alone.
+    assert_eq!(
+        querier.query_order(start - 2 * BLOCK_MS, start - 1),
+        SeriesOrder::Creation
+    );
+    assert_eq!(querier.query_order(end + 1, end + 2), SeriesOrder::Creation);
+
+    let whole = |order| instances(querier.select(order, &x, start, end).unwrap());
+    assert_eq!(whole(SeriesOrder::Creation), ["m", "z", "a"]);
+    assert_eq!(whole(SeriesOrder::Labels), ["a", "m", "z"]);
+    // The newest sample half an hour in: m's and a's from RocksDB, z's from its open chunk.
+    let (mint, maxt) = (start + 25 * MINUTE + 1, start + 30 * MINUTE);
+    let newest = |order| querier.select_newest(order, &x, mint, maxt).unwrap();
+    let in_creation_order = newest(SeriesOrder::Creation);
+    assert_eq!(instances(in_creation_order.clone()), ["m", "z", "a"]);
+    let half_hour_in = start + 30 * MINUTE;
+    for s in &in_creation_order {
+        assert_eq!(
+            as_pairs(&s.samples),
+            [(half_hour_in, (half_hour_in as f64).to_bits())]
+        );
+    }
+    assert_eq!(instances(newest(SeriesOrder::Labels)), ["a", "m", "z"]);
 }

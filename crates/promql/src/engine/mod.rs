@@ -28,6 +28,7 @@ mod extended;
 mod functions;
 mod histogram;
 mod info;
+mod query_span;
 pub(crate) mod util;
 
 #[cfg(test)]
@@ -38,11 +39,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use narthex_model::api::QueryData;
-use narthex_model::{is_stale_nan, Labels, Matcher, Querier, Sample, Series, StorageError};
-
-use crate::ast::{
-    AggregateOp, AtModifier, Expr, MatrixSelector, Span, SubqueryExpr, ValueType, VectorSelector,
+use narthex_model::{
+    is_stale_nan, Labels, Matcher, Querier, Sample, Series, SeriesOrder, StorageError,
 };
+
+use crate::ast::{AtModifier, Expr, MatrixSelector, Span, SubqueryExpr, ValueType, VectorSelector};
 use crate::value::{drop_metadata, EvalSample, EvalSeries, Value};
 
 /// Prometheus's default `--query.lookback-delta`.
@@ -167,7 +168,7 @@ impl Engine {
     ) -> std::result::Result<QueryResult, EngineError> {
         let resolved = resolve(expr, 0, 0)?;
         let expr = resolved.as_ref().unwrap_or(expr);
-        let ctx = Ctx::new(querier, &self.options, t, t, 0);
+        let ctx = Ctx::new(querier, &self.options, expr, t, t, 0);
         let ev = Ev {
             ctx: &ctx,
             start: t,
@@ -188,27 +189,17 @@ impl Engine {
                             .unwrap_or(f64::NAN);
                         QueryData::Scalar(Sample { t, v })
                     }
-                    ValueType::Matrix => QueryData::Matrix(
+                    // Sorted, as Prometheus sorts every matrix result (`sortMatrixResult`).
+                    ValueType::Matrix => QueryData::Matrix(sorted_by_labels(m)),
+                    // In the order evaluation left the series, as Prometheus lists them.
+                    _ => QueryData::Vector(
                         m.into_iter()
-                            .map(|s| Series {
-                                labels: s.labels,
-                                samples: s.points,
-                            })
-                            .collect(),
-                    ),
-                    _ => {
-                        let mut vec: Vec<(Labels, Sample)> = m
-                            .into_iter()
                             .filter_map(|s| {
                                 let p = s.points.first()?;
                                 Some((s.labels, Sample { t, v: p.v }))
                             })
-                            .collect();
-                        if !defines_order(expr) {
-                            vec.sort_by(|a, b| a.0.cmp(&b.0));
-                        }
-                        QueryData::Vector(vec)
-                    }
+                            .collect(),
+                    ),
                 }
             }
         };
@@ -258,7 +249,7 @@ impl Engine {
         }
         let resolved = resolve(expr, step, end - start)?;
         let expr = resolved.as_ref().unwrap_or(expr);
-        let ctx = Ctx::new(querier, &self.options, start, end, step);
+        let ctx = Ctx::new(querier, &self.options, expr, start, end, step);
         let ev = Ev {
             ctx: &ctx,
             start,
@@ -270,18 +261,10 @@ impl Engine {
             Value::Matrix(m) => cleanup(m)?,
             Value::String(_) => Vec::new(),
         };
-        let mut out: Vec<Series> = m
-            .into_iter()
-            .filter(|s| !s.points.is_empty())
-            .map(|s| Series {
-                labels: s.labels,
-                samples: s.points,
-            })
-            .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let m = m.into_iter().filter(|s| !s.points.is_empty()).collect();
         let (warnings, infos) = ctx.annotations(source);
         Ok(QueryResult {
-            data: QueryData::Matrix(out),
+            data: QueryData::Matrix(sorted_by_labels(m)),
             warnings,
             infos,
             stats: ctx.stats(),
@@ -297,35 +280,44 @@ fn resolve(expr: &Expr, step: i64, range: i64) -> Result<Option<Expr>> {
     Ok(if &copy == expr { None } else { Some(copy) })
 }
 
-/// Whether the outermost operation of an instant query defines the order of its result.
-fn defines_order(expr: &Expr) -> bool {
-    match expr {
-        Expr::Paren(p) => defines_order(&p.expr),
-        Expr::Call(c) => matches!(
-            c.func.name,
-            "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc"
-        ),
-        Expr::Aggregate(a) => matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk),
-        _ => false,
-    }
+/// A matrix result: its series sorted by labels.
+fn sorted_by_labels(m: Vec<EvalSeries>) -> Vec<Series> {
+    let mut out: Vec<Series> = m
+        .into_iter()
+        .map(|s| Series {
+            labels: s.labels,
+            samples: s.points,
+        })
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    out
 }
 
 /// Drops the names marked for dropping and merges series that end up with the same labels
 /// (Prometheus's `cleanupMetricLabels` and `mergeSeriesWithSameLabelset`).
 fn cleanup(mut m: Vec<EvalSeries>) -> Result<Vec<EvalSeries>> {
+    let mut renamed = false;
     for s in m.iter_mut() {
         if s.drop_name {
             s.labels = drop_metadata(&s.labels);
             s.drop_name = false;
+            renamed = true;
         }
+    }
+    // Every operation leaves its series' label sets distinct; only dropping names afterwards
+    // can make two equal. Looking for equal sets costs a hash of every set once selections
+    // come in creation order, where the quick test for increasing label sets fails.
+    if !renamed {
+        return Ok(m);
     }
     merge_same_labelsets(m)
 }
 
 /// Merges series with equal label sets, failing if two of them have a point at the same time.
 pub(crate) fn merge_same_labelsets(m: Vec<EvalSeries>) -> Result<Vec<EvalSeries>> {
-    // Strictly increasing label sets (a selection's order, which most functions keep) hold no
-    // duplicates: n - 1 comparisons, most of them on shared strings, instead of hashing them all.
+    // Strictly increasing label sets (a selection's label order, which most functions keep)
+    // hold no duplicates: n - 1 comparisons, most of them on shared strings, instead of
+    // hashing them all.
     if m.windows(2).all(|w| w[0].labels < w[1].labels) {
         return Ok(m);
     }
@@ -386,6 +378,9 @@ pub(crate) struct Ctx<'a> {
     pub query_end: i64,
     /// The query's step (0 for an instant query), for `step()`.
     pub query_step: i64,
+    /// The order every selection lists its series in, as Prometheus's storage would for
+    /// this query's time range (see `Querier::query_order`).
+    order: SeriesOrder,
     deadline: Option<Instant>,
     annos: RefCell<Annotations>,
     /// Samples currently held, for `max_samples`.
@@ -399,16 +394,19 @@ impl<'a> Ctx<'a> {
     fn new(
         querier: &'a dyn Querier,
         opts: &'a EngineOptions,
+        expr: &Expr,
         start: i64,
         end: i64,
         step: i64,
     ) -> Self {
+        let (mint, maxt) = query_span::query_span(expr, start, end, opts.lookback_delta_ms);
         Ctx {
             querier,
             opts,
             query_start: start,
             query_end: end,
             query_step: step,
+            order: querier.query_order(mint, maxt),
             deadline: opts.timeout.map(|d| Instant::now() + d),
             annos: RefCell::new(Annotations::default()),
             samples: Cell::new(0),
@@ -515,9 +513,10 @@ impl<'a> Ctx<'a> {
             return Ok(Vec::new());
         }
         let series = if newest_only {
-            self.querier.select_newest(matchers, mint, maxt)?
+            self.querier
+                .select_newest(self.order, matchers, mint, maxt)?
         } else {
-            self.querier.select(matchers, mint, maxt)?
+            self.querier.select(self.order, matchers, mint, maxt)?
         };
         let read: usize = series.iter().map(|s| s.samples.len()).sum();
         self.samples_read
