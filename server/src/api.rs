@@ -10,6 +10,7 @@
 mod ast_json;
 pub(crate) mod http_compat;
 mod metadata;
+mod query_string;
 mod rules;
 mod status;
 mod targets;
@@ -346,8 +347,13 @@ fn success(data_json: &str, warnings: &[String], infos: &[String]) -> Response {
 }
 
 /// Request parameters from the URL query and, for form posts, the body (as Go's
-/// `Request.FormValue`, the body's values come first).
-struct Params(Vec<(String, String)>);
+/// `Request.FormValue`, the body's values come first), read as Go reads them
+/// (`query_string`).
+struct Params {
+    pairs: Vec<(String, String)>,
+    /// Why a pair was left out, first the body's: Go's `Request.ParseForm` error.
+    form_error: Option<String>,
+}
 
 impl Params {
     async fn from_request(request: Request) -> Result<Params, ApiError> {
@@ -370,18 +376,37 @@ impl Params {
                         .eq_ignore_ascii_case("application/x-www-form-urlencoded")
                 });
         let url_query = request.uri().query().unwrap_or("").to_string();
+        let mut form_error = None;
         if is_form {
             let body = Bytes::from_request(request, &()).await.map_err(|e| {
                 ApiError::new(ErrorType::BadData, format!("error parsing form: {e}"))
             })?;
-            pairs.extend(form_urlencoded::parse(&body).into_owned());
+            let (body_pairs, error) = query_string::parse(&body);
+            pairs.extend(body_pairs);
+            form_error = error;
         }
-        pairs.extend(form_urlencoded::parse(url_query.as_bytes()).into_owned());
-        Ok(Params(pairs))
+        let (query_pairs, error) = query_string::parse(url_query.as_bytes());
+        pairs.extend(query_pairs);
+        Ok(Params {
+            pairs,
+            form_error: form_error.or(error),
+        })
+    }
+
+    /// Prometheus's handlers that call `Request.ParseForm` themselves (`series`,
+    /// `delete_series`) refuse a request with a malformed pair; the others read the rest.
+    fn check_form(&self) -> Result<(), ApiError> {
+        match &self.form_error {
+            Some(e) => Err(ApiError::new(
+                ErrorType::BadData,
+                format!("error parsing form values: {e}"),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        self.pairs
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
@@ -389,7 +414,7 @@ impl Params {
 
     /// Every value of a repeated parameter (`match[]`), in order.
     fn get_all(&self, name: &str) -> Vec<&str> {
-        self.0
+        self.pairs
             .iter()
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
@@ -941,7 +966,10 @@ mod tests {
 
     #[test]
     fn limits_as_go_parses_them() {
-        let params = |v: &str| Params(vec![("limit".into(), v.into())]);
+        let params = |v: &str| Params {
+            pairs: vec![("limit".into(), v.into())],
+            form_error: None,
+        };
         assert_eq!(params("5").limit().ok(), Some(5));
         assert_eq!(params("+5").limit().ok(), Some(5));
         assert_eq!(params("0").limit().ok(), Some(0));
@@ -969,7 +997,10 @@ mod tests {
     fn prometheus_time_bounds_are_accepted() {
         assert_eq!(parse_time(MIN_TIME_FORMATTED), Ok(MIN_TIME));
         assert_eq!(parse_time(MAX_TIME_FORMATTED), Ok(MAX_TIME));
-        let params = Params(vec![("start".into(), "soon".into())]);
+        let params = Params {
+            pairs: vec![("start".into(), "soon".into())],
+            form_error: None,
+        };
         assert_eq!(
             params.time_param("start", 0).err().map(|e| e.message).as_deref(),
             Some("invalid parameter \"start\": invalid time value for 'start': cannot parse \"soon\" to a valid timestamp")

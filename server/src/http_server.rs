@@ -82,6 +82,7 @@ async fn serve_connection(
             answer
         }
     });
+    let stream = crate::request_line::LenientRequestLines::new(stream);
     let connection = http.serve_connection(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(connection);
     let ended = tokio::select! {

@@ -9,6 +9,7 @@ mod cli;
 mod http_server;
 mod idle_spin;
 mod reload;
+mod request_line;
 mod self_metrics;
 mod server;
 mod web;

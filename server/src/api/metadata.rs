@@ -17,6 +17,7 @@ use crate::server::AppState;
 pub(super) async fn series(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let result = async {
         let params = Params::from_request(request).await?;
+        params.check_form()?;
         let selectors = params.get_all("match[]");
         if selectors.is_empty() {
             return Err(ApiError::new(

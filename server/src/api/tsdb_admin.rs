@@ -158,6 +158,7 @@ pub(super) async fn delete_series(
     }
     let result = async {
         let params = Params::from_request(request).await?;
+        params.check_form()?;
         let selectors = params.get_all("match[]");
         if selectors.is_empty() {
             return Err(ApiError::new(
