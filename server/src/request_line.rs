@@ -98,16 +98,23 @@ impl<S> LenientRequestLines<S> {
                     content_length,
                     other_framing,
                 } => {
-                    let byte = bytes[i];
-                    i += 1;
-                    if byte != b'\n' {
-                        line.push(byte);
+                    let rest = &bytes[i..];
+                    let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+                        // A line that continues in the next read.
+                        line.extend_from_slice(rest);
                         if line.len() > MAX_LINE {
                             self.position = Position::Unknown;
                         }
-                        continue;
-                    }
-                    let text = line.strip_suffix(b"\r").unwrap_or(line);
+                        return None;
+                    };
+                    i += end + 1;
+                    let whole: &[u8] = if line.is_empty() {
+                        &rest[..end]
+                    } else {
+                        line.extend_from_slice(&rest[..end]);
+                        line
+                    };
+                    let text = whole.strip_suffix(b"\r").unwrap_or(whole);
                     if text.is_empty() {
                         self.position = if *other_framing {
                             Position::Unknown
