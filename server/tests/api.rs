@@ -564,10 +564,12 @@ fn label_names_and_values() {
         200,
         &success(r#"["__name__","instance","job","path"]"#),
     );
+    // The range touches Prometheus's head, which holds every series here (the data spans
+    // 70 minutes): their names all count, whatever their samples' times.
     assert_json(
         labels(&[("start", &at(-7200)), ("end", &at(-1800))]),
         200,
-        &success(r#"["__name__","job"]"#),
+        &success(r#"["__name__","instance","job","method","path"]"#),
     );
     assert_json(labels(&[("start", &at(9999))]), 200, &success("[]"));
     assert_json(
@@ -598,7 +600,7 @@ fn label_names_and_values() {
     assert_json(
         values("job", &[("start", &at(301))]),
         200,
-        &success(r#"["api","db"]"#),
+        &success(r#"["api","db","gone","node","x"]"#),
     );
     assert_json(
         values("__name__", &[]),
@@ -1511,6 +1513,7 @@ fn same_answers_as_prometheus() {
 
     let all = ("match[]", "{__name__=~\".+\"}");
     let (t500, t590, t600) = (at(500), at(590), at(600));
+    let (t301, t9999) = (at(301), at(9999));
     let (before_2h, before_30m, t0, t60, t90, t390) =
         (at(-7200), at(-1800), at(0), at(60), at(90), at(390));
     // Times with a fraction: samples write all three decimals (`.500`), scalars do not.
@@ -1533,6 +1536,13 @@ fn same_answers_as_prometheus() {
         ("labels", vec![("match[]", "node_memory_bytes"), ("match[]", "escaped")]),
         ("label/job/values", vec![]),
         ("label/job/values", vec![("match[]", "http_requests_total")]),
+        // Ten seconds at the end: Prometheus lists every series its head holds, whatever
+        // their samples' times, and so every job here.
+        ("label/job/values", vec![("start", &t590), ("end", &t600)]),
+        ("labels", vec![("start", &t590), ("end", &t600)]),
+        ("labels", vec![("start", &before_2h), ("end", &before_30m)]),
+        ("label/job/values", vec![("start", &t301)]),
+        ("labels", vec![("start", &t9999)]),
         ("label/__name__/values", vec![]),
         ("label/path/values", vec![]),
         ("label/nope/values", vec![]),

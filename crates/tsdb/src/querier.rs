@@ -14,7 +14,10 @@
 //! it works out where Prometheus's would begin from the span of the stored samples, taking
 //! every two-hour block before it as persisted. Prometheus persists only blocks that hold
 //! samples; a query that reads nothing but a gap of two hours or more before the head is
-//! therefore answered in label order here and in creation order by Prometheus.
+//! therefore answered in label order here and in creation order by Prometheus. And where
+//! retention has removed so much that the oldest sample left is less than about two hours
+//! before that head, the head's start is worked out from that sample, while Prometheus's
+//! head does not move when blocks are deleted.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -86,7 +89,7 @@ impl<'a> TsdbQuerier<'a> {
         if series.len() < PARALLEL_READ_MIN_SERIES || !*MULTI_CORE {
             return self.read_serial(series, mint, maxt);
         }
-        // Halves of the refs, not of the label order the series come in: each thread then
+        // Halves of the refs, not of the order the series come in: each thread then
         // walks its own part of every block's chunk keys.
         let mut order: Vec<usize> = (0..series.len()).collect();
         order.sort_unstable_by_key(|&i| series[i].series_ref);
@@ -151,7 +154,7 @@ impl<'a> TsdbQuerier<'a> {
             return Ok(());
         };
         let chunks_cf = self.tsdb.cf(CF_CHUNKS)?;
-        // Series come in label order; chunk keys are in ref order within a block.
+        // Series come in the order asked; chunk keys are in ref order within a block.
         let mut wanted = wanted.to_vec();
         wanted.sort_unstable_by_key(|&i| series[i].series_ref);
         let first_block = block_of(mint.max(db_min));
@@ -225,6 +228,38 @@ impl<'a> TsdbQuerier<'a> {
         }
         let samples = self.read(std::slice::from_ref(series), mint, maxt)?;
         Ok(samples.first().is_some_and(|s| !s.is_empty()))
+    }
+
+    /// The range whose series Prometheus's index answers label names and values from, for
+    /// a request over `[mint, maxt]`: it lists every series of each block the range overlaps
+    /// and, when it overlaps the head, every series of the head, whatever the times of their
+    /// samples. So a series counts here when it has a sample in the two-hour blocks before
+    /// Prometheus's head that the range touches (see `prometheus_head_min_time`), or
+    /// anywhere from the head's start on.
+    pub(crate) fn index_range(&self, mint: i64, maxt: i64) -> (i64, i64) {
+        let Some((oldest, newest)) = self.tsdb.time_span() else {
+            return (mint, maxt);
+        };
+        // Outside the stored samples (or an empty range) Prometheus reads nothing either.
+        if mint > maxt || mint > newest || maxt < oldest {
+            return (mint, maxt);
+        }
+        let head_mint = prometheus_head_min_time(oldest, newest);
+        let start = if mint >= head_mint {
+            head_mint
+        } else {
+            mint.div_euclid(BLOCK_MS).saturating_mul(BLOCK_MS)
+        };
+        let end = if maxt >= head_mint {
+            i64::MAX
+        } else {
+            let block_end = maxt
+                .div_euclid(BLOCK_MS)
+                .saturating_add(1)
+                .saturating_mul(BLOCK_MS);
+            (block_end - 1).min(head_mint - 1)
+        };
+        (start, end)
     }
 
     /// Whether the range covers everything stored, so no series needs checking.
@@ -307,7 +342,6 @@ fn read_head(
     Ok(head_mint)
 }
 
-/// Where a series' chunks in memory (recent, unwritten, open) begin; `i64::MAX` without any.
 /// Where Prometheus's head block would begin if it had taken samples from `oldest` to
 /// `newest`. Prometheus compacts the oldest two hours of its head into a persisted block
 /// whenever the head spans more than three hours (`Head.compactable`: more than one and a
@@ -332,6 +366,7 @@ pub(crate) fn prometheus_head_min_time(oldest: i64, newest: i64) -> i64 {
     first_block_end.saturating_add(further)
 }
 
+/// Where a series' chunks in memory (recent, unwritten, open) begin; `i64::MAX` without any.
 fn head_start(state: &SeriesState) -> i64 {
     let closed = state.recent.iter().chain(&state.unflushed).map(|c| c.mint);
     let open = state.open.as_ref().and_then(|o| o.chunk.first_time());
@@ -499,6 +534,7 @@ impl Querier for TsdbQuerier<'_> {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>, StorageError> {
+        let (mint, maxt) = self.index_range(mint, maxt);
         if !matchers.is_empty() {
             return Ok(label_names_of(&self.series(matchers, mint, maxt)?));
         }
@@ -524,6 +560,7 @@ impl Querier for TsdbQuerier<'_> {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>, StorageError> {
+        let (mint, maxt) = self.index_range(mint, maxt);
         let keys: Vec<(String, roaring::RoaringBitmap)> = {
             let postings = self.tsdb.read_postings();
             let Some(values) = postings.values(name) else {

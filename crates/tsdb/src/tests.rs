@@ -530,6 +530,11 @@ fn metadata_lookups_agree_with_reading_the_samples() {
                 want,
                 "series {matchers:?} [{mint}, {maxt}]"
             );
+            // Label names and values answer for whole blocks and the whole head, as
+            // Prometheus's index does (`index_range`).
+            let (index_min, index_max) =
+                crate::querier::TsdbQuerier::new(&tsdb).index_range(mint, maxt);
+            let want = by_select(&tsdb, matchers, index_min, index_max);
             let mut names: Vec<String> = want
                 .iter()
                 .flat_map(|l| l.iter().map(|l| l.name.to_string()))
@@ -1282,4 +1287,47 @@ fn selections_come_in_creation_order_where_prometheus_reads_its_head_alone() {
         );
     }
     assert_eq!(instances(newest(SeriesOrder::Labels)), ["a", "m", "z"]);
+}
+
+#[test]
+fn label_names_and_values_cover_whole_blocks_and_the_whole_head_as_prometheus() {
+    const MINUTE: i64 = 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    let end = 100 * BLOCK_MS + 37 * MINUTE;
+    let job = |job: &str, name: &str| labels(&[("__name__", name), ("job", job)]);
+    // Six hours of data: Prometheus's head would start 2h37m before the end (see above), and
+    // the block before it spans [end - 4h37m, end - 2h37m).
+    write(&tsdb, &job("old", "x"), &[(end - 360 * MINUTE, 1.0)]);
+    write(&tsdb, &job("block", "x"), &[(end - 270 * MINUTE, 1.0)]);
+    write(
+        &tsdb,
+        &job("early", "y"),
+        &[(end - 120 * MINUTE, 1.0), (end - 60 * MINUTE, 1.0)],
+    );
+    write(
+        &tsdb,
+        &job("late", "x"),
+        &[(end - 10 * MINUTE, 1.0), (end, 1.0)],
+    );
+    let querier = tsdb.querier();
+    let values = |mint: i64, maxt: i64| querier.label_values("job", &[], mint, maxt).unwrap();
+    // The last five minutes touch the head: every series of the head counts.
+    assert_eq!(values(end - 5 * MINUTE, end), ["early", "late"]);
+    assert_eq!(
+        querier.label_names(&[], end - 5 * MINUTE, end).unwrap(),
+        ["__name__", "job"]
+    );
+    let y = [Matcher::equal("__name__", "y")];
+    assert_eq!(
+        querier
+            .label_values("job", &y, end - 5 * MINUTE, end)
+            .unwrap(),
+        ["early"]
+    );
+    // A minute inside the block before the head: every series of that block.
+    assert_eq!(values(end - 200 * MINUTE, end - 199 * MINUTE), ["block"]);
+    // After the newest sample, and before the oldest, nothing.
+    assert!(values(end + 1, end + 10 * MINUTE).is_empty());
+    assert!(values(end - 400 * MINUTE, end - 361 * MINUTE).is_empty());
 }

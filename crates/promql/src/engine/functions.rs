@@ -620,6 +620,7 @@ fn eval_range_function(
                 if s.drop_name {
                     s.labels = drop_metadata(&s.labels);
                     s.drop_name = false;
+                    ev.ctx.names_dropped_early.set(true);
                 }
             }
             (m, sq.range, sq.offset, ev.at_time(sq.at), false)

@@ -179,7 +179,7 @@ impl Engine {
         let data = match value {
             Value::String(s) => QueryData::String { t, value: s },
             Value::Matrix(m) => {
-                let m = cleanup(m)?;
+                let m = cleanup(m, ctx.names_dropped_early.get())?;
                 match expr.value_type() {
                     ValueType::Scalar => {
                         let v = m
@@ -258,7 +258,7 @@ impl Engine {
         };
         let value = ev.eval(expr)?;
         let m = match value {
-            Value::Matrix(m) => cleanup(m)?,
+            Value::Matrix(m) => cleanup(m, ctx.names_dropped_early.get())?,
             Value::String(_) => Vec::new(),
         };
         let m = m.into_iter().filter(|s| !s.points.is_empty()).collect();
@@ -295,8 +295,8 @@ fn sorted_by_labels(m: Vec<EvalSeries>) -> Vec<Series> {
 
 /// Drops the names marked for dropping and merges series that end up with the same labels
 /// (Prometheus's `cleanupMetricLabels` and `mergeSeriesWithSameLabelset`).
-fn cleanup(mut m: Vec<EvalSeries>) -> Result<Vec<EvalSeries>> {
-    let mut renamed = false;
+fn cleanup(mut m: Vec<EvalSeries>, names_dropped_early: bool) -> Result<Vec<EvalSeries>> {
+    let mut renamed = names_dropped_early;
     for s in m.iter_mut() {
         if s.drop_name {
             s.labels = drop_metadata(&s.labels);
@@ -304,9 +304,9 @@ fn cleanup(mut m: Vec<EvalSeries>) -> Result<Vec<EvalSeries>> {
             renamed = true;
         }
     }
-    // Every operation leaves its series' label sets distinct; only dropping names afterwards
-    // can make two equal. Looking for equal sets costs a hash of every set once selections
-    // come in creation order, where the quick test for increasing label sets fails.
+    // Every operation leaves its series' label sets distinct; only dropping names can make
+    // two equal. Looking for equal sets costs a hash of every set once selections come in
+    // creation order, where the quick test for increasing label sets fails.
     if !renamed {
         return Ok(m);
     }
@@ -381,6 +381,9 @@ pub(crate) struct Ctx<'a> {
     /// The order every selection lists its series in, as Prometheus's storage would for
     /// this query's time range (see `Querier::query_order`).
     order: SeriesOrder,
+    /// Whether a name was dropped before the end (a subquery's, under a range function),
+    /// which may leave series with equal label sets for the end to merge or refuse.
+    pub names_dropped_early: Cell<bool>,
     deadline: Option<Instant>,
     annos: RefCell<Annotations>,
     /// Samples currently held, for `max_samples`.
@@ -407,6 +410,7 @@ impl<'a> Ctx<'a> {
             query_end: end,
             query_step: step,
             order: querier.query_order(mint, maxt),
+            names_dropped_early: Cell::new(false),
             deadline: opts.timeout.map(|d| Instant::now() + d),
             annos: RefCell::new(Annotations::default()),
             samples: Cell::new(0),

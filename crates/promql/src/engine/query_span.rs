@@ -50,7 +50,8 @@ impl Query {
         let (mut start, mut end) = match (vs.at, around.at) {
             (Some(at), _) => (self.at_time(at), self.at_time(at)),
             (None, Some(at)) => (
-                at - around.offset - around.range,
+                at.saturating_sub(around.offset)
+                    .saturating_sub(around.range),
                 at.saturating_sub(around.offset),
             ),
             (None, None) => (
@@ -65,7 +66,14 @@ impl Query {
         start = start.saturating_sub(window - 1);
         start = start.saturating_sub(vs.offset);
         end = end.saturating_sub(vs.offset);
-        (start, end)
+        // `anchored` and `smoothed` read a lookback delta further (Prometheus versions that
+        // have them widen the span alike).
+        let (back, forward) = if range == 0 {
+            (0, if vs.smoothed { self.lookback_ms } else { 0 })
+        } else {
+            super::extended::widening(vs, self.lookback_ms)
+        };
+        (start.saturating_sub(back), end.saturating_add(forward))
     }
 }
 
@@ -150,6 +158,28 @@ mod tests {
             span("max_over_time(x[10m] @ end())[30m:1m]", t - MINUTE, t),
             (t - 10 * MINUTE + 1, t)
         );
+    }
+
+    #[test]
+    fn anchored_and_smoothed_selectors_read_a_lookback_delta_further() {
+        let options = crate::parser::ParseOptions {
+            extended_range_selectors: true,
+            ..Default::default()
+        };
+        let span = |query: &str| {
+            let expr = crate::parser::parse_with(query, &options).expect("query parses");
+            query_span(&expr, 1000 * MINUTE, 1000 * MINUTE, LOOKBACK)
+        };
+        let t = 1000 * MINUTE;
+        assert_eq!(
+            span("rate(x[10m] anchored)"),
+            (t - 10 * MINUTE + 1 - LOOKBACK, t)
+        );
+        assert_eq!(
+            span("rate(x[10m] smoothed)"),
+            (t - 10 * MINUTE + 1 - LOOKBACK, t + LOOKBACK)
+        );
+        assert_eq!(span("x smoothed"), (t - LOOKBACK + 1, t + LOOKBACK));
     }
 
     #[test]

@@ -683,3 +683,27 @@ fn range_functions_answer_alike_on_one_thread_and_two() {
     }
     functions::PARALLEL_MIN_WORK.store(200_000, std::sync::atomic::Ordering::Relaxed);
 }
+
+/// A subquery's dropped names leave two series with equal label sets under the range
+/// function; Prometheus refuses the query, as with equal sets anywhere else.
+#[test]
+fn equal_label_sets_left_by_a_subquery_are_refused() {
+    let st = storage(&[
+        (&[("__name__", "a"), ("i", "1")], &linear(0.0, 1.0, 20)),
+        (&[("__name__", "b"), ("i", "1")], &linear(0.0, 2.0, 20)),
+    ]);
+    for query in [
+        r#"last_over_time(rate({__name__=~"a|b"}[5m])[10m:1m])"#,
+        r#"max_over_time(rate({__name__=~"a|b"}[5m])[10m:1m])"#,
+    ] {
+        let e = crate::parser::parse(query).expect("parses");
+        let err = Engine::default()
+            .instant(st.querier().as_ref(), &e, 15 * MIN)
+            .expect_err(query);
+        assert_eq!(
+            err.to_string(),
+            "vector cannot contain metrics with the same labelset",
+            "{query}"
+        );
+    }
+}
