@@ -241,13 +241,14 @@ pub struct ServerArgs {
     )]
     pub cors_origin: String,
 
-    /// For 2 ms after HTTP activity, the worker waiting for I/O looks for the next request
-    /// without sleeping for up to this many microseconds (0: off; always off on one CPU), as a
-    /// halted CPU of a virtual machine takes tens of microseconds to wake. At most 10000.
+    /// After HTTP activity, the thread accepting connections and the worker waiting for
+    /// I/O look for the next request without sleeping for up to this many microseconds (0:
+    /// off; always off on one CPU), as a halted CPU of a virtual machine takes tens of
+    /// microseconds to wake. They give way to any other thread wanting the CPU. At most 10000.
     #[arg(
         long = "web.idle-spin-microseconds",
         value_name = "N",
-        default_value_t = 300,
+        default_value_t = 2000,
         value_parser = clap::value_parser!(u64).range(0..=crate::idle_spin::MAX_BUDGET_MICROSECONDS)
     )]
     pub idle_spin_microseconds: u64,

@@ -1,21 +1,19 @@
-//! The HTTP/1.1 server behind `--web.listen-address`: an accept loop, one task per connection,
-//! and a graceful shutdown that stops accepting and lets requests in flight finish.
+//! The HTTP/1.1 server behind `--web.listen-address`: connections taken by the acceptor
+//! thread ([`crate::first_request`]), which answers a connection's first request itself when
+//! it is a quick one; everything else served by hyper, one Tokio task per connection; and a
+//! graceful shutdown that stops accepting and lets requests in flight finish.
 //!
-//! `axum::serve` would do the same with two costs that matter when every request comes on a
-//! new connection, as from most scripts and `urllib`: it copies the router's whole route table
-//! for each connection, and reads the first bytes of every connection apart to look for an
-//! HTTP/2 preface (Prometheus serves only HTTP/1.1 without TLS, as here). Together about a
-//! tenth of a trivial query's latency on the benchmark machine.
-//!
-//! The accept loop is a task of its own, waiting on the listener, which any worker thread can
-//! run: a connection's task may hold its thread for a while (a query evaluated in place), and
-//! accepting goes on meanwhile on another thread (see `api::Placement` for what keeps one
-//! polling for connections then).
+//! `axum::serve` would serve the same router with costs that matter when every request comes
+//! on a new connection, as from most scripts and `urllib`: it copies the router's whole route
+//! table for each connection, and reads the first bytes of every connection apart to look for
+//! an HTTP/2 preface (Prometheus serves only HTTP/1.1 without TLS, as here).
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -23,56 +21,83 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::first_request::{self, BoxFuture, FirstRequests, Replayed};
+use crate::request_line::LenientRequestLines;
+
+/// How the server takes connections.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeOptions {
+    /// Paths whose first request on a connection the acceptor thread answers itself
+    /// ([`crate::first_request`]).
+    pub first_request_paths: &'static [&'static str],
+    /// How long the acceptor thread spins for the next connection after an answer (zero:
+    /// never; see [`crate::idle_spin`]).
+    pub spin_budget: Duration,
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for
-/// the requests in flight; idle keep-alive connections are closed at once, and a connection
+/// the requests in flight (an error: the acceptor thread could not start); idle keep-alive connections are closed at once, and a connection
 /// that sends no request headers within 30 seconds is closed (hyper's header read timeout).
-pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new());
     // `true` once shutting down. Every connection holds a receiver, so when the sender sees
     // none left, every connection has ended.
     let (stop_sender, stop) = watch::channel(false);
-    let mut shutdown = std::pin::pin!(shutdown);
-    let mut failures = 0u32;
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = &mut shutdown => break,
-        };
-        let stream = match accepted {
-            Ok((stream, _peer)) => {
-                crate::idle_spin::note_http_activity();
-                failures = 0;
-                stream
-            }
-            Err(e) => {
-                failures = failures.saturating_add(1);
-                tokio::select! {
-                    () = pause_after_accept_error(e, failures) => continue,
-                    () = &mut shutdown => break,
-                }
-            }
-        };
-        let (router, http, stop) = (router.clone(), http.clone(), stop.clone());
-        tokio::spawn(async move { serve_connection(stream, router, &http, stop).await });
+    let serve_rest: Arc<dyn Fn(TcpStream, Bytes) -> BoxFuture + Send + Sync> = {
+        let (router, stop) = (router.clone(), stop.clone());
+        Arc::new(move |stream, read| {
+            Box::pin(serve_connection(
+                stream,
+                read,
+                router.clone(),
+                http.clone(),
+                stop.clone(),
+            ))
+        })
+    };
+    let acceptor = listener.into_std().and_then(|listener| {
+        first_request::start(
+            listener,
+            FirstRequests {
+                router,
+                paths: options.first_request_paths,
+                runtime: tokio::runtime::Handle::current(),
+                serve_rest,
+                stop: stop.clone(),
+                spin: crate::idle_spin::acceptor_spin(options.spin_budget),
+            },
+        )
+    });
+    // Nothing was accepted yet: with no acceptor, nothing is left to wait for.
+    let acceptor = acceptor?;
+    shutdown.await;
+    if tokio::task::spawn_blocking(move || acceptor.stop())
+        .await
+        .is_err()
+    {
+        tracing::error!("stopping the HTTP acceptor failed");
     }
-    drop(listener);
     stop_sender.send_replace(true);
     // The loop's own receiver would keep `closed` from ever completing.
     drop(stop);
     stop_sender.closed().await;
+    Ok(())
 }
 
+/// Serves a connection through hyper; `read` holds its first bytes, already read.
 async fn serve_connection(
     stream: TcpStream,
+    read: Bytes,
     router: Router,
-    http: &http1::Builder,
+    http: http1::Builder,
     mut stop: watch::Receiver<bool>,
 ) {
-    // Go's HTTP server, which Prometheus uses, sends small answers without Nagle's delay.
-    if let Err(e) = stream.set_nodelay(true) {
-        tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
-    }
     let router = TowerToHyperService::new(router);
     let service = hyper::service::service_fn(move |request| {
         let answer = hyper::service::Service::call(&router, request);
@@ -82,7 +107,7 @@ async fn serve_connection(
             answer
         }
     });
-    let stream = crate::request_line::LenientRequestLines::new(stream);
+    let stream = LenientRequestLines::new(Replayed::new(stream, read));
     let connection = http.serve_connection(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(connection);
     let ended = tokio::select! {
@@ -104,20 +129,21 @@ async fn stopping(stop: &mut watch::Receiver<bool>) {
 }
 
 /// A failed accept is the peer's problem when the connection was reset before we took it;
-/// otherwise (out of file descriptors, mostly) retrying at once would spin, so wait, longer
-/// after each failure in a row, from 5 ms up to a second, as Go's server does.
-async fn pause_after_accept_error(error: io::Error, failures: u32) {
+/// otherwise (out of file descriptors, mostly) retrying at once would spin, so the acceptor
+/// waits the pause returned, longer after each failure in a row, from 5 ms up to a second, as
+/// Go's server does.
+pub fn pause_after_accept_error(error: &io::Error, failures: u32) -> Option<Duration> {
     use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
     if matches!(
         error.kind(),
         ConnectionAborted | ConnectionRefused | ConnectionReset
     ) {
-        return;
+        return None;
     }
     let pause =
         Duration::from_millis(5 << failures.min(8).saturating_sub(1)).min(Duration::from_secs(1));
     tracing::error!(error = %error, pause_ms = pause.as_millis() as u64, "accepting an HTTP connection failed; retrying");
-    tokio::time::sleep(pause).await;
+    Some(pause)
 }
 
 #[cfg(test)]
@@ -159,10 +185,17 @@ mod tests {
         let server = tokio::spawn(async move {
             // Connections made meanwhile wait in the listen queue with their requests.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            serve(listener, router, async {
+            let options = ServeOptions {
+                // `/slow` is answered by the acceptor (in a task, as it is not ready at once),
+                // the others through hyper, so that Tokio's side is tested too.
+                first_request_paths: &["/slow"],
+                spin_budget: Duration::ZERO,
+            };
+            serve(listener, router, options, async {
                 let _ = stopped.await;
             })
             .await
+            .expect("serving");
         });
         (address, stop, server)
     }

@@ -1,6 +1,8 @@
 //! Spinning in Tokio's I/O driver: for a moment after HTTP activity, the worker that waits for
 //! I/O events looks for them without sleeping (`--web.idle-spin-microseconds`), so that the
-//! next request is picked up without waking a halted CPU.
+//! next request is picked up without waking a halted CPU. The HTTP acceptor thread
+//! (`first_request`) spins the same way on its listener, with an [`IdleSpin`] of its own
+//! ([`acceptor_spin`]).
 //!
 //! A Tokio worker with nothing to do sleeps in `epoll_wait`. On a virtual machine that halts
 //! its CPU, and the client's next connection has to wake it through the hypervisor: about
@@ -57,6 +59,14 @@ pub fn build_runtime(budget: Duration) -> std::io::Result<tokio::runtime::Runtim
         }
     }
     Ok(runtime)
+}
+
+/// A spin of its own for the HTTP acceptor thread (`first_request`), which waits on its
+/// listener rather than in Tokio: `None` when spinning is off (a zero budget, one CPU).
+pub fn acceptor_spin(budget: Duration) -> Option<std::sync::Arc<IdleSpin>> {
+    let multi_core = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    (!budget.is_zero() && multi_core)
+        .then(|| std::sync::Arc::new(IdleSpin::new(Vec::new(), budget)))
 }
 
 /// Called by the HTTP server when a connection comes in and when an answer is ready.
@@ -180,7 +190,7 @@ fn runtime_epoll_descriptors(runtime: &tokio::runtime::Runtime) -> Vec<RawFd> {
 }
 
 /// The spin's state: which epoll set, for how long, and when HTTP was last busy.
-struct IdleSpin {
+pub struct IdleSpin {
     /// The set's descriptors. They stay open as long as the runtime, which is as long as the
     /// process serves.
     epoll: Vec<RawFd>,
@@ -214,7 +224,7 @@ impl IdleSpin {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
-    fn note_activity(&self) {
+    pub fn note_activity(&self) {
         self.last_activity
             .store(self.micros().saturating_add(1), Ordering::Relaxed);
     }
@@ -222,7 +232,7 @@ impl IdleSpin {
     /// If HTTP was busy just now: takes events without waiting (`look`, which returns their
     /// count or -1 on an error) until there are some or the budget, or `limit` if shorter,
     /// is spent. `None` when there were none, and the caller waits for them as usual.
-    fn spin(
+    pub fn spin(
         &self,
         limit: Option<Duration>,
         mut look: impl FnMut() -> libc::c_int,

@@ -6,6 +6,7 @@
 mod api;
 mod backfill;
 mod cli;
+mod first_request;
 mod http_server;
 mod idle_spin;
 mod reload;
@@ -41,8 +42,8 @@ fn main() -> anyhow::Result<ExitCode> {
     let runtime = idle_spin::build_runtime(std::time::Duration::from_micros(
         args.idle_spin_microseconds,
     ))?;
-    // On a worker, not the thread blocked in `block_on`: a connection task spawned by the
-    // accept loop then starts on the same worker instead of waking another thread.
+    // As a task on a worker, as everything it starts, rather than on the thread blocked in
+    // `block_on`.
     runtime.block_on(async {
         tokio::spawn(server::run(args, embedded_config, flags))
             .await

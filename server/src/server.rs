@@ -166,13 +166,18 @@ pub async fn run(
     state.rules.apply(rules);
     crate::reload::reload_on_sighup(state.clone())?;
     let quit = state.quit.clone();
-    crate::http_server::serve(listener, app, async move {
+    let options = crate::http_server::ServeOptions {
+        first_request_paths: FIRST_REQUEST_PATHS,
+        spin_budget: std::time::Duration::from_micros(args.idle_spin_microseconds),
+    };
+    crate::http_server::serve(listener, app, options, async move {
         tokio::select! {
             _ = shutdown_signal() => {}
             _ = quit.notified() => tracing::info!("shutdown requested through /-/quit"),
         }
     })
-    .await;
+    .await
+    .context("serving HTTP on --web.listen-address")?;
     // No reload from here on; nothing may write to the TSDB once it is closed: wait for loops
     // and groups to end.
     let _no_reloads = state.config.block_reloads().await;
@@ -197,6 +202,16 @@ pub async fn run(
     tracing::info!("stopped");
     Ok(())
 }
+
+/// Paths whose first request on a connection the acceptor thread answers itself
+/// (`first_request`): the queries, which either answer within a millisecond or are placed
+/// on the blocking pool (`api::Placement`), and the health checks.
+const FIRST_REQUEST_PATHS: &[&str] = &[
+    "/api/v1/query",
+    "/api/v1/query_range",
+    "/-/healthy",
+    "/-/ready",
+];
 
 pub fn router(state: Arc<AppState>) -> Router {
     let routes = Router::new()

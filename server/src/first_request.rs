@@ -1,0 +1,1318 @@
+//! The acceptor thread: it takes each new connection and answers its first request itself
+//! when that request is a quick one, without Tokio or hyper.
+//!
+//! Most clients of the query API open a connection per request (scripts, `urllib`, `curl`,
+//! alerting tools). Through Tokio, such a request costs a registration with epoll, a
+//! wake-up of a worker for the connection and another for its bytes, hyper's connection
+//! state, and a deregistration: on the benchmark machine about 50 us more from request to
+//! answer than here, which is more than the whole evaluation of a small query. This thread
+//! works as a plain C server does: it waits for a connection on the listener (spinning for
+//! a moment after each, see [`crate::idle_spin`]), reads the request that arrives with it,
+//! and, for a path listed in
+//! [`FirstRequests::paths`] with its whole head and body read, calls the router and polls
+//! the answer once. An answer ready at once is written from here, with the head hyper would
+//! write (same header order, `date`, `content-length`, `connection: close`).
+//!
+//! Everything else goes on in Tokio, on the same router: an answer that was not ready (a
+//! query on the blocking pool, a yield) in a task that writes it when it is; the requests
+//! after the first on a keep-alive connection, and first requests this thread leaves alone,
+//! through hyper ([`crate::http_server`]) with the bytes read so far replayed. Left alone
+//! are other paths (an endpoint that may take long would hold up every new connection), HEAD
+//! and CONNECT, HTTP/1.0, `Transfer-Encoding`, `Expect`, `Upgrade`, a head hyper would refuse
+//! (it gives its own error answer), and a request not complete within [`FIRST_BYTES_WAIT`]
+//! (a browser's preconnection). A standby thread takes new connections (for hyper) while the
+//! acceptor is held longer than [`HELD_FOR`] by one, such as a query with a large result.
+
+use std::future::Future;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response};
+use axum::Router;
+use http_body_util::BodyExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use crate::idle_spin::IdleSpin;
+
+/// How long a new connection's request may take to arrive whole before the connection goes
+/// to Tokio. Clients send it right after connecting; a browser's preconnection sends
+/// nothing for a while, and meanwhile no other connection is taken.
+pub const FIRST_BYTES_WAIT: Duration = Duration::from_millis(1);
+
+/// The most bytes read for a first request; a larger one goes to hyper.
+const READ_LIMIT: usize = 16 * 1024;
+
+/// The most header fields parsed here (hyper takes 100).
+const MAX_HEADERS: usize = 64;
+
+/// What the acceptor thread needs to answer and to hand connections on.
+#[derive(Clone)]
+pub struct FirstRequests {
+    pub router: Router,
+    /// Paths whose requests are answered on the acceptor thread: those of endpoints that
+    /// answer within a millisecond or yield (a query too large to evaluate at once is
+    /// placed elsewhere, see `api::Placement`).
+    pub paths: &'static [&'static str],
+    pub runtime: tokio::runtime::Handle,
+    /// Serves a connection in Tokio, through hyper, its first bytes replayed.
+    pub serve_rest: Arc<dyn Fn(tokio::net::TcpStream, Bytes) -> BoxFuture + Send + Sync>,
+    /// `true` once shutting down. Each task this module starts holds a clone of this (in a
+    /// clone of `FirstRequests`), so that shutdown waits for them; an answer finished after
+    /// shutdown began closes its connection, as hyper's do.
+    pub stop: tokio::sync::watch::Receiver<bool>,
+    /// Spins on the listener for a moment after an answer (see [`crate::idle_spin`]).
+    pub spin: Option<Arc<IdleSpin>>,
+}
+
+pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How long the acceptor may be held by one connection before the standby thread takes new
+/// connections (to hyper) meanwhile. Answers given here take well under a millisecond but
+/// for a large result; this bounds what such a one costs everybody else.
+pub const HELD_FOR: Duration = Duration::from_millis(20);
+
+/// The running acceptor and standby threads.
+pub struct Acceptor {
+    threads: Vec<std::thread::JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+/// What both threads share.
+struct Shared {
+    listener: TcpListener,
+    stopping: AtomicBool,
+    epoch: Instant,
+    /// Microseconds since `epoch`, plus one, at which the acceptor took the connection it
+    /// is serving; 0 while it waits for one.
+    busy_since: AtomicU64,
+}
+
+impl Shared {
+    fn micros(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Starts the acceptor thread on `listener`, and the standby thread that takes connections
+/// while the acceptor is held ([`HELD_FOR`]).
+pub fn start(listener: TcpListener, first: FirstRequests) -> io::Result<Acceptor> {
+    // Both threads wait with poll(2), so either may find the next connection taken.
+    listener.set_nonblocking(true)?;
+    // A connection is taken once its first bytes are in (or after a second without): one
+    // that sends nothing for a while (a browser's preconnection) costs the acceptor nothing.
+    let one_second: libc::c_int = 1;
+    // SAFETY: setsockopt with an int option of its size, on an open socket.
+    let deferred = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            std::ptr::from_ref(&one_second).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if deferred != 0 {
+        tracing::debug!(error = %io::Error::last_os_error(), "TCP_DEFER_ACCEPT not set");
+    }
+    let shared = Arc::new(Shared {
+        listener,
+        stopping: AtomicBool::new(false),
+        epoch: Instant::now(),
+        busy_since: AtomicU64::new(0),
+    });
+    let acceptor = std::thread::Builder::new()
+        .name("http-accept".into())
+        .spawn({
+            let (shared, first) = (shared.clone(), first.clone());
+            move || accept_loop(&shared, &first)
+        })?;
+    let standby = std::thread::Builder::new()
+        .name("http-accept-standby".into())
+        .spawn({
+            let shared = shared.clone();
+            move || standby_loop(&shared, &first)
+        });
+    let standby = match standby {
+        Ok(standby) => standby,
+        Err(e) => {
+            Acceptor {
+                threads: vec![acceptor],
+                shared,
+            }
+            .stop();
+            return Err(e);
+        }
+    };
+    Ok(Acceptor {
+        threads: vec![acceptor, standby],
+        shared,
+    })
+}
+
+impl Acceptor {
+    /// Stops accepting: the listener is shut, so new connections are refused, and the
+    /// threads end after the connection they hold, if any. Blocks until they have.
+    pub fn stop(mut self) {
+        self.shut();
+        for thread in std::mem::take(&mut self.threads) {
+            if thread.join().is_err() {
+                tracing::error!("an HTTP acceptor thread panicked");
+            }
+        }
+    }
+
+    fn shut(&self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        // Wakes a poll(2) on the listener, on Linux; every accept fails from then on.
+        // SAFETY: a plain system call on a descriptor `shared` keeps open.
+        unsafe { libc::shutdown(self.shared.listener.as_raw_fd(), libc::SHUT_RDWR) };
+        for thread in &self.threads {
+            thread.thread().unpark();
+        }
+    }
+}
+
+/// Without `stop` (the serving future dropped), the threads still end, without waiting.
+impl Drop for Acceptor {
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+fn accept_loop(shared: &Shared, first: &FirstRequests) {
+    let fd = shared.listener.as_raw_fd();
+    let mut failures = 0u32;
+    let mut read = Vec::with_capacity(READ_LIMIT);
+    loop {
+        let found = (first.spin.as_ref()).and_then(|spin| spin.spin(None, || readable(fd, 0)));
+        if found.is_none() {
+            readable(fd, -1);
+        }
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        match shared.listener.accept() {
+            Ok((stream, _peer)) => {
+                failures = 0;
+                shared
+                    .busy_since
+                    .store(shared.micros().saturating_add(1), Ordering::SeqCst);
+                read.clear();
+                // A panic ends the connection, never this thread (the endpoint's own poll is
+                // guarded in `serve_first_request`, to log it).
+                let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    serve_first_request(stream, &mut read, first)
+                }));
+                if served.is_err() {
+                    tracing::error!("serving an HTTP connection panicked; it is closed");
+                    read = Vec::with_capacity(READ_LIMIT);
+                }
+                shared.busy_since.store(0, Ordering::SeqCst);
+                if let Some(spin) = &first.spin {
+                    spin.note_activity();
+                }
+            }
+            // The standby thread took it, or the client gave up meanwhile.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) if shared.stopping.load(Ordering::SeqCst) => return,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                if let Some(pause) = crate::http_server::pause_after_accept_error(&e, failures) {
+                    std::thread::sleep(pause);
+                }
+            }
+        }
+    }
+}
+
+/// Looks every [`HELD_FOR`] whether the acceptor has been held that long by one connection;
+/// while it is, takes new connections itself and hands them to hyper.
+fn standby_loop(shared: &Shared, first: &FirstRequests) {
+    let fd = shared.listener.as_raw_fd();
+    let held_for = u64::try_from(HELD_FOR.as_micros()).unwrap_or(u64::MAX);
+    let mut failures = 0u32;
+    while !shared.stopping.load(Ordering::SeqCst) {
+        std::thread::park_timeout(HELD_FOR);
+        let since = shared.busy_since.load(Ordering::SeqCst);
+        if since == 0 || shared.micros().saturating_sub(since - 1) < held_for {
+            continue;
+        }
+        while shared.busy_since.load(Ordering::SeqCst) == since
+            && !shared.stopping.load(Ordering::SeqCst)
+        {
+            // Looks again for the acceptor's return at least this often.
+            if readable(fd, 10) <= 0 {
+                continue;
+            }
+            match shared.listener.accept() {
+                Ok((stream, _peer)) => {
+                    failures = 0;
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+                    }
+                    serve_in_tokio(stream, Bytes::new(), first);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) if shared.stopping.load(Ordering::SeqCst) => return,
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    if let Some(pause) = crate::http_server::pause_after_accept_error(&e, failures)
+                    {
+                        std::thread::sleep(pause);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// 1 if `fd` has bytes to read (or a connection to accept) within `timeout_ms`, 0 if not,
+/// -1 on an error.
+fn readable(fd: RawFd, timeout_ms: libc::c_int) -> libc::c_int {
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut poll, 1, timeout_ms) }
+}
+
+/// A request read and parsed here.
+struct FirstRequest {
+    request: Request<Body>,
+    keep_alive: bool,
+    /// Bytes after the request (a client sending its next request early).
+    rest: Bytes,
+}
+
+/// What the answer future gives: the bytes to write and whether the connection stays open;
+/// `None` when the answer's body failed (hyper then drops the connection too).
+type Answer = Pin<Box<dyn Future<Output = Option<(Vec<u8>, bool)>> + Send>>;
+
+/// `read` is the thread's buffer, empty and with `READ_LIMIT` bytes of room.
+fn serve_first_request(stream: TcpStream, read: &mut Vec<u8>, first: &FirstRequests) {
+    // Go's HTTP server, which Prometheus uses, sends small answers without Nagle's delay.
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+    }
+    let FirstRequest {
+        request,
+        keep_alive,
+        rest,
+    } = match read_first_request(&stream, read, first) {
+        Ok(Some(request)) => request,
+        Ok(None) => return serve_in_tokio(stream, Bytes::copy_from_slice(read), first),
+        // The peer went away or reset the connection.
+        Err(_) => return,
+    };
+    let service = hyper_util::service::TowerToHyperService::new(first.router.clone());
+    let stop = first.stop.clone();
+    let mut answer: Answer = Box::pin(async move {
+        let response = match hyper::service::Service::call(&service, request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let keep_alive = keep_alive && !*stop.borrow();
+        encode_response(response, keep_alive).await
+    });
+    // A panic in an endpoint ends its connection, as it does in a Tokio task, and must not
+    // end this thread.
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _runtime = first.runtime.enter();
+        answer
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+    }));
+    match polled {
+        Ok(Poll::Ready(Some((bytes, keep_alive)))) => {
+            write_answer(stream, bytes, keep_alive, rest, first)
+        }
+        Ok(Poll::Ready(None)) => {}
+        Ok(Poll::Pending) => {
+            crate::idle_spin::note_http_activity();
+            let Some(stream) = into_tokio(stream, first) else {
+                return;
+            };
+            let first = first.clone();
+            first.runtime.clone().spawn(async move {
+                // As hyper: a client that closes its side before the answer is ready drops
+                // it (a query waiting for the gate stops waiting).
+                let answered = tokio::select! {
+                    answered = answer => answered,
+                    () = peer_closed(&stream) => None,
+                };
+                if let Some((bytes, keep_alive)) = answered {
+                    finish_in_tokio(stream, bytes, 0, keep_alive, rest, &first).await;
+                }
+            });
+        }
+        Err(_) => tracing::error!("an HTTP endpoint panicked; its connection is closed"),
+    }
+}
+
+/// Completes when the peer has closed its side of the connection (or it failed); never while
+/// it is open, even with bytes of a next request waiting.
+async fn peer_closed(stream: &tokio::net::TcpStream) {
+    let mut byte = [0u8; 1];
+    match stream.peek(&mut byte).await {
+        Ok(0) | Err(_) => {}
+        // A next request: hyper reads it once this answer is written.
+        Ok(_) => std::future::pending::<()>().await,
+    }
+}
+
+/// Reads and parses the connection's first request: `None` when it is one to leave to
+/// hyper, `read` then holding what was read.
+fn read_first_request(
+    stream: &TcpStream,
+    read: &mut Vec<u8>,
+    first: &FirstRequests,
+) -> io::Result<Option<FirstRequest>> {
+    let fd = stream.as_raw_fd();
+    let deadline = Instant::now() + FIRST_BYTES_WAIT;
+    loop {
+        // SAFETY: writes at most the spare capacity of `read`, then marks it filled.
+        let received = unsafe {
+            let spare = read.spare_capacity_mut();
+            libc::recv(
+                fd,
+                spare.as_mut_ptr().cast(),
+                spare.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        match received {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n if n > 0 => {
+                // SAFETY: the kernel wrote `n` bytes there.
+                unsafe { read.set_len(read.len() + n as usize) };
+                match parse(read, first.paths) {
+                    Parsed::Complete(request) => return Ok(Some(*request)),
+                    Parsed::ElseWhere => return Ok(None),
+                    Parsed::Partial if read.len() == read.capacity() => return Ok(None),
+                    Parsed::Partial => {}
+                }
+            }
+            _ => {
+                let error = io::Error::last_os_error();
+                match error.kind() {
+                    io::ErrorKind::WouldBlock => {}
+                    io::ErrorKind::Interrupted => continue,
+                    _ => return Err(error),
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(None);
+                }
+                let waited = match &first.spin {
+                    Some(spin) => spin
+                        .spin(Some(left), || readable(fd, 0))
+                        .unwrap_or_else(|| readable(fd, millis_rounded_up(deadline))),
+                    None => readable(fd, millis_rounded_up(deadline)),
+                };
+                if waited == 0 {
+                    return Ok(None);
+                }
+                // An error (EINTR) is looked at again by the next recv.
+            }
+        }
+    }
+}
+
+fn millis_rounded_up(deadline: Instant) -> libc::c_int {
+    let left = deadline.saturating_duration_since(Instant::now());
+    libc::c_int::try_from(left.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX)
+}
+
+enum Parsed {
+    Complete(Box<FirstRequest>),
+    Partial,
+    /// One for hyper.
+    ElseWhere,
+}
+
+fn parse(read: &[u8], paths: &[&str]) -> Parsed {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut head = httparse::Request::new(&mut fields);
+    let head_len = match head.parse(read) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(_) => return Parsed::ElseWhere,
+    };
+    let (Some(method), Some(target), Some(1)) = (head.method, head.path, head.version) else {
+        return Parsed::ElseWhere;
+    };
+    let path = target.split_once('?').map_or(target, |(path, _)| path);
+    if !paths.contains(&path) || method == "HEAD" || method == "CONNECT" {
+        return Parsed::ElseWhere;
+    }
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(target)
+        .version(axum::http::Version::HTTP_11);
+    let mut content_length: Option<usize> = None;
+    let mut keep_alive = true;
+    let Some(headers) = builder.headers_mut() else {
+        return Parsed::ElseWhere;
+    };
+    for field in head.headers.iter() {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(field.name.as_bytes()),
+            HeaderValue::from_bytes(field.value),
+        ) else {
+            return Parsed::ElseWhere;
+        };
+        match name {
+            header::TRANSFER_ENCODING | header::EXPECT | header::UPGRADE => {
+                return Parsed::ElseWhere
+            }
+            header::CONTENT_LENGTH => {
+                let length = std::str::from_utf8(field.value)
+                    .ok()
+                    .filter(|digits| {
+                        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+                    })
+                    .and_then(|digits| digits.parse::<usize>().ok());
+                match (length, content_length) {
+                    (Some(length), None) => content_length = Some(length),
+                    _ => return Parsed::ElseWhere,
+                }
+            }
+            header::CONNECTION if has_close_token(field.value) => keep_alive = false,
+            _ => {}
+        }
+        headers.append(name, value);
+    }
+    let body_len = content_length.unwrap_or(0);
+    let Some(body_end) = head_len.checked_add(body_len) else {
+        return Parsed::ElseWhere;
+    };
+    if body_end > READ_LIMIT {
+        return Parsed::ElseWhere;
+    }
+    if read.len() < body_end {
+        return Parsed::Partial;
+    }
+    let body = if body_len == 0 {
+        Body::empty()
+    } else {
+        Body::from(Bytes::copy_from_slice(&read[head_len..body_end]))
+    };
+    match builder.body(body) {
+        Ok(request) => Parsed::Complete(Box::new(FirstRequest {
+            request,
+            keep_alive,
+            rest: match read.get(body_end..) {
+                Some(rest) if !rest.is_empty() => Bytes::copy_from_slice(rest),
+                _ => Bytes::new(),
+            },
+        })),
+        // A target the URI type refuses: hyper answers it (with its 400, or after
+        // `request_line` has encoded what Go accepts).
+        Err(_) => Parsed::ElseWhere,
+    }
+}
+
+/// Whether a `Connection` header's value lists `close`.
+fn has_close_token(value: &[u8]) -> bool {
+    // hyper reads the value as text (`HeaderValue::to_str`), so only a visible-ASCII one counts.
+    let visible = value.iter().all(|&b| b == b'\t' || (32..127).contains(&b));
+    visible
+        && value
+            .split(|&b| b == b',')
+            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
+}
+
+/// How hyper frames an answer's body, from what the body says of itself before it is read.
+#[derive(Clone, Copy, PartialEq)]
+enum Framing {
+    /// The body is already at its end: no body.
+    None,
+    Known(u64),
+    Unknown,
+}
+
+/// The answer as hyper 1 writes it for an HTTP/1.1 request (`proto::h1::role::Server::encode`),
+/// and whether the connection stays open after it. `None` when the body fails.
+async fn encode_response(response: Response<Body>, keep_alive: bool) -> Option<(Vec<u8>, bool)> {
+    use axum::body::HttpBody;
+    let (mut parts, mut body) = response.into_parts();
+    if parts.status.is_informational() {
+        // hyper answers no 1xx this way either: it sends a bare 500.
+        parts = Response::new(()).into_parts().0;
+        parts.status = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+        body = Body::empty();
+    }
+    // The framing is this module's, whatever an endpoint says (none sets one).
+    parts.headers.remove(header::TRANSFER_ENCODING);
+    let framing = if body.is_end_stream() {
+        Framing::None
+    } else {
+        body.size_hint()
+            .exact()
+            .map_or(Framing::Unknown, Framing::Known)
+    };
+    // The data frames, as hyper writes them: one chunk each when the length is unknown.
+    let mut frames = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.ok()?.into_data() {
+            if !data.is_empty() {
+                frames.push(data);
+            }
+        }
+    }
+    let connection_close = |value: &HeaderValue| has_close_token(value.as_bytes());
+    let mut keep_alive = keep_alive;
+    if !keep_alive {
+        match parts.headers.entry(header::CONNECTION) {
+            header::Entry::Occupied(mut entry) => {
+                if !entry.iter().any(connection_close) {
+                    entry.append(HeaderValue::from_static("close"));
+                }
+            }
+            header::Entry::Vacant(entry) => {
+                entry.insert(HeaderValue::from_static("close"));
+            }
+        }
+    } else if parts
+        .headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .any(connection_close)
+    {
+        keep_alive = false;
+    }
+    let status = parts.status;
+    // Neither a length nor a body for these (`can_have_content_length`, `can_have_body`).
+    let bodiless = status.is_informational()
+        || status == axum::http::StatusCode::NO_CONTENT
+        || status == axum::http::StatusCode::NOT_MODIFIED;
+    let body_len: usize = frames.iter().map(Bytes::len).sum();
+    let mut out = Vec::with_capacity(160 + parts.headers.len() * 32 + body_len + frames.len() * 8);
+    let reason = parts.extensions.get::<hyper::ext::ReasonPhrase>();
+    if status == axum::http::StatusCode::OK && reason.is_none() {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.push(b' ');
+        match reason {
+            Some(reason) => out.extend_from_slice(reason.as_bytes()),
+            None => out.extend_from_slice(status.canonical_reason().unwrap_or("<none>").as_bytes()),
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    let written = encode_headers(&parts.headers, framing, bodiless, &mut out);
+    let chunked = match (written.length, framing) {
+        (true, _) => false,
+        (false, Framing::Unknown) if !bodiless => {
+            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+            true
+        }
+        (false, Framing::None | Framing::Known(0)) if !bodiless => {
+            out.extend_from_slice(b"content-length: 0\r\n");
+            false
+        }
+        (false, Framing::Known(length)) if !bodiless => {
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(length.to_string().as_bytes());
+            out.extend_from_slice(b"\r\n");
+            false
+        }
+        (false, _) => false,
+    };
+    if !written.date {
+        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(http_date().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if !bodiless && framing != Framing::None {
+        for data in &frames {
+            if chunked {
+                out.extend_from_slice(format!("{:X}\r\n", data.len()).as_bytes());
+                out.extend_from_slice(data);
+                out.extend_from_slice(b"\r\n");
+            } else {
+                out.extend_from_slice(data);
+            }
+        }
+        if chunked {
+            out.extend_from_slice(b"0\r\n\r\n");
+        }
+    }
+    Some((out, keep_alive))
+}
+
+/// Which of the header lines that frame an answer were written.
+struct Written {
+    length: bool,
+    date: bool,
+}
+
+/// Writes the header fields as hyper does: in the map's order; the values of `connection` and
+/// `trailer` joined on one line; the first `content-length` only, and
+/// none for a body already at its end.
+fn encode_headers(
+    headers: &HeaderMap,
+    framing: Framing,
+    bodiless: bool,
+    out: &mut Vec<u8>,
+) -> Written {
+    let mut written = Written {
+        length: false,
+        date: false,
+    };
+    for name in headers.keys() {
+        let mut values = headers.get_all(name).iter();
+        match *name {
+            header::CONTENT_LENGTH => {
+                if framing != Framing::None {
+                    if let Some(value) = values.next() {
+                        out.extend_from_slice(b"content-length: ");
+                        out.extend_from_slice(value.as_bytes());
+                        out.extend_from_slice(b"\r\n");
+                        written.length = true;
+                    }
+                }
+                continue;
+            }
+            header::TRAILER if bodiless => continue,
+            header::CONNECTION | header::TRAILER => {
+                out.extend_from_slice(name.as_str().as_bytes());
+                out.extend_from_slice(b": ");
+                for (i, value) in values.enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(b", ");
+                    }
+                    out.extend_from_slice(value.as_bytes());
+                }
+                out.extend_from_slice(b"\r\n");
+                continue;
+            }
+            header::DATE => written.date = true,
+            _ => {}
+        }
+        for value in values {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    written
+}
+
+/// The `date` header's value, formatted once a second as hyper does.
+fn http_date() -> String {
+    thread_local! {
+        static CACHED: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = SystemTime::now();
+    let second = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    CACHED.with_borrow_mut(|(cached_second, text)| {
+        if *cached_second != second {
+            *cached_second = second;
+            *text = httpdate::fmt_http_date(now);
+        }
+        text.clone()
+    })
+}
+
+/// Writes what it can of the answer at once, the rest (if any) from a task, and then closes
+/// the connection or hands it to hyper for the next request.
+fn write_answer(
+    stream: TcpStream,
+    bytes: Vec<u8>,
+    keep_alive: bool,
+    rest: Bytes,
+    first: &FirstRequests,
+) {
+    // SAFETY: sends from a live buffer of its length.
+    let sent = unsafe {
+        libc::send(
+            stream.as_raw_fd(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    let sent = match usize::try_from(sent) {
+        Ok(sent) => sent,
+        Err(_) if io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock => 0,
+        // The peer is gone.
+        Err(_) => return,
+    };
+    if sent == bytes.len() {
+        if keep_alive {
+            serve_in_tokio(stream, rest, first);
+        } else {
+            // As hyper: the answer is followed by the end of the stream.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+        }
+        return;
+    }
+    let Some(stream) = into_tokio(stream, first) else {
+        return;
+    };
+    let first_for_task = first.clone();
+    first.runtime.spawn(async move {
+        finish_in_tokio(stream, bytes, sent, keep_alive, rest, &first_for_task).await;
+    });
+}
+
+/// Writes the rest of an answer, then closes the connection or serves its next requests.
+async fn finish_in_tokio(
+    mut stream: tokio::net::TcpStream,
+    bytes: Vec<u8>,
+    sent: usize,
+    keep_alive: bool,
+    rest: Bytes,
+    first: &FirstRequests,
+) {
+    if stream.write_all(&bytes[sent..]).await.is_err() {
+        return;
+    }
+    if keep_alive {
+        (first.serve_rest)(stream, rest).await;
+    } else {
+        let _ = stream.shutdown().await;
+    }
+}
+
+fn into_tokio(stream: TcpStream, first: &FirstRequests) -> Option<tokio::net::TcpStream> {
+    let _runtime = first.runtime.enter();
+    stream
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::TcpStream::from_std(stream))
+        .inspect_err(|e| tracing::debug!(error = %e, "could not hand a connection to Tokio"))
+        .ok()
+}
+
+fn serve_in_tokio(stream: TcpStream, read: Bytes, first: &FirstRequests) {
+    crate::idle_spin::note_http_activity();
+    let Some(stream) = into_tokio(stream, first) else {
+        return;
+    };
+    let serve = (first.serve_rest)(stream, read);
+    first.runtime.spawn(serve);
+}
+
+/// A stream whose first bytes were already read: they are read again first.
+pub struct Replayed<S> {
+    inner: S,
+    first: Bytes,
+}
+
+impl<S> Replayed<S> {
+    pub fn new(inner: S, first: Bytes) -> Self {
+        Replayed { inner, first }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Replayed<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.first.is_empty() {
+            let n = self.first.len().min(buf.remaining());
+            let taken = self.first.split_to(n);
+            buf.put_slice(&taken);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Replayed<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http_server::{serve, ServeOptions};
+    use axum::http::StatusCode;
+    use axum::response::{AppendHeaders, IntoResponse};
+    use axum::routing::get;
+    use tokio::io::AsyncReadExt;
+
+    /// A body that does not know its length, as a stream's, sending its frames in turn.
+    struct UnsizedBody(Vec<Bytes>);
+
+    impl axum::body::HttpBody for UnsizedBody {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+            let next = (!self.0.is_empty()).then(|| self.0.remove(0));
+            Poll::Ready(next.map(|data| Ok(hyper::body::Frame::data(data))))
+        }
+    }
+
+    fn answer_or_panic(panic: bool) -> &'static str {
+        assert!(!panic, "an endpoint panicked");
+        "no panic"
+    }
+
+    /// Every path of [`router`].
+    const PATHS: &[&str] = &[
+        "/text",
+        "/json",
+        "/empty",
+        "/teapot",
+        "/close",
+        "/unsized",
+        "/odd",
+        "/later",
+        "/missing",
+        "/panic",
+        "/hold",
+        "/dated",
+        "/unchanged",
+        "/abandoned",
+    ];
+
+    static ABANDONED_RAN: AtomicBool = AtomicBool::new(false);
+
+    /// Answers of many shapes, each with an `x-thread` header naming the thread that made it.
+    fn router() -> Router {
+        Router::new()
+            .route(
+                "/text",
+                get(|| async { "text" }).post(|body: Bytes| async move { body }),
+            )
+            .route(
+                "/json",
+                get(|| async { axum::Json(serde_json::json!({"a": [1, "b"]})) }),
+            )
+            .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
+            .route(
+                "/teapot",
+                get(|| async {
+                    let headers = AppendHeaders([("x-many", "1"), ("x-many", "2")]);
+                    (StatusCode::IM_A_TEAPOT, headers, "tea")
+                }),
+            )
+            .route(
+                "/close",
+                get(|| async { ([(header::CONNECTION, "close")], "bye") }),
+            )
+            .route(
+                "/unsized",
+                get(|| async {
+                    let frames: [&[u8]; 4] =
+                        [b"chunk", b"", b"a longer chunk of 31 bytes here", b"end"];
+                    Body::new(UnsizedBody(frames.map(Bytes::from_static).to_vec()))
+                }),
+            )
+            .route(
+                "/odd",
+                get(|| async { StatusCode::from_u16(599).map_or(StatusCode::OK, |s| s) }),
+            )
+            .route(
+                "/later",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    "later"
+                }),
+            )
+            .route("/panic", get(|| async { answer_or_panic(true) }))
+            .route(
+                "/dated",
+                get(|| async { ([(header::DATE, "Thu, 01 Jan 1970 00:00:00 GMT")], "dated") }),
+            )
+            .route("/unchanged", get(|| async { StatusCode::NOT_MODIFIED }))
+            .route(
+                // Notes whether it ran to its end.
+                "/abandoned",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    ABANDONED_RAN.store(true, Ordering::SeqCst);
+                    "abandoned"
+                }),
+            )
+            .route(
+                // Holds the thread that answers it without yielding.
+                "/hold",
+                get(|| async {
+                    std::thread::sleep(Duration::from_millis(500));
+                    "held"
+                }),
+            )
+            .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n").into_response() })
+            .layer(axum::middleware::map_response(
+                |mut response: Response<Body>| async move {
+                    let thread = std::thread::current().name().unwrap_or("").to_string();
+                    if let Ok(value) = HeaderValue::from_str(&thread) {
+                        response.headers_mut().insert("x-thread", value);
+                    }
+                    response
+                },
+            ))
+    }
+
+    /// A server on its own runtime, answering first requests of `paths` on the acceptor.
+    fn start(paths: &'static [&'static str]) -> (std::net::SocketAddr, tokio::runtime::Runtime) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let options = ServeOptions {
+            first_request_paths: paths,
+            spin_budget: Duration::ZERO,
+        };
+        runtime.spawn(serve(listener, router(), options, std::future::pending()));
+        (address, runtime)
+    }
+
+    /// Sends `pieces` on a new connection, `pause` apart, and reads until the server closes
+    /// it.
+    fn exchange(address: std::net::SocketAddr, pieces: &[&[u8]], pause: Duration) -> String {
+        use std::io::{Read, Write};
+        let mut stream = TcpStream::connect(address).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        // Each piece goes out at once.
+        stream.set_nodelay(true).expect("nodelay");
+        for (i, piece) in pieces.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(pause);
+            }
+            stream.write_all(piece).expect("send");
+        }
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    /// The answer without its `x-thread` lines and with the current date masked, and the
+    /// `x-thread` values.
+    fn comparable(answer: &str) -> (String, Vec<String>) {
+        let mut threads = Vec::new();
+        let mut kept = Vec::new();
+        for line in answer.split_inclusive("\r\n") {
+            if let Some(thread) = line.strip_prefix("x-thread: ") {
+                threads.push(thread.trim_end().to_string());
+            } else if line.starts_with("date: ") && !line.contains("1970") {
+                kept.push("date: (now)\r\n".to_string());
+            } else {
+                kept.push(line.to_string());
+            }
+        }
+        (kept.concat(), threads)
+    }
+
+    const ACCEPTOR: &str = "http-accept";
+
+    #[test]
+    fn the_acceptor_answers_as_hyper_does() {
+        let (hyper_only, _hyper_runtime) = start(&[]);
+        let (acceptor, _runtime) = start(PATHS);
+        let close =
+            |target: &str| format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        // Each request, and the thread that should answer each of its requests on the
+        // acceptor's server (hyper's answers come from Tokio's workers).
+        let cases: Vec<(String, Vec<bool>)> = vec![
+            (close("/text"), vec![true]),
+            (close("/json?a=1&b=%20"), vec![true]),
+            (close("/empty"), vec![true]),
+            (close("/teapot"), vec![true]),
+            (close("/unsized"), vec![true]),
+            (close("/odd"), vec![true]),
+            (close("/missing"), vec![true]),
+            (close("/dated"), vec![true]),
+            (close("/unchanged"), vec![true]),
+            (close("/later"), vec![false]),
+            // The answer closes the connection of a keep-alive request.
+            ("GET /close HTTP/1.1\r\nHost: x\r\n\r\n".into(), vec![true]),
+            (
+                "POST /text HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".into(),
+                vec![true],
+            ),
+            // Not allowed: the router's 405.
+            ("PUT /text HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(), vec![true]),
+            // Header names in any case, `close` among other tokens.
+            ("GET /text HTTP/1.1\r\nhOsT: x\r\nCONNECTION: TE, Close\r\n\r\n".into(), vec![true]),
+            // Two requests in one send: the second is replayed to hyper, also after an answer
+            // finished in a task.
+            (
+                format!("GET /text HTTP/1.1\r\nHost: x\r\n\r\n{}", close("/json")),
+                vec![true, false],
+            ),
+            (
+                format!("GET /later HTTP/1.1\r\nHost: x\r\n\r\n{}", close("/json")),
+                vec![false, false],
+            ),
+            // Left to hyper: HEAD, HTTP/1.0, a chunked body, a head hyper refuses, a target
+            // with an unencoded quote (`request_line` encodes it), a path not listed.
+            ("HEAD /text HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(), vec![false]),
+            ("GET /text HTTP/1.0\r\n\r\n".into(), vec![false]),
+            (
+                "POST /text HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n".into(),
+                vec![false],
+            ),
+            ("GET /text HTTP/1.1\r\nBad Header: x\r\n\r\n".into(), vec![]),
+            (close("/text?q=\"a\""), vec![false]),
+            (close("/elsewhere"), vec![false]),
+        ];
+        for (request, on_acceptor) in cases {
+            let expected = exchange(hyper_only, &[request.as_bytes()], Duration::ZERO);
+            let answer = exchange(acceptor, &[request.as_bytes()], Duration::ZERO);
+            let (expected, hyper_threads) = comparable(&expected);
+            let (answer, threads) = comparable(&answer);
+            assert!(!expected.is_empty(), "no answer to {request:?}");
+            assert_eq!(answer, expected, "answers to {request:?}");
+            assert!(
+                hyper_threads.iter().all(|t| t != ACCEPTOR),
+                "{hyper_threads:?}"
+            );
+            let wanted: Vec<bool> = on_acceptor;
+            let got: Vec<bool> = threads.iter().map(|t| t == ACCEPTOR).collect();
+            assert_eq!(got, wanted, "threads {threads:?} answering {request:?}");
+        }
+    }
+
+    #[test]
+    fn requests_arriving_in_pieces_or_late_are_answered() {
+        let (acceptor, _runtime) = start(PATHS);
+        let request: &[u8] = b"POST /text HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+        // Within the wait, the pieces are put together on the acceptor; after it (a head
+        // split, then a body late), hyper reads the rest after the bytes already read.
+        for (pause, on_acceptor) in [(Duration::ZERO, true), (Duration::from_millis(30), false)] {
+            for split in [10, 40, request.len() - 2] {
+                let (head, tail) = request.split_at(split);
+                let answer = exchange(acceptor, &[head, tail], pause);
+                assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+                assert!(answer.ends_with("\r\n\r\nhello"), "{answer}");
+                let thread = format!("x-thread: {ACCEPTOR}\r\n");
+                assert_eq!(answer.contains(&thread), on_acceptor, "{pause:?}: {answer}");
+            }
+        }
+        // A connection that sends nothing for a while (a browser's preconnection) holds up
+        // neither itself nor others.
+        let idle = TcpStream::connect(acceptor).expect("connect");
+        let answer = exchange(
+            acceptor,
+            &[b"GET /text HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
+            Duration::ZERO,
+        );
+        assert!(answer.ends_with("\r\n\r\ntext"), "{answer}");
+        assert!(
+            answer.contains(&format!("x-thread: {ACCEPTOR}\r\n")),
+            "{answer}"
+        );
+        drop(idle);
+    }
+
+    #[test]
+    fn a_keep_alive_connection_goes_on_in_hyper() {
+        use std::io::{Read, Write};
+        let (acceptor, _runtime) = start(PATHS);
+        let mut stream = TcpStream::connect(acceptor).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        stream
+            .write_all(b"GET /text HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("send");
+        let mut first = Vec::new();
+        let mut buffer = [0u8; 1024];
+        while !first.ends_with(b"\r\n\r\ntext") {
+            let read = stream.read(&mut buffer).expect("first answer");
+            assert!(
+                read > 0,
+                "closed after {:?}",
+                String::from_utf8_lossy(&first)
+            );
+            first.extend_from_slice(&buffer[..read]);
+        }
+        let first = String::from_utf8_lossy(&first).into_owned();
+        assert!(
+            first.contains(&format!("x-thread: {ACCEPTOR}\r\n")),
+            "{first}"
+        );
+        assert!(!first.contains("connection:"), "{first}");
+        std::thread::sleep(Duration::from_millis(50));
+        stream
+            .write_all(b"GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("send");
+        let mut second = String::new();
+        stream.read_to_string(&mut second).expect("second answer");
+        assert!(second.ends_with("\r\n\r\n{\"a\":[1,\"b\"]}"), "{second}");
+        assert!(second.contains("x-thread: tokio"), "{second}");
+    }
+
+    #[test]
+    fn a_client_gone_before_its_answer_is_ready_is_not_answered() {
+        use std::io::Write;
+        let (acceptor, _runtime) = start(PATHS);
+        let mut stream = TcpStream::connect(acceptor).expect("connect");
+        stream
+            .write_all(b"GET /abandoned HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("send");
+        std::thread::sleep(Duration::from_millis(50));
+        drop(stream);
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(
+            !ABANDONED_RAN.load(Ordering::SeqCst),
+            "the answer of a closed connection was still worked out"
+        );
+        // The same request kept open runs to its end.
+        let answer = exchange(
+            acceptor,
+            &[b"GET /abandoned HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
+            Duration::ZERO,
+        );
+        assert!(answer.ends_with("abandoned"), "{answer}");
+        assert!(ABANDONED_RAN.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_panicking_endpoint_closes_its_connection_and_nothing_else() {
+        let (acceptor, _runtime) = start(PATHS);
+        let answer = exchange(
+            acceptor,
+            &[b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\n"],
+            Duration::ZERO,
+        );
+        assert_eq!(answer, "");
+        // The panic's report may have held the acceptor long enough for the standby thread
+        // to take connections; it stops within its poll's 10 ms.
+        std::thread::sleep(Duration::from_millis(50));
+        let answer = exchange(
+            acceptor,
+            &[b"GET /text HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
+            Duration::ZERO,
+        );
+        assert!(answer.ends_with("\r\n\r\ntext"), "{answer}");
+        // Still by the acceptor thread, not its standby.
+        assert!(
+            answer.contains(&format!("x-thread: {ACCEPTOR}\r\n")),
+            "{answer}"
+        );
+    }
+
+    #[test]
+    fn new_connections_are_answered_while_the_acceptor_is_held() {
+        let (acceptor, _runtime) = start(PATHS);
+        let held = std::thread::spawn(move || {
+            exchange(
+                acceptor,
+                &[b"GET /hold HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
+                Duration::ZERO,
+            )
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        let answer = exchange(
+            acceptor,
+            &[b"GET /text HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
+            Duration::ZERO,
+        );
+        let waited = started.elapsed();
+        assert!(answer.ends_with("\r\n\r\ntext"), "{answer}");
+        // Answered through hyper by the standby thread, not after the hold.
+        assert!(!answer.contains(ACCEPTOR), "{answer}");
+        assert!(
+            !held.is_finished(),
+            "answered only after the held request ({waited:?})"
+        );
+        let held = held.join().expect("held client");
+        assert!(held.ends_with("\r\n\r\nheld"), "{held}");
+        assert!(
+            held.contains(&format!("x-thread: {ACCEPTOR}\r\n")),
+            "{held}"
+        );
+    }
+
+    #[test]
+    fn a_large_answer_is_written_whole() {
+        // Larger than a socket's send buffer: the acceptor writes what it can and a task the
+        // rest, while the client reads slowly.
+        let router = Router::new().route("/big", get(|| async { "x".repeat(8 << 20) }));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let options = ServeOptions {
+            first_request_paths: &["/big", "/small"],
+            spin_budget: Duration::ZERO,
+        };
+        runtime.spawn(serve(listener, router, options, std::future::pending()));
+        let answer = runtime.block_on(async {
+            let mut stream = tokio::net::TcpStream::connect(address)
+                .await
+                .expect("connect");
+            tokio::io::AsyncWriteExt::write_all(
+                &mut stream,
+                b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .await
+            .expect("send");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).await.expect("read");
+            answer
+        });
+        let body_at = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("head")
+            + 4;
+        assert_eq!(answer.len() - body_at, 8 << 20);
+        assert!(answer[body_at..].iter().all(|&b| b == b'x'));
+    }
+}
