@@ -679,7 +679,9 @@ enum Placement {
     /// On the request's thread, after yielding once. Yielding wakes another worker thread
     /// (Tokio does so for the queued task), which then polls for I/O while the query holds
     /// this thread; without it, new connections and other requests could wait for the whole
-    /// evaluation when the other threads are asleep.
+    /// evaluation when the other threads are asleep. On the acceptor thread
+    /// (`first_request`), the yield moves the query to a Tokio task, and the acceptor goes on
+    /// taking connections.
     AfterYielding,
     /// On the blocking pool: too large, or reads storage.
     BlockingPool,
