@@ -993,8 +993,16 @@ mod tests {
             ))
     }
 
-    /// A server on its own runtime, answering first requests of `paths` on the acceptor.
+    /// A server of [`router`] on its own runtime, answering first requests of `paths` on the
+    /// acceptor.
     fn start(paths: &'static [&'static str]) -> (std::net::SocketAddr, tokio::runtime::Runtime) {
+        start_with(router(), paths)
+    }
+
+    fn start_with(
+        router: Router,
+        paths: &'static [&'static str],
+    ) -> (std::net::SocketAddr, tokio::runtime::Runtime) {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -1008,7 +1016,7 @@ mod tests {
             first_request_paths: paths,
             spin_budget: Duration::ZERO,
         };
-        runtime.spawn(serve(listener, router(), options, std::future::pending()));
+        runtime.spawn(serve(listener, router, options, std::future::pending()));
         (address, runtime)
     }
 
@@ -1278,20 +1286,7 @@ mod tests {
         // Larger than a socket's send buffer: the acceptor writes what it can and a task the
         // rest, while the client reads slowly.
         let router = Router::new().route("/big", get(|| async { "x".repeat(8 << 20) }));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
-        let options = ServeOptions {
-            first_request_paths: &["/big", "/small"],
-            spin_budget: Duration::ZERO,
-        };
-        runtime.spawn(serve(listener, router, options, std::future::pending()));
+        let (address, runtime) = start_with(router, &["/big"]);
         let answer = runtime.block_on(async {
             let mut stream = tokio::net::TcpStream::connect(address)
                 .await
