@@ -1041,6 +1041,12 @@ mod tests {
         String::from_utf8_lossy(&answer).into_owned()
     }
 
+    /// The answer to a GET of `path` on a new connection, closed after it.
+    fn fetch(address: std::net::SocketAddr, path: &str) -> String {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        exchange(address, &[request.as_bytes()], Duration::ZERO)
+    }
+
     /// The answer without its `x-thread` lines and with the current date masked, and the
     /// `x-thread` values.
     fn comparable(answer: &str) -> (String, Vec<String>) {
@@ -1147,11 +1153,7 @@ mod tests {
         // A connection that sends nothing for a while (a browser's preconnection) holds up
         // neither itself nor others.
         let idle = TcpStream::connect(acceptor).expect("connect");
-        let answer = exchange(
-            acceptor,
-            &[b"GET /text HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
-            Duration::ZERO,
-        );
+        let answer = fetch(acceptor, "/text");
         assert!(answer.ends_with("\r\n\r\ntext"), "{answer}");
         assert!(
             answer.contains(&format!("x-thread: {ACCEPTOR}\r\n")),
@@ -1214,11 +1216,7 @@ mod tests {
             "the answer of a closed connection was still worked out"
         );
         // The same request kept open runs to its end.
-        let answer = exchange(
-            acceptor,
-            &[b"GET /abandoned HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
-            Duration::ZERO,
-        );
+        let answer = fetch(acceptor, "/abandoned");
         assert!(answer.ends_with("abandoned"), "{answer}");
         assert!(ABANDONED_RAN.load(Ordering::SeqCst));
     }
@@ -1235,11 +1233,7 @@ mod tests {
         // The panic's report may have held the acceptor long enough for the standby thread
         // to take connections; it stops within its poll's 10 ms.
         std::thread::sleep(Duration::from_millis(50));
-        let answer = exchange(
-            acceptor,
-            &[b"GET /text HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
-            Duration::ZERO,
-        );
+        let answer = fetch(acceptor, "/text");
         assert!(answer.ends_with("\r\n\r\ntext"), "{answer}");
         // Still by the acceptor thread, not its standby.
         assert!(
@@ -1251,20 +1245,10 @@ mod tests {
     #[test]
     fn new_connections_are_answered_while_the_acceptor_is_held() {
         let (acceptor, _runtime) = start(PATHS);
-        let held = std::thread::spawn(move || {
-            exchange(
-                acceptor,
-                &[b"GET /hold HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
-                Duration::ZERO,
-            )
-        });
+        let held = std::thread::spawn(move || fetch(acceptor, "/hold"));
         std::thread::sleep(Duration::from_millis(100));
         let started = Instant::now();
-        let answer = exchange(
-            acceptor,
-            &[b"GET /text HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
-            Duration::ZERO,
-        );
+        let answer = fetch(acceptor, "/text");
         let waited = started.elapsed();
         assert!(answer.ends_with("\r\n\r\ntext"), "{answer}");
         // Answered through hyper by the standby thread, not after the hold.
