@@ -219,13 +219,9 @@ fn accept_loop(shared: &Shared, first: &FirstRequests) {
                     spin.note_activity();
                 }
             }
-            // The standby thread took it, or the client gave up meanwhile.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(_) if shared.stopping.load(Ordering::SeqCst) => return,
             Err(e) => {
-                failures = failures.saturating_add(1);
-                if let Some(pause) = crate::http_server::pause_after_accept_error(&e, failures) {
-                    std::thread::sleep(pause);
+                if !accept_failed(shared, &e, &mut failures) {
+                    return;
                 }
             }
         }
@@ -254,22 +250,50 @@ fn standby_loop(shared: &Shared, first: &FirstRequests) {
             match shared.listener.accept() {
                 Ok((stream, _peer)) => {
                     failures = 0;
-                    if let Err(e) = stream.set_nodelay(true) {
-                        tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
-                    }
+                    set_nodelay(&stream);
                     serve_in_tokio(stream, Bytes::new(), first);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) if shared.stopping.load(Ordering::SeqCst) => return,
                 Err(e) => {
-                    failures = failures.saturating_add(1);
-                    if let Some(pause) = crate::http_server::pause_after_accept_error(&e, failures)
-                    {
-                        std::thread::sleep(pause);
+                    if !accept_failed(shared, &e, &mut failures) {
+                        return;
                     }
                 }
             }
         }
+    }
+}
+
+/// After a failed accept: `false` once shutting down (the listener is shut). Otherwise the
+/// other thread took the connection or the client gave up meanwhile (`WouldBlock`, the
+/// peer's reset: go on at once), or something else failed (out of file descriptors, mostly),
+/// where retrying at once would spin: a pause, longer after each failure in a row, from 5 ms
+/// up to a second, as Go's server does.
+fn accept_failed(shared: &Shared, error: &io::Error, failures: &mut u32) -> bool {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset, WouldBlock};
+    if shared.stopping.load(Ordering::SeqCst) {
+        return false;
+    }
+    if error.kind() == WouldBlock {
+        return true;
+    }
+    *failures = failures.saturating_add(1);
+    if matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return true;
+    }
+    let pause = Duration::from_millis(5 << (*failures).min(8).saturating_sub(1))
+        .min(Duration::from_secs(1));
+    tracing::error!(error = %error, pause_ms = pause.as_millis() as u64, "accepting an HTTP connection failed; retrying");
+    std::thread::sleep(pause);
+    true
+}
+
+/// Go's HTTP server, which Prometheus uses, sends small answers without Nagle's delay.
+fn set_nodelay(stream: &TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
     }
 }
 
@@ -299,10 +323,7 @@ type Answer = Pin<Box<dyn Future<Output = Option<(Vec<u8>, bool)>> + Send>>;
 
 /// `read` is the thread's buffer, empty and with `READ_LIMIT` bytes of room.
 fn serve_first_request(stream: TcpStream, read: &mut Vec<u8>, first: &FirstRequests) {
-    // Go's HTTP server, which Prometheus uses, sends small answers without Nagle's delay.
-    if let Err(e) = stream.set_nodelay(true) {
-        tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
-    }
+    set_nodelay(&stream);
     let FirstRequest {
         request,
         keep_alive,

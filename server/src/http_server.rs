@@ -36,8 +36,9 @@ pub struct ServeOptions {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for
-/// the requests in flight (an error: the acceptor thread could not start); idle keep-alive connections are closed at once, and a connection
+/// the requests in flight; idle keep-alive connections are closed at once, and a connection
 /// that sends no request headers within 30 seconds is closed (hyper's header read timeout).
+/// An error: the acceptor thread could not start.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -126,24 +127,6 @@ async fn serve_connection(
 async fn stopping(stop: &mut watch::Receiver<bool>) {
     // An error means the sender is gone, which happens only after shutdown has begun.
     let _ = stop.wait_for(|stopping| *stopping).await;
-}
-
-/// A failed accept is the peer's problem when the connection was reset before we took it;
-/// otherwise (out of file descriptors, mostly) retrying at once would spin, so the acceptor
-/// waits the pause returned, longer after each failure in a row, from 5 ms up to a second, as
-/// Go's server does.
-pub fn pause_after_accept_error(error: &io::Error, failures: u32) -> Option<Duration> {
-    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(
-        error.kind(),
-        ConnectionAborted | ConnectionRefused | ConnectionReset
-    ) {
-        return None;
-    }
-    let pause =
-        Duration::from_millis(5 << failures.min(8).saturating_sub(1)).min(Duration::from_secs(1));
-    tracing::error!(error = %error, pause_ms = pause.as_millis() as u64, "accepting an HTTP connection failed; retrying");
-    Some(pause)
 }
 
 #[cfg(test)]

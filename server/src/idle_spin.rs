@@ -49,8 +49,7 @@ pub fn build_runtime(budget: Duration) -> std::io::Result<tokio::runtime::Runtim
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let multi_core = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
-    if !budget.is_zero() && multi_core {
+    if spinning_allowed(budget) {
         let sets = runtime_epoll_descriptors(&runtime);
         if sets.is_empty() {
             tracing::debug!("the runtime's epoll set was not found; no idle spin");
@@ -64,9 +63,12 @@ pub fn build_runtime(budget: Duration) -> std::io::Result<tokio::runtime::Runtim
 /// A spin of its own for the HTTP acceptor thread (`first_request`), which waits on its
 /// listener rather than in Tokio: `None` when spinning is off (a zero budget, one CPU).
 pub fn acceptor_spin(budget: Duration) -> Option<std::sync::Arc<IdleSpin>> {
-    let multi_core = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
-    (!budget.is_zero() && multi_core)
-        .then(|| std::sync::Arc::new(IdleSpin::new(Vec::new(), budget)))
+    spinning_allowed(budget).then(|| std::sync::Arc::new(IdleSpin::new(Vec::new(), budget)))
+}
+
+/// A spin needs a budget and a second CPU: on one, it would hold up the client it waits for.
+fn spinning_allowed(budget: Duration) -> bool {
+    !budget.is_zero() && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
 /// Called by the HTTP server when a connection comes in and when an answer is ready.
