@@ -31,7 +31,7 @@ pub fn explain(expr: &Expr) -> ExplainNode {
         title,
         detail,
         value_type: expr.value_type().as_str(),
-        children: expr.children().into_iter().map(explain).collect(),
+        children: expr.children().map(explain).collect(),
     }
 }
 

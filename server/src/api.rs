@@ -36,6 +36,7 @@ use narthex_promql::{Engine, EngineError, Expr, QueryResult, QueryStats};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use crate::first_request::DirectAnswer;
 use crate::server::AppState;
 
 /// Prometheus refuses range queries with more points per series than this.
@@ -586,6 +587,30 @@ async fn acquire_permit(
     permit.map_err(|_| ApiError::new(ErrorType::Internal, "query gate closed"))
 }
 
+/// Whether [`direct_query`] answers `request` as the router would: a plain `GET` of `query`
+/// or `query_range`, to which the middleware only adds `Vary: Origin`.
+pub fn answered_directly(request: &Request) -> bool {
+    request.method() == axum::http::Method::GET
+        && matches!(
+            request.uri().path(),
+            "/api/v1/query" | "/api/v1/query_range"
+        )
+        && http_compat::only_varies(request)
+}
+
+/// A query endpoint's answer without the router and its middleware, for the acceptor thread
+/// (`first_request`), which answers a connection's first request: the router would only find
+/// the endpoint, the middleware only add `Vary: Origin`, together about as costly as a small
+/// query itself. Only for the requests [`answered_directly`] takes.
+pub fn direct_query(state: &Arc<AppState>, request: Request) -> DirectAnswer {
+    let state = state.clone();
+    if request.uri().path() == "/api/v1/query_range" {
+        Box::pin(async move { http_compat::with_vary(query_range(State(state), request).await) })
+    } else {
+        Box::pin(async move { http_compat::with_vary(query(State(state), request).await) })
+    }
+}
+
 async fn query(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let result = async {
         let params = Params::from_request(request).await?;
@@ -907,6 +932,49 @@ async fn parse_query(State(state): State<Arc<AppState>>, request: Request) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only requests whose answer the middleware leaves alone but for `Vary` skip the router:
+    /// CORS and compression stay the middleware's, other methods and paths the router's.
+    #[test]
+    fn plain_gets_of_the_query_endpoints_are_answered_directly() {
+        let request = |method: &str, target: &str, headers: &[(&str, &str)]| {
+            let mut builder = Request::builder().method(method).uri(target);
+            for (name, value) in headers {
+                builder = builder.header(*name, *value);
+            }
+            builder.body(axum::body::Body::empty()).expect("request")
+        };
+        let taken = [
+            request("GET", "/api/v1/query?query=up", &[]),
+            request("GET", "/api/v1/query_range?query=up", &[]),
+            request("GET", "/api/v1/query", &[("Accept-Encoding", "identity")]),
+            request(
+                "GET",
+                "/api/v1/query",
+                &[("Accept-Encoding", "br, gzip;q=0")],
+            ),
+        ];
+        for request in &taken {
+            assert!(answered_directly(request), "{request:?}");
+        }
+        let left = [
+            request("POST", "/api/v1/query", &[]),
+            request("HEAD", "/api/v1/query", &[]),
+            request("OPTIONS", "/api/v1/query", &[]),
+            request("GET", "/api/v1/query", &[("Origin", "https://grafana")]),
+            request("GET", "/api/v1/query", &[("Accept-Encoding", "gzip")]),
+            request(
+                "GET",
+                "/api/v1/query",
+                &[("Accept-Encoding", "br, deflate")],
+            ),
+            request("GET", "/api/v1/query/", &[]),
+            request("GET", "/api/v1/series", &[]),
+        ];
+        for request in &left {
+            assert!(!answered_directly(request), "{request:?}");
+        }
+    }
 
     /// The strings Prometheus 3.5.3 answered on /api/v1/targets and /api/v1/rules for a scrape
     /// pool, a target label and an annotation holding these characters.

@@ -10,8 +10,10 @@
 //! a moment after each, see [`crate::idle_spin`]), reads the request that arrives with it,
 //! and, for a path listed in
 //! [`FirstRequests::paths`] with its whole head and body read, calls the router and polls
-//! the answer once. An answer ready at once is written from here, with the head hyper would
-//! write (same header order, `date`, `content-length`, `connection: close`).
+//! the answer once; or, for a request [`FirstRequests::direct`] takes (a plain `GET` of a
+//! query), calls the endpoint without the router. An answer ready at once is written from
+//! here, with the head hyper would write (same header order, `date`, `content-length`,
+//! `connection: close`).
 //!
 //! Everything else goes on in Tokio, on the same router: an answer that was not ready (a
 //! query on the blocking pool, a yield) in a task that writes it when it is; the requests
@@ -69,7 +71,20 @@ pub struct FirstRequests {
     pub stop: tokio::sync::watch::Receiver<bool>,
     /// Spins on the listener for a moment after an answer (see [`crate::idle_spin`]).
     pub spin: Option<Arc<IdleSpin>>,
+    /// Answers the requests it takes without the router ([`crate::api::direct_query`]).
+    pub direct: Option<Direct>,
 }
+
+/// See [`FirstRequests::direct`].
+#[derive(Clone)]
+pub struct Direct {
+    /// Whether `answer` answers the request.
+    pub takes: fn(&Request<Body>) -> bool,
+    pub answer: Arc<dyn Fn(Request<Body>) -> DirectAnswer + Send + Sync>,
+}
+
+/// An answer of a [`Direct`].
+pub type DirectAnswer = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -334,16 +349,28 @@ fn serve_first_request(stream: TcpStream, read: &mut Vec<u8>, first: &FirstReque
         // The peer went away or reset the connection.
         Err(_) => return,
     };
-    let service = hyper_util::service::TowerToHyperService::new(first.router.clone());
     let stop = first.stop.clone();
-    let mut answer: Answer = Box::pin(async move {
-        let response = match hyper::service::Service::call(&service, request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        };
-        let keep_alive = keep_alive && !*stop.borrow();
-        encode_response(response, keep_alive).await
-    });
+    let mut answer: Answer = match &first.direct {
+        Some(direct) if (direct.takes)(&request) => {
+            let response = (direct.answer)(request);
+            Box::pin(async move {
+                let response = response.await;
+                let keep_alive = keep_alive && !*stop.borrow();
+                encode_response(response, keep_alive).await
+            })
+        }
+        _ => {
+            let service = hyper_util::service::TowerToHyperService::new(first.router.clone());
+            Box::pin(async move {
+                let response = match hyper::service::Service::call(&service, request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                };
+                let keep_alive = keep_alive && !*stop.borrow();
+                encode_response(response, keep_alive).await
+            })
+        }
+    };
     // A panic in an endpoint ends its connection, as it does in a Tokio task, and must not
     // end this thread.
     let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -1017,12 +1044,13 @@ mod tests {
     /// A server of [`router`] on its own runtime, answering first requests of `paths` on the
     /// acceptor.
     fn start(paths: &'static [&'static str]) -> (std::net::SocketAddr, tokio::runtime::Runtime) {
-        start_with(router(), paths)
+        start_with(router(), paths, None)
     }
 
     fn start_with(
         router: Router,
         paths: &'static [&'static str],
+        direct: Option<Direct>,
     ) -> (std::net::SocketAddr, tokio::runtime::Runtime) {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -1036,6 +1064,7 @@ mod tests {
         let options = ServeOptions {
             first_request_paths: paths,
             spin_budget: Duration::ZERO,
+            direct,
         };
         runtime.spawn(serve(listener, router, options, std::future::pending()));
         (address, runtime)
@@ -1183,11 +1212,54 @@ mod tests {
         drop(idle);
     }
 
+    /// A [`Direct`] that answers `/text` and `/later` itself, marked `x-direct`.
+    fn direct() -> Direct {
+        Direct {
+            takes: |request| matches!(request.uri().path(), "/text" | "/later"),
+            answer: Arc::new(|request: Request<Body>| {
+                let later = request.uri().path() == "/later";
+                Box::pin(async move {
+                    if later {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        return ([("x-direct", "yes")], "direct later").into_response();
+                    }
+                    ([("x-direct", "yes")], "direct text").into_response()
+                })
+            }),
+        }
+    }
+
     #[test]
-    fn a_keep_alive_connection_goes_on_in_hyper() {
+    fn direct_answers_take_only_the_first_requests_they_are_given() {
+        let (acceptor, _runtime) = start_with(router(), PATHS, Some(direct()));
+        let answer = fetch(acceptor, "/text");
+        assert!(answer.contains("\r\nx-direct: yes\r\n"), "{answer}");
+        assert!(answer.ends_with("\r\n\r\ndirect text"), "{answer}");
+        // Not ready at once: written from a task, as the router's are.
+        let answer = fetch(acceptor, "/later");
+        assert!(answer.ends_with("\r\n\r\ndirect later"), "{answer}");
+        // Not taken: the router answers, on the acceptor.
+        let answer = fetch(acceptor, "/json");
+        assert!(!answer.contains("x-direct"), "{answer}");
+        assert!(
+            answer.contains(&format!("x-thread: {ACCEPTOR}\r\n")),
+            "{answer}"
+        );
+        // Only a connection's first request: the next ones are hyper's, through the router.
+        let (_, second) = two_on_one_connection(acceptor, "direct text", "/text");
+        assert!(second.ends_with("\r\n\r\ntext"), "{second}");
+        assert!(second.contains("x-thread: tokio"), "{second}");
+    }
+
+    /// A keep-alive GET of `/text`, read until its answer ends with `first_end`, then a GET of
+    /// `second_path` closing the connection on the same connection: both answers.
+    fn two_on_one_connection(
+        address: std::net::SocketAddr,
+        first_end: &str,
+        second_path: &str,
+    ) -> (String, String) {
         use std::io::{Read, Write};
-        let (acceptor, _runtime) = start(PATHS);
-        let mut stream = TcpStream::connect(acceptor).expect("connect");
+        let mut stream = TcpStream::connect(address).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
@@ -1196,7 +1268,7 @@ mod tests {
             .expect("send");
         let mut first = Vec::new();
         let mut buffer = [0u8; 1024];
-        while !first.ends_with(b"\r\n\r\ntext") {
+        while !first.ends_with(first_end.as_bytes()) {
             let read = stream.read(&mut buffer).expect("first answer");
             assert!(
                 read > 0,
@@ -1205,18 +1277,25 @@ mod tests {
             );
             first.extend_from_slice(&buffer[..read]);
         }
-        let first = String::from_utf8_lossy(&first).into_owned();
+        // Sent only once the first answer is in: hyper, not the acceptor, reads it.
+        std::thread::sleep(Duration::from_millis(50));
+        let second_request =
+            format!("GET {second_path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        stream.write_all(second_request.as_bytes()).expect("send");
+        let mut second = String::new();
+        stream.read_to_string(&mut second).expect("second answer");
+        (String::from_utf8_lossy(&first).into_owned(), second)
+    }
+
+    #[test]
+    fn a_keep_alive_connection_goes_on_in_hyper() {
+        let (acceptor, _runtime) = start(PATHS);
+        let (first, second) = two_on_one_connection(acceptor, "\r\n\r\ntext", "/json");
         assert!(
             first.contains(&format!("x-thread: {ACCEPTOR}\r\n")),
             "{first}"
         );
         assert!(!first.contains("connection:"), "{first}");
-        std::thread::sleep(Duration::from_millis(50));
-        stream
-            .write_all(b"GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .expect("send");
-        let mut second = String::new();
-        stream.read_to_string(&mut second).expect("second answer");
         assert!(second.ends_with("\r\n\r\n{\"a\":[1,\"b\"]}"), "{second}");
         assert!(second.contains("x-thread: tokio"), "{second}");
     }
@@ -1291,7 +1370,7 @@ mod tests {
         // Larger than a socket's send buffer: the acceptor writes what it can and a task the
         // rest, while the client reads slowly.
         let router = Router::new().route("/big", get(|| async { "x".repeat(8 << 20) }));
-        let (address, runtime) = start_with(router, &["/big"]);
+        let (address, runtime) = start_with(router, &["/big"], None);
         let answer = runtime.block_on(async {
             let mut stream = tokio::net::TcpStream::connect(address)
                 .await

@@ -25,7 +25,7 @@ use crate::first_request::{self, BoxFuture, FirstRequests, Replayed};
 use crate::request_line::LenientRequestLines;
 
 /// How the server takes connections.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct ServeOptions {
     /// Paths whose first request on a connection the acceptor thread answers itself
     /// ([`crate::first_request`]).
@@ -33,6 +33,8 @@ pub struct ServeOptions {
     /// How long the acceptor thread spins for the next connection after an answer (zero:
     /// never; see [`crate::idle_spin`]).
     pub spin_budget: Duration,
+    /// Answers some of those first requests without the router ([`FirstRequests::direct`]).
+    pub direct: Option<first_request::Direct>,
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for
@@ -72,6 +74,7 @@ pub async fn serve(
                 serve_rest,
                 stop: stop.clone(),
                 spin: crate::idle_spin::acceptor_spin(options.spin_budget),
+                direct: options.direct,
             },
         )
     });
@@ -173,6 +176,7 @@ mod tests {
                 // the others through hyper, so that Tokio's side is tested too.
                 first_request_paths: &["/slow"],
                 spin_budget: Duration::ZERO,
+                direct: None,
             };
             serve(listener, router, options, async {
                 let _ = stopped.await;

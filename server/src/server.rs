@@ -169,6 +169,13 @@ pub async fn run(
     let options = crate::http_server::ServeOptions {
         first_request_paths: FIRST_REQUEST_PATHS,
         spin_budget: std::time::Duration::from_micros(args.idle_spin_microseconds),
+        direct: Some(crate::first_request::Direct {
+            takes: crate::api::answered_directly,
+            answer: {
+                let state = state.clone();
+                Arc::new(move |request| crate::api::direct_query(&state, request))
+            },
+        }),
     };
     crate::http_server::serve(listener, app, options, async move {
         tokio::select! {

@@ -2268,3 +2268,105 @@ fn lookback_delta_parameter() {
         ),
     );
 }
+
+/// Reads one answer (head and a `Content-Length` body) from `stream`, as sent.
+fn read_answer(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        if let Some(head_end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&bytes[..head_end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if bytes.len() >= head_end + 4 + length {
+                assert_eq!(bytes.len(), head_end + 4 + length, "more than one answer");
+                return String::from_utf8(bytes).unwrap();
+            }
+        }
+        let read = stream.read(&mut buffer).unwrap();
+        assert!(
+            read > 0,
+            "closed after {:?}",
+            String::from_utf8_lossy(&bytes)
+        );
+        bytes.extend_from_slice(&buffer[..read]);
+    }
+}
+
+/// A connection's first plain `GET` of `query` or `query_range` is answered without the router
+/// and its middleware (`api::direct_query`, from the acceptor thread); the next requests of a
+/// keep-alive connection go through hyper and the router. Both ways give the same bytes, but
+/// for the `Date` value: successes of every result type, annotations, the `limit` warning,
+/// and each kind of error.
+#[test]
+fn first_and_later_requests_of_a_connection_are_answered_alike() {
+    use std::io::Write;
+    let (narthex, _http) = loaded_narthex(&[]);
+    let (t300, t600) = (at(300), at(600));
+    let instant = |query: &str, extra: &[(&str, &str)]| {
+        let mut params = vec![("query", query), ("time", t600.as_str())];
+        params.extend_from_slice(extra);
+        api("query", &params)
+    };
+    let range = |query: &str, step: &str| {
+        api(
+            "query_range",
+            &[
+                ("query", query),
+                ("start", &t300),
+                ("end", &t600),
+                ("step", step),
+            ],
+        )
+    };
+    let targets = [
+        instant("sum by (job) (rate(http_requests_total[5m]))", &[]),
+        instant("absent(nonexistent_metric)", &[]),
+        instant("1 + 1", &[]),
+        instant("\"text\"", &[]),
+        instant("http_requests_total[1m]", &[]),
+        instant("http_requests_total", &[("limit", "1")]),
+        instant("quantile(2, http_requests_total)", &[]),
+        instant("rate(node_memory_bytes[5m])", &[]),
+        instant("http_requests_total", &[("lookback_delta", "1s")]),
+        instant("sum(", &[]),
+        instant("up", &[("time", "yesterday")]),
+        instant("up", &[("timeout", "-1s")]),
+        instant("http_requests_total + on() http_requests_total", &[]),
+        api("query", &[]),
+        range("sum by (job) (rate(http_requests_total[5m]))", "15"),
+        range("http_requests_total", "0"),
+        range("\"text\"", "15"),
+        range("http_requests_total", "0.001"),
+    ];
+    let address = narthex.base.trim_start_matches("http://");
+    for target in &targets {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let request = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let first = read_answer(&mut stream);
+        stream.write_all(request.as_bytes()).unwrap();
+        let later = read_answer(&mut stream);
+        let undated = |answer: &str| -> String {
+            answer
+                .split("\r\n")
+                .map(|line| {
+                    if line.starts_with("date: ") {
+                        "date: (now)"
+                    } else {
+                        line
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\r\n")
+        };
+        assert_eq!(undated(&first), undated(&later), "{target}");
+        assert!(first.contains("\r\nvary: Origin\r\n"), "{target}: {first}");
+    }
+}

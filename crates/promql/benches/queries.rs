@@ -7,7 +7,8 @@
 //! Every query of the benchmark's `queries.txt` runs as it does there: `instant` at the data
 //! set's end, `range` over its last hour at 60 s. Filter with criterion's usual argument, e.g.
 //! `cargo bench -p narthex-promql --bench queries -- 'range sum by'`. A `select/...` benchmark
-//! gives MemoryStorage's own share for the selectors the queries use.
+//! gives MemoryStorage's own share for the selectors the queries use, a `parse/...` one the
+//! parser's for each query's text.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -225,6 +226,25 @@ fn bench_queries(c: &mut Criterion) {
                 };
                 black_box(result.unwrap_or_else(|e| panic!("{text}: {e}")))
             })
+        });
+    }
+    group.finish();
+
+    // The parser's share, which every request pays before evaluating.
+    let mut group = c.benchmark_group("parse");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    let mut texts: Vec<&str> = QUERIES
+        .iter()
+        .map(|line| line.split_once(' ').expect("kind and query").1)
+        .collect();
+    texts.sort_unstable();
+    texts.dedup();
+    for text in texts {
+        group.bench_function(text, |b| {
+            b.iter(|| black_box(parse(black_box(text)).unwrap_or_else(|e| panic!("{text}: {e}"))))
         });
     }
     group.finish();

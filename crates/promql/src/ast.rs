@@ -659,21 +659,47 @@ impl Expr {
     }
 
     /// The direct children, in evaluation order.
-    pub fn children(&self) -> Vec<&Expr> {
-        match self {
+    pub fn children(&self) -> impl Iterator<Item = &Expr> {
+        let (first, args): ([Option<&Expr>; 2], &[Expr]) = match self {
             Expr::Number(_)
             | Expr::String(_)
             | Expr::VectorSelector(_)
-            | Expr::MatrixSelector(_) => Vec::new(),
-            Expr::Subquery(e) => vec![&e.expr],
-            Expr::Paren(e) => vec![&e.expr],
-            Expr::Unary(e) => vec![&e.expr],
-            Expr::Binary(e) => vec![&e.lhs, &e.rhs],
-            Expr::Aggregate(e) => match &e.param {
-                Some(p) => vec![p, &e.expr],
-                None => vec![&e.expr],
-            },
-            Expr::Call(e) => e.args.iter().collect(),
+            | Expr::MatrixSelector(_) => ([None, None], &[]),
+            Expr::Subquery(e) => ([Some(&e.expr), None], &[]),
+            Expr::Paren(e) => ([Some(&e.expr), None], &[]),
+            Expr::Unary(e) => ([Some(&e.expr), None], &[]),
+            Expr::Binary(e) => ([Some(&e.lhs), Some(&e.rhs)], &[]),
+            Expr::Aggregate(e) => ([e.param.as_deref(), Some(&e.expr)], &[]),
+            Expr::Call(e) => ([None, None], &e.args),
+        };
+        first.into_iter().flatten().chain(args)
+    }
+
+    /// Whether a duration in the expression is itself an expression (`[5m * 2]`,
+    /// `offset step()`): the ones [`Expr::resolve_durations`] computes.
+    pub fn has_duration_expressions(&self) -> bool {
+        match self {
+            Expr::Number(_) | Expr::String(_) => false,
+            Expr::VectorSelector(vs) => vs.offset_expr.is_some(),
+            Expr::MatrixSelector(ms) => {
+                ms.selector.offset_expr.is_some() || ms.range_expr.is_some()
+            }
+            Expr::Subquery(sq) => {
+                sq.offset_expr.is_some()
+                    || sq.step_expr.is_some()
+                    || sq.range_expr.is_some()
+                    || sq.expr.has_duration_expressions()
+            }
+            Expr::Paren(e) => e.expr.has_duration_expressions(),
+            Expr::Unary(e) => e.expr.has_duration_expressions(),
+            Expr::Binary(e) => e.lhs.has_duration_expressions() || e.rhs.has_duration_expressions(),
+            Expr::Aggregate(e) => {
+                e.param
+                    .as_ref()
+                    .is_some_and(|p| p.has_duration_expressions())
+                    || e.expr.has_duration_expressions()
+            }
+            Expr::Call(e) => e.args.iter().any(Expr::has_duration_expressions),
         }
     }
 

@@ -159,7 +159,8 @@ pub fn lex(input: &str) -> Lexed {
         got_colon: false,
         got_duration: false,
         string_open: '"',
-        tokens: Vec::new(),
+        // About one token per four bytes in typical queries: one allocation, seldom grown.
+        tokens: Vec::with_capacity(input.len() / 4 + 2),
         error: None,
         done: false,
     };
@@ -178,6 +179,21 @@ enum State {
     Statements,
     InsideBraces,
     DurationExpr,
+}
+
+/// The keyword `word` lexes to outside braces, whatever its case: lower-cased on the stack,
+/// since every identifier of every query is looked up here.
+fn lowercase_keyword(word: &str) -> Option<TokenKind> {
+    const LONGEST: usize = "count_values".len();
+    let bytes = word.as_bytes();
+    if bytes.len() > LONGEST {
+        return None;
+    }
+    let mut lower = [0u8; LONGEST];
+    let lower = &mut lower[..bytes.len()];
+    lower.copy_from_slice(bytes);
+    lower.make_ascii_lowercase();
+    keyword(std::str::from_utf8(lower).ok()?)
 }
 
 /// The keyword a lower-cased word lexes to outside braces, as in lex.go's `key` map.
@@ -853,7 +869,7 @@ impl Lexer<'_> {
         while self.next().is_some_and(|c| is_alpha_numeric(c) || c == ':') {}
         self.backup();
         let word = self.input.get(self.start..self.pos).unwrap_or("");
-        let kind = match keyword(&word.to_ascii_lowercase()) {
+        let kind = match lowercase_keyword(word) {
             // fill/fill_left/fill_right are keywords only before `(`, so they stay usable as
             // metric names.
             Some(TokenKind::Fill | TokenKind::FillLeft | TokenKind::FillRight)
@@ -896,6 +912,15 @@ fn format_unicode(c: char) -> String {
         format!("U+{:04X} '{}'", c as u32, c)
     } else {
         format!("U+{:04X}", c as u32)
+    }
+}
+
+/// Displays as [`go_quote`] of its text.
+pub(crate) struct GoQuoted<'a>(pub &'a str);
+
+impl std::fmt::Display for GoQuoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&go_quote(self.0.as_bytes()))
     }
 }
 

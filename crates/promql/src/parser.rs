@@ -1711,7 +1711,8 @@ impl Checker<'_> {
 
     fn check_call(&self, c: &mut Call) -> PResult<()> {
         let func = c.func;
-        let name = go_quote(func.name.as_bytes());
+        // Quoted when an error message is written, not for every call of every query.
+        let name = lexer::GoQuoted(func.name);
         let nargs = func.arg_types.len();
         if func.variadic == 0 {
             if nargs != c.args.len() {

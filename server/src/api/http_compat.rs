@@ -25,6 +25,32 @@ const REMOTE_WRITE_PATH: &str = "/api/v1/write";
 /// serves connections (gzip takes about 10 ms a megabyte).
 const COMPRESS_ELSEWHERE_FROM_BYTES: usize = 64 * 1024;
 
+/// Whether [`prometheus_manners`] adds nothing but `Vary: Origin` to an endpoint's answer to
+/// `request`: no `Origin` to answer with CORS headers, no compression asked for, not a method
+/// it answers itself.
+pub fn only_varies(request: &Request) -> bool {
+    let headers = request.headers();
+    !matches!(*request.method(), Method::OPTIONS | Method::HEAD)
+        && !headers.contains_key(header::ORIGIN)
+        && headers
+            .get_all(header::ACCEPT_ENCODING)
+            .iter()
+            .all(|accept| negotiated_encoding(accept).is_none())
+}
+
+/// An endpoint's answer with what the router and [`prometheus_manners`] add when
+/// [`only_varies`], in their order: axum's route sets `Content-Length` from a body of known
+/// size, then the middleware `Vary: Origin`.
+pub fn with_vary(mut answer: Response) -> Response {
+    let known_length = axum::body::HttpBody::size_hint(answer.body()).exact();
+    let headers = answer.headers_mut();
+    if let Some(length) = known_length.filter(|_| !headers.contains_key(header::CONTENT_LENGTH)) {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    answer
+}
+
 /// Marks an answer of the router itself (no endpoint), which gets no CORS headers.
 #[derive(Clone, Copy)]
 struct RouterAnswer;

@@ -88,17 +88,14 @@ pub fn sample_bound(
         }
         Expr::MatrixSelector(_) | Expr::Subquery(_) => None,
         Expr::Call(call) if call.func.name == "info" => None,
-        _ => expr
-            .children()
-            .into_iter()
-            .try_fold(Bound::NOTHING, |total, child| {
-                let child = sample_bound(child, evaluation, selection_size)?;
-                Some(Bound {
-                    samples: total.samples.checked_add(child.samples)?,
-                    earliest: total.earliest.min(child.earliest),
-                    in_memory: total.in_memory && child.in_memory,
-                })
-            }),
+        _ => expr.children().try_fold(Bound::NOTHING, |total, child| {
+            let child = sample_bound(child, evaluation, selection_size)?;
+            Some(Bound {
+                samples: total.samples.checked_add(child.samples)?,
+                earliest: total.earliest.min(child.earliest),
+                in_memory: total.in_memory && child.in_memory,
+            })
+        }),
     }
 }
 

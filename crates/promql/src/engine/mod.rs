@@ -274,6 +274,10 @@ impl Engine {
 
 /// Fills in the durations written as expressions (`[5m+step()]`), on a copy, when there are any.
 fn resolve(expr: &Expr, step: i64, range: i64) -> Result<Option<Expr>> {
+    // Most queries have none: no copy of the tree for them.
+    if !expr.has_duration_expressions() {
+        return Ok(None);
+    }
     let mut copy = expr.clone();
     copy.resolve_durations(step, range)
         .map_err(EngineError::Execution)?;
