@@ -1,5 +1,5 @@
-//! The Prometheus HTTP API under `/api/v1`: parameters read from the URL and from form bodies as
-//! Prometheus reads them, answers and errors in Prometheus's JSON.
+//! The Prometheus HTTP API under `/api/v1`: parameters read from the URL and from form bodies
+//! (URL-encoded or multipart) as Prometheus reads them, answers and errors in Prometheus's JSON.
 //!
 //! Queries (`query`, `query_range`) pass a gate of `--query.max-concurrency` permits before they
 //! run on the blocking pool; the time spent waiting counts against the query's timeout, the
@@ -349,11 +349,47 @@ fn success(data_json: &str, warnings: &[String], infos: &[String]) -> Response {
 
 /// Request parameters from the URL query and, for form posts, the body (as Go's
 /// `Request.FormValue`, the body's values come first), read as Go reads them
-/// (`query_string`).
+/// (`query_string`); then the fields of a `multipart/form-data` body (`curl -F`), which Go's
+/// `FormValue` reads too, after the others.
 struct Params {
     pairs: Vec<(String, String)>,
     /// Why a pair was left out, first the body's: Go's `Request.ParseForm` error.
     form_error: Option<String>,
+    /// A multipart body's values: none if it could not be read whole, as Go's
+    /// `ParseMultipartForm` (whose error `FormValue` ignores) adds nothing then.
+    multipart: Vec<(String, String)>,
+}
+
+/// The most of a multipart body read for its values: Go's `defaultMaxMemory`, which its
+/// `FormValue` reads a multipart form with.
+const MULTIPART_LIMIT: u64 = 32 << 20;
+
+/// The values of a `multipart/form-data` body with `boundary`, as Go's `ReadForm` keeps them:
+/// named parts without a file name, in order; nothing when the body is not read whole
+/// (malformed, or over [`MULTIPART_LIMIT`]). Unlike Go's reader, `multer` wants `\r\n` line
+/// ends (curl and every HTTP library send them).
+async fn multipart_values(body: axum::body::Body, boundary: String) -> Vec<(String, String)> {
+    let limits = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(MULTIPART_LIMIT));
+    let mut form = multer::Multipart::with_constraints(body.into_data_stream(), boundary, limits);
+    let mut values = Vec::new();
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                if name.is_empty() || field.file_name().is_some() {
+                    // Dropping the field skips its content.
+                    continue;
+                }
+                match field.bytes().await {
+                    Ok(value) => values.push((name, String::from_utf8_lossy(&value).into_owned())),
+                    Err(_) => return Vec::new(),
+                }
+            }
+            Ok(None) => return values,
+            Err(_) => return Vec::new(),
+        }
+    }
 }
 
 impl Params {
@@ -376,8 +412,15 @@ impl Params {
                         .trim()
                         .eq_ignore_ascii_case("application/x-www-form-urlencoded")
                 });
+        // Whatever the method, as Go's `multipartReader` (the first `Content-Type` only).
+        let boundary = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| multer::parse_boundary(v).ok());
         let url_query = request.uri().query().unwrap_or("").to_string();
         let mut form_error = None;
+        let mut multipart = Vec::new();
         if is_form {
             let body = Bytes::from_request(request, &()).await.map_err(|e| {
                 ApiError::new(ErrorType::BadData, format!("error parsing form: {e}"))
@@ -385,30 +428,36 @@ impl Params {
             let (body_pairs, error) = query_string::parse(&body);
             pairs.extend(body_pairs);
             form_error = error;
+        } else if let Some(boundary) = boundary {
+            multipart = multipart_values(request.into_body(), boundary).await;
         }
         let (query_pairs, error) = query_string::parse(url_query.as_bytes());
         pairs.extend(query_pairs);
         Ok(Params {
             pairs,
             form_error: form_error.or(error),
+            multipart,
         })
     }
 
     /// Prometheus's handlers that call `Request.ParseForm` themselves (`series`,
-    /// `delete_series`) refuse a request with a malformed pair; the others read the rest.
-    fn check_form(&self) -> Result<(), ApiError> {
+    /// `delete_series`) refuse a request with a malformed pair, and never see a multipart
+    /// body's values: Go's `FormValue` reads one only when no form was parsed yet.
+    fn parse_form(mut self) -> Result<Params, ApiError> {
+        self.multipart.clear();
         match &self.form_error {
             Some(e) => Err(ApiError::new(
                 ErrorType::BadData,
                 format!("error parsing form values: {e}"),
             )),
-            None => Ok(()),
+            None => Ok(self),
         }
     }
 
     fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
+            .chain(&self.multipart)
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
@@ -417,6 +466,7 @@ impl Params {
     fn get_all(&self, name: &str) -> Vec<&str> {
         self.pairs
             .iter()
+            .chain(&self.multipart)
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
             .collect()
@@ -1039,6 +1089,7 @@ mod tests {
         let params = |v: &str| Params {
             pairs: vec![("limit".into(), v.into())],
             form_error: None,
+            multipart: Vec::new(),
         };
         assert_eq!(params("5").limit().ok(), Some(5));
         assert_eq!(params("+5").limit().ok(), Some(5));
@@ -1070,6 +1121,7 @@ mod tests {
         let params = Params {
             pairs: vec![("start".into(), "soon".into())],
             form_error: None,
+            multipart: Vec::new(),
         };
         assert_eq!(
             params.time_param("start", 0).err().map(|e| e.message).as_deref(),

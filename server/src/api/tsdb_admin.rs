@@ -157,8 +157,7 @@ pub(super) async fn delete_series(
         return disabled;
     }
     let result = async {
-        let params = Params::from_request(request).await?;
-        params.check_form()?;
+        let params = Params::from_request(request).await?.parse_form()?;
         let selectors = params.get_all("match[]");
         if selectors.is_empty() {
             return Err(ApiError::new(
