@@ -665,10 +665,13 @@ fn eval_range_function(
         let SeriesWindows {
             points,
             largest_window,
+            last_window,
         } = computed;
-        // The samples a window held, as if counted window by window.
+        // The samples a window held, as if counted window by window; as in Prometheus, the
+        // last window's are still held when the series' result is added (which the peak in
+        // `stats` shows), and let go of after it.
         ev.ctx.add_samples(largest_window)?;
-        ev.ctx.sub_samples(largest_window);
+        ev.ctx.sub_samples(largest_window - last_window);
         let metric_name = labels.get(METRIC_NAME).unwrap_or("");
         if matches!(func, RangeFn::Rate | RangeFn::Increase)
             && !metric_name.is_empty()
@@ -693,6 +696,7 @@ fn eval_range_function(
                 drop_name,
             });
         }
+        ev.ctx.sub_samples(last_window);
         Ok(())
     };
     if work >= PARALLEL_MIN_WORK.load(std::sync::atomic::Ordering::Relaxed)
@@ -812,10 +816,12 @@ struct WindowShape<'s> {
     steps: usize,
 }
 
-/// One series' result points, and the most samples one of its windows held.
+/// One series' result points, the most samples one of its windows held, and how many its
+/// last step's window held.
 struct SeriesWindows {
     points: Vec<Sample>,
     largest_window: usize,
+    last_window: usize,
 }
 
 impl WindowShape<'_> {
@@ -876,7 +882,7 @@ impl WindowShape<'_> {
             self.steps
                 .min(pts.len().saturating_mul(self.steps_per_sample())),
         );
-        let mut largest_window = 0;
+        let (mut largest_window, mut last_window) = (0, 0);
         for step in 0..self.steps {
             let ts = self.start + step as i64 * self.interval;
             let range_end = self.at.unwrap_or(ts) - self.offset;
@@ -887,6 +893,7 @@ impl WindowShape<'_> {
             while lo < hi && pts[lo].t <= range_start - self.back {
                 lo += 1;
             }
+            last_window = hi - lo;
             if lo >= hi {
                 continue;
             }
@@ -922,6 +929,7 @@ impl WindowShape<'_> {
         Ok(SeriesWindows {
             points,
             largest_window,
+            last_window,
         })
     }
 }
