@@ -360,24 +360,35 @@ struct Params {
     multipart: Vec<(String, String)>,
 }
 
-/// The most of a multipart body read for its values: Go's `defaultMaxMemory`, which its
-/// `FormValue` reads a multipart form with.
+/// The most of a multipart body read for its values. Go's `FormValue` holds up to 32 MiB of
+/// it in memory (`defaultMaxMemory`) and writes larger files to disk; here a larger body
+/// gives no values at all, rather than an unbounded read.
 const MULTIPART_LIMIT: u64 = 32 << 20;
+
+/// The most parts a multipart body may have, as Go's `ReadForm` (`multipartmaxparts`).
+const MULTIPART_MAX_PARTS: usize = 1000;
 
 /// The values of a `multipart/form-data` body with `boundary`, as Go's `ReadForm` keeps them:
 /// named parts without a file name, in order; nothing when the body is not read whole
-/// (malformed, or over [`MULTIPART_LIMIT`]). Unlike Go's reader, `multer` wants `\r\n` line
-/// ends (curl and every HTTP library send them).
+/// (malformed, over [`MULTIPART_LIMIT`] or [`MULTIPART_MAX_PARTS`]). Unlike Go's reader,
+/// `multer` wants `\r\n` line ends (curl and every HTTP library send them) and takes a
+/// part's name whatever its disposition type.
 async fn multipart_values(body: axum::body::Body, boundary: String) -> Vec<(String, String)> {
     let limits = multer::Constraints::new()
         .size_limit(multer::SizeLimit::new().whole_stream(MULTIPART_LIMIT));
     let mut form = multer::Multipart::with_constraints(body.into_data_stream(), boundary, limits);
     let mut values = Vec::new();
+    let mut parts = 0;
     loop {
         match form.next_field().await {
             Ok(Some(field)) => {
+                parts += 1;
+                if parts > MULTIPART_MAX_PARTS {
+                    return Vec::new();
+                }
                 let name = field.name().unwrap_or_default().to_string();
-                if name.is_empty() || field.file_name().is_some() {
+                // Go keeps a part with an empty file name as a value.
+                if name.is_empty() || field.file_name().is_some_and(|file| !file.is_empty()) {
                     // Dropping the field skips its content.
                     continue;
                 }
@@ -393,7 +404,39 @@ async fn multipart_values(body: axum::body::Body, boundary: String) -> Vec<(Stri
 }
 
 impl Params {
+    /// The parameters as Go's `FormValue` reads them: the URL's, a URL-encoded body's, and a
+    /// multipart body's.
     async fn from_request(request: Request) -> Result<Params, ApiError> {
+        Params::read(request, true).await
+    }
+
+    /// The parameters as Go's `Request.ParseForm` leaves them, for Prometheus's handlers that
+    /// call it before any `FormValue` (`series`, `delete_series`, `rules`): a request with a
+    /// malformed pair is refused, and a multipart body is never read.
+    async fn parse_form(request: Request) -> Result<Params, ApiError> {
+        let params = Params::read(request, false).await?;
+        match &params.form_error {
+            Some(e) => Err(ApiError::new(
+                ErrorType::BadData,
+                format!("error parsing form values: {e}"),
+            )),
+            None => Ok(params),
+        }
+    }
+
+    /// The URL's parameters alone, for Prometheus's handlers that read `r.URL.Query()`
+    /// (`targets`).
+    fn url_only(request: &Request) -> Params {
+        let (pairs, form_error) =
+            query_string::parse(request.uri().query().unwrap_or("").as_bytes());
+        Params {
+            pairs,
+            form_error,
+            multipart: Vec::new(),
+        }
+    }
+
+    async fn read(request: Request, with_multipart: bool) -> Result<Params, ApiError> {
         let mut pairs = Vec::new();
         // Go reads a form body for these methods only, and compares media types without case
         // (`mime.ParseMediaType`).
@@ -428,7 +471,7 @@ impl Params {
             let (body_pairs, error) = query_string::parse(&body);
             pairs.extend(body_pairs);
             form_error = error;
-        } else if let Some(boundary) = boundary {
+        } else if let Some(boundary) = boundary.filter(|_| with_multipart) {
             multipart = multipart_values(request.into_body(), boundary).await;
         }
         let (query_pairs, error) = query_string::parse(url_query.as_bytes());
@@ -438,20 +481,6 @@ impl Params {
             form_error: form_error.or(error),
             multipart,
         })
-    }
-
-    /// Prometheus's handlers that call `Request.ParseForm` themselves (`series`,
-    /// `delete_series`) refuse a request with a malformed pair, and never see a multipart
-    /// body's values: Go's `FormValue` reads one only when no form was parsed yet.
-    fn parse_form(mut self) -> Result<Params, ApiError> {
-        self.multipart.clear();
-        match &self.form_error {
-            Some(e) => Err(ApiError::new(
-                ErrorType::BadData,
-                format!("error parsing form values: {e}"),
-            )),
-            None => Ok(self),
-        }
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -637,6 +666,10 @@ async fn acquire_permit(
     permit.map_err(|_| ApiError::new(ErrorType::Internal, "query gate closed"))
 }
 
+/// How many queries [`direct_query`] answered (`/metrics`).
+pub static DIRECT_QUERY_ANSWERS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+
 /// Whether [`direct_query`] answers `request` as the router would: a plain `GET` of `query`
 /// or `query_range`, to which the middleware only adds `Vary: Origin`.
 pub fn answered_directly(request: &Request) -> bool {
@@ -653,6 +686,7 @@ pub fn answered_directly(request: &Request) -> bool {
 /// the endpoint, the middleware only add `Vary: Origin`, together about as costly as a small
 /// query itself. Only for the requests [`answered_directly`] takes.
 pub fn direct_query(state: &Arc<AppState>, request: Request) -> DirectAnswer {
+    DIRECT_QUERY_ANSWERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let state = state.clone();
     if request.uri().path() == "/api/v1/query_range" {
         Box::pin(async move { http_compat::with_vary(query_range(State(state), request).await) })

@@ -352,9 +352,10 @@ fn serve_first_request(stream: TcpStream, read: &mut Vec<u8>, first: &FirstReque
     let stop = first.stop.clone();
     let mut answer: Answer = match &first.direct {
         Some(direct) if (direct.takes)(&request) => {
-            let response = (direct.answer)(request);
+            let answer = direct.answer.clone();
+            // Called when polled: inside the panic guard and the runtime's context.
             Box::pin(async move {
-                let response = response.await;
+                let response = answer(request).await;
                 let keep_alive = keep_alive && !*stop.borrow();
                 encode_response(response, keep_alive).await
             })

@@ -260,6 +260,12 @@ pub fn render(state: &AppState) -> String {
         tsdb.wal_bytes() as f64,
     );
     w.single(
+        "narthex_http_direct_query_answers_total",
+        "counter",
+        "Queries answered on a connection's first request without the router (plain GETs).",
+        crate::api::DIRECT_QUERY_ANSWERS.load(Ordering::Relaxed) as f64,
+    );
+    w.single(
         "prometheus_config_last_reload_successful",
         "gauge",
         "Whether the last configuration reload attempt was successful.",

@@ -159,8 +159,9 @@ pub fn lex(input: &str) -> Lexed {
         got_colon: false,
         got_duration: false,
         string_open: '"',
-        // About one token per four bytes in typical queries: one allocation, seldom grown.
-        tokens: Vec::with_capacity(input.len() / 4 + 2),
+        // About one token per four bytes in typical queries: one allocation, seldom grown
+        // (bounded: a long string literal is one token).
+        tokens: Vec::with_capacity((input.len() / 4 + 2).min(1024)),
         error: None,
         done: false,
     };

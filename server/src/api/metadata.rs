@@ -16,7 +16,7 @@ use crate::server::AppState;
 /// `GET|POST /api/v1/series`.
 pub(super) async fn series(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let result = async {
-        let params = Params::from_request(request).await?.parse_form()?;
+        let params = Params::parse_form(request).await?;
         let selectors = params.get_all("match[]");
         if selectors.is_empty() {
             return Err(ApiError::new(

@@ -163,7 +163,7 @@ fn recording_json(rule: &RecordingRule) -> RecordingRuleJson<'_> {
 /// `GET /api/v1/rules?type=alert|record&rule_name[]=&rule_group[]=&file[]=&exclude_alerts=`.
 pub(super) async fn rules(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let result = async {
-        let params = Params::from_request(request).await?;
+        let params = Params::parse_form(request).await?;
         let (want_alerting, want_recording) = match params.get("type").unwrap_or("") {
             "" => (true, true),
             "alert" => (true, false),

@@ -157,7 +157,7 @@ pub(super) async fn delete_series(
         return disabled;
     }
     let result = async {
-        let params = Params::from_request(request).await?.parse_form()?;
+        let params = Params::parse_form(request).await?;
         let selectors = params.get_all("match[]");
         if selectors.is_empty() {
             return Err(ApiError::new(
