@@ -2539,3 +2539,37 @@ fn multipart_forms_are_read_as_prometheus_reads_them() {
     );
     assert_eq!(with_body.body, http.get(&narthex, &targets).body);
 }
+
+/// `rules`' `type` and `exclude_alerts` without case, as Prometheus 3.5.3 reads them (the
+/// expected answers are 3.5.3's to the same requests; Debian's 2.42 has no
+/// `exclude_alerts`).
+#[test]
+fn rules_parameters_as_prometheus_3() {
+    let narthex = Server::narthex(&[]);
+    let http = Http::new();
+    let empty = r#"{"status":"success","data":{"groups":[]}}"#;
+    let cases: [(&[(&str, &str)], u16, &str); 6] = [
+        (&[("type", "ALERT")], 200, empty),
+        (&[("type", "Record"), ("exclude_alerts", "F")], 200, empty),
+        (&[("exclude_alerts", "T")], 200, empty),
+        (&[("exclude_alerts", "TRUE")], 200, empty),
+        (
+            &[("type", "X")],
+            400,
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"type\": not supported value \"x\""}"#,
+        ),
+        (
+            &[("exclude_alerts", "X")],
+            400,
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"exclude_alerts\": error converting exclude_alerts: strconv.ParseBool: parsing \"x\": invalid syntax"}"#,
+        ),
+    ];
+    for (params, status, body) in cases {
+        let reply = http.get(&narthex, &api("rules", params));
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (status, body),
+            "{params:?}"
+        );
+    }
+}

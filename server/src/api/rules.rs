@@ -164,7 +164,9 @@ fn recording_json(rule: &RecordingRule) -> RecordingRuleJson<'_> {
 pub(super) async fn rules(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let result = async {
         let params = Params::parse_form(request).await?;
-        let (want_alerting, want_recording) = match params.get("type").unwrap_or("") {
+        // Both without case, as Prometheus lower-cases them first.
+        let wanted_type = params.get("type").unwrap_or("").to_lowercase();
+        let (want_alerting, want_recording) = match wanted_type.as_str() {
             "" => (true, true),
             "alert" => (true, false),
             "record" => (false, true),
@@ -178,13 +180,21 @@ pub(super) async fn rules(State(state): State<Arc<AppState>>, request: Request) 
         let names = params.get_all("rule_name[]");
         let group_names = params.get_all("rule_group[]");
         let files = params.get_all("file[]");
-        let exclude_alerts = match params.get("exclude_alerts").unwrap_or("false") {
-            "" | "false" | "0" => false,
-            "true" | "1" => true,
+        // Go's strconv.ParseBool of the lower-cased value.
+        let exclude_alerts = match params
+            .get("exclude_alerts")
+            .unwrap_or("")
+            .to_lowercase()
+            .as_str()
+        {
+            "" | "false" | "f" | "0" => false,
+            "true" | "t" | "1" => true,
             other => {
                 return Err(ApiError::bad_param(
                     "exclude_alerts",
-                    format!("strconv.ParseBool: parsing {other:?}: invalid syntax"),
+                    format!(
+                        "error converting exclude_alerts: strconv.ParseBool: parsing {other:?}: invalid syntax"
+                    ),
                 ))
             }
         };
