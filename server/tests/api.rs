@@ -2547,29 +2547,27 @@ fn multipart_forms_are_read_as_prometheus_reads_them() {
 fn rules_parameters_as_prometheus_3() {
     let narthex = Server::narthex(&[]);
     let http = Http::new();
-    let empty = r#"{"status":"success","data":{"groups":[]}}"#;
-    let cases: [(&[(&str, &str)], u16, &str); 6] = [
-        (&[("type", "ALERT")], 200, empty),
-        (&[("type", "Record"), ("exclude_alerts", "F")], 200, empty),
-        (&[("exclude_alerts", "T")], 200, empty),
-        (&[("exclude_alerts", "TRUE")], 200, empty),
-        (
-            &[("type", "X")],
-            400,
-            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"type\": not supported value \"x\""}"#,
-        ),
-        (
-            &[("exclude_alerts", "X")],
-            400,
-            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"exclude_alerts\": error converting exclude_alerts: strconv.ParseBool: parsing \"x\": invalid syntax"}"#,
-        ),
-    ];
-    for (params, status, body) in cases {
+    let check = |params: &[(&str, &str)], status: u16, body: &str| {
         let reply = http.get(&narthex, &api("rules", params));
         assert_eq!(
             (reply.status, reply.body.as_str()),
             (status, body),
             "{params:?}"
         );
-    }
+    };
+    let empty = r#"{"status":"success","data":{"groups":[]}}"#;
+    check(&[("type", "ALERT")], 200, empty);
+    check(&[("type", "Record"), ("exclude_alerts", "F")], 200, empty);
+    check(&[("exclude_alerts", "T")], 200, empty);
+    check(&[("exclude_alerts", "TRUE")], 200, empty);
+    check(
+        &[("type", "X")],
+        400,
+        r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"type\": not supported value \"x\""}"#,
+    );
+    check(
+        &[("exclude_alerts", "X")],
+        400,
+        r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"exclude_alerts\": error converting exclude_alerts: strconv.ParseBool: parsing \"x\": invalid syntax"}"#,
+    );
 }
