@@ -350,28 +350,25 @@ fn serve_first_request(stream: TcpStream, read: &mut Vec<u8>, first: &FirstReque
         Err(_) => return,
     };
     let stop = first.stop.clone();
-    let mut answer: Answer = match &first.direct {
-        Some(direct) if (direct.takes)(&request) => {
-            let answer = direct.answer.clone();
-            // Called when polled: inside the panic guard and the runtime's context.
-            Box::pin(async move {
-                let response = answer(request).await;
-                let keep_alive = keep_alive && !*stop.borrow();
-                encode_response(response, keep_alive).await
-            })
-        }
-        _ => {
-            let service = hyper_util::service::TowerToHyperService::new(first.router.clone());
-            Box::pin(async move {
-                let response = match hyper::service::Service::call(&service, request).await {
+    let direct = (first.direct.as_ref())
+        .filter(|direct| (direct.takes)(&request))
+        .map(|direct| direct.answer.clone());
+    let router = first.router.clone();
+    let mut answer: Answer = Box::pin(async move {
+        // Both called when polled: inside the panic guard and the runtime's context.
+        let response = match direct {
+            Some(direct) => direct(request).await,
+            None => {
+                let service = hyper_util::service::TowerToHyperService::new(router);
+                match hyper::service::Service::call(&service, request).await {
                     Ok(response) => response,
                     Err(never) => match never {},
-                };
-                let keep_alive = keep_alive && !*stop.borrow();
-                encode_response(response, keep_alive).await
-            })
-        }
-    };
+                }
+            }
+        };
+        let keep_alive = keep_alive && !*stop.borrow();
+        encode_response(response, keep_alive).await
+    });
     // A panic in an endpoint ends its connection, as it does in a Tokio task, and must not
     // end this thread.
     let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

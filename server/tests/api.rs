@@ -1329,21 +1329,26 @@ fn answers_to_bytes(server: &Server, requests: &[u8]) -> Vec<(u16, String)> {
     let mut answers = Vec::new();
     let mut rest = &bytes[..];
     while !rest.is_empty() {
-        let head_end = rest
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
+        let (head, body_start, end) = answer_extent(rest)
             .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(rest)));
-        let head = String::from_utf8_lossy(&rest[..head_end]).to_lowercase();
         let status: u16 = head[9..12].parse().unwrap();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .map_or(0, |v| v.trim().parse().unwrap());
-        let body = &rest[head_end + 4..head_end + 4 + length];
+        let body = &rest[body_start..end];
         answers.push((status, String::from_utf8_lossy(body).into_owned()));
-        rest = &rest[head_end + 4 + length..];
+        rest = &rest[end..];
     }
     answers
+}
+
+/// The first answer in `bytes`, once its head is complete: the head in lower case, where its
+/// body starts and where it ends (by its `Content-Length`, 0 without one).
+fn answer_extent(bytes: &[u8]) -> Option<(String, usize, usize)> {
+    let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&bytes[..head_end]).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    Some((head, head_end + 4, head_end + 4 + length))
 }
 
 /// `curl 'host/api/v1/query?query=up{job="a"}'` sends `"`, `<` and `>` unencoded; Go's
@@ -2283,16 +2288,9 @@ fn read_answer(stream: &mut std::net::TcpStream) -> String {
     let mut bytes = Vec::new();
     let mut buffer = [0u8; 4096];
     loop {
-        if let Some(head_end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&bytes[..head_end]).to_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map_or(0, |v| v.trim().parse().unwrap());
-            if bytes.len() >= head_end + 4 + length {
-                assert_eq!(bytes.len(), head_end + 4 + length, "more than one answer");
-                return String::from_utf8(bytes).unwrap();
-            }
+        if let Some((_, _, end)) = answer_extent(&bytes).filter(|&(_, _, end)| bytes.len() >= end) {
+            assert_eq!(bytes.len(), end, "more than one answer");
+            return String::from_utf8(bytes).unwrap();
         }
         let read = stream.read(&mut buffer).unwrap();
         assert!(

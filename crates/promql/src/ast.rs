@@ -678,29 +678,17 @@ impl Expr {
     /// Whether a duration in the expression is itself an expression (`[5m * 2]`,
     /// `offset step()`): the ones [`Expr::resolve_durations`] computes.
     pub fn has_duration_expressions(&self) -> bool {
-        match self {
-            Expr::Number(_) | Expr::String(_) => false,
+        let own = match self {
             Expr::VectorSelector(vs) => vs.offset_expr.is_some(),
             Expr::MatrixSelector(ms) => {
                 ms.selector.offset_expr.is_some() || ms.range_expr.is_some()
             }
             Expr::Subquery(sq) => {
-                sq.offset_expr.is_some()
-                    || sq.step_expr.is_some()
-                    || sq.range_expr.is_some()
-                    || sq.expr.has_duration_expressions()
+                sq.offset_expr.is_some() || sq.step_expr.is_some() || sq.range_expr.is_some()
             }
-            Expr::Paren(e) => e.expr.has_duration_expressions(),
-            Expr::Unary(e) => e.expr.has_duration_expressions(),
-            Expr::Binary(e) => e.lhs.has_duration_expressions() || e.rhs.has_duration_expressions(),
-            Expr::Aggregate(e) => {
-                e.param
-                    .as_ref()
-                    .is_some_and(|p| p.has_duration_expressions())
-                    || e.expr.has_duration_expressions()
-            }
-            Expr::Call(e) => e.args.iter().any(Expr::has_duration_expressions),
-        }
+            _ => false,
+        };
+        own || self.children().any(Expr::has_duration_expressions)
     }
 
     /// Evaluates every duration expression (`[5m+step()]`, `offset range()`) for a query with the
