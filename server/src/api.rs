@@ -10,6 +10,7 @@
 mod ast_json;
 pub(crate) mod http_compat;
 mod metadata;
+pub mod parsed_queries;
 mod query_string;
 mod rules;
 mod status;
@@ -587,11 +588,9 @@ fn now_ms() -> i64 {
 }
 
 /// The `query` parameter, parsed with the features the server was started with.
-fn parse_expr(state: &AppState, params: &Params) -> Result<(String, Expr), ApiError> {
-    let text = params.get("query").unwrap_or("").to_string();
-    let expr = narthex_promql::parse_with(&text, &state.parse_options)
-        .map_err(|e| ApiError::bad_param("query", e))?;
-    Ok((text, expr))
+fn parse_expr(state: &AppState, params: &Params) -> Result<(Arc<str>, Arc<Expr>), ApiError> {
+    let text = params.get("query").unwrap_or("");
+    (state.parsed_queries.parse(text)).map_err(|e| ApiError::bad_param("query", e))
 }
 
 /// When the query must have finished: `--query.timeout` from now, or the `timeout` parameter

@@ -107,6 +107,8 @@ struct Shared {
     /// Microseconds since `epoch`, plus one, at which the acceptor took the connection it
     /// is serving; 0 while it waits for one.
     busy_since: AtomicU64,
+    /// Whether accepted connections have `TCP_NODELAY` from the listener already.
+    nodelay_inherited: bool,
 }
 
 impl Shared {
@@ -136,11 +138,13 @@ pub fn start(listener: TcpListener, first: FirstRequests) -> io::Result<Acceptor
     if deferred != 0 {
         tracing::debug!(error = %io::Error::last_os_error(), "TCP_DEFER_ACCEPT not set");
     }
+    let nodelay_inherited = set_listener_nodelay(&listener);
     let shared = Arc::new(Shared {
         listener,
         stopping: AtomicBool::new(false),
         epoch: Instant::now(),
         busy_since: AtomicU64::new(0),
+        nodelay_inherited,
     });
     let acceptor = std::thread::Builder::new()
         .name("http-accept".into())
@@ -223,7 +227,7 @@ fn accept_loop(shared: &Shared, first: &FirstRequests) {
                 // A panic ends the connection, never this thread (the endpoint's own poll is
                 // guarded in `serve_first_request`, to log it).
                 let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    serve_first_request(stream, &mut read, first)
+                    serve_first_request(stream, &mut read, first, shared.nodelay_inherited)
                 }));
                 if served.is_err() {
                     tracing::error!("serving an HTTP connection panicked; it is closed");
@@ -265,7 +269,9 @@ fn standby_loop(shared: &Shared, first: &FirstRequests) {
             match shared.listener.accept() {
                 Ok((stream, _peer)) => {
                     failures = 0;
-                    set_nodelay(&stream);
+                    if !shared.nodelay_inherited {
+                        set_nodelay(&stream);
+                    }
                     serve_in_tokio(stream, Bytes::new(), first);
                 }
                 Err(e) => {
@@ -305,6 +311,27 @@ fn accept_failed(shared: &Shared, error: &io::Error, failures: &mut u32) -> bool
     true
 }
 
+/// Sets `TCP_NODELAY` (see [`set_nodelay`]) on the listener, which Linux passes on to the
+/// connections it accepts: a system call fewer before each first request is read. Whether
+/// it did; if not, each connection gets it.
+fn set_listener_nodelay(listener: &TcpListener) -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt with an int option of its size, on an open socket.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            std::ptr::from_ref(&one).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    rc == 0
+}
+
 /// Go's HTTP server, which Prometheus uses, sends small answers without Nagle's delay.
 fn set_nodelay(stream: &TcpStream) {
     if let Err(e) = stream.set_nodelay(true) {
@@ -337,8 +364,15 @@ struct FirstRequest {
 type Answer = Pin<Box<dyn Future<Output = Option<(Vec<u8>, bool)>> + Send>>;
 
 /// `read` is the thread's buffer, empty and with `READ_LIMIT` bytes of room.
-fn serve_first_request(stream: TcpStream, read: &mut Vec<u8>, first: &FirstRequests) {
-    set_nodelay(&stream);
+fn serve_first_request(
+    stream: TcpStream,
+    read: &mut Vec<u8>,
+    first: &FirstRequests,
+    nodelay_inherited: bool,
+) {
+    if !nodelay_inherited {
+        set_nodelay(&stream);
+    }
     let FirstRequest {
         request,
         keep_alive,
@@ -1113,6 +1147,36 @@ mod tests {
     }
 
     const ACCEPTOR: &str = "http-accept";
+
+    /// The acceptor leaves `TCP_NODELAY` to the listener on Linux, which must pass it on.
+    #[test]
+    fn accepted_connections_have_the_listeners_nodelay() {
+        let nodelay = |stream: &TcpStream| {
+            let mut value: libc::c_int = 0;
+            let mut size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: getsockopt with an int option and its size, on an open socket.
+            let rc = unsafe {
+                libc::getsockopt(
+                    stream.as_raw_fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_NODELAY,
+                    std::ptr::from_mut(&mut value).cast(),
+                    &mut size,
+                )
+            };
+            assert_eq!(rc, 0, "getsockopt: {}", io::Error::last_os_error());
+            value != 0
+        };
+        for set in [false, true] {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            if set {
+                assert_eq!(set_listener_nodelay(&listener), cfg!(target_os = "linux"));
+            }
+            let _client = TcpStream::connect(listener.local_addr().expect("address"));
+            let (accepted, _) = listener.accept().expect("accept");
+            assert_eq!(nodelay(&accepted), set && cfg!(target_os = "linux"));
+        }
+    }
 
     #[test]
     fn the_acceptor_answers_as_hyper_does() {

@@ -54,6 +54,8 @@ pub struct AppState {
     pub tsdb: Arc<Tsdb>,
     pub engine: Engine,
     pub parse_options: ParseOptions,
+    /// The query endpoints' parses, kept by query text.
+    pub parsed_queries: crate::api::parsed_queries::ParsedQueries,
     pub scrape: ScrapeManager,
     pub rules: RuleManager,
     pub notifier: Arc<Notifier>,
@@ -121,6 +123,7 @@ pub async fn run(
         tsdb: tsdb.clone(),
         engine: engine.clone(),
         parse_options,
+        parsed_queries: crate::api::parsed_queries::ParsedQueries::new(parse_options),
         scrape,
         notifier: notifier.clone(),
         rules: RuleManager::new(RuleManagerOptions {
