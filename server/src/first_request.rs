@@ -389,15 +389,19 @@ fn serve_first_request(
         .map(|direct| direct.answer.clone());
     let router = first.router.clone();
     let mut answer: Answer = Box::pin(async move {
-        // Both called when polled: inside the panic guard and the runtime's context.
+        // Both called when polled: inside the panic guard and the runtime's context. Each
+        // boxed: this future's state holds the one that runs, not room for both.
         let response = match direct {
             Some(direct) => direct(request).await,
             None => {
-                let service = hyper_util::service::TowerToHyperService::new(router);
-                match hyper::service::Service::call(&service, request).await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                }
+                Box::pin(async move {
+                    let service = hyper_util::service::TowerToHyperService::new(router);
+                    match hyper::service::Service::call(&service, request).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    }
+                })
+                .await
             }
         };
         let keep_alive = keep_alive && !*stop.borrow();
@@ -711,7 +715,7 @@ async fn encode_response(response: Response<Body>, keep_alive: bool) -> Option<(
     };
     if !written.date {
         out.extend_from_slice(b"date: ");
-        out.extend_from_slice(http_date().as_bytes());
+        write_http_date(&mut out);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
@@ -791,8 +795,8 @@ fn encode_headers(
     written
 }
 
-/// The `date` header's value, formatted once a second as hyper does.
-fn http_date() -> String {
+/// Writes the `date` header's value, formatted once a second as hyper does.
+fn write_http_date(out: &mut Vec<u8>) {
     thread_local! {
         static CACHED: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
     }
@@ -805,7 +809,7 @@ fn http_date() -> String {
             *cached_second = second;
             *text = httpdate::fmt_http_date(now);
         }
-        text.clone()
+        out.extend_from_slice(text.as_bytes());
     })
 }
 
