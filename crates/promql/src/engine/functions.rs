@@ -184,6 +184,7 @@ fn timestamp_over_selector(ev: &Ev, vs: &crate::ast::VectorSelector) -> Result<V
                 });
             }
         }
+        ev.ctx.count_queried(points.len());
         ev.ctx.add_samples(points.len())?;
         if !points.is_empty() {
             out.push(EvalSeries {
@@ -614,7 +615,11 @@ fn eval_range_function(
             (input, ms.range, vs.offset, at, true)
         }
         Expr::Subquery(sq) => {
+            // The subquery's own evaluation is not counted, as in Prometheus: its points
+            // are, in the windows below.
+            let queried = ev.ctx.samples_read.get();
             let mut m = ev.eval_subquery(sq)?;
+            ev.ctx.samples_read.set(queried);
             // A name already due to be dropped inside the subquery stays dropped.
             for s in m.iter_mut() {
                 if s.drop_name {
@@ -666,7 +671,9 @@ fn eval_range_function(
             points,
             largest_window,
             last_window,
+            queried,
         } = computed;
+        ev.ctx.count_queried(queried);
         // The samples a window held, as if counted window by window; as in Prometheus, the
         // last window's are still held when the series' result is added (which the peak in
         // `stats` shows), and let go of after it.
@@ -816,12 +823,13 @@ struct WindowShape<'s> {
     steps: usize,
 }
 
-/// One series' result points, the most samples one of its windows held, and how many its
-/// last step's window held.
+/// One series' result points, the most samples one of its windows held, how many its last
+/// step's window held, and how many all its windows held together.
 struct SeriesWindows {
     points: Vec<Sample>,
     largest_window: usize,
     last_window: usize,
+    queried: usize,
 }
 
 impl WindowShape<'_> {
@@ -882,7 +890,7 @@ impl WindowShape<'_> {
             self.steps
                 .min(pts.len().saturating_mul(self.steps_per_sample())),
         );
-        let (mut largest_window, mut last_window) = (0, 0);
+        let (mut largest_window, mut last_window, mut queried) = (0, 0, 0usize);
         for step in 0..self.steps {
             let ts = self.start + step as i64 * self.interval;
             let range_end = self.at.unwrap_or(ts) - self.offset;
@@ -922,6 +930,7 @@ impl WindowShape<'_> {
             sargs.clear();
             sargs.extend(self.scalars.iter().map(|v| v[step]));
             largest_window = largest_window.max(hi - lo);
+            queried = queried.saturating_add(hi - lo);
             if let Some(v) = kernel(&w, &sargs)? {
                 points.push(Sample { t: ts, v });
             }
@@ -930,6 +939,7 @@ impl WindowShape<'_> {
             points,
             largest_window,
             last_window,
+            queried,
         })
     }
 }

@@ -76,12 +76,12 @@ pub(crate) fn eval_info(ev: &Ev, call: &Call) -> Result<Vec<EvalSeries>> {
     for s in &info {
         ev.ctx.check_time()?;
         let mut cursor = 0;
-        info_at.push(
-            steps
-                .iter()
-                .map(|&ts| sample_at(&s.samples, &mut cursor, ref_at(ts), lookback).map(|p| p.t))
-                .collect(),
-        );
+        let at: Vec<Option<i64>> = steps
+            .iter()
+            .map(|&ts| sample_at(&s.samples, &mut cursor, ref_at(ts), lookback).map(|p| p.t))
+            .collect();
+        ev.ctx.count_queried(at.iter().flatten().count());
+        info_at.push(at);
     }
     let info_names: BTreeSet<&str> = info.iter().map(|s| s.name.as_str()).collect();
     let all_match_empty = data_matchers.iter().all(|m| m.matches(""));

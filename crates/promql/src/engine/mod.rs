@@ -110,7 +110,11 @@ pub struct QueryResult {
 /// Sample counts of one evaluation, as the API reports them under `stats=all`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueryStats {
-    /// Samples read from storage by the query's selectors.
+    /// Prometheus's `totalQueryableSamples`: the samples the query's selectors gave at each
+    /// step, summed over the steps. A range function counts its window at every step (a 5m
+    /// window every minute counts each sample five times), an instant selector one sample a
+    /// series and step; a subquery's own evaluation counts only as the points it gives the
+    /// function around it (or once, for a subquery that is the whole query).
     pub samples_read: u64,
     /// The most samples held in memory at once (Prometheus's `peakSamples`).
     pub peak_samples: usize,
@@ -483,6 +487,13 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// Counts `n` samples given by a selector at one step, or over several (see
+    /// [`QueryStats::samples_read`]).
+    pub fn count_queried(&self, n: usize) {
+        self.samples_read
+            .set(self.samples_read.get().saturating_add(n as u64));
+    }
+
     /// Accounts for `n` more samples in memory.
     pub fn add_samples(&self, n: usize) -> Result<()> {
         let cur = self.samples.get().saturating_add(n);
@@ -526,9 +537,6 @@ impl<'a> Ctx<'a> {
         } else {
             self.querier.select(self.order, matchers, mint, maxt)?
         };
-        let read: usize = series.iter().map(|s| s.samples.len()).sum();
-        self.samples_read
-            .set(self.samples_read.get().saturating_add(read as u64));
         Ok(series)
     }
 }
@@ -684,6 +692,7 @@ impl<'c, 'a> Ev<'c, 'a> {
                 }
                 self.ctx.add_samples(points.len())?;
             }
+            self.ctx.count_queried(points.len());
             if !points.is_empty() {
                 out.push(EvalSeries {
                     labels: s.labels,
@@ -730,6 +739,7 @@ impl<'c, 'a> Ev<'c, 'a> {
                     points.push(Sample { t, v });
                 }
             }
+            self.ctx.count_queried(points.len());
             self.ctx.add_samples(points.len())?;
             if !points.is_empty() {
                 out.push(EvalSeries {
@@ -762,6 +772,7 @@ impl<'c, 'a> Ev<'c, 'a> {
             if vs.anchored || vs.smoothed {
                 points = extended::extend_samples(&points, mint, maxt, vs.smoothed);
             }
+            self.ctx.count_queried(points.len());
             self.ctx.add_samples(points.len())?;
             if !points.is_empty() {
                 out.push(EvalSeries {
