@@ -124,19 +124,8 @@ pub fn start(listener: TcpListener, first: FirstRequests) -> io::Result<Acceptor
     listener.set_nonblocking(true)?;
     // A connection is taken once its first bytes are in (or after a second without): one
     // that sends nothing for a while (a browser's preconnection) costs the acceptor nothing.
-    let one_second: libc::c_int = 1;
-    // SAFETY: setsockopt with an int option of its size, on an open socket.
-    let deferred = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_DEFER_ACCEPT,
-            std::ptr::from_ref(&one_second).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if deferred != 0 {
-        tracing::debug!(error = %io::Error::last_os_error(), "TCP_DEFER_ACCEPT not set");
+    if let Err(e) = set_tcp_option(&listener, libc::TCP_DEFER_ACCEPT, 1) {
+        tracing::debug!(error = %e, "TCP_DEFER_ACCEPT not set");
     }
     let nodelay_inherited = set_listener_nodelay(&listener);
     let shared = Arc::new(Shared {
@@ -315,21 +304,30 @@ fn accept_failed(shared: &Shared, error: &io::Error, failures: &mut u32) -> bool
 /// connections it accepts: a system call fewer before each first request is read. Whether
 /// it did; if not, each connection gets it.
 fn set_listener_nodelay(listener: &TcpListener) -> bool {
-    if !cfg!(target_os = "linux") {
-        return false;
-    }
-    let one: libc::c_int = 1;
+    cfg!(target_os = "linux") && set_tcp_option(listener, libc::TCP_NODELAY, 1).is_ok()
+}
+
+/// Sets a TCP-level option that takes an int.
+fn set_tcp_option(
+    listener: &TcpListener,
+    option: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: setsockopt with an int option of its size, on an open socket.
     let rc = unsafe {
         libc::setsockopt(
             listener.as_raw_fd(),
             libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            std::ptr::from_ref(&one).cast(),
+            option,
+            std::ptr::from_ref(&value).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    rc == 0
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Go's HTTP server, which Prometheus uses, sends small answers without Nagle's delay.
