@@ -1068,6 +1068,60 @@ mod tests {
         }
     }
 
+    /// Go's `Request.Form` order: a form body's values before the URL's (so `FormValue` takes
+    /// the body's), and the body's malformed pair reported before the URL's.
+    #[test]
+    fn form_values_come_before_the_urls() {
+        let read = |method: &str, target: &str, body: &str| {
+            let request = Request::builder()
+                .method(method)
+                .uri(target)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body.to_string()))
+                .expect("request");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            runtime
+                .block_on(Params::read(request, true))
+                .unwrap_or_else(|e| panic!("{method} {target}: {}", e.message))
+        };
+        let both = read(
+            "POST",
+            "/api/v1/query?query=url&time=1",
+            "query=body&limit=2",
+        );
+        assert_eq!(both.get("query"), Some("body"));
+        assert_eq!(both.get_all("query"), ["body", "url"]);
+        assert_eq!(
+            (both.get("time"), both.get("limit")),
+            (Some("1"), Some("2"))
+        );
+        assert_eq!(both.form_error, None);
+        // A GET's body is not read, whatever its type.
+        let get = read("GET", "/api/v1/query?query=url", "query=body");
+        assert_eq!(get.get_all("query"), ["url"]);
+        let errors = read("POST", "/api/v1/query?query=%zz", "query=%yy&limit=1");
+        assert!(
+            errors
+                .form_error
+                .as_deref()
+                .is_some_and(|e| e.contains("%yy")),
+            "{:?}",
+            errors.form_error
+        );
+        let url_error = read("POST", "/api/v1/query?query=%zz", "limit=1");
+        assert!(
+            url_error
+                .form_error
+                .as_deref()
+                .is_some_and(|e| e.contains("%zz")),
+            "{:?}",
+            url_error.form_error
+        );
+        assert_eq!(url_error.get("limit"), Some("1"));
+    }
+
     /// The strings Prometheus 3.5.3 answered on /api/v1/targets and /api/v1/rules for a scrape
     /// pool, a target label and an annotation holding these characters.
     #[test]

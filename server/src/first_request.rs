@@ -304,7 +304,16 @@ fn accept_failed(shared: &Shared, error: &io::Error, failures: &mut u32) -> bool
 /// connections it accepts: a system call fewer before each first request is read. Whether
 /// it did; if not, each connection gets it.
 fn set_listener_nodelay(listener: &TcpListener) -> bool {
-    cfg!(target_os = "linux") && set_tcp_option(listener, libc::TCP_NODELAY, 1).is_ok()
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    match set_tcp_option(listener, libc::TCP_NODELAY, 1) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on the listener");
+            false
+        }
+    }
 }
 
 /// Sets a TCP-level option that takes an int.
@@ -1174,7 +1183,8 @@ mod tests {
             if set {
                 assert_eq!(set_listener_nodelay(&listener), cfg!(target_os = "linux"));
             }
-            let _client = TcpStream::connect(listener.local_addr().expect("address"));
+            let _client =
+                TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
             let (accepted, _) = listener.accept().expect("accept");
             assert_eq!(nodelay(&accepted), set && cfg!(target_os = "linux"));
         }

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use narthex_model::MatchOp;
 use narthex_promql::{Expr, ParseError, ParseOptions};
 
 /// The most queries kept. When full, the cache starts again from empty: a bound on memory
@@ -14,43 +15,76 @@ use narthex_promql::{Expr, ParseError, ParseOptions};
 const CAPACITY: usize = 1024;
 
 /// Longer texts are parsed each time, so that the bound above also bounds the bytes kept
-/// (a tree is a small multiple of its text).
+/// (a tree is a small multiple of its text, but for its regular expressions).
 const LONGEST_KEPT: usize = 4096;
+
+/// The most compiled regular expressions (of matchers) the kept trees hold together. A
+/// compiled pattern can take megabytes: this is the bound the matchers' own cache of
+/// compiled patterns keeps to (128, of patterns up to 1 KiB), not more.
+const REGEXES_KEPT: usize = 128;
+
+/// Trees with a longer matcher pattern are not kept (the matchers' cache keeps none either).
+const LONGEST_KEPT_PATTERN: usize = 1024;
 
 pub struct ParsedQueries {
     options: ParseOptions,
-    kept: Mutex<HashMap<Arc<str>, Arc<Expr>>>,
+    kept: Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    trees: HashMap<Arc<str>, Arc<Expr>>,
+    /// The regular expressions the trees hold, together.
+    regexes: usize,
 }
 
 impl ParsedQueries {
     pub fn new(options: ParseOptions) -> ParsedQueries {
         ParsedQueries {
             options,
-            kept: Mutex::new(HashMap::new()),
+            kept: Mutex::new(Kept::default()),
         }
     }
 
     /// The text, shared, and its tree: the kept one, or a new parse.
     pub fn parse(&self, text: &str) -> Result<(Arc<str>, Arc<Expr>), ParseError> {
-        if let Some((text, expr)) = self.lock().get_key_value(text) {
+        if let Some((text, expr)) = self.lock().trees.get_key_value(text) {
             return Ok((text.clone(), expr.clone()));
         }
         let expr = Arc::new(narthex_promql::parse_with(text, &self.options)?);
         let text: Arc<str> = Arc::from(text);
-        if text.len() <= LONGEST_KEPT {
+        let regexes = regexes(&expr);
+        if text.len() <= LONGEST_KEPT && regexes.is_some_and(|n| n <= REGEXES_KEPT) {
+            let regexes = regexes.unwrap_or(0);
             let mut kept = self.lock();
-            if kept.len() >= CAPACITY {
-                kept.clear();
+            if kept.trees.len() >= CAPACITY || kept.regexes + regexes > REGEXES_KEPT {
+                *kept = Kept::default();
             }
-            kept.insert(text.clone(), expr.clone());
+            kept.regexes += regexes;
+            kept.trees.insert(text.clone(), expr.clone());
         }
         Ok((text, expr))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<Expr>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
         // A map left half-updated by a panic is still a map of correct parses.
         self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// How many regular expressions the tree's matchers hold; `None` when a pattern is longer
+/// than [`LONGEST_KEPT_PATTERN`].
+fn regexes(expr: &Expr) -> Option<usize> {
+    let (mut count, mut too_long) = (0, false);
+    expr.for_each_selector(&mut |selector| {
+        for matcher in &selector.matchers {
+            if matches!(matcher.op, MatchOp::RegexMatch | MatchOp::RegexNoMatch) {
+                count += 1;
+                too_long |= matcher.value.len() > LONGEST_KEPT_PATTERN;
+            }
+        }
+    });
+    (!too_long).then_some(count)
 }
 
 #[cfg(test)]
@@ -83,7 +117,7 @@ mod tests {
                 "1:5: parse error: unclosed left parenthesis"
             );
         }
-        assert!(parsed.lock().is_empty());
+        assert!(parsed.lock().trees.is_empty());
     }
 
     #[test]
@@ -92,9 +126,9 @@ mod tests {
         for i in 0..CAPACITY + 10 {
             parsed.parse(&format!("x{i}")).expect("parses");
         }
-        assert!(parsed.lock().len() <= CAPACITY);
+        assert!(parsed.lock().trees.len() <= CAPACITY);
         assert_eq!(
-            parsed.lock().len(),
+            parsed.lock().trees.len(),
             10,
             "started again from empty once full"
         );
@@ -102,9 +136,34 @@ mod tests {
         let (_, expr) = parsed.parse(&long).expect("parses");
         assert_eq!(expr.to_string(), long);
         assert!(
-            !parsed.lock().contains_key(long.as_str()),
+            !parsed.lock().trees.contains_key(long.as_str()),
             "too long to keep"
         );
+    }
+
+    #[test]
+    fn the_regular_expressions_kept_stay_within_the_matchers_bound() {
+        let parsed = ParsedQueries::new(ParseOptions::default());
+        // Two regexes a tree: one tree more than these would make 130.
+        for i in 0..REGEXES_KEPT / 2 {
+            parsed
+                .parse(&format!("x{{a=~\"{i}.*\", b!~\"y\"}} + x{{c=\"d\"}}"))
+                .expect("parses");
+        }
+        assert_eq!(parsed.lock().regexes, REGEXES_KEPT);
+        assert_eq!(parsed.lock().trees.len(), REGEXES_KEPT / 2);
+        parsed.parse("x{a=~\"last.*\"}").expect("parses");
+        assert_eq!(parsed.lock().regexes, 1, "started again from empty");
+        assert_eq!(parsed.lock().trees.len(), 1);
+        // Trees without regexes do not count; a long pattern is not kept at all.
+        parsed.parse("rate(x{a=\"b\"}[5m])").expect("parses");
+        assert_eq!(parsed.lock().regexes, 1);
+        assert_eq!(parsed.lock().trees.len(), 2);
+        let long = format!("x{{a=~\"{}\"}}", "y".repeat(LONGEST_KEPT_PATTERN + 1));
+        let (_, expr) = parsed.parse(&long).expect("parses");
+        assert_eq!(expr.to_string(), long);
+        assert!(!parsed.lock().trees.contains_key(long.as_str()));
+        assert_eq!(parsed.lock().regexes, 1);
     }
 
     #[test]

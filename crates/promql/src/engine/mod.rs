@@ -769,10 +769,11 @@ impl<'c, 'a> Ev<'c, 'a> {
                 .into_iter()
                 .filter(|p| p.t > mint - back && p.t <= maxt + forward && !is_stale_nan(p.v))
                 .collect();
+            // The widened window's samples, as a range function over it counts them.
+            self.ctx.count_queried(points.len());
             if vs.anchored || vs.smoothed {
                 points = extended::extend_samples(&points, mint, maxt, vs.smoothed);
             }
-            self.ctx.count_queried(points.len());
             self.ctx.add_samples(points.len())?;
             if !points.is_empty() {
                 out.push(EvalSeries {

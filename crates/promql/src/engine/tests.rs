@@ -707,3 +707,160 @@ fn equal_label_sets_left_by_a_subquery_are_refused() {
         );
     }
 }
+
+/// `totalQueryableSamples`: the float cases of Prometheus 3.5.3's `TestQueryStatistics`
+/// (`promql/engine_test.go`), on its data, with its figures; on one thread and two.
+#[test]
+fn queried_samples_are_counted_as_prometheus_counts_them() {
+    let every_10s: Vec<(i64, f64)> = (0..=100).map(|i| (i * 10_000, 1.0 + i as f64)).collect();
+    let st = storage(&[
+        (
+            &[("__name__", "metricWith1SampleEvery10Seconds")],
+            &every_10s,
+        ),
+        (
+            &[
+                ("__name__", "metricWith3SampleEvery10Seconds"),
+                ("a", "1"),
+                ("b", "1"),
+            ],
+            &every_10s,
+        ),
+        (
+            &[
+                ("__name__", "metricWith3SampleEvery10Seconds"),
+                ("a", "2"),
+                ("b", "2"),
+            ],
+            &every_10s,
+        ),
+        (
+            &[
+                ("__name__", "metricWith3SampleEvery10Seconds"),
+                ("a", "3"),
+                ("b", "2"),
+            ],
+            &every_10s,
+        ),
+    ]);
+    let one = "metricWith1SampleEvery10Seconds";
+    let three = "metricWith3SampleEvery10Seconds";
+    // (query, start s, end s (the start: an instant query), step s, total)
+    let cases: Vec<(String, i64, i64, i64, u64)> = vec![
+        ("\"literal string\"".into(), 21, 21, 0, 0),
+        ("1".into(), 21, 21, 0, 0),
+        (one.into(), 21, 21, 0, 1),
+        (format!("timestamp({one})"), 21, 21, 0, 1),
+        (one.into(), 22, 22, 0, 1),
+        (format!("{one} offset 10s"), 21, 21, 0, 1),
+        (format!("{one} @ 15"), 21, 21, 0, 1),
+        (format!("{three}{{a=\"1\"}}"), 21, 21, 0, 1),
+        (format!("{three}{{a=\"1\"}} @ 19"), 21, 21, 0, 1),
+        (format!("{three}{{a=\"1\"}}[20s] @ 19"), 21, 21, 0, 2),
+        (three.into(), 21, 21, 0, 3),
+        (format!("{one}[60s]"), 201, 201, 0, 6),
+        (
+            format!("max_over_time({one}[60s])[20s:5s]"),
+            201,
+            201,
+            0,
+            24,
+        ),
+        (
+            format!("max_over_time({one}[61s])[20s:5s]"),
+            201,
+            201,
+            0,
+            26,
+        ),
+        (format!("{one}[60s] @ 30"), 201, 201, 0, 4),
+        (
+            format!("sum(max_over_time({three}[60s] @ 30))"),
+            201,
+            201,
+            0,
+            12,
+        ),
+        (
+            format!("sum by (b) (max_over_time({three}[60s] @ 30))"),
+            201,
+            201,
+            0,
+            12,
+        ),
+        (format!("{one}[60s] offset 10s"), 201, 201, 0, 6),
+        (format!("{three}[60s]"), 201, 201, 0, 18),
+        (format!("max_over_time({one}[60s])"), 201, 201, 0, 6),
+        (format!("absent_over_time({one}[60s])"), 201, 201, 0, 6),
+        (format!("max_over_time({three}[60s])"), 201, 201, 0, 18),
+        (format!("{one}[60s:5s]"), 201, 201, 0, 12),
+        (format!("{one}[60s:5s] offset 10s"), 201, 201, 0, 12),
+        (format!("max_over_time({three}[60s:5s])"), 201, 201, 0, 36),
+        (
+            format!("sum(max_over_time({three}[60s:5s])) + sum(max_over_time({three}[60s:5s]))"),
+            201,
+            201,
+            0,
+            72,
+        ),
+        (format!("{three}{{a=\"1\"}}"), 201, 220, 5, 4),
+        (format!("{three}{{a=\"1\"}}"), 204, 223, 5, 4),
+        (format!("timestamp({one})"), 201, 220, 5, 4),
+        (
+            format!("max_over_time({three}{{a=\"1\"}}[10s])"),
+            991,
+            1021,
+            10,
+            2,
+        ),
+        (format!("{three}{{a=\"1\"}} offset 10s"), 201, 220, 5, 4),
+        (format!("max_over_time({three}[60s] @ 30)"), 201, 220, 5, 48),
+        (three.into(), 201, 220, 5, 12),
+        (format!("max_over_time({three}[60s])"), 201, 220, 5, 72),
+        (format!("max_over_time({three}[60s:5s])"), 201, 220, 5, 144),
+        (format!("max_over_time({one}[60s:5s])"), 201, 220, 5, 48),
+        (
+            format!("sum by (b) (max_over_time({one}[60s:5s]))"),
+            201,
+            220,
+            5,
+            48,
+        ),
+        (
+            format!("sum(max_over_time({three}[60s:5s])) + sum(max_over_time({three}[60s:5s]))"),
+            201,
+            220,
+            5,
+            288,
+        ),
+        (
+            format!("sum(max_over_time({three}[60s:5s])) + sum(max_over_time({one}[60s:5s]))"),
+            201,
+            220,
+            5,
+            192,
+        ),
+    ];
+    let engine = Engine::default();
+    let querier = st.querier();
+    for min_work in [usize::MAX, 0] {
+        functions::PARALLEL_MIN_WORK.store(min_work, std::sync::atomic::Ordering::Relaxed);
+        for (query, start, end, step, total) in &cases {
+            let expr = crate::parse(query).unwrap();
+            let result = if start == end {
+                engine.instant(querier.as_ref(), &expr, start * 1000)
+            } else {
+                engine.range(
+                    querier.as_ref(),
+                    &expr,
+                    start * 1000,
+                    end * 1000,
+                    step * 1000,
+                )
+            }
+            .unwrap();
+            assert_eq!(result.stats.samples_read, *total, "{query} from {start} s");
+        }
+    }
+    functions::PARALLEL_MIN_WORK.store(200_000, std::sync::atomic::Ordering::Relaxed);
+}
