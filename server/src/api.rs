@@ -599,7 +599,10 @@ fn now_ms() -> i64 {
 /// The `query` parameter, parsed with the features the server was started with.
 fn parse_expr(state: &AppState, params: &Params) -> Result<(Arc<str>, Arc<Expr>), ApiError> {
     let text = params.get("query").unwrap_or("");
-    (state.parsed_queries.parse(text)).map_err(|e| ApiError::bad_param("query", e))
+    state
+        .parsed_queries
+        .parse(text)
+        .map_err(|e| ApiError::bad_param("query", e))
 }
 
 /// When the query must have finished: `--query.timeout` from now, or the `timeout` parameter

@@ -53,15 +53,20 @@ impl ParsedQueries {
         }
         let expr = Arc::new(narthex_promql::parse_with(text, &self.options)?);
         let text: Arc<str> = Arc::from(text);
-        let regexes = regexes(&expr);
-        if text.len() <= LONGEST_KEPT && regexes.is_some_and(|n| n <= REGEXES_KEPT) {
-            let regexes = regexes.unwrap_or(0);
+        let keep = (text.len() <= LONGEST_KEPT)
+            .then(|| regexes(&expr))
+            .flatten()
+            .filter(|&regexes| regexes <= REGEXES_KEPT);
+        if let Some(regexes) = keep {
             let mut kept = self.lock();
-            if kept.trees.len() >= CAPACITY || kept.regexes + regexes > REGEXES_KEPT {
-                *kept = Kept::default();
+            // Another request may have parsed the same text meanwhile.
+            if !kept.trees.contains_key(&*text) {
+                if kept.trees.len() >= CAPACITY || kept.regexes + regexes > REGEXES_KEPT {
+                    *kept = Kept::default();
+                }
+                kept.regexes += regexes;
+                kept.trees.insert(text.clone(), expr.clone());
             }
-            kept.regexes += regexes;
-            kept.trees.insert(text.clone(), expr.clone());
         }
         Ok((text, expr))
     }
