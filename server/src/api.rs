@@ -438,7 +438,6 @@ impl Params {
     }
 
     async fn read(request: Request, with_multipart: bool) -> Result<Params, ApiError> {
-        let mut pairs: Vec<(String, String)> = Vec::new();
         // Go reads a form body for these methods only, and compares media types without case
         // (`mime.ParseMediaType`).
         let form_method = matches!(
@@ -464,31 +463,28 @@ impl Params {
             .and_then(|v| multer::parse_boundary(v).ok());
         let (query_pairs, query_error) =
             query_string::parse(request.uri().query().unwrap_or("").as_bytes());
-        let mut form_error = None;
         let mut multipart = Vec::new();
         // Bodies are read in futures of their own, boxed: inline, their state would make
         // every query's future several times larger, for requests that mostly have none.
-        if is_form {
+        let (pairs, form_error) = if is_form {
             let body = Box::pin(Bytes::from_request(request, &()))
                 .await
                 .map_err(|e| {
                     ApiError::new(ErrorType::BadData, format!("error parsing form: {e}"))
                 })?;
-            let (body_pairs, error) = query_string::parse(&body);
-            pairs = body_pairs;
-            form_error = error;
-        } else if let Some(boundary) = boundary.filter(|_| with_multipart) {
-            multipart = Box::pin(multipart_values(request.into_body(), boundary)).await;
-        }
-        // A body's values come first, as in Go's `Request.Form`.
-        if pairs.is_empty() {
-            pairs = query_pairs;
-        } else {
+            let (mut pairs, body_error) = query_string::parse(&body);
+            // A body's values and error come first, as in Go's `Request.Form`.
             pairs.extend(query_pairs);
-        }
+            (pairs, body_error.or(query_error))
+        } else {
+            if let Some(boundary) = boundary.filter(|_| with_multipart) {
+                multipart = Box::pin(multipart_values(request.into_body(), boundary)).await;
+            }
+            (query_pairs, query_error)
+        };
         Ok(Params {
             pairs,
-            form_error: form_error.or(query_error),
+            form_error,
             multipart,
         })
     }
