@@ -121,8 +121,14 @@ pub(crate) fn eval_aggregate(ev: &Ev, a: &AggregateExpr) -> Result<Vec<EvalSerie
             Ok(count_values(&v[0], &grouping, without, &label, ts))
         });
     }
+    // Prometheus's preprocessing does not reach into the parameter: no step-invariant
+    // evaluation there.
+    let whole = Ev {
+        invariants: false,
+        ..*ev
+    };
     let params = match a.param.as_deref() {
-        Some(p) => Some(FParams::new(ev, unparen(p))?),
+        Some(p) => Some(FParams::new(&whole, unparen(p))?),
         None => None,
     };
     let input = ev.eval_matrix(inner)?;

@@ -5,7 +5,7 @@
 use narthex_model::{Labels, LabelsBuilder, Sample, METRIC_NAME};
 
 use super::util::{fast_map, FastMap, FastSet};
-use super::{exec_err, Ev, Result};
+use super::{exec_err, Ev, Result, StepCounts};
 use crate::ast::{BinaryExpr, BinaryOp, Cardinality, ValueType, VectorMatching};
 use crate::gomath;
 use crate::value::{EvalSample, EvalSeries, METADATA_LABELS};
@@ -189,10 +189,11 @@ pub(crate) fn eval_binary(ev: &Ev, b: &BinaryExpr) -> Result<Vec<EvalSeries>> {
             let return_bool = b.return_bool;
             // Each vector element pairs with the scalar of its step alone, so this runs series
             // by series (see `Ev::map_series`) instead of assembling vectors step by step.
-            let (vec, scalar) = if swap { (r, l) } else { (l, r) };
-            let scalar = ev.scalar_by_step(&scalar);
+            let (vec, scalar_matrix) = if swap { (r, l) } else { (l, r) };
+            let scalar = ev.scalar_by_step(&scalar_matrix);
             ev.map_series(
                 vec,
+                &scalar_matrix,
                 |step, x| {
                     let scalar = scalar[step]?;
                     let (lf, rf) = if swap { (scalar, x) } else { (x, scalar) };
@@ -227,12 +228,21 @@ pub(crate) fn eval_binary(ev: &Ev, b: &BinaryExpr) -> Result<Vec<EvalSeries>> {
             let l = ev.eval_matrix(&b.lhs)?;
             let r = ev.eval_matrix(&b.rhs)?;
             let sigs = signature_ordinals(&[&l, &r], matching.on, &matching.labels);
+            // What Prometheus's step-by-step evaluation would hold, for the two ways below
+            // that compute all steps at once.
+            let gathered = || StepCounts::of(ev, &[&l, &r]);
             if matches!(op, BinaryOp::And | BinaryOp::Unless) {
-                return filter_by_presence(ev, l, &r, &sigs, op == BinaryOp::And);
+                let gathered = gathered();
+                let out = filter_by_presence(ev, l, &r, &sigs, op == BinaryOp::And)?;
+                ev.ctx
+                    .note_range_eval(ev, &gathered, &StepCounts::of(ev, &[&out]))?;
+                return Ok(out);
             }
             let return_bool = b.return_bool;
             if op != BinaryOp::Or && !ev.is_instant() {
                 if let Some(out) = match_series(ev, op, &l, &r, &sigs, matching, return_bool)? {
+                    ev.ctx
+                        .note_range_eval(ev, &gathered(), &StepCounts::of(ev, &[&out]))?;
                     return Ok(out);
                 }
             }
@@ -343,7 +353,6 @@ fn match_series(
     let mut by_labels: FastMap<Labels, usize> = fast_map(lhs.len());
     // Output series with the left series that produces them.
     let mut out: Vec<(EvalSeries, usize)> = Vec::new();
-    let mut held = 0usize;
     for (i, ls) in lhs.iter().enumerate() {
         ev.ctx.check_time()?;
         let Some(&row) = rows.get(&lsigs[i]) else {
@@ -401,11 +410,6 @@ fn match_series(
             out[o].0.points.push(Sample { t: p.t, v });
         }
     }
-    for (s, _) in &out {
-        ev.ctx.add_samples(s.points.len())?;
-        held += s.points.len();
-    }
-    ev.ctx.sub_samples(held);
     Ok(Some(out.into_iter().map(|(s, _)| s).collect()))
 }
 
@@ -438,7 +442,6 @@ fn filter_by_presence(
     }
     let none: Vec<u32> = Vec::new();
     let mut out = Vec::with_capacity(lhs.len());
-    let mut held = 0usize;
     for (s, sig) in lhs.into_iter().zip(&sigs[0]) {
         ev.ctx.check_time()?;
         let steps = present.get(sig).unwrap_or(&none);
@@ -463,8 +466,6 @@ fn filter_by_presence(
                 points.push(*p);
             }
         }
-        ev.ctx.add_samples(points.len())?;
-        held += points.len();
         if !points.is_empty() {
             out.push(EvalSeries {
                 labels: s.labels,
@@ -473,7 +474,6 @@ fn filter_by_presence(
             });
         }
     }
-    ev.ctx.sub_samples(held);
     Ok(out)
 }
 

@@ -9,7 +9,7 @@ use super::binary::go_quote;
 use super::extended;
 use super::histogram;
 use super::util::{civil, days_in_month, go_f64_to_i64, go_sort, kahan_inc, natsort_less};
-use super::{exec_err, merge_same_labelsets, sample_at, unparen, Ev, Result};
+use super::{exec_err, merge_same_labelsets, sample_at, unparen, Ev, Result, StepCounts};
 use crate::ast::{Call, Expr, Span, ValueType};
 use crate::gomath;
 use crate::value::{drop_metadata, EvalSample, EvalSeries};
@@ -20,30 +20,43 @@ fn matrix_arg_index(args: &[&Expr]) -> Option<usize> {
         .position(|a| matches!(a, Expr::MatrixSelector(_) | Expr::Subquery(_)))
 }
 
+/// A function call. As in Prometheus, most end holding their result only; a function over a
+/// range vector and `info` keep what their other arguments hold (see `eval_range_function`,
+/// `info::eval_info`).
 pub(crate) fn eval_call(ev: &Ev, call: &Call) -> Result<Vec<EvalSeries>> {
-    let name = call.func.name;
+    let original = ev.ctx.held();
     let args: Vec<&Expr> = call.args.iter().map(unparen).collect();
+    let name = call.func.name;
+    if name == "info" {
+        return super::info::eval_info(ev, call);
+    }
+    if let Some(midx) = matrix_arg_index(&args) {
+        return eval_range_function(ev, call, &args, midx);
+    }
+    let out = eval_instant_call(ev, call, &args)?;
+    ev.ctx.hold_result(original, &out);
+    Ok(out)
+}
+
+fn eval_instant_call(ev: &Ev, call: &Call, args: &[&Expr]) -> Result<Vec<EvalSeries>> {
+    let name = call.func.name;
     match name {
         "timestamp" => {
             if let Some(Expr::VectorSelector(vs)) = args.first() {
                 return timestamp_over_selector(ev, vs);
             }
         }
-        "label_replace" => return label_replace(ev, &args),
-        "label_join" => return label_join(ev, &args),
-        "info" => return super::info::eval_info(ev, call),
+        "label_replace" => return label_replace(ev, args),
+        "label_join" => return label_join(ev, args),
         _ => {}
     }
-    if let Some(midx) = matrix_arg_index(&args) {
-        return eval_range_function(ev, call, &args, midx);
-    }
-    if let (Some(f), [arg]) = (unary_float_fn(name), args.as_slice()) {
+    if let (Some(f), [arg]) = (unary_float_fn(name), args) {
         // Each point maps on its own: series by series, without per-step vectors.
         let input = ev.eval_matrix(arg)?;
-        return ev.map_series(input, |_, v| Some(f(v)), |_| true);
+        return ev.map_series(input, &[], |_, v| Some(f(v)), |_| true);
     }
     let mut inputs = Vec::with_capacity(args.len());
-    for a in &args {
+    for a in args {
         if a.value_type() == ValueType::String {
             inputs.push(None);
         } else {
@@ -62,7 +75,7 @@ pub(crate) fn eval_call(ev: &Ev, call: &Call) -> Result<Vec<EvalSeries>> {
         );
     }
     ev.range_eval(&inputs, None, |v, _, ts| {
-        instant_function(ev, name, &args, v, ts)
+        instant_function(ev, name, args, v, ts)
     })
 }
 
@@ -185,7 +198,6 @@ fn timestamp_over_selector(ev: &Ev, vs: &crate::ast::VectorSelector) -> Result<V
             }
         }
         ev.ctx.count_queried(points.len());
-        ev.ctx.add_samples(points.len())?;
         if !points.is_empty() {
             out.push(EvalSeries {
                 labels: s.labels,
@@ -194,6 +206,10 @@ fn timestamp_over_selector(ev: &Ev, vs: &crate::ast::VectorSelector) -> Result<V
             });
         }
     }
+    // Prometheus holds no selector result here: at each step the samples looked at, then
+    // their timestamps.
+    let counts = StepCounts::of(ev, &[&out]);
+    ev.ctx.note_range_eval(ev, &counts, &counts)?;
     Ok(out)
 }
 
@@ -574,16 +590,11 @@ fn eval_range_function(
             "function {name} is not supported by this engine"
         )));
     };
-    // The other arguments are scalars, evaluated for every step.
-    let mut scalars: Vec<Vec<f64>> = Vec::new();
-    for (i, a) in args.iter().enumerate() {
-        if i != midx && a.value_type() != ValueType::String {
-            scalars.push(ev.eval_scalar_steps(a)?);
-        }
-    }
     // How much further back and forward than the range the window reaches (`anchored`,
     // `smoothed`), and the modifiers themselves.
     let (mut back, mut forward, mut anchored, mut smoothed) = (0, 0, false, false);
+    // A subquery's result, held until the function is done (as in Prometheus).
+    let mut subquery_held = 0usize;
     let (input, range, offset, at, from_selector) = match args[midx] {
         Expr::MatrixSelector(ms) => {
             let vs = &ms.selector;
@@ -628,10 +639,20 @@ fn eval_range_function(
                     ev.ctx.names_dropped_early.set(true);
                 }
             }
+            subquery_held = m.iter().map(|s| s.points.len()).sum();
             (m, sq.range, sq.offset, ev.at_time(sq.at), false)
         }
         _ => return Err(exec_err("expected a range vector argument")),
     };
+    // After the range argument, as Prometheus evaluates them; what they hold stays held
+    // until the end of the query, as there.
+    // The other arguments are scalars, evaluated for every step.
+    let mut scalars: Vec<Vec<f64>> = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if i != midx && a.value_type() != ValueType::String {
+            scalars.push(ev.eval_scalar_steps(a)?);
+        }
+    }
     // Prometheus reports positions of a subquery argument at the start of the query.
     let arg0_span = if from_selector || midx != 0 {
         args[0].span()
@@ -768,6 +789,9 @@ fn eval_range_function(
             finish(s.labels, computed)?;
         }
     }
+    // Prometheus ends holding the series' results (for `absent_over_time` too, whatever it
+    // then gives) and what the other arguments hold.
+    ev.ctx.sub_samples(subquery_held);
     if name == "absent_over_time" {
         if out.iter().any(|s| s.points.len() == steps) {
             return Ok(Vec::new());

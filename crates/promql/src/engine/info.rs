@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use narthex_model::{Labels, MatchOp, Matcher, Sample, METRIC_NAME};
 
 use super::binary::labels_string;
-use super::{exec_err, sample_at, unparen, Ev, Result};
+use super::{exec_err, sample_at, unparen, Ev, Result, StepCounts};
 use crate::ast::{Call, Expr};
 use crate::value::{EvalSample, EvalSeries};
 
@@ -83,6 +83,18 @@ pub(crate) fn eval_info(ev: &Ev, call: &Call) -> Result<Vec<EvalSeries>> {
         ev.ctx.count_queried(at.iter().flatten().count());
         info_at.push(at);
     }
+    // As Prometheus: the info series' samples are held, on top of the base's, to the end of
+    // the query; at each step, both sides' samples are gathered.
+    let mut gathered = StepCounts::of(ev, &[&base]);
+    let mut info_held = 0;
+    for at in &info_at {
+        for (step, _) in at.iter().enumerate().filter(|(_, t)| t.is_some()) {
+            gathered.add_at(step);
+            info_held += 1;
+        }
+    }
+    ev.ctx.add_samples(info_held)?;
+    let held_before = ev.ctx.held();
     let info_names: BTreeSet<&str> = info.iter().map(|s| s.name.as_str()).collect();
     let all_match_empty = data_matchers.iter().all(|m| m.matches(""));
     let base_ignored: HashMap<Labels, bool> = base
@@ -92,7 +104,7 @@ pub(crate) fn eval_info(ev: &Ev, call: &Call) -> Result<Vec<EvalSeries>> {
         .collect();
 
     let inputs = vec![Some(base)];
-    ev.range_eval(&inputs, None, |vectors, _, ts| {
+    let out = ev.range_eval(&inputs, None, |vectors, _, ts| {
         let step = ((ts - ev.start) / ev.interval) as usize;
         // The info series present at this step by signature (name and identifying labels).
         let mut by_sig: HashMap<(&str, Labels), (usize, i64)> = HashMap::new();
@@ -166,7 +178,11 @@ pub(crate) fn eval_info(ev: &Ev, call: &Call) -> Result<Vec<EvalSeries>> {
             });
         }
         Ok(out)
-    })
+    })?;
+    ev.ctx
+        .note_range_eval(ev, &gathered, &StepCounts::of(ev, &[&out]))?;
+    ev.ctx.hold_result(held_before, &out);
+    Ok(out)
 }
 
 /// The `__name__` matchers that select info series (`effectiveInfoNameMatchers`): those given

@@ -17,9 +17,16 @@
 //! (`Ev::range_eval`), as Prometheus's `rangeEval` does. Both give the same results, in the same
 //! floating-point order; `benches/queries.rs` measures them.
 //!
-//! `@` modifiers are applied directly (a selector with `@ t` always looks at `t`), which gives
-//! the same results as Prometheus's step-invariant rewriting. `__name__` is dropped at the very
-//! end where an operation marked it for dropping (Prometheus 3's delayed name removal).
+//! `@` modifiers are applied directly (a selector with `@ t` always looks at `t`); as in
+//! Prometheus, an expression whose value cannot change from step to step (every selector in it
+//! has an `@`, or it has none) is evaluated at the first step only and copied to the others
+//! (`Ev::eval_step_invariant`). `__name__` is dropped at the very end where an operation marked
+//! it for dropping (Prometheus 3's delayed name removal).
+//!
+//! Samples held in memory are counted as Prometheus's evaluator counts them, for `stats`'
+//! `peakSamples` and `--query.max-samples`: a node ends holding its result only (its inputs let
+//! go of), and while an operator runs, what Prometheus's `rangeEval` holds at a step is its
+//! inputs, the input samples gathered for that step and the results so far (`StepCounts`).
 
 mod aggregate;
 mod binary;
@@ -178,6 +185,7 @@ impl Engine {
             start: t,
             end: t,
             interval: 1,
+            invariants: true,
         };
         let value = ev.eval(expr)?;
         let data = match value {
@@ -259,6 +267,7 @@ impl Engine {
             start,
             end,
             interval: step,
+            invariants: true,
         };
         let value = ev.eval(expr)?;
         let m = match value {
@@ -498,11 +507,52 @@ impl<'a> Ctx<'a> {
     pub fn add_samples(&self, n: usize) -> Result<()> {
         let cur = self.samples.get().saturating_add(n);
         self.samples.set(cur);
-        self.peak_samples.set(self.peak_samples.get().max(cur));
-        if cur > self.opts.max_samples {
+        self.note_held(cur)
+    }
+
+    /// The samples held now.
+    pub fn held(&self) -> usize {
+        self.samples.get()
+    }
+
+    /// Notes that `n` samples are held at some moment (the current count stays as it is):
+    /// the peak, and the limit.
+    pub fn note_held(&self, n: usize) -> Result<()> {
+        self.peak_samples.set(self.peak_samples.get().max(n));
+        if n > self.opts.max_samples {
             return Err(EngineError::TooManySamples);
         }
         Ok(())
+    }
+
+    /// Ends a node that held `original` samples before it began: it now holds those and its
+    /// result, its inputs let go of (Prometheus: `originalNumSamples + mat.TotalSamples()`).
+    pub fn hold_result(&self, original: usize, result: &[EvalSeries]) {
+        let total = result.iter().map(|s| s.points.len()).sum::<usize>();
+        let cur = original.saturating_add(total);
+        self.samples.set(cur);
+        self.peak_samples.set(self.peak_samples.get().max(cur));
+    }
+
+    /// What Prometheus's `rangeEval` holds step by step, for an operator that computes all
+    /// steps at once: at each step the samples held before it (its inputs among them), the
+    /// input samples gathered for the step and the results of the steps so far, that step's
+    /// included.
+    pub fn note_range_eval(
+        &self,
+        ev: &Ev,
+        gathered: &StepCounts,
+        results: &StepCounts,
+    ) -> Result<()> {
+        let base = self.samples.get();
+        let mut earlier = 0usize;
+        let mut most = 0usize;
+        for step in 0..ev.num_steps() {
+            let now = results.at(step);
+            most = most.max(earlier + gathered.at(step) + now);
+            earlier += now;
+        }
+        self.note_held(base.saturating_add(most))
     }
 
     /// Releases `n` samples.
@@ -541,6 +591,73 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// How many series of some matrices have a point at each step of an evaluator's grid (a
+/// series counted once a step, as Prometheus's `gatherVector` takes one point per series).
+pub(crate) struct StepCounts {
+    /// Series with a point at every step.
+    dense: usize,
+    /// The others, per step (empty while there are none).
+    sparse: Vec<usize>,
+}
+
+impl StepCounts {
+    pub fn of(ev: &Ev, matrices: &[&[EvalSeries]]) -> StepCounts {
+        let mut counts = StepCounts {
+            dense: 0,
+            sparse: Vec::new(),
+        };
+        for m in matrices {
+            counts.add(ev, m);
+        }
+        counts
+    }
+
+    pub fn add(&mut self, ev: &Ev, m: &[EvalSeries]) {
+        let steps = ev.num_steps();
+        for s in m {
+            // A series' points are at distinct steps, in order: as many as there are steps,
+            // from the first to the last, means one at each.
+            let spans_all = match (s.points.first(), s.points.last()) {
+                (Some(first), Some(last)) => {
+                    s.points.len() == steps
+                        && ev.step_index(first.t) == Some(0)
+                        && ev.step_index(last.t) == Some(steps - 1)
+                }
+                _ => false,
+            };
+            if spans_all {
+                self.dense += 1;
+                continue;
+            }
+            if self.sparse.len() < steps {
+                self.sparse.resize(steps, 0);
+            }
+            let mut prev = None;
+            for p in &s.points {
+                if prev == Some(p.t) {
+                    continue;
+                }
+                prev = Some(p.t);
+                if let Some(step) = ev.step_index(p.t) {
+                    self.sparse[step] += 1;
+                }
+            }
+        }
+    }
+
+    /// Counts one more series at `step`.
+    pub fn add_at(&mut self, step: usize) {
+        if self.sparse.len() <= step {
+            self.sparse.resize(step + 1, 0);
+        }
+        self.sparse[step] += 1;
+    }
+
+    pub fn at(&self, step: usize) -> usize {
+        self.dense + self.sparse.get(step).copied().unwrap_or(0)
+    }
+}
+
 /// An evaluator over one time grid: `start..=end` every `interval`.
 #[derive(Clone, Copy)]
 pub(crate) struct Ev<'c, 'a> {
@@ -548,6 +665,43 @@ pub(crate) struct Ev<'c, 'a> {
     pub start: i64,
     pub end: i64,
     pub interval: i64,
+    /// Whether step-invariant expressions are evaluated once and copied to every step
+    /// (Prometheus's preprocessing does not reach into an aggregation's parameter).
+    pub invariants: bool,
+}
+
+/// Whether `expr`'s value is the same at every step (Prometheus's `preprocessExprHelper`):
+/// every selector and subquery in it has an `@`, and no function in it reads the step's time.
+/// An aggregation's parameter is not looked at, as Prometheus does not.
+pub(crate) fn is_step_invariant(expr: &Expr) -> bool {
+    match expr {
+        Expr::Number(_) | Expr::String(_) => true,
+        Expr::VectorSelector(vs) => vs.at.is_some(),
+        Expr::MatrixSelector(ms) => ms.selector.at.is_some(),
+        Expr::Subquery(sq) => sq.at.is_some(),
+        Expr::Paren(p) => is_step_invariant(&p.expr),
+        Expr::Unary(u) => is_step_invariant(&u.expr),
+        Expr::Aggregate(a) => is_step_invariant(&a.expr),
+        Expr::Binary(b) => is_step_invariant(&b.lhs) && is_step_invariant(&b.rhs),
+        Expr::Call(c) => {
+            // Prometheus's `AtModifierUnsafeFunctions`.
+            let reads_time = matches!(
+                c.func.name,
+                "days_in_month"
+                    | "day_of_month"
+                    | "day_of_week"
+                    | "day_of_year"
+                    | "hour"
+                    | "minute"
+                    | "month"
+                    | "year"
+                    | "predict_linear"
+                    | "time"
+                    | "timestamp"
+            );
+            !reads_time && c.args.iter().all(is_step_invariant)
+        }
+    }
 }
 
 /// Strips parentheses, as Prometheus's preprocessing does for function and aggregation
@@ -590,9 +744,64 @@ impl<'c, 'a> Ev<'c, 'a> {
         if self.end < self.start {
             return Ok(Value::Matrix(Vec::new()));
         }
+        if self.invariants
+            && !self.is_instant()
+            && !matches!(
+                expr,
+                Expr::Number(_) | Expr::String(_) | Expr::MatrixSelector(_) | Expr::Subquery(_)
+            )
+            && is_step_invariant(expr)
+        {
+            return Ok(Value::Matrix(self.eval_step_invariant(expr)?));
+        }
+        // Calls end their own way (see `functions::eval_call`).
+        if let Expr::Call(c) = expr {
+            return Ok(Value::Matrix(functions::eval_call(self, c)?));
+        }
+        let original = self.ctx.held();
+        let value = self.eval_node(expr)?;
+        if let Value::Matrix(m) = &value {
+            self.ctx.hold_result(original, m);
+        }
+        Ok(value)
+    }
+
+    /// An expression whose value is the same at every step, evaluated at the first step and
+    /// copied to the others, as Prometheus evaluates a `StepInvariantExpr`; the samples read
+    /// count at every step.
+    fn eval_step_invariant(&self, expr: &Expr) -> Result<Vec<EvalSeries>> {
+        let once = Ev {
+            end: self.start,
+            ..*self
+        };
+        let read_before = self.ctx.samples_read.get();
+        let m = once.eval_matrix(expr)?;
+        let read = self.ctx.samples_read.get() - read_before;
+        let steps = self.num_steps();
+        self.ctx
+            .samples_read
+            .set(read_before.saturating_add(read.saturating_mul(steps as u64)));
+        let mut out = Vec::with_capacity(m.len());
+        for s in m {
+            let Some(first) = s.points.first() else {
+                continue;
+            };
+            self.ctx.add_samples(steps - 1)?;
+            let v = first.v;
+            out.push(EvalSeries {
+                labels: s.labels,
+                points: self.steps().map(|t| Sample { t, v }).collect(),
+                drop_name: s.drop_name,
+            });
+        }
+        Ok(out)
+    }
+
+    fn eval_node(&self, expr: &Expr) -> Result<Value> {
         match expr {
             Expr::Number(n) => {
                 let v = n.value;
+                self.ctx.add_samples(self.num_steps())?;
                 Ok(Value::Matrix(vec![EvalSeries {
                     labels: Labels::default(),
                     points: self.steps().map(|t| Sample { t, v }).collect(),
@@ -807,6 +1016,7 @@ impl<'c, 'a> Ev<'c, 'a> {
             start,
             end: outer_end - sq.offset,
             interval: step,
+            invariants: self.invariants,
         };
         inner.eval_matrix(&sq.expr)
     }
@@ -841,11 +1051,12 @@ impl<'c, 'a> Ev<'c, 'a> {
     pub fn map_series(
         &self,
         input: Vec<EvalSeries>,
+        also_gathered: &[EvalSeries],
         mut f: impl FnMut(usize, f64) -> Option<f64>,
         drop_name: impl Fn(bool) -> bool,
     ) -> Result<Vec<EvalSeries>> {
+        let gathered = StepCounts::of(self, &[&input, also_gathered]);
         let mut out = Vec::with_capacity(input.len());
-        let mut held = 0usize;
         for s in input {
             self.ctx.check_time()?;
             let mut points = Vec::with_capacity(s.points.len());
@@ -863,8 +1074,6 @@ impl<'c, 'a> Ev<'c, 'a> {
                     points.push(Sample { t: p.t, v });
                 }
             }
-            self.ctx.add_samples(points.len())?;
-            held += points.len();
             if !points.is_empty() {
                 out.push(EvalSeries {
                     labels: s.labels,
@@ -873,7 +1082,8 @@ impl<'c, 'a> Ev<'c, 'a> {
                 });
             }
         }
-        self.ctx.sub_samples(held);
+        self.ctx
+            .note_range_eval(self, &gathered, &StepCounts::of(self, &[&out]))?;
         Ok(out)
     }
 
@@ -914,7 +1124,9 @@ impl<'c, 'a> Ev<'c, 'a> {
         let mut prev_slots: Vec<usize> = Vec::new();
         let mut slots: Vec<usize> = Vec::new();
         let instant = self.is_instant();
-        let mut held = 0usize;
+        // Held besides the inputs: the results of the steps so far (see `Ctx::note_range_eval`).
+        let base = self.ctx.held();
+        let mut results_held = 0usize;
         for ts in self.steps() {
             self.ctx.check_time()?;
             for (i, m) in mats.iter().enumerate() {
@@ -942,10 +1154,11 @@ impl<'c, 'a> Ev<'c, 'a> {
                 }
             }
             let result = f(&vectors, &refs, ts)?;
-            self.ctx.add_samples(result.len())?;
-            held += result.len();
+            let gathered: usize = vectors.iter().map(Vec::len).sum();
+            results_held += result.len();
+            self.ctx
+                .note_held(base.saturating_add(results_held + gathered))?;
             if instant {
-                self.ctx.sub_samples(held);
                 return Ok(result
                     .into_iter()
                     .map(|s| EvalSeries {
@@ -988,7 +1201,6 @@ impl<'c, 'a> Ev<'c, 'a> {
             }
             std::mem::swap(&mut prev_slots, &mut slots);
         }
-        self.ctx.sub_samples(held);
         Ok(out)
     }
 }

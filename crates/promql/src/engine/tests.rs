@@ -708,10 +708,11 @@ fn equal_label_sets_left_by_a_subquery_are_refused() {
     }
 }
 
-/// `totalQueryableSamples`: the float cases of Prometheus 3.5.3's `TestQueryStatistics`
-/// (`promql/engine_test.go`), on its data, with its figures; on one thread and two.
+/// `totalQueryableSamples` and `peakSamples`: the float cases of Prometheus 3.5.3's
+/// `TestQueryStatistics` (`promql/engine_test.go`), on its data, with its figures; on one
+/// thread and two.
 #[test]
-fn queried_samples_are_counted_as_prometheus_counts_them() {
+fn sample_statistics_are_counted_as_prometheus_counts_them() {
     let every_10s: Vec<(i64, f64)> = (0..=100).map(|i| (i * 10_000, 1.0 + i as f64)).collect();
     let st = storage(&[
         (
@@ -745,26 +746,27 @@ fn queried_samples_are_counted_as_prometheus_counts_them() {
     ]);
     let one = "metricWith1SampleEvery10Seconds";
     let three = "metricWith3SampleEvery10Seconds";
-    // (query, start s, end s (the start: an instant query), step s, total)
-    let cases: Vec<(String, i64, i64, i64, u64)> = vec![
-        ("\"literal string\"".into(), 21, 21, 0, 0),
-        ("1".into(), 21, 21, 0, 0),
-        (one.into(), 21, 21, 0, 1),
-        (format!("timestamp({one})"), 21, 21, 0, 1),
-        (one.into(), 22, 22, 0, 1),
-        (format!("{one} offset 10s"), 21, 21, 0, 1),
-        (format!("{one} @ 15"), 21, 21, 0, 1),
-        (format!("{three}{{a=\"1\"}}"), 21, 21, 0, 1),
-        (format!("{three}{{a=\"1\"}} @ 19"), 21, 21, 0, 1),
-        (format!("{three}{{a=\"1\"}}[20s] @ 19"), 21, 21, 0, 2),
-        (three.into(), 21, 21, 0, 3),
-        (format!("{one}[60s]"), 201, 201, 0, 6),
+    // (query, start s, end s (the start: an instant query), step s, total, peak)
+    let cases: Vec<(String, i64, i64, i64, u64, usize)> = vec![
+        ("\"literal string\"".into(), 21, 21, 0, 0, 0),
+        ("1".into(), 21, 21, 0, 0, 1),
+        (one.into(), 21, 21, 0, 1, 1),
+        (format!("timestamp({one})"), 21, 21, 0, 1, 2),
+        (one.into(), 22, 22, 0, 1, 1),
+        (format!("{one} offset 10s"), 21, 21, 0, 1, 1),
+        (format!("{one} @ 15"), 21, 21, 0, 1, 1),
+        (format!("{three}{{a=\"1\"}}"), 21, 21, 0, 1, 1),
+        (format!("{three}{{a=\"1\"}} @ 19"), 21, 21, 0, 1, 1),
+        (format!("{three}{{a=\"1\"}}[20s] @ 19"), 21, 21, 0, 2, 2),
+        (three.into(), 21, 21, 0, 3, 3),
+        (format!("{one}[60s]"), 201, 201, 0, 6, 6),
         (
             format!("max_over_time({one}[60s])[20s:5s]"),
             201,
             201,
             0,
             24,
+            10,
         ),
         (
             format!("max_over_time({one}[61s])[20s:5s]"),
@@ -772,14 +774,16 @@ fn queried_samples_are_counted_as_prometheus_counts_them() {
             201,
             0,
             26,
+            11,
         ),
-        (format!("{one}[60s] @ 30"), 201, 201, 0, 4),
+        (format!("{one}[60s] @ 30"), 201, 201, 0, 4, 4),
         (
             format!("sum(max_over_time({three}[60s] @ 30))"),
             201,
             201,
             0,
             12,
+            7,
         ),
         (
             format!("sum by (b) (max_over_time({three}[60s] @ 30))"),
@@ -787,44 +791,69 @@ fn queried_samples_are_counted_as_prometheus_counts_them() {
             201,
             0,
             12,
+            7,
         ),
-        (format!("{one}[60s] offset 10s"), 201, 201, 0, 6),
-        (format!("{three}[60s]"), 201, 201, 0, 18),
-        (format!("max_over_time({one}[60s])"), 201, 201, 0, 6),
-        (format!("absent_over_time({one}[60s])"), 201, 201, 0, 6),
-        (format!("max_over_time({three}[60s])"), 201, 201, 0, 18),
-        (format!("{one}[60s:5s]"), 201, 201, 0, 12),
-        (format!("{one}[60s:5s] offset 10s"), 201, 201, 0, 12),
-        (format!("max_over_time({three}[60s:5s])"), 201, 201, 0, 36),
+        (format!("{one}[60s] offset 10s"), 201, 201, 0, 6, 6),
+        (format!("{three}[60s]"), 201, 201, 0, 18, 18),
+        (format!("max_over_time({one}[60s])"), 201, 201, 0, 6, 7),
+        (format!("absent_over_time({one}[60s])"), 201, 201, 0, 6, 7),
+        (format!("max_over_time({three}[60s])"), 201, 201, 0, 18, 9),
+        (format!("{one}[60s:5s]"), 201, 201, 0, 12, 12),
+        (format!("{one}[60s:5s] offset 10s"), 201, 201, 0, 12, 12),
+        (
+            format!("max_over_time({three}[60s:5s])"),
+            201,
+            201,
+            0,
+            36,
+            51,
+        ),
         (
             format!("sum(max_over_time({three}[60s:5s])) + sum(max_over_time({three}[60s:5s]))"),
             201,
             201,
             0,
             72,
+            52,
         ),
-        (format!("{three}{{a=\"1\"}}"), 201, 220, 5, 4),
-        (format!("{three}{{a=\"1\"}}"), 204, 223, 5, 4),
-        (format!("timestamp({one})"), 201, 220, 5, 4),
+        (format!("{three}{{a=\"1\"}}"), 201, 220, 5, 4, 4),
+        (format!("{three}{{a=\"1\"}}"), 204, 223, 5, 4, 4),
+        (format!("timestamp({one})"), 201, 220, 5, 4, 5),
         (
             format!("max_over_time({three}{{a=\"1\"}}[10s])"),
             991,
             1021,
             10,
             2,
+            2,
         ),
-        (format!("{three}{{a=\"1\"}} offset 10s"), 201, 220, 5, 4),
-        (format!("max_over_time({three}[60s] @ 30)"), 201, 220, 5, 48),
-        (three.into(), 201, 220, 5, 12),
-        (format!("max_over_time({three}[60s])"), 201, 220, 5, 72),
-        (format!("max_over_time({three}[60s:5s])"), 201, 220, 5, 144),
-        (format!("max_over_time({one}[60s:5s])"), 201, 220, 5, 48),
+        (format!("{three}{{a=\"1\"}} offset 10s"), 201, 220, 5, 4, 4),
+        (
+            format!("max_over_time({three}[60s] @ 30)"),
+            201,
+            220,
+            5,
+            48,
+            12,
+        ),
+        (three.into(), 201, 220, 5, 12, 12),
+        (format!("max_over_time({three}[60s])"), 201, 220, 5, 72, 18),
+        (
+            format!("max_over_time({three}[60s:5s])"),
+            201,
+            220,
+            5,
+            144,
+            72,
+        ),
+        (format!("max_over_time({one}[60s:5s])"), 201, 220, 5, 48, 32),
         (
             format!("sum by (b) (max_over_time({one}[60s:5s]))"),
             201,
             220,
             5,
             48,
+            32,
         ),
         (
             format!("sum(max_over_time({three}[60s:5s])) + sum(max_over_time({three}[60s:5s]))"),
@@ -832,6 +861,7 @@ fn queried_samples_are_counted_as_prometheus_counts_them() {
             220,
             5,
             288,
+            76,
         ),
         (
             format!("sum(max_over_time({three}[60s:5s])) + sum(max_over_time({one}[60s:5s]))"),
@@ -839,27 +869,112 @@ fn queried_samples_are_counted_as_prometheus_counts_them() {
             220,
             5,
             192,
+            72,
         ),
     ];
     let engine = Engine::default();
     let querier = st.querier();
     for min_work in [usize::MAX, 0] {
         functions::PARALLEL_MIN_WORK.store(min_work, std::sync::atomic::Ordering::Relaxed);
-        for (query, start, end, step, total) in &cases {
-            let expr = crate::parse(query).unwrap();
-            let result = if start == end {
-                engine.instant(querier.as_ref(), &expr, start * 1000)
-            } else {
-                engine.range(
-                    querier.as_ref(),
-                    &expr,
-                    start * 1000,
-                    end * 1000,
-                    step * 1000,
-                )
-            }
-            .unwrap();
+        for (query, start, end, step, total, peak) in &cases {
+            let result = run_at(&engine, querier.as_ref(), query, *start, *end, *step)
+                .unwrap_or_else(|e| panic!("{query}: {e}"));
             assert_eq!(result.stats.samples_read, *total, "{query} from {start} s");
+            assert_eq!(result.stats.peak_samples, *peak, "{query} from {start} s");
+        }
+    }
+    functions::PARALLEL_MIN_WORK.store(200_000, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Runs `query` as an instant query at `start` (seconds) when `end` is `start`, else as a
+/// range query.
+fn run_at(
+    engine: &Engine,
+    querier: &dyn Querier,
+    query: &str,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> std::result::Result<QueryResult, EngineError> {
+    let expr = crate::parse(query).expect("parses");
+    if start == end {
+        engine.instant(querier, &expr, start * 1000)
+    } else {
+        engine.range(querier, &expr, start * 1000, end * 1000, step * 1000)
+    }
+}
+
+/// `--query.max-samples`: the cases of Prometheus 3.5.3's `TestMaxQuerySamples`, on its data:
+/// each query runs within a limit of its peak (and reports that peak), and fails one under it.
+#[test]
+fn max_samples_limit_queries_where_prometheus_limits_them() {
+    let every_10s: Vec<(i64, f64)> = (0..=100).map(|i| (i * 10_000, 1.0 + i as f64)).collect();
+    let st = storage(&[
+        (&[("__name__", "metric")], &every_10s),
+        (&[("__name__", "bigmetric"), ("a", "1")], &every_10s),
+        (&[("__name__", "bigmetric"), ("a", "2")], &every_10s),
+    ]);
+    // (query, start s, end s (the start: an instant query), step s, the peak)
+    let cases: [(&str, i64, i64, i64, usize); 17] = [
+        ("1", 1, 1, 0, 1),
+        ("metric", 1, 1, 0, 1),
+        ("metric[20s]", 10, 10, 0, 2),
+        ("rate(metric[20s])", 10, 10, 0, 3),
+        ("metric[20s:5s]", 10, 10, 0, 3),
+        ("metric[20s] @ 10", 0, 0, 0, 2),
+        ("1", 0, 2, 1, 3),
+        ("1", 0, 2, 1, 3),
+        ("metric", 0, 2, 1, 3),
+        ("metric", 0, 10, 5, 3),
+        ("rate(bigmetric[1s])", 0, 10, 5, 1),
+        ("metric @ 10", 0, 10, 5, 3),
+        ("rate(bigmetric[10s:1s] @ 10)", 0, 10, 5, 32),
+        (
+            "rate(bigmetric[10s:1s] @ 10) + rate(bigmetric[10s:1s] @ 30)",
+            0,
+            10,
+            5,
+            34,
+        ),
+        (
+            "rate(bigmetric[10s:1s]) + rate(bigmetric[10s:1s] @ 30)",
+            10,
+            20,
+            5,
+            56,
+        ),
+        (
+            "rate(rate(bigmetric[10:1s] @ 10)[100s:25s] @ 1000)[100s:20s] @ 2000",
+            10,
+            10,
+            0,
+            32,
+        ),
+        (
+            "rate(rate(bigmetric[10s:1s] @ 10)[100s:25s] @ 1000)[17s:1s] @ 2000",
+            10,
+            10,
+            0,
+            34,
+        ),
+    ];
+    let querier = st.querier();
+    for min_work in [usize::MAX, 0] {
+        functions::PARALLEL_MIN_WORK.store(min_work, std::sync::atomic::Ordering::Relaxed);
+        for (query, start, end, step, peak) in cases {
+            let within = Engine::new(EngineOptions {
+                max_samples: peak,
+                ..EngineOptions::default()
+            });
+            let result = run_at(&within, querier.as_ref(), query, start, end, step)
+                .unwrap_or_else(|e| panic!("{query} within {peak}: {e}"));
+            assert_eq!(result.stats.peak_samples, peak, "{query}");
+            let under = Engine::new(EngineOptions {
+                max_samples: peak - 1,
+                ..EngineOptions::default()
+            });
+            let err = run_at(&under, querier.as_ref(), query, start, end, step).expect_err(query);
+            assert!(matches!(err, EngineError::TooManySamples), "{query}: {err}");
         }
     }
     functions::PARALLEL_MIN_WORK.store(200_000, std::sync::atomic::Ordering::Relaxed);
