@@ -8,7 +8,7 @@ use super::util::{fast_map, FastMap, FastSet};
 use super::{exec_err, Ev, Result, StepCounts};
 use crate::ast::{BinaryExpr, BinaryOp, Cardinality, ValueType, VectorMatching};
 use crate::gomath;
-use crate::value::{EvalSample, EvalSeries, METADATA_LABELS};
+use crate::value::{drop_metadata, EvalSample, EvalSeries, METADATA_LABELS};
 
 /// Operators that change what a value means, so the result loses the metric name.
 pub(crate) fn changes_metric_schema(op: BinaryOp) -> bool {
@@ -576,18 +576,23 @@ fn vector_binop(
         if let Some(&dup) = right.get(&rsigs[i]) {
             let side = if one_to_many { "left" } else { "right" };
             let matched = match_labels(&rs.labels, matching.on, &matching.labels);
-            // The two duplicates are reported in label order, so the message is stable.
-            let (a, b) = if rs.labels <= rhs[dup].labels {
-                (&rs.labels, &rhs[dup].labels)
-            } else {
-                (&rhs[dup].labels, &rs.labels)
+            // As Prometheus shows them: without a name already dropped (Prometheus drops it
+            // at once), in label order, so the message is stable.
+            let shown = |s: &EvalSample| {
+                if s.drop_name {
+                    drop_metadata(&s.labels)
+                } else {
+                    s.labels.clone()
+                }
             };
+            let (a, b) = (shown(rs), shown(&rhs[dup]));
+            let (a, b) = if a <= b { (a, b) } else { (b, a) };
             return Err(exec_err(format!(
                 "found duplicate series for the match group {} on the {} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
                 labels_string(&matched),
                 side,
-                labels_string(a),
-                labels_string(b)
+                labels_string(&a),
+                labels_string(&b)
             )));
         }
         right.insert(rsigs[i], i);

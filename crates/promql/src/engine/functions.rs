@@ -74,8 +74,9 @@ fn eval_instant_call(ev: &Ev, call: &Call, args: &[&Expr]) -> Result<Vec<EvalSer
             call.span,
         );
     }
+    let mut histograms = histogram::Shown::default();
     ev.range_eval(&inputs, None, |v, _, ts| {
-        instant_function(ev, name, args, v, ts)
+        instant_function(ev, name, args, v, ts, &mut histograms)
     })
 }
 
@@ -323,6 +324,7 @@ fn instant_function(
     args: &[&Expr],
     v: &[Vec<EvalSample>],
     ts: i64,
+    histograms: &mut histogram::Shown,
 ) -> Result<Vec<EvalSample>> {
     let vec0 = || v.first().map(|x| x.as_slice()).unwrap_or(&[]);
     if let Some(f) = unary_float_fn(name) {
@@ -438,15 +440,15 @@ fn instant_function(
             ev,
             scalar_of(v, 0),
             v.get(1).map(|x| x.as_slice()).unwrap_or(&[]),
-            args[0].span(),
-            args[1].span(),
+            (args[0].span(), args[1].span()),
+            histograms,
         ),
         "histogram_quantiles" => {
             let label = string_arg(args[1])?;
             let qs: Vec<(f64, Span)> = (2..args.len())
                 .map(|i| (scalar_of(v, i), args[i].span()))
                 .collect();
-            histogram::histogram_quantiles(ev, vec0(), label, &qs, args[0].span())
+            histogram::histogram_quantiles(ev, vec0(), label, &qs, args[0].span(), histograms)
         }
         "histogram_fraction" => histogram::histogram_fraction(
             ev,

@@ -6,10 +6,10 @@
 use narthex_model::{Labels, METRIC_NAME};
 
 use super::binary::go_quote;
-use super::util::{fast_map, format_go_g, format_openmetrics_float, FastMap};
+use super::util::{fast_map, format_go_g, format_openmetrics_float, FastMap, FastSet};
 use super::Ev;
 use crate::ast::Span;
-use crate::value::EvalSample;
+use crate::value::{EvalSample, METADATA_LABELS};
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Bucket {
@@ -20,7 +20,29 @@ pub(crate) struct Bucket {
 /// One classic histogram: its labels without `le` and its buckets.
 struct Histo {
     labels: Labels,
+    /// Whether its series' name was due to be dropped (Prometheus has dropped it already).
+    name_dropped: bool,
     buckets: Vec<Bucket>,
+}
+
+/// The histograms a `histogram_quantile` call has given a result for at an earlier step.
+/// Prometheus 3.5.3 keeps each histogram's labels from step to step and drops their name
+/// once it has given a result, so the monotonicity info names the metric at the first step
+/// a histogram has buckets, and not after.
+#[derive(Default)]
+pub(crate) struct Shown {
+    earlier: FastSet<Labels>,
+}
+
+impl Shown {
+    /// The metric name the info for `h` gives at this step.
+    fn name_for<'h>(&mut self, h: &'h Histo) -> &'h str {
+        let first = self.earlier.insert(h.labels.clone());
+        match h.labels.get(METRIC_NAME) {
+            Some(name) if first && !h.name_dropped => name,
+            _ => "",
+        }
+    }
 }
 
 /// Go's `strconv.ParseFloat` for `le` values (decimal, `Inf`, `NaN`, any case).
@@ -43,19 +65,29 @@ fn group_buckets(ev: &Ev, vec: &[EvalSample], span: Span) -> Vec<Histo> {
     for s in vec {
         let le = s.labels.get("le").unwrap_or("");
         let Some(upper) = parse_le(le) else {
-            let name = s.labels.get(METRIC_NAME).unwrap_or("");
+            // A name due to be dropped is gone already in Prometheus.
+            let name = match s.drop_name {
+                true => "",
+                false => s.labels.get(METRIC_NAME).unwrap_or(""),
+            };
             let mut msg = format!(
                 "bucket label \"le\" is missing or has a malformed value of {}",
                 go_quote(le)
             );
-            if !name.is_empty() {
-                msg.push_str(&format!(" for metric name {}", go_quote(name)));
-            }
+            // Prometheus 3.5.3 names the metric even when it has none (newer releases leave
+            // the words out then; the test files only check named ones).
+            msg.push_str(&format!(" for metric name {}", go_quote(name)));
             ev.ctx.warn(msg, span);
             continue;
         };
         let mut b = s.labels.to_builder();
         b.remove("le");
+        if s.drop_name {
+            // Gone already in Prometheus: histograms of two names then are one.
+            for name in METADATA_LABELS {
+                b.remove(name);
+            }
+        }
         let key = b.build();
         match index.get(&key) {
             Some(&i) => out[i].buckets.push(Bucket { upper, count: s.v }),
@@ -63,6 +95,7 @@ fn group_buckets(ev: &Ev, vec: &[EvalSample], span: Span) -> Vec<Histo> {
                 index.insert(key.clone(), out.len());
                 out.push(Histo {
                     labels: key,
+                    name_dropped: s.drop_name,
                     buckets: vec![Bucket { upper, count: s.v }],
                 });
             }
@@ -278,14 +311,12 @@ fn invalid_quantile(ev: &Ev, q: f64, span: Span) {
     }
 }
 
-fn monotonicity_info(ev: &Ev, h: &Histo, span: Span, details: (f64, f64, f64)) {
-    let name = h.labels.get(METRIC_NAME).unwrap_or("");
+fn monotonicity_info(ev: &Ev, name: &str, span: Span, details: (f64, f64, f64)) {
     let mut msg = String::from(
         "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)",
     );
-    if !name.is_empty() {
-        msg.push_str(&format!(" for metric name {}", go_quote(name)));
-    }
+    // As Prometheus 3.5.3 words it, with or without a name (see `Shown`).
+    msg.push_str(&format!(" for metric name {}", go_quote(name)));
     let _ = details;
     ev.ctx.info(msg, span);
 }
@@ -294,15 +325,16 @@ pub(crate) fn histogram_quantile(
     ev: &Ev,
     q: f64,
     vec: &[EvalSample],
-    q_span: Span,
-    vec_span: Span,
+    (q_span, vec_span): (Span, Span),
+    shown: &mut Shown,
 ) -> Vec<EvalSample> {
     invalid_quantile(ev, q, q_span);
     let mut out = Vec::new();
     for mut h in group_buckets(ev, vec, vec_span) {
         let (v, forced, details) = bucket_quantile(q, &mut h.buckets);
+        let name = shown.name_for(&h);
         if forced {
-            monotonicity_info(ev, &h, vec_span, details);
+            monotonicity_info(ev, name, vec_span, details);
         }
         out.push(EvalSample {
             labels: h.labels,
@@ -320,19 +352,21 @@ pub(crate) fn histogram_quantiles(
     label: &str,
     qs: &[(f64, Span)],
     vec_span: Span,
+    shown: &mut Shown,
 ) -> Vec<EvalSample> {
     for &(q, span) in qs {
         invalid_quantile(ev, q, span);
     }
     let histos = group_buckets(ev, vec, vec_span);
+    let names: Vec<&str> = histos.iter().map(|h| shown.name_for(h)).collect();
     let mut out = Vec::new();
     for &(q, _) in qs {
         let qs_label = format_openmetrics_float(q);
-        for h in &histos {
+        for (h, &name) in histos.iter().zip(&names) {
             let mut buckets = h.buckets.clone();
             let (v, forced, details) = bucket_quantile(q, &mut buckets);
             if forced {
-                monotonicity_info(ev, h, vec_span, details);
+                monotonicity_info(ev, name, vec_span, details);
             }
             let mut b = h.labels.to_builder();
             b.set(label, qs_label.clone());

@@ -271,6 +271,15 @@ fn one_to_one_matching_and_its_errors() {
         err.to_string(),
         "found duplicate series for the match group {i=\"1\"} on the right hand-side of the operation: [{__name__=\"b\", i=\"1\", x=\"p\"}, {__name__=\"b\", i=\"1\", x=\"q\"}];many-to-many matching not allowed: matching labels must be unique on one side"
     );
+    // A name already dropped is not shown, as Prometheus drops it at once.
+    let e = crate::parse("a + on(i) -b").expect("parses");
+    let err = Engine::default()
+        .instant(st.querier().as_ref(), &e, 0)
+        .expect_err("duplicate");
+    assert_eq!(
+        err.to_string(),
+        "found duplicate series for the match group {i=\"1\"} on the right hand-side of the operation: [{i=\"1\", x=\"p\"}, {i=\"1\", x=\"q\"}];many-to-many matching not allowed: matching labels must be unique on one side"
+    );
     // group_right: many on the right, labels from the right, `i` copied from the left.
     let many = VectorMatching {
         card: Cardinality::OneToMany,
@@ -978,4 +987,54 @@ fn max_samples_limit_queries_where_prometheus_limits_them() {
         }
     }
     functions::PARALLEL_MIN_WORK.store(200_000, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The monotonicity info of `histogram_quantile`, as Prometheus 3.5.3 gives it: the metric
+/// named at the first step a histogram has buckets and not after (its labels are kept from
+/// step to step, their name dropped once used), and never once a function dropped the name,
+/// which also makes the buckets of two names one histogram.
+#[test]
+fn histogram_quantile_infos_name_the_metric_as_prometheus_does() {
+    // The le="1" bucket counts more than le="+Inf": fixed for monotonicity at every step.
+    let st = storage(&[
+        (
+            &[("__name__", "a_bucket"), ("le", "1")],
+            &linear(0.0, 4.0, 30),
+        ),
+        (
+            &[("__name__", "a_bucket"), ("le", "+Inf")],
+            &linear(0.0, 2.0, 30),
+        ),
+        (
+            &[("__name__", "b_bucket"), ("le", "2")],
+            &linear(0.0, 1.0, 30),
+        ),
+    ]);
+    let info = |name: &str| {
+        format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"{name}\" (1:25)")
+    };
+    let engine = Engine::default();
+    let querier = st.querier();
+    let run = |query: &str, start: i64, end: i64| {
+        let expr = crate::parse(query).expect("parses");
+        let result = if start == end {
+            engine.instant(querier.as_ref(), &expr, start)
+        } else {
+            engine.range(querier.as_ref(), &expr, start, end, MIN)
+        };
+        let mut infos = result.expect("query").infos;
+        infos.sort();
+        infos
+    };
+    let raw = "histogram_quantile(0.5, a_bucket)";
+    assert_eq!(run(raw, 10 * MIN, 10 * MIN), [info("a_bucket")]);
+    assert_eq!(run(raw, 10 * MIN, 12 * MIN), [info(""), info("a_bucket")]);
+    let rated = "histogram_quantile(0.5, rate({__name__=~\"a_bucket|b_bucket\"}[5m]))";
+    assert_eq!(run(rated, 10 * MIN, 10 * MIN), [info("")]);
+    // Without names, a_bucket's and b_bucket's buckets are one histogram: one result.
+    let expr = crate::parse(rated).expect("parses");
+    let result = engine
+        .instant(querier.as_ref(), &expr, 10 * MIN)
+        .expect("query");
+    assert_eq!(vector(&result).len(), 1);
 }

@@ -378,33 +378,68 @@ pub fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
-/// Converts Unix seconds to UTC calendar fields (Howard Hinnant's civil-from-days).
+/// Converts Unix seconds to UTC calendar fields as Go's `time` package does (`Time.abs`,
+/// `absDate`, `absClock`, `absWeekday`): as unsigned seconds since the year -292277022399, with
+/// Go's wrapping arithmetic, so that a time outside Go's range (such as the minimum int64 that
+/// NaN and infinities become) gives the fields Go gives.
 pub fn civil(secs: i64) -> Civil {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = if m <= 2 { y + 1 } else { y };
-    let cum = [0u32, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-    let mut yday = cum[(m - 1) as usize] + d;
-    if m > 2 && is_leap(year) {
-        yday += 1;
-    }
+    const SECONDS_PER_DAY: u64 = 86_400;
+    const DAYS_PER_400_YEARS: u64 = 365 * 400 + 97;
+    const DAYS_PER_100_YEARS: u64 = 365 * 100 + 24;
+    const DAYS_PER_4_YEARS: u64 = 365 * 4 + 1;
+    const ABSOLUTE_ZERO_YEAR: i64 = -292_277_022_399;
+    // Go's `unixToInternal + internalToAbsolute`.
+    const UNIX_TO_ABSOLUTE: i64 = 62_135_596_800 + 9_223_371_966_579_724_800;
+    let abs = secs.wrapping_add(UNIX_TO_ABSOLUTE) as u64;
+    let mut d = abs / SECONDS_PER_DAY;
+    // 400-, 100- and 4-year cycles, then years; the last 100- and 1-year steps of a cycle are
+    // one day longer, hence `n -= n >> 2`.
+    let mut n = d / DAYS_PER_400_YEARS;
+    let mut y = 400 * n;
+    d -= DAYS_PER_400_YEARS * n;
+    n = d / DAYS_PER_100_YEARS;
+    n -= n >> 2;
+    y += 100 * n;
+    d -= DAYS_PER_100_YEARS * n;
+    n = d / DAYS_PER_4_YEARS;
+    y += 4 * n;
+    d -= DAYS_PER_4_YEARS * n;
+    n = d / 365;
+    n -= n >> 2;
+    y += n;
+    d -= 365 * n;
+    let year = (y as i64).wrapping_add(ABSOLUTE_ZERO_YEAR);
+    // `d` is now the day of the year, from 0.
+    let yday = d as u32;
+    let mut day = yday;
+    let (month, day) = if is_leap(year) && day == 31 + 29 - 1 {
+        (2, 29)
+    } else {
+        if is_leap(year) && day > 31 + 29 - 1 {
+            day -= 1;
+        }
+        const DAYS_BEFORE: [u32; 13] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365];
+        // At most one month too low.
+        let mut month = (day / 31) as usize;
+        let end = DAYS_BEFORE[month + 1];
+        let begin = if day >= end {
+            month += 1;
+            end
+        } else {
+            DAYS_BEFORE[month]
+        };
+        (month as u32 + 1, day - begin + 1)
+    };
+    let in_day = abs % SECONDS_PER_DAY;
     Civil {
         year,
-        month: m,
-        day: d,
-        hour: (rem / 3600) as u32,
-        minute: ((rem % 3600) / 60) as u32,
-        weekday: (days + 4).rem_euclid(7) as u32,
-        yday,
+        month,
+        day,
+        hour: (in_day / 3600) as u32,
+        minute: (abs % 3600 / 60) as u32,
+        // January 1 of the absolute zero year was a Monday.
+        weekday: ((abs + SECONDS_PER_DAY) % (7 * SECONDS_PER_DAY) / SECONDS_PER_DAY) as u32,
+        yday: yday + 1,
     }
 }
 
@@ -454,6 +489,59 @@ mod tests {
         assert!(natsort_less("abc", "abd"));
     }
 
+    /// Howard Hinnant's civil-from-days, as a second opinion on ordinary dates.
+    fn hinnant(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        let weekday = (days + 4).rem_euclid(7) as u32;
+        (
+            year,
+            month,
+            day,
+            (rem / 3600) as u32,
+            (rem % 3600 / 60) as u32,
+            weekday,
+        )
+    }
+
+    #[test]
+    fn calendar_agrees_with_another_algorithm() {
+        // Every 7 h 13 min over 1,200 years around 1970, and the ends of the day.
+        let step = 7 * 3600 + 13 * 60;
+        let mut secs: i64 = -600 * 366 * 86_400;
+        while secs < 600 * 366 * 86_400 {
+            for s in [
+                secs,
+                secs - secs.rem_euclid(86_400),
+                secs - secs.rem_euclid(86_400) - 1,
+            ] {
+                let c = civil(s);
+                let cum = [0u32, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+                let leap_day = u32::from(c.month > 2 && is_leap(c.year));
+                assert_eq!(
+                    (c.year, c.month, c.day, c.hour, c.minute, c.weekday),
+                    hinnant(s),
+                    "{s}"
+                );
+                assert_eq!(
+                    c.yday,
+                    cum[(c.month - 1) as usize] + c.day + leap_day,
+                    "{s}"
+                );
+            }
+            secs += step;
+        }
+    }
+
     #[test]
     fn calendar() {
         let c = civil(0);
@@ -465,5 +553,22 @@ mod tests {
         assert_eq!((c.year, c.month, c.day, c.yday), (2000, 2, 29, 60));
         assert_eq!(days_in_month(2000, 2), 29);
         assert_eq!(days_in_month(1900, 2), 28);
+        let c = civil(-86_400); // 1969-12-31, a Wednesday
+        assert_eq!(
+            (c.year, c.month, c.day, c.weekday, c.yday),
+            (1969, 12, 31, 3, 365)
+        );
+        let c = civil(1_795_785_480); // 2026-11-27 13:18 UTC, a Friday
+        assert_eq!(
+            (c.year, c.month, c.day, c.hour, c.minute, c.weekday, c.yday),
+            (2026, 11, 27, 13, 18, 5, 331)
+        );
+        // The minimum int64 (what Go makes of NaN and infinities) wraps in Go's arithmetic
+        // to a time in December of the year 292277026596, as Prometheus 3.5.3 answers.
+        let c = civil(i64::MIN);
+        assert_eq!(
+            (c.year, c.month, c.day, c.hour, c.minute, c.yday),
+            (292_277_026_596, 12, 4, 15, 30, 339)
+        );
     }
 }
