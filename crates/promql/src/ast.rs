@@ -486,11 +486,11 @@ impl DurationExpr {
                     UnaryOp::Pos => v,
                 })
             }
-            DurationExpr::MinOf { lhs, rhs, .. } => Ok(go_min(
+            DurationExpr::MinOf { lhs, rhs, .. } => Ok(crate::gomath::min(
                 lhs.eval_seconds(step_ms, range_ms)?,
                 rhs.eval_seconds(step_ms, range_ms)?,
             )),
-            DurationExpr::MaxOf { lhs, rhs, .. } => Ok(go_max(
+            DurationExpr::MaxOf { lhs, rhs, .. } => Ok(crate::gomath::max(
                 lhs.eval_seconds(step_ms, range_ms)?,
                 rhs.eval_seconds(step_ms, range_ms)?,
             )),
@@ -570,39 +570,6 @@ pub fn literal_seconds_to_ms(seconds: f64) -> i64 {
     // has rejected literals beyond `MAX_DURATION_SECONDS` before.
     let ns = (seconds * 1e9).round() as i128;
     (ns / 1_000_000) as i64
-}
-
-/// Go's math.Min: NaN wins, and -0 is smaller than +0.
-fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else if a == 0.0 && b == 0.0 {
-        if a.is_sign_negative() {
-            a
-        } else {
-            b
-        }
-    } else if a < b {
-        a
-    } else {
-        b
-    }
-}
-
-fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else if a == 0.0 && b == 0.0 {
-        if a.is_sign_positive() {
-            a
-        } else {
-            b
-        }
-    } else if a > b {
-        a
-    } else {
-        b
-    }
 }
 
 impl Expr {

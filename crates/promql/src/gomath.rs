@@ -52,6 +52,44 @@ fn use_fma() -> bool {
     false
 }
 
+/// Go's `math.Max`: +Inf before NaN (`Max(+Inf, NaN)` is +Inf), then NaN, and +0 above -0.
+pub fn max(x: f64, y: f64) -> f64 {
+    if x == f64::INFINITY || y == f64::INFINITY {
+        f64::INFINITY
+    } else if x.is_nan() || y.is_nan() {
+        f64::NAN
+    } else if x == 0.0 && x == y {
+        if x.is_sign_negative() {
+            y
+        } else {
+            x
+        }
+    } else if x > y {
+        x
+    } else {
+        y
+    }
+}
+
+/// Go's `math.Min`: -Inf before NaN, then NaN, and -0 below +0.
+pub fn min(x: f64, y: f64) -> f64 {
+    if x == f64::NEG_INFINITY || y == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if x.is_nan() || y.is_nan() {
+        f64::NAN
+    } else if x == 0.0 && x == y {
+        if x.is_sign_negative() {
+            x
+        } else {
+            y
+        }
+    } else if x < y {
+        x
+    } else {
+        y
+    }
+}
+
 /// `math.Exp` (amd64 assembly).
 pub fn exp(x: f64) -> f64 {
     exp_with(x, use_fma())
@@ -916,6 +954,19 @@ pub fn atanh(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_and_min_order_their_special_values_as_go() {
+        let (inf, nan) = (f64::INFINITY, f64::NAN);
+        assert_eq!(max(inf, nan), inf);
+        assert_eq!(max(nan, inf), inf);
+        assert!(max(nan, 1.0).is_nan() && max(-inf, nan).is_nan());
+        assert_eq!(min(-inf, nan), -inf);
+        assert!(min(inf, nan).is_nan());
+        assert!(max(-0.0, 0.0).is_sign_positive() && max(0.0, -0.0).is_sign_positive());
+        assert!(min(0.0, -0.0).is_sign_negative() && min(-0.0, 0.0).is_sign_negative());
+        assert_eq!((max(1.0, 2.0), min(1.0, 2.0)), (2.0, 1.0));
+    }
 
     /// Answers of Prometheus 3.5.3 (Go 1.27, amd64) to `f(v)` for a `v` of each input, where
     /// the C library's answer (Rust's own formula for `atanh`) differs: function, input, answer on a CPU with FMA, answer with

@@ -342,8 +342,8 @@ fn instant_function(
             .collect(),
         "pi" => single(ts, std::f64::consts::PI),
         // Query context functions: Prometheus folds them into numbers before evaluating.
-        "min_of" => single(ts, go_min(scalar_of(v, 0), scalar_of(v, 1))),
-        "max_of" => single(ts, go_max(scalar_of(v, 0), scalar_of(v, 1))),
+        "min_of" => single(ts, gomath::min(scalar_of(v, 0), scalar_of(v, 1))),
+        "max_of" => single(ts, gomath::max(scalar_of(v, 0), scalar_of(v, 1))),
         "step" => single(ts, ev.ctx.query_step as f64 / 1000.0),
         "range" => single(ts, (ev.ctx.query_end - ev.ctx.query_start) as f64 / 1000.0),
         "start" => single(ts, ev.ctx.query_start as f64 / 1000.0),
@@ -363,8 +363,8 @@ fn instant_function(
             if max < min {
                 Vec::new()
             } else {
-                // Go's math.Max/Min: NaN wins.
-                map_floats(vec0(), |x| go_max(min, go_min(max, x)))
+                // Go's math.Max/Min: an infinity wins over NaN, NaN over the rest.
+                map_floats(vec0(), |x| gomath::max(min, gomath::min(max, x)))
             }
         }
         "round" => {
@@ -467,22 +467,6 @@ fn instant_function(
         }
     };
     Ok(out)
-}
-
-fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.max(b)
-    }
-}
-
-fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.min(b)
-    }
 }
 
 /// What a range function sees at one step.

@@ -1038,3 +1038,31 @@ fn histogram_quantile_infos_name_the_metric_as_prometheus_does() {
         .expect("query");
     assert_eq!(vector(&result).len(), 1);
 }
+
+/// `clamp` as Go's math.Max and math.Min compute it: an infinite bound wins over a NaN one.
+#[test]
+fn clamp_with_infinite_and_nan_bounds() {
+    let st = storage(&[(&[("__name__", "a")], &linear(5.0, 0.0, 3))]);
+    let engine = Engine::default();
+    let querier = st.querier();
+    for (query, want) in [
+        ("clamp(a, Inf, NaN)", f64::INFINITY),
+        ("clamp(a, -Inf, NaN)", f64::NAN),
+        ("clamp(a, NaN, -Inf)", f64::NAN),
+        ("clamp(a, NaN, NaN)", f64::NAN),
+        ("clamp(a, 1, 2)", 2.0),
+        ("clamp_max(a, -Inf)", f64::NEG_INFINITY),
+    ] {
+        let expr = crate::parse(query).expect("parses");
+        let result = engine
+            .instant(querier.as_ref(), &expr, 2 * MIN)
+            .expect(query);
+        let got = vector(&result);
+        assert_eq!(got.len(), 1, "{query}");
+        assert!(
+            got[0].1 == want || (got[0].1.is_nan() && want.is_nan()),
+            "{query}: {}",
+            got[0].1
+        );
+    }
+}
