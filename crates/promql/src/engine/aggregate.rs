@@ -31,17 +31,8 @@ impl FParams {
             if v.is_nan() {
                 has_nan = true;
             }
-            // Go's math.Max/Min propagate NaN.
-            max = if v.is_nan() || max.is_nan() {
-                f64::NAN
-            } else {
-                max.max(v)
-            };
-            min = if v.is_nan() || min.is_nan() {
-                f64::NAN
-            } else {
-                min.min(v)
-            };
+            max = crate::gomath::max(max, v);
+            min = crate::gomath::min(min, v);
         }
         Ok(FParams {
             values,
@@ -124,7 +115,7 @@ pub(crate) fn eval_aggregate(ev: &Ev, a: &AggregateExpr) -> Result<Vec<EvalSerie
     // Prometheus's preprocessing does not reach into the parameter: no step-invariant
     // evaluation there.
     let whole = Ev {
-        invariants: false,
+        fold_step_invariant: false,
         ..*ev
     };
     let params = match a.param.as_deref() {

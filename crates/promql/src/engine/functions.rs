@@ -12,7 +12,7 @@ use super::util::{civil, days_in_month, go_f64_to_i64, go_sort, kahan_inc, natso
 use super::{exec_err, merge_same_labelsets, sample_at, unparen, Ev, Result, StepCounts};
 use crate::ast::{Call, Expr, Span, ValueType};
 use crate::gomath;
-use crate::value::{drop_metadata, EvalSample, EvalSeries};
+use crate::value::{drop_metadata, total_points, EvalSample, EvalSeries};
 
 /// Functions whose argument is a range vector, with the index of that argument.
 fn matrix_arg_index(args: &[&Expr]) -> Option<usize> {
@@ -180,7 +180,9 @@ fn timestamp_over_selector(ev: &Ev, vs: &crate::ast::VectorSelector) -> Result<V
         .ctx
         .select(&vs.matchers, ref_min - lookback + 1, ref_max)?;
     let mut out = Vec::with_capacity(series.len());
+    let mut made = 0usize;
     for s in series {
+        ev.ctx.check_time()?;
         let mut cursor = 0;
         let mut points = Vec::new();
         for t in ev.steps() {
@@ -199,6 +201,10 @@ fn timestamp_over_selector(ev: &Ev, vs: &crate::ast::VectorSelector) -> Result<V
             }
         }
         ev.ctx.count_queried(points.len());
+        // Never more than the peak below, which comes once all series are read: the limit
+        // stops a large selection on the way.
+        made += points.len();
+        ev.ctx.note_held(ev.ctx.held().saturating_add(made))?;
         if !points.is_empty() {
             out.push(EvalSeries {
                 labels: s.labels,
@@ -625,13 +631,13 @@ fn eval_range_function(
                     ev.ctx.names_dropped_early.set(true);
                 }
             }
-            subquery_held = m.iter().map(|s| s.points.len()).sum();
+            subquery_held = total_points(&m);
             (m, sq.range, sq.offset, ev.at_time(sq.at), false)
         }
         _ => return Err(exec_err("expected a range vector argument")),
     };
     // After the range argument, as Prometheus evaluates them; what they hold stays held
-    // until the end of the query, as there.
+    // until the expression around this call ends, as there.
     // The other arguments are scalars, evaluated for every step.
     let mut scalars: Vec<Vec<f64>> = Vec::new();
     for (i, a) in args.iter().enumerate() {

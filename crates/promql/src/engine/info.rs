@@ -83,8 +83,8 @@ pub(crate) fn eval_info(ev: &Ev, call: &Call) -> Result<Vec<EvalSeries>> {
         ev.ctx.count_queried(at.iter().flatten().count());
         info_at.push(at);
     }
-    // As Prometheus: the info series' samples are held, on top of the base's, to the end of
-    // the query; at each step, both sides' samples are gathered.
+    // As Prometheus: the info series' samples are held, on top of the base's, until the
+    // expression around this call ends; at each step, both sides' samples are gathered.
     let mut gathered = StepCounts::of(ev, &[&base]);
     let mut info_held = 0;
     for at in &info_at {

@@ -18,9 +18,9 @@
 //! floating-point order; `benches/queries.rs` measures them.
 //!
 //! `@` modifiers are applied directly (a selector with `@ t` always looks at `t`); as in
-//! Prometheus, an expression whose value cannot change from step to step (every selector in it
-//! has an `@`, or it has none) is evaluated at the first step only and copied to the others
-//! (`Ev::eval_step_invariant`). `__name__` is dropped at the very end where an operation marked
+//! Prometheus, an expression whose value cannot change from step to step (every selector and
+//! subquery in it has an `@`, or it has none, and no function in it reads the step's time) is
+//! evaluated at the first step only and copied to the others (`Ev::eval_step_invariant`). `__name__` is dropped at the very end where an operation marked
 //! it for dropping (Prometheus 3's delayed name removal).
 //!
 //! Samples held in memory are counted as Prometheus's evaluator counts them, for `stats`'
@@ -185,7 +185,7 @@ impl Engine {
             start: t,
             end: t,
             interval: 1,
-            invariants: true,
+            fold_step_invariant: true,
         };
         let value = ev.eval(expr)?;
         let data = match value {
@@ -267,7 +267,7 @@ impl Engine {
             start,
             end,
             interval: step,
-            invariants: true,
+            fold_step_invariant: true,
         };
         let value = ev.eval(expr)?;
         let m = match value {
@@ -528,8 +528,7 @@ impl<'a> Ctx<'a> {
     /// Ends a node that held `original` samples before it began: it now holds those and its
     /// result, its inputs let go of (Prometheus: `originalNumSamples + mat.TotalSamples()`).
     pub fn hold_result(&self, original: usize, result: &[EvalSeries]) {
-        let total = result.iter().map(|s| s.points.len()).sum::<usize>();
-        let cur = original.saturating_add(total);
+        let cur = original.saturating_add(crate::value::total_points(result));
         self.samples.set(cur);
         self.peak_samples.set(self.peak_samples.get().max(cur));
     }
@@ -601,31 +600,44 @@ pub(crate) struct StepCounts {
 }
 
 impl StepCounts {
-    pub fn of(ev: &Ev, matrices: &[&[EvalSeries]]) -> StepCounts {
-        let mut counts = StepCounts {
+    pub fn new() -> StepCounts {
+        StepCounts {
             dense: 0,
             sparse: Vec::new(),
-        };
+        }
+    }
+
+    pub fn of(ev: &Ev, matrices: &[&[EvalSeries]]) -> StepCounts {
+        let mut counts = StepCounts::new();
         for m in matrices {
             counts.add(ev, m);
         }
         counts
     }
 
+    /// Whether `points` has one point at every step: a series' points are at distinct steps,
+    /// in order, so as many as there are steps, from the first to the last, are one at each.
+    pub fn spans_all_steps(ev: &Ev, points: &[Sample]) -> bool {
+        let steps = ev.num_steps();
+        match (points.first(), points.last()) {
+            (Some(first), Some(last)) => {
+                points.len() == steps
+                    && ev.step_index(first.t) == Some(0)
+                    && ev.step_index(last.t) == Some(steps - 1)
+            }
+            _ => false,
+        }
+    }
+
+    /// Counts a series with a point at every step.
+    pub fn add_dense(&mut self) {
+        self.dense += 1;
+    }
+
     pub fn add(&mut self, ev: &Ev, m: &[EvalSeries]) {
         let steps = ev.num_steps();
         for s in m {
-            // A series' points are at distinct steps, in order: as many as there are steps,
-            // from the first to the last, means one at each.
-            let spans_all = match (s.points.first(), s.points.last()) {
-                (Some(first), Some(last)) => {
-                    s.points.len() == steps
-                        && ev.step_index(first.t) == Some(0)
-                        && ev.step_index(last.t) == Some(steps - 1)
-                }
-                _ => false,
-            };
-            if spans_all {
+            if Self::spans_all_steps(ev, &s.points) {
                 self.dense += 1;
                 continue;
             }
@@ -667,7 +679,7 @@ pub(crate) struct Ev<'c, 'a> {
     pub interval: i64,
     /// Whether step-invariant expressions are evaluated once and copied to every step
     /// (Prometheus's preprocessing does not reach into an aggregation's parameter).
-    pub invariants: bool,
+    pub fold_step_invariant: bool,
 }
 
 /// Whether `expr`'s value is the same at every step (Prometheus's `preprocessExprHelper`):
@@ -744,7 +756,7 @@ impl<'c, 'a> Ev<'c, 'a> {
         if self.end < self.start {
             return Ok(Value::Matrix(Vec::new()));
         }
-        if self.invariants
+        if self.fold_step_invariant
             && !self.is_instant()
             && !matches!(
                 expr,
@@ -754,13 +766,10 @@ impl<'c, 'a> Ev<'c, 'a> {
         {
             return Ok(Value::Matrix(self.eval_step_invariant(expr)?));
         }
-        // Calls end their own way (see `functions::eval_call`).
-        if let Expr::Call(c) = expr {
-            return Ok(Value::Matrix(functions::eval_call(self, c)?));
-        }
         let original = self.ctx.held();
         let value = self.eval_node(expr)?;
-        if let Value::Matrix(m) = &value {
+        // Calls end their own way (see `functions::eval_call`).
+        if let (Value::Matrix(m), false) = (&value, matches!(expr, Expr::Call(_))) {
             self.ctx.hold_result(original, m);
         }
         Ok(value)
@@ -1016,7 +1025,7 @@ impl<'c, 'a> Ev<'c, 'a> {
             start,
             end: outer_end - sq.offset,
             interval: step,
-            invariants: self.invariants,
+            fold_step_invariant: self.fold_step_invariant,
         };
         inner.eval_matrix(&sq.expr)
     }
@@ -1055,10 +1064,13 @@ impl<'c, 'a> Ev<'c, 'a> {
         mut f: impl FnMut(usize, f64) -> Option<f64>,
         drop_name: impl Fn(bool) -> bool,
     ) -> Result<Vec<EvalSeries>> {
-        let gathered = StepCounts::of(self, &[&input, also_gathered]);
+        // Counted on the way (see `Ctx::note_range_eval`), a series at every step at once.
+        let mut gathered = StepCounts::of(self, &[also_gathered]);
+        let mut results = StepCounts::new();
         let mut out = Vec::with_capacity(input.len());
         for s in input {
             self.ctx.check_time()?;
+            let dense = StepCounts::spans_all_steps(self, &s.points);
             let mut points = Vec::with_capacity(s.points.len());
             let mut prev_t = None;
             for p in &s.points {
@@ -1070,8 +1082,26 @@ impl<'c, 'a> Ev<'c, 'a> {
                 let Some(step) = self.step_index(p.t) else {
                     continue;
                 };
+                if !dense {
+                    gathered.add_at(step);
+                }
                 if let Some(v) = f(step, p.v) {
                     points.push(Sample { t: p.t, v });
+                    if !dense {
+                        results.add_at(step);
+                    }
+                }
+            }
+            if dense {
+                gathered.add_dense();
+                if points.len() == s.points.len() {
+                    results.add_dense();
+                } else {
+                    for p in &points {
+                        if let Some(step) = self.step_index(p.t) {
+                            results.add_at(step);
+                        }
+                    }
                 }
             }
             if !points.is_empty() {
@@ -1082,8 +1112,7 @@ impl<'c, 'a> Ev<'c, 'a> {
                 });
             }
         }
-        self.ctx
-            .note_range_eval(self, &gathered, &StepCounts::of(self, &[&out]))?;
+        self.ctx.note_range_eval(self, &gathered, &results)?;
         Ok(out)
     }
 

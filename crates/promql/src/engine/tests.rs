@@ -1066,3 +1066,30 @@ fn clamp_with_infinite_and_nan_bounds() {
         );
     }
 }
+
+/// `timestamp(selector)` keeps to `--query.max-samples` while it reads its series, not only
+/// once it has them all: at each step Prometheus holds the results so far, the samples looked
+/// at and their timestamps.
+#[test]
+fn timestamp_is_held_to_the_sample_limit() {
+    let names: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+    let points = linear(1.0, 1.0, 10);
+    let labels: Vec<[(&str, &str); 2]> = names
+        .iter()
+        .map(|n| [("__name__", "m"), ("i", n)])
+        .collect();
+    let refs: Vec<TestSeries> = labels.iter().map(|l| (&l[..], &points[..])).collect();
+    let st = storage(&refs);
+    let expr = crate::parse("timestamp(m)").expect("parses");
+    // 50 series at 10 steps: 450 results before the last step, then 50 looked at and 50 more.
+    let limited = |max_samples| {
+        Engine::new(EngineOptions {
+            max_samples,
+            ..EngineOptions::default()
+        })
+        .range(st.querier().as_ref(), &expr, 0, 9 * MIN, MIN)
+    };
+    assert_eq!(limited(550).expect("within").stats.peak_samples, 550);
+    assert!(matches!(limited(549), Err(EngineError::TooManySamples)));
+    assert!(matches!(limited(100), Err(EngineError::TooManySamples)));
+}

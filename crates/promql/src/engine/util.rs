@@ -378,10 +378,12 @@ pub fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
-/// Converts Unix seconds to UTC calendar fields as Go's `time` package does (`Time.abs`,
-/// `absDate`, `absClock`, `absWeekday`): as unsigned seconds since the year -292277022399, with
-/// Go's wrapping arithmetic, so that a time outside Go's range (such as the minimum int64 that
-/// NaN and infinities become) gives the fields Go gives.
+/// Converts Unix seconds to UTC calendar fields as Go's `time` package does: as unsigned
+/// seconds since the year -292277022399, with Go's wrapping arithmetic, so that a time outside
+/// Go's range (such as the minimum int64 that NaN and infinities become) gives the fields Go
+/// gives. This is Go 1.22's form (`absDate`); Go 1.23 and later count from March 1 of the year
+/// before, which gives the same fields but for Unix times less than 306 days above the lowest
+/// ones (near -9.2e18 seconds).
 pub fn civil(secs: i64) -> Civil {
     const SECONDS_PER_DAY: u64 = 86_400;
     const DAYS_PER_400_YEARS: u64 = 365 * 400 + 97;
@@ -438,7 +440,7 @@ pub fn civil(secs: i64) -> Civil {
         hour: (in_day / 3600) as u32,
         minute: (abs % 3600 / 60) as u32,
         // January 1 of the absolute zero year was a Monday.
-        weekday: ((abs + SECONDS_PER_DAY) % (7 * SECONDS_PER_DAY) / SECONDS_PER_DAY) as u32,
+        weekday: ((abs / SECONDS_PER_DAY + 1) % 7) as u32,
         yday: yday + 1,
     }
 }
@@ -565,6 +567,9 @@ mod tests {
         );
         // The minimum int64 (what Go makes of NaN and infinities) wraps in Go's arithmetic
         // to a time in December of the year 292277026596, as Prometheus 3.5.3 answers.
+        // The last day before the wrap: the weekday's arithmetic stays in range.
+        let c = civil(go_f64_to_i64(-9.223_372_028_715_361e18));
+        assert!(c.weekday < 7 && (1..=12).contains(&c.month));
         let c = civil(i64::MIN);
         assert_eq!(
             (c.year, c.month, c.day, c.hour, c.minute, c.yday),
