@@ -112,10 +112,9 @@ pub(crate) fn eval_aggregate(ev: &Ev, a: &AggregateExpr) -> Result<Vec<EvalSerie
             Ok(count_values(&v[0], &grouping, without, &label, ts))
         });
     }
-    // Prometheus's preprocessing does not reach into the parameter: no step-invariant
-    // evaluation there.
+    // Prometheus's preprocessing does not reach into the parameter (see `Ev::preprocessed`).
     let whole = Ev {
-        fold_step_invariant: false,
+        preprocessed: false,
         ..*ev
     };
     let params = match a.param.as_deref() {

@@ -33,6 +33,7 @@ mod binary;
 pub mod cost;
 mod extended;
 mod functions;
+mod gosort;
 mod histogram;
 mod info;
 mod query_span;
@@ -185,7 +186,7 @@ impl Engine {
             start: t,
             end: t,
             interval: 1,
-            fold_step_invariant: true,
+            preprocessed: true,
         };
         let value = ev.eval(expr)?;
         let data = match value {
@@ -267,7 +268,7 @@ impl Engine {
             start,
             end,
             interval: step,
-            fold_step_invariant: true,
+            preprocessed: true,
         };
         let value = ev.eval(expr)?;
         let m = match value {
@@ -677,9 +678,11 @@ pub(crate) struct Ev<'c, 'a> {
     pub start: i64,
     pub end: i64,
     pub interval: i64,
-    /// Whether step-invariant expressions are evaluated once and copied to every step
-    /// (Prometheus's preprocessing does not reach into an aggregation's parameter).
-    pub fold_step_invariant: bool,
+    /// Whether Prometheus's preprocessing reaches the expressions evaluated here: it does not
+    /// reach into an aggregation's parameter. Where it does, step-invariant expressions are
+    /// evaluated once and copied to every step, and `@ start()` and `@ end()` are resolved;
+    /// where it does not, Prometheus evaluates every step and ignores those two modifiers.
+    pub preprocessed: bool,
 }
 
 /// Whether `expr`'s value is the same at every step (Prometheus's `preprocessExprHelper`):
@@ -746,8 +749,9 @@ impl<'c, 'a> Ev<'c, 'a> {
     pub fn at_time(&self, at: Option<AtModifier>) -> Option<i64> {
         match at? {
             AtModifier::Timestamp(t) => Some(t),
-            AtModifier::Start => Some(self.ctx.query_start),
-            AtModifier::End => Some(self.ctx.query_end),
+            AtModifier::Start if self.preprocessed => Some(self.ctx.query_start),
+            AtModifier::End if self.preprocessed => Some(self.ctx.query_end),
+            AtModifier::Start | AtModifier::End => None,
         }
     }
 
@@ -756,7 +760,7 @@ impl<'c, 'a> Ev<'c, 'a> {
         if self.end < self.start {
             return Ok(Value::Matrix(Vec::new()));
         }
-        if self.fold_step_invariant
+        if self.preprocessed
             && !self.is_instant()
             && !matches!(
                 expr,
@@ -1025,7 +1029,7 @@ impl<'c, 'a> Ev<'c, 'a> {
             start,
             end: outer_end - sq.offset,
             interval: step,
-            fold_step_invariant: self.fold_step_invariant,
+            preprocessed: self.preprocessed,
         };
         inner.eval_matrix(&sq.expr)
     }

@@ -1093,3 +1093,38 @@ fn timestamp_is_held_to_the_sample_limit() {
     assert!(matches!(limited(549), Err(EngineError::TooManySamples)));
     assert!(matches!(limited(100), Err(EngineError::TooManySamples)));
 }
+
+/// Inside an aggregation's parameter, which Prometheus's preprocessing never visits,
+/// `@ start()` and `@ end()` are not resolved: Prometheus evaluates the parameter at every
+/// step as if they were not there (checked against Prometheus 3.5.3). Elsewhere they apply.
+#[test]
+fn at_start_and_end_are_ignored_in_an_aggregation_parameter() {
+    let st = storage(&[
+        (&[("__name__", "q")], &linear(0.0, 0.25, 11)),
+        (&[("__name__", "v"), ("i", "1")], &linear(1.0, 0.0, 11)),
+        (&[("__name__", "v"), ("i", "2")], &linear(3.0, 0.0, 11)),
+    ]);
+    let engine = Engine::default();
+    let querier = st.querier();
+    let run = |query: &str| {
+        let expr = crate::parse(query).expect("parses");
+        let result = engine
+            .range(querier.as_ref(), &expr, 2 * MIN, 4 * MIN, MIN)
+            .expect(query);
+        match result.data {
+            QueryData::Matrix(m) => m
+                .into_iter()
+                .flat_map(|s| s.samples.into_iter().map(|p| p.v))
+                .collect::<Vec<f64>>(),
+            other => panic!("not a matrix: {other:?}"),
+        }
+    };
+    // q is 0.5, 0.75, 1 at the three steps: quantiles of {1, 3}.
+    let per_step = [2.0, 2.5, 3.0];
+    assert_eq!(run("quantile(scalar(q), v)"), per_step);
+    assert_eq!(run("quantile(scalar(q @ start()), v)"), per_step);
+    assert_eq!(run("quantile(scalar(q @ end()), v)"), per_step);
+    // An explicit time applies there too, and `@ start()` anywhere else.
+    assert_eq!(run("quantile(scalar(q @ 120), v)"), [2.0, 2.0, 2.0]);
+    assert_eq!(run("scalar(q @ start()) + 0"), [0.5, 0.5, 0.5]);
+}

@@ -325,28 +325,9 @@ pub fn heap_fix<T>(h: &mut [T], i: usize, less: &impl Fn(&T, &T) -> bool) {
     }
 }
 
-/// Go's `sort.Sort`: insertion sort for up to 12 elements (which decides the order of ties);
-/// longer slices fall back to a stable sort with the same comparison.
+/// Go's `sort.Sort`, which decides the order of ties (see `gosort`).
 pub fn go_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
-    if v.len() <= 12 {
-        for i in 1..v.len() {
-            let mut j = i;
-            while j > 0 && less(&v[j], &v[j - 1]) {
-                v.swap(j, j - 1);
-                j -= 1;
-            }
-        }
-    } else {
-        v.sort_by(|a, b| {
-            if less(a, b) {
-                std::cmp::Ordering::Less
-            } else if less(b, a) {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        });
-    }
+    super::gosort::sort(v, less);
 }
 
 /// Calendar fields of a Unix time in seconds, UTC.
