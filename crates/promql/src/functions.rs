@@ -7,6 +7,22 @@
 pub use crate::ast::Function;
 use crate::ast::ValueType;
 
+/// Functions whose result depends on the evaluation time even when their arguments do not
+/// (Prometheus's `AtModifierUnsafeFunctions`): an expression calling one is never step-invariant.
+pub const AT_MODIFIER_UNSAFE_FUNCTIONS: &[&str] = &[
+    "days_in_month",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "predict_linear",
+    "time",
+    "timestamp",
+];
+
 /// Every function Prometheus 3 knows, sorted by name. `experimental` ones need
 /// `ParseOptions::experimental_functions` (`--enable-feature=promql-experimental-functions`).
 pub static FUNCTIONS: &[Function] = &[

@@ -6,9 +6,8 @@
 use narthex_model::{Labels, LabelsBuilder, Sample, METRIC_NAME};
 
 use super::binary::go_quote;
-use super::util::{
-    fast_map, go_f64_to_i64, go_sort, heap_fix, heap_push, kahan_inc, labels_hash, FastMap,
-};
+use super::gosort;
+use super::util::{fast_map, go_f64_to_i64, heap_fix, heap_push, kahan_inc, labels_hash, FastMap};
 use super::{exec_err, unparen, Ev, Result};
 use crate::ast::{AggregateExpr, AggregateOp, Expr};
 use crate::value::{EvalSample, EvalSeries};
@@ -623,9 +622,9 @@ fn aggregation_k(
     for gi in order {
         let heap = &mut heaps[gi];
         match op {
-            AggregateOp::Topk if heap.len() > 1 => go_sort(heap, |a, b| by_value_less(b, a)),
+            AggregateOp::Topk if heap.len() > 1 => gosort::sort(heap, |a, b| by_value_less(b, a)),
             AggregateOp::Bottomk if heap.len() > 1 => {
-                go_sort(heap, |a, b| by_reverse_value_less(b, a))
+                gosort::sort(heap, |a, b| by_reverse_value_less(b, a))
             }
             _ => {}
         }

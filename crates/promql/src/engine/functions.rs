@@ -7,8 +7,9 @@ use narthex_model::{is_stale_nan, Labels, LabelsBuilder, MatchOp, Sample, METRIC
 
 use super::binary::go_quote;
 use super::extended;
+use super::gosort;
 use super::histogram;
-use super::util::{civil, days_in_month, go_f64_to_i64, go_sort, kahan_inc, natsort_less};
+use super::util::{civil, days_in_month, go_f64_to_i64, kahan_inc, natsort_less};
 use super::{exec_err, merge_same_labelsets, sample_at, unparen, Ev, Result, StepCounts};
 use crate::ast::{Call, Expr, Span, ValueType};
 use crate::gomath;
@@ -396,12 +397,12 @@ fn instant_function(
         }
         "sort" => {
             let mut out = vec0().to_vec();
-            go_sort(&mut out, |a, b| b.v.is_nan() || b.v > a.v);
+            gosort::sort(&mut out, |a, b| b.v.is_nan() || b.v > a.v);
             out
         }
         "sort_desc" => {
             let mut out = vec0().to_vec();
-            go_sort(&mut out, |a, b| b.v.is_nan() || b.v < a.v);
+            gosort::sort(&mut out, |a, b| b.v.is_nan() || b.v < a.v);
             out
         }
         "sort_by_label" | "sort_by_label_desc" => {

@@ -19,9 +19,9 @@ pub(crate) struct Bucket {
 
 /// One classic histogram: its labels without `le` and its buckets.
 struct Histo {
+    /// Without `__name__` when its series' name was due to be dropped (Prometheus has
+    /// dropped it already).
     labels: Labels,
-    /// Whether its series' name was due to be dropped (Prometheus has dropped it already).
-    name_dropped: bool,
     buckets: Vec<Bucket>,
 }
 
@@ -39,7 +39,7 @@ impl Shown {
     fn name_for<'h>(&mut self, h: &'h Histo) -> &'h str {
         let first = self.earlier.insert(h.labels.clone());
         match h.labels.get(METRIC_NAME) {
-            Some(name) if first && !h.name_dropped => name,
+            Some(name) if first => name,
             _ => "",
         }
     }
@@ -95,7 +95,6 @@ fn group_buckets(ev: &Ev, vec: &[EvalSample], span: Span) -> Vec<Histo> {
                 index.insert(key.clone(), out.len());
                 out.push(Histo {
                     labels: key,
-                    name_dropped: s.drop_name,
                     buckets: vec![Bucket { upper, count: s.v }],
                 });
             }

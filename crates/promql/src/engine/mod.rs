@@ -20,8 +20,9 @@
 //! `@` modifiers are applied directly (a selector with `@ t` always looks at `t`); as in
 //! Prometheus, an expression whose value cannot change from step to step (every selector and
 //! subquery in it has an `@`, or it has none, and no function in it reads the step's time) is
-//! evaluated at the first step only and copied to the others (`Ev::eval_step_invariant`). `__name__` is dropped at the very end where an operation marked
-//! it for dropping (Prometheus 3's delayed name removal).
+//! evaluated at the first step only and copied to the others (`Ev::eval_step_invariant`).
+//! `__name__` is dropped at the very end where an operation marked it for dropping
+//! (Prometheus 3's delayed name removal).
 //!
 //! Samples held in memory are counted as Prometheus's evaluator counts them, for `stats`'
 //! `peakSamples` and `--query.max-samples`: a node ends holding its result only (its inputs let
@@ -699,22 +700,8 @@ pub(crate) fn is_step_invariant(expr: &Expr) -> bool {
         Expr::Aggregate(a) => is_step_invariant(&a.expr),
         Expr::Binary(b) => is_step_invariant(&b.lhs) && is_step_invariant(&b.rhs),
         Expr::Call(c) => {
-            // Prometheus's `AtModifierUnsafeFunctions`.
-            let reads_time = matches!(
-                c.func.name,
-                "days_in_month"
-                    | "day_of_month"
-                    | "day_of_week"
-                    | "day_of_year"
-                    | "hour"
-                    | "minute"
-                    | "month"
-                    | "year"
-                    | "predict_linear"
-                    | "time"
-                    | "timestamp"
-            );
-            !reads_time && c.args.iter().all(is_step_invariant)
+            !crate::functions::AT_MODIFIER_UNSAFE_FUNCTIONS.contains(&c.func.name)
+                && c.args.iter().all(is_step_invariant)
         }
     }
 }

@@ -325,11 +325,6 @@ pub fn heap_fix<T>(h: &mut [T], i: usize, less: &impl Fn(&T, &T) -> bool) {
     }
 }
 
-/// Go's `sort.Sort`, which decides the order of ties (see `gosort`).
-pub fn go_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
-    super::gosort::sort(v, less);
-}
-
 /// Calendar fields of a Unix time in seconds, UTC.
 pub struct Civil {
     pub year: i64,

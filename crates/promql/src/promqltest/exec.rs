@@ -18,28 +18,11 @@ use super::QueryEngine;
 use crate::ast::{AtModifier, Expr};
 use crate::series_notation::{self, SequenceValue};
 
-/// Functions whose result depends on the evaluation time even when their arguments do not
-/// (Prometheus's `AtModifierUnsafeFunctions`): queries using them skip the `@` variants.
-const AT_MODIFIER_UNSAFE_FUNCTIONS: &[&str] = &[
-    "days_in_month",
-    "day_of_month",
-    "day_of_week",
-    "day_of_year",
-    "hour",
-    "minute",
-    "month",
-    "year",
-    "predict_linear",
-    "time",
-    "timestamp",
-    // The query-context functions give the query's own start, end, range and step, which the
-    // `@` variants change: Prometheus's test files expect `start()` at 100s to be 100 while
-    // test.go re-runs instant queries at up to ten times their time, so they must be exempt.
-    "start",
-    "end",
-    "range",
-    "step",
-];
+/// Besides `functions::AT_MODIFIER_UNSAFE_FUNCTIONS`, functions whose queries skip the `@`
+/// variants: the query-context functions give the query's own start, end, range and step,
+/// which the `@` variants change: Prometheus's test files expect `start()` at 100s to be 100
+/// while test.go re-runs instant queries at up to ten times their time.
+const QUERY_CONTEXT_FUNCTIONS: &[&str] = &["start", "end", "range", "step"];
 
 /// Queries whose value depends on the query's own range skip the range-mode cross-check.
 static QUERY_CONTEXT_FUNCS: LazyLock<Regex> =
@@ -396,7 +379,8 @@ fn uses_at_unsafe_function(expr: &Expr) -> bool {
                 || uses_at_unsafe_function(&a.expr)
         }
         Expr::Call(c) => {
-            AT_MODIFIER_UNSAFE_FUNCTIONS.contains(&c.func.name)
+            crate::functions::AT_MODIFIER_UNSAFE_FUNCTIONS.contains(&c.func.name)
+                || QUERY_CONTEXT_FUNCTIONS.contains(&c.func.name)
                 || c.args.iter().any(uses_at_unsafe_function)
         }
     }
