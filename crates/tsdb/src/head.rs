@@ -65,9 +65,10 @@ pub struct SeriesState {
     pub recent: Vec<ClosedChunk>,
     /// The newest sample, for the out-of-order and duplicate checks.
     pub last: Option<Sample>,
-    /// The open chunk's sample before its last one, as it was when that was appended: the
-    /// newest sample at an evaluation time between the last two scrapes, found without
-    /// decoding.
+    /// The sample before the open chunk's last one (in the open chunk, or the last of the
+    /// chunk that one closed), as it was when that was appended: the newest sample at an
+    /// evaluation time between the last two scrapes, found without decoding. Restored on
+    /// start, so queries of the present stay as quick after a restart.
     pub previous: Option<Sample>,
 }
 
@@ -146,6 +147,13 @@ impl MemSeries {
             return Ok(Appended::Duplicate);
         }
         let block = block_of(t);
+        // Taken from the chunk, not from `last`, which a delete_series does not move back;
+        // before a cut, so that the first sample of a chunk still has the one before it.
+        let previous = state
+            .open
+            .as_ref()
+            .and_then(|open| open.chunk.last_time().zip(open.chunk.last_value()))
+            .map(|(t, v)| Sample { t, v });
         let mut closed = None;
         if let Some(open) = &state.open {
             if open.block != block || open.chunk.len() >= MAX_SAMPLES_PER_CHUNK {
@@ -160,12 +168,7 @@ impl MemSeries {
             block,
             chunk: XorChunk::new(),
         });
-        // Taken from the chunk, not from `last`, which a delete_series does not move back.
-        state.previous = open
-            .chunk
-            .last_time()
-            .zip(open.chunk.last_value())
-            .map(|(t, v)| Sample { t, v });
+        state.previous = previous;
         open.chunk.append(t, v);
         state.last = Some(Sample { t, v });
         self.note_span(t, t);

@@ -1376,6 +1376,8 @@ fn load(db: &DB, head: &Head, symbols: &mut symbols::Symbols) -> Result<Postings
         } else {
             Vec::new()
         };
+        let previous = sample_before_open(open.as_ref(), &recent)
+            .map_err(|e| format!("newest chunks of series {series_ref}: {e}"))?;
         let mut state = series.lock();
         state.last = Some(narthex_model::Sample {
             t: times.max_t,
@@ -1383,6 +1385,7 @@ fn load(db: &DB, head: &Head, symbols: &mut symbols::Symbols) -> Result<Postings
         });
         state.open = open;
         state.recent = recent;
+        state.previous = previous;
     }
     let mut postings = Postings::default();
     for item in db.iterator_cf(postings_cf, IteratorMode::Start) {
@@ -1449,6 +1452,37 @@ fn newest_chunk(
         return Ok((newest, Some(value.to_vec())));
     }
     Ok((times, None))
+}
+
+/// The sample before the open chunk's last one, as appends left it in
+/// `SeriesState::previous`: the open chunk's second newest, or the newest of the chunk
+/// before it (the newest of `recent`, which ends where the open chunk begins).
+fn sample_before_open(
+    open: Option<&head::OpenChunk>,
+    recent: &[ClosedChunk],
+) -> Result<Option<narthex_model::Sample>, chunk::ChunkError> {
+    let Some(open) = open else {
+        return Ok(None);
+    };
+    let bytes = match open.chunk.len() {
+        0 => return Ok(None),
+        1 => match recent.last() {
+            Some(chunk) => &chunk.bytes[..],
+            None => return Ok(None),
+        },
+        _ => open.chunk.bytes(),
+    };
+    let skip_newest = open.chunk.len() > 1;
+    let mut newest_two = [None, None];
+    for sample in chunk::ChunkIter::new(bytes) {
+        let (t, v) = sample?;
+        newest_two = [newest_two[1], Some(narthex_model::Sample { t, v })];
+    }
+    Ok(if skip_newest {
+        newest_two[0]
+    } else {
+        newest_two[1]
+    })
 }
 
 /// The written chunks the head kept for reads of the recent past (`SeriesState::recent`),

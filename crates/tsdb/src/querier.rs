@@ -400,8 +400,8 @@ fn newest_in_head(series: &MemSeries, mint: i64, maxt: i64) -> Newest {
         }
     } else {
         match state.previous {
-            // The open chunk's sample before its last (see `SeriesState`); a delete_series that
-            // rewrote the chunk since has cleared it.
+            // The sample before the open chunk's last (see `SeriesState`); a delete_series
+            // that rewrote the chunk since has cleared it.
             Some(previous) if previous.t < last_t && previous.t <= maxt => previous,
             _ => return Newest::Unknown,
         }

@@ -1331,3 +1331,51 @@ fn label_names_and_values_cover_whole_blocks_and_the_whole_head_as_prometheus() 
     assert!(values(end + 1, end + 10 * MINUTE).is_empty());
     assert!(values(end - 400 * MINUTE, end - 361 * MINUTE).is_empty());
 }
+
+/// The sample before the newest (`SeriesState::previous`, which answers a query of the present
+/// without decoding) is known after a chunk was cut right before the newest sample, and again
+/// after a reopen, whether the open chunk holds one sample or more.
+#[test]
+fn the_sample_before_the_newest_is_known_after_a_cut_and_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    // One sample past a full chunk, and ten.
+    let cut = labels(&[("__name__", "cut")]);
+    let longer = labels(&[("__name__", "longer")]);
+    let samples = |n: i64| (1..=n).map(|i| (i * 1000, i as f64)).collect::<Vec<_>>();
+    let full = chunk::MAX_SAMPLES_PER_CHUNK as i64;
+    let previous_of = |tsdb: &Tsdb, labels: &Labels| {
+        let state = tsdb.head.get(labels).unwrap().lock().previous;
+        state.map(|s| (s.t, s.v))
+    };
+    let expected = [(&cut, full + 1), (&longer, full + 10)];
+    {
+        let tsdb = Tsdb::open(dir.path()).unwrap();
+        for (series, n) in expected {
+            write(&tsdb, series, &samples(n));
+            assert_eq!(
+                previous_of(&tsdb, series),
+                Some(((n - 1) * 1000, (n - 1) as f64))
+            );
+        }
+    }
+    let tsdb = Tsdb::open(dir.path()).unwrap();
+    for (series, n) in expected {
+        assert_eq!(
+            previous_of(&tsdb, series),
+            Some(((n - 1) * 1000, (n - 1) as f64)),
+            "{series:?} after a reopen"
+        );
+        // A query between the last two samples answers the one before the newest.
+        let newest = tsdb
+            .querier()
+            .select_newest(
+                SeriesOrder::Labels,
+                &[Matcher::equal("__name__", series.get("__name__").unwrap())],
+                0,
+                n * 1000 - 1,
+            )
+            .unwrap();
+        let got: Vec<(i64, f64)> = newest[0].samples.iter().map(|s| (s.t, s.v)).collect();
+        assert_eq!(got, [((n - 1) * 1000, (n - 1) as f64)]);
+    }
+}
