@@ -30,7 +30,7 @@ use rocksdb::ReadOptions;
 
 use crate::chunk::decode_range;
 use crate::encoding::{self, block_of, BLOCK_MS};
-use crate::head::{MemSeries, SeriesState};
+use crate::head::MemSeries;
 use crate::{Tsdb, CF_CHUNKS};
 
 /// Below this many series a second thread costs more than it saves.
@@ -366,13 +366,6 @@ pub(crate) fn prometheus_head_min_time(oldest: i64, newest: i64) -> i64 {
     first_block_end.saturating_add(further)
 }
 
-/// Where a series' chunks in memory (recent, unwritten, open) begin; `i64::MAX` without any.
-fn head_start(state: &SeriesState) -> i64 {
-    let closed = state.recent.iter().chain(&state.unflushed).map(|c| c.mint);
-    let open = state.open.as_ref().and_then(|o| o.chunk.first_time());
-    closed.chain(open).min().unwrap_or(i64::MAX)
-}
-
 /// What the head tells about a series' newest sample in a range.
 enum Newest {
     Found(Sample),
@@ -430,7 +423,7 @@ impl Querier for TsdbQuerier<'_> {
         };
         self.tsdb.head.for_each_ref(refs.iter(), |s| {
             size.series += 1;
-            size.in_memory_from = size.in_memory_from.max(head_start(&s.lock()));
+            size.in_memory_from = size.in_memory_from.max(s.memory_start());
         });
         Some(size)
     }

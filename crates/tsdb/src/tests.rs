@@ -1061,6 +1061,13 @@ fn recent_chunks_are_kept_across_a_restart() {
             .map(|c| (c.block, c.mint, c.maxt))
             .collect()
     };
+    // Read before anything locks the series (a release records it anew).
+    let memory_start_is_current = |tsdb: &Tsdb, labels: &Labels| -> i64 {
+        let series = tsdb.head.get(labels).unwrap();
+        let recorded = series.memory_start();
+        assert_eq!(recorded, series.lock().memory_start(), "{labels:?}");
+        recorded
+    };
     let everything = [Matcher::equal("__name__", "m")];
     let in_memory_from = |tsdb: &Tsdb| {
         tsdb.querier()
@@ -1073,6 +1080,9 @@ fn recent_chunks_are_kept_across_a_restart() {
         write(&tsdb, &full, &samples(720));
         write(&tsdb, &partial, &samples(700));
         write(&tsdb, &stopped, &samples(200));
+        for series in [&full, &partial, &stopped] {
+            memory_start_is_current(&tsdb, series);
+        }
         let got = (
             kept(&tsdb, &full),
             kept(&tsdb, &partial),
@@ -1088,6 +1098,8 @@ fn recent_chunks_are_kept_across_a_restart() {
     let last_ninety_minutes = (720 - 360) * 15_000;
     assert!(memory_before <= last_ninety_minutes, "{memory_before}");
     let tsdb = Tsdb::open(dir.path()).unwrap();
+    let starts = [&full, &partial, &stopped].map(|series| memory_start_is_current(&tsdb, series));
+    assert_eq!(in_memory_from(&tsdb), starts.into_iter().max().unwrap());
     // The open chunk is reopened and the ones before it kept as they were.
     assert_eq!(kept(&tsdb, &partial), before_partial);
     // The full chunk was still open (a chunk closes when the next sample comes); now it is
