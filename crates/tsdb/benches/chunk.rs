@@ -82,6 +82,24 @@ fn bench(c: &mut Criterion) {
                 black_box(out.len())
             })
         });
+        // A query of the present: the last five minutes at a 15 s interval.
+        let last_20 = samples[samples.len() - 20].0;
+        g.bench_function("decode_range_last_20", |b| {
+            b.iter(|| {
+                out.clear();
+                decode_range(black_box(&bytes), last_20, i64::MAX, &mut out).unwrap();
+                black_box(out.len())
+            })
+        });
+        g.bench_function("decode_range_last_20_from_checkpoint", |b| {
+            b.iter(|| {
+                out.clear();
+                black_box(&chunk)
+                    .decode_range(last_20, i64::MAX, &mut out)
+                    .unwrap();
+                black_box(out.len())
+            })
+        });
         g.bench_function("from_bytes", |b| {
             b.iter(|| XorChunk::from_bytes(black_box(bytes.clone())).unwrap())
         });

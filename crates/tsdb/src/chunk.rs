@@ -2,7 +2,9 @@
 //! Prometheus's `tsdb/chunkenc` XOR encoding (`EncXOR`).
 //!
 //! Here live the encoder ([`XorChunk`], which can also reopen an encoded chunk for appending),
-//! the decoders ([`decode`], [`decode_range`], [`ChunkIter`]) and their error ([`ChunkError`]).
+//! the decoders ([`decode`], [`decode_range`], [`ChunkIter`], and [`XorChunk::decode_range`],
+//! which starts at the encoder's last checkpoint before the range) and their error
+//! ([`ChunkError`]).
 //!
 //! Layout of an encoded chunk:
 //!
@@ -43,6 +45,29 @@ const HEADER_LEN: usize = 2;
 /// must spell its window out with `11`.
 const NO_WINDOW: u8 = u8::MAX;
 
+/// The encoder notes its state every this many samples ([`Checkpoint`]), so that a read of
+/// a chunk's newest samples (a query of the present) decodes from the last note before its
+/// range instead of from the chunk's first sample.
+const CHECKPOINT_EVERY: u16 = 32;
+
+/// Checkpoints a chunk of [`MAX_SAMPLES_PER_CHUNK`] samples has; a longer chunk (reopened
+/// from foreign bytes) has no more.
+const CHECKPOINTS: usize = (MAX_SAMPLES_PER_CHUNK - 1) / CHECKPOINT_EVERY as usize;
+
+/// The decoder's state after a chunk's first `read` samples, taken from the encoder's: where
+/// the next sample's bits begin and what decoding it needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Checkpoint {
+    /// Bits before the next sample's, header included.
+    bit: u32,
+    read: u16,
+    leading: u8,
+    trailing: u8,
+    t: i64,
+    v: u64,
+    t_delta: u64,
+}
+
 /// Zero bytes the encoder keeps from the byte holding its next bit on, so that each write is a
 /// plain read-OR-write of a big-endian u64 (plus a ninth byte when it straddles one), with one
 /// growth check per sample instead of one per write. A sample touches at most 21 bytes from
@@ -82,6 +107,9 @@ pub struct XorChunk {
     t_delta: u64,
     leading: u8,
     trailing: u8,
+    /// Every [`CHECKPOINT_EVERY`] samples, the first `checkpoints` of them.
+    checkpoint: [Checkpoint; CHECKPOINTS],
+    checkpoints: u8,
 }
 
 impl Default for XorChunk {
@@ -104,6 +132,8 @@ impl XorChunk {
             t_delta: 0,
             leading: NO_WINDOW,
             trailing: 0,
+            checkpoint: [Checkpoint::default(); CHECKPOINTS],
+            checkpoints: 0,
         }
     }
 
@@ -147,6 +177,46 @@ impl XorChunk {
         self.v = v;
         self.count += 1;
         self.buf[..HEADER_LEN].copy_from_slice(&self.count.to_be_bytes());
+        if self.count.is_multiple_of(CHECKPOINT_EVERY) {
+            self.note_checkpoint();
+        }
+    }
+
+    #[cold]
+    fn note_checkpoint(&mut self) {
+        let (Some(slot), Ok(bit)) = (
+            self.checkpoint.get_mut(usize::from(self.checkpoints)),
+            u32::try_from(self.bit_len),
+        ) else {
+            return;
+        };
+        *slot = Checkpoint {
+            bit,
+            read: self.count,
+            leading: self.leading,
+            trailing: self.trailing,
+            t: self.t,
+            v: self.v,
+            t_delta: self.t_delta,
+        };
+        self.checkpoints += 1;
+    }
+
+    /// As [`decode_range`] of [`Self::bytes`], decoding from the last checkpoint before
+    /// `mint` rather than from the first sample.
+    pub fn decode_range(
+        &self,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), ChunkError> {
+        let noted = &self.checkpoint[..usize::from(self.checkpoints)];
+        match noted.iter().rev().find(|c| c.t < mint) {
+            Some(checkpoint) if mint <= maxt => {
+                decode_samples(Decoder::resume(self.bytes(), checkpoint)?, mint, maxt, out)
+            }
+            _ => decode_range(self.bytes(), mint, maxt, out),
+        }
     }
 
     /// Samples in the chunk.
@@ -187,9 +257,18 @@ impl XorChunk {
     pub fn from_bytes(mut bytes: Vec<u8>) -> Result<XorChunk, ChunkError> {
         let mut dec = Decoder::new(&bytes)?;
         let mut first_t = 0;
+        let mut checkpoint = [Checkpoint::default(); CHECKPOINTS];
+        let mut checkpoints = 0u8;
         if let Some((t, _)) = dec.next()? {
             first_t = t;
-            while dec.next()?.is_some() {}
+            while dec.next()?.is_some() {
+                if dec.read.is_multiple_of(CHECKPOINT_EVERY) {
+                    if let Some(slot) = checkpoint.get_mut(usize::from(checkpoints)) {
+                        *slot = dec.checkpoint();
+                        checkpoints += 1;
+                    }
+                }
+            }
         }
         let bit_len = HEADER_LEN * 8 + dec.r.consumed_bits();
         let (count, t, v, t_delta) = (dec.count, dec.t, dec.v, dec.t_delta);
@@ -218,6 +297,8 @@ impl XorChunk {
             t_delta,
             leading,
             trailing,
+            checkpoint,
+            checkpoints,
         })
     }
 
@@ -499,6 +580,52 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// A decoder of `bytes` (a chunk's, header included) that goes on after `checkpoint`,
+    /// noted by the encoder of those bytes.
+    fn resume(bytes: &'a [u8], checkpoint: &Checkpoint) -> Result<Self, ChunkError> {
+        let mut dec = Self::new(bytes)?;
+        let bit = (checkpoint.bit as usize).saturating_sub(HEADER_LEN * 8);
+        if checkpoint.read > dec.count || bit > dec.r.data.len() * 8 {
+            return Err(dec.corrupt("checkpoint past the end of the chunk"));
+        }
+        dec.r.pos = bit / 8;
+        let skip = (bit % 8) as u32;
+        if skip > 0 && dec.r.read(skip).is_none() {
+            return Err(dec.truncated());
+        }
+        dec.read = checkpoint.read;
+        dec.t = checkpoint.t;
+        dec.v = checkpoint.v;
+        dec.t_delta = checkpoint.t_delta;
+        dec.window_set = checkpoint.leading != NO_WINDOW;
+        if dec.window_set {
+            dec.trailing = u32::from(checkpoint.trailing);
+            dec.sig = 64 - u32::from(checkpoint.leading) - dec.trailing;
+        }
+        Ok(dec)
+    }
+
+    /// The state after the samples read so far, as the encoder notes it.
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            bit: u32::try_from(HEADER_LEN * 8 + self.r.consumed_bits()).unwrap_or(u32::MAX),
+            read: self.read,
+            leading: if self.window_set {
+                (64 - self.trailing - self.sig) as u8
+            } else {
+                NO_WINDOW
+            },
+            trailing: if self.window_set {
+                self.trailing as u8
+            } else {
+                0
+            },
+            t: self.t,
+            v: self.v,
+            t_delta: self.t_delta,
+        }
+    }
+
     /// A capacity hint that a corrupt header cannot inflate: after the first, a sample takes
     /// at least 2 bits.
     fn size_hint(&self) -> usize {
@@ -707,7 +834,15 @@ pub fn decode_range(
     maxt: i64,
     out: &mut Vec<Sample>,
 ) -> Result<(), ChunkError> {
-    let mut dec = Decoder::new(bytes)?;
+    decode_samples(Decoder::new(bytes)?, mint, maxt, out)
+}
+
+fn decode_samples(
+    mut dec: Decoder<'_>,
+    mint: i64,
+    maxt: i64,
+    out: &mut Vec<Sample>,
+) -> Result<(), ChunkError> {
     if mint > maxt {
         return Ok(());
     }
@@ -1189,6 +1324,10 @@ mod tests {
                 (c.t_delta, c.leading, c.trailing, c.bit_len),
                 (whole.t_delta, whole.leading, whole.trailing, whole.bit_len)
             );
+            prop_assert_eq!(
+                (c.checkpoint, c.checkpoints),
+                (whole.checkpoint, whole.checkpoints)
+            );
         }
 
         #[test]
@@ -1265,6 +1404,52 @@ mod tests {
             let want: Vec<(i64, f64)> =
                 samples.iter().copied().filter(|&(t, _)| mint <= t && t <= maxt).collect();
             prop_assert_eq!(sample_bits(&out), bits(&want));
+            // From the checkpoints, of the chunk as appended and as reopened.
+            let reopened = XorChunk::from_bytes(c.bytes().to_vec()).unwrap();
+            for chunk in [&c, &reopened] {
+                let mut out = Vec::new();
+                chunk.decode_range(mint, maxt, &mut out).unwrap();
+                prop_assert_eq!(sample_bits(&out), bits(&want));
+            }
         }
+
+        #[test]
+        fn prop_each_checkpoint_resumes_the_rest(samples in arb_series()) {
+            let c = encode(&samples);
+            prop_assert_eq!(
+                usize::from(c.checkpoints),
+                (samples.len() / usize::from(CHECKPOINT_EVERY)).min(CHECKPOINTS)
+            );
+            for checkpoint in &c.checkpoint[..usize::from(c.checkpoints)] {
+                let mut dec = Decoder::resume(c.bytes(), checkpoint).unwrap();
+                let mut rest = Vec::new();
+                while let Some((t, v)) = dec.next().unwrap() {
+                    rest.push((t, v));
+                }
+                prop_assert_eq!(rest, bits(&samples[usize::from(checkpoint.read)..]));
+            }
+        }
+    }
+
+    /// The point of checkpoints: a range at a chunk's end is decoded from the last one before
+    /// it, without reading the bits before that (here made to decode differently).
+    #[test]
+    fn a_range_after_a_checkpoint_is_decoded_from_it() {
+        let samples: Vec<(i64, f64)> = (0..MAX_SAMPLES_PER_CHUNK as i64)
+            .map(|i| (i * 15_000, (i * i) as f64 + 0.5))
+            .collect();
+        let mut c = encode(&samples);
+        assert_eq!(usize::from(c.checkpoints), CHECKPOINTS);
+        let last = c.checkpoint[CHECKPOINTS - 1];
+        assert_eq!(last.read, CHECKPOINT_EVERY * CHECKPOINTS as u16);
+        // Flip a bit of the first sample's value: every value decoded from the start changes.
+        c.buf[HEADER_LEN + 2] ^= 0x10;
+        let tail = samples[usize::from(last.read)..].to_vec();
+        let mut out = Vec::new();
+        c.decode_range(tail[0].0, i64::MAX, &mut out).unwrap();
+        assert_eq!(sample_bits(&out), bits(&tail));
+        let mut from_start = Vec::new();
+        decode_range(c.bytes(), tail[0].0, i64::MAX, &mut from_start).unwrap();
+        assert_ne!(sample_bits(&from_start), bits(&tail));
     }
 }

@@ -336,7 +336,7 @@ fn read_head(
         let first = open.chunk.first_time().unwrap_or(i64::MAX);
         head_mint = head_mint.min(first);
         if open.chunk.last_time().is_some_and(|last| last >= mint) && first <= maxt {
-            decode_range(open.chunk.bytes(), mint, maxt, out).map_err(corrupt)?;
+            open.chunk.decode_range(mint, maxt, out).map_err(corrupt)?;
         }
     }
     Ok(head_mint)
