@@ -650,13 +650,17 @@ pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    // NaN sorts first, as with Prometheus's `vectorByValueHeap`.
-    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Less,
-        (false, true) => std::cmp::Ordering::Greater,
-        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
-    });
+    // NaN sorts first, as with Prometheus's `vectorByValueHeap`; the rest by value. Go's
+    // `sort.Sort` is unstable, so 0 and -0, which compare equal, have no set order there;
+    // here -0 comes first.
+    let mut nans = 0;
+    for i in 0..values.len() {
+        if values[i].is_nan() {
+            values.swap(nans, i);
+            nans += 1;
+        }
+    }
+    values[nans..].sort_unstable_by(f64::total_cmp);
     let n = values.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);
