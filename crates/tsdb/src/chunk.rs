@@ -68,6 +68,23 @@ struct Checkpoint {
     t_delta: u64,
 }
 
+/// Where checkpoint `count / CHECKPOINT_EVERY` goes once `count` samples are decoded or
+/// encoded, if that is a checkpoint's count and there is room for it.
+fn checkpoint_slot(
+    checkpoints: &mut [Checkpoint; CHECKPOINTS],
+    count: u16,
+) -> Option<&mut Checkpoint> {
+    if !count.is_multiple_of(CHECKPOINT_EVERY) {
+        return None;
+    }
+    checkpoints.get_mut(usize::from(count / CHECKPOINT_EVERY).checked_sub(1)?)
+}
+
+/// A chunk of `u16::MAX` samples has fewer bits than a `u32` counts (under 160 bits a
+/// sample: at most a 10-byte varint, then `11`, 11 bits of window and 64 bits of value), so a
+/// checkpoint's bit position fits.
+const _: () = assert!(HEADER_LEN * 8 + u16::MAX as usize * 160 <= u32::MAX as usize);
+
 /// Zero bytes the encoder keeps from the byte holding its next bit on, so that each write is a
 /// plain read-OR-write of a big-endian u64 (plus a ninth byte when it straddles one), with one
 /// growth check per sample instead of one per write. A sample touches at most 21 bytes from
@@ -107,9 +124,9 @@ pub struct XorChunk {
     t_delta: u64,
     leading: u8,
     trailing: u8,
-    /// Every [`CHECKPOINT_EVERY`] samples, the first `checkpoints` of them.
-    checkpoint: [Checkpoint; CHECKPOINTS],
-    checkpoints: u8,
+    /// One every [`CHECKPOINT_EVERY`] samples; the first `count / CHECKPOINT_EVERY` (at most
+    /// all) are noted.
+    checkpoints: [Checkpoint; CHECKPOINTS],
 }
 
 impl Default for XorChunk {
@@ -132,8 +149,7 @@ impl XorChunk {
             t_delta: 0,
             leading: NO_WINDOW,
             trailing: 0,
-            checkpoint: [Checkpoint::default(); CHECKPOINTS],
-            checkpoints: 0,
+            checkpoints: [Checkpoint::default(); CHECKPOINTS],
         }
     }
 
@@ -177,29 +193,24 @@ impl XorChunk {
         self.v = v;
         self.count += 1;
         self.buf[..HEADER_LEN].copy_from_slice(&self.count.to_be_bytes());
-        if self.count.is_multiple_of(CHECKPOINT_EVERY) {
-            self.note_checkpoint();
+        if let Some(slot) = checkpoint_slot(&mut self.checkpoints, self.count) {
+            *slot = Checkpoint {
+                // Fits: see the assertion beside `checkpoint_slot`.
+                bit: self.bit_len as u32,
+                read: self.count,
+                leading: self.leading,
+                trailing: self.trailing,
+                t: self.t,
+                v: self.v,
+                t_delta: self.t_delta,
+            };
         }
     }
 
-    #[cold]
-    fn note_checkpoint(&mut self) {
-        let (Some(slot), Ok(bit)) = (
-            self.checkpoint.get_mut(usize::from(self.checkpoints)),
-            u32::try_from(self.bit_len),
-        ) else {
-            return;
-        };
-        *slot = Checkpoint {
-            bit,
-            read: self.count,
-            leading: self.leading,
-            trailing: self.trailing,
-            t: self.t,
-            v: self.v,
-            t_delta: self.t_delta,
-        };
-        self.checkpoints += 1;
+    /// The checkpoints noted so far, oldest first.
+    fn noted(&self) -> &[Checkpoint] {
+        let noted = usize::from(self.count / CHECKPOINT_EVERY).min(CHECKPOINTS);
+        &self.checkpoints[..noted]
     }
 
     /// As [`decode_range`] of [`Self::bytes`], decoding from the last checkpoint before
@@ -210,8 +221,8 @@ impl XorChunk {
         maxt: i64,
         out: &mut Vec<Sample>,
     ) -> Result<(), ChunkError> {
-        let noted = &self.checkpoint[..usize::from(self.checkpoints)];
-        match noted.iter().rev().find(|c| c.t < mint) {
+        // Timestamps never decrease, so every sample at `mint` or after follows it.
+        match self.noted().iter().rev().find(|c| c.t < mint) {
             Some(checkpoint) if mint <= maxt => {
                 decode_samples(Decoder::resume(self.bytes(), checkpoint)?, mint, maxt, out)
             }
@@ -257,27 +268,26 @@ impl XorChunk {
     pub fn from_bytes(mut bytes: Vec<u8>) -> Result<XorChunk, ChunkError> {
         let mut dec = Decoder::new(&bytes)?;
         let mut first_t = 0;
-        let mut checkpoint = [Checkpoint::default(); CHECKPOINTS];
-        let mut checkpoints = 0u8;
+        let mut checkpoints = [Checkpoint::default(); CHECKPOINTS];
         if let Some((t, _)) = dec.next()? {
             first_t = t;
             while dec.next()?.is_some() {
-                if dec.read.is_multiple_of(CHECKPOINT_EVERY) {
-                    if let Some(slot) = checkpoint.get_mut(usize::from(checkpoints)) {
-                        *slot = dec.checkpoint();
-                        checkpoints += 1;
-                    }
+                if let Some(slot) = checkpoint_slot(&mut checkpoints, dec.read) {
+                    *slot = dec.checkpoint();
                 }
             }
         }
         let bit_len = HEADER_LEN * 8 + dec.r.consumed_bits();
-        let (count, t, v, t_delta) = (dec.count, dec.t, dec.v, dec.t_delta);
-        let leading = if dec.window_set {
-            (64 - dec.trailing - dec.sig) as u8
-        } else {
-            NO_WINDOW
-        };
-        let trailing = dec.trailing as u8;
+        let count = dec.count;
+        // The encoder's state is what it would have noted after its last sample.
+        let Checkpoint {
+            leading,
+            trailing,
+            t,
+            v,
+            t_delta,
+            ..
+        } = dec.checkpoint();
 
         // The encoder ORs bits in, so everything past the last written bit must be zero.
         let byte_len = bit_len.div_ceil(8);
@@ -297,7 +307,6 @@ impl XorChunk {
             t_delta,
             leading,
             trailing,
-            checkpoint,
             checkpoints,
         })
     }
@@ -608,7 +617,8 @@ impl<'a> Decoder<'a> {
     /// The state after the samples read so far, as the encoder notes it.
     fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
-            bit: u32::try_from(HEADER_LEN * 8 + self.r.consumed_bits()).unwrap_or(u32::MAX),
+            // Fits: see the assertion beside `checkpoint_slot`.
+            bit: (HEADER_LEN * 8 + self.r.consumed_bits()) as u32,
             read: self.read,
             leading: if self.window_set {
                 (64 - self.trailing - self.sig) as u8
@@ -1325,8 +1335,8 @@ mod tests {
                 (whole.t_delta, whole.leading, whole.trailing, whole.bit_len)
             );
             prop_assert_eq!(
-                (c.checkpoint, c.checkpoints),
-                (whole.checkpoint, whole.checkpoints)
+                c.noted(),
+                whole.noted()
             );
         }
 
@@ -1417,10 +1427,10 @@ mod tests {
         fn prop_each_checkpoint_resumes_the_rest(samples in arb_series()) {
             let c = encode(&samples);
             prop_assert_eq!(
-                usize::from(c.checkpoints),
+                c.noted().len(),
                 (samples.len() / usize::from(CHECKPOINT_EVERY)).min(CHECKPOINTS)
             );
-            for checkpoint in &c.checkpoint[..usize::from(c.checkpoints)] {
+            for checkpoint in c.noted() {
                 let mut dec = Decoder::resume(c.bytes(), checkpoint).unwrap();
                 let mut rest = Vec::new();
                 while let Some((t, v)) = dec.next().unwrap() {
@@ -1439,8 +1449,8 @@ mod tests {
             .map(|i| (i * 15_000, (i * i) as f64 + 0.5))
             .collect();
         let mut c = encode(&samples);
-        assert_eq!(usize::from(c.checkpoints), CHECKPOINTS);
-        let last = c.checkpoint[CHECKPOINTS - 1];
+        assert_eq!(c.noted().len(), CHECKPOINTS);
+        let last = c.noted()[CHECKPOINTS - 1];
         assert_eq!(last.read, CHECKPOINT_EVERY * CHECKPOINTS as u16);
         // Flip a bit of the first sample's value: every value decoded from the start changes.
         c.buf[HEADER_LEN + 2] ^= 0x10;
