@@ -196,7 +196,7 @@ pub struct ServerArgs {
     pub enable_remote_write_receiver: bool,
 
     /// Comma-separated feature names to enable: promql-experimental-functions,
-    /// promql-duration-expr. May be given several times.
+    /// promql-duration-expr, promql-delayed-name-removal. May be given several times.
     #[arg(long = "enable-feature", value_name = "FEATURE")]
     pub enable_feature: Vec<String>,
 

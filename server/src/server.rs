@@ -31,6 +31,7 @@ const EMBEDDED_CONFIG: &str = include_str!("default-config.yml");
 struct Features {
     experimental_functions: bool,
     duration_expressions: bool,
+    delayed_name_removal: bool,
 }
 
 impl Features {
@@ -40,6 +41,7 @@ impl Features {
             match name {
                 "promql-experimental-functions" => features.experimental_functions = true,
                 "promql-duration-expr" => features.duration_expressions = true,
+                "promql-delayed-name-removal" => features.delayed_name_removal = true,
                 "" => {}
                 // As Prometheus: an unknown feature is logged, not fatal.
                 other => tracing::warn!(feature = other, "unknown option for --enable-feature"),
@@ -113,6 +115,7 @@ pub async fn run(
             args.query_timeout_ms as u64,
         )),
         default_subquery_step_ms: config.global.evaluation_interval.as_millis(),
+        delayed_name_removal: features.delayed_name_removal,
     });
     let parse_options = ParseOptions {
         experimental_functions: features.experimental_functions,

@@ -977,6 +977,75 @@ fn queries_beyond_max_concurrency_wait_their_turn() {
     assert_eq!(replies, [200; 8]);
 }
 
+/// `__name__` goes where an operation drops it, as in Prometheus by default; with
+/// `--enable-feature=promql-delayed-name-removal` it stays to the end of the query, as in
+/// Prometheus with that flag (and in its test files). Both answers checked against
+/// Prometheus 3.5.3 on the same data.
+#[test]
+fn name_dropping_at_once_and_delayed_on_request() {
+    let (at_once, http) = loaded_narthex(&[]);
+    let (delayed, _) = loaded_narthex(&["--enable-feature=promql-delayed-name-removal"]);
+    let t = at(120);
+    let relabel =
+        r#"label_replace(-http_requests_total{instance="a:1"}, "m", "$1", "__name__", "(.+)")"#;
+    let query = &api("query", &[("query", relabel), ("time", &t)]);
+    assert_json(
+        http.get(&at_once, query),
+        200,
+        &success(&format!(
+            r#"{{"resultType":"vector","result":[{{"metric":{{"instance":"a:1","job":"api","method":"GET"}},"value":[{t},"-80"]}}]}}"#
+        )),
+    );
+    assert_json(
+        http.get(&delayed, query),
+        200,
+        &success(&format!(
+            r#"{{"resultType":"vector","result":[{{"metric":{{"instance":"a:1","job":"api","m":"http_requests_total","method":"GET"}},"value":[{t},"-80"]}}]}}"#
+        )),
+    );
+    // The gauge ends at 5m, visible until 10m; `present_over_time` over 10m lasts longer.
+    // At once, `or` then adds the nameless series; delayed, its points join the gauge's.
+    let or = "node_memory_bytes or present_over_time(node_memory_bytes[10m])";
+    let range = &api(
+        "query_range",
+        &[
+            ("query", or),
+            ("start", &at(480)),
+            ("end", &at(720)),
+            ("step", "60"),
+        ],
+    );
+    let series = |reply: Reply| -> Vec<(String, Vec<String>)> {
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        body["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let values = s["values"].as_array().unwrap();
+                let values = values.iter().map(|p| p[1].as_str().unwrap().to_string());
+                (s["metric"].to_string(), values.collect())
+            })
+            .collect()
+    };
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        series(http.get(&at_once, range)),
+        [
+            (D.to_string(), strings(&["1020", "1020"])),
+            (
+                r#"{"instance":"a:1","job":"node"}"#.to_string(),
+                strings(&["1", "1", "1"])
+            ),
+        ]
+    );
+    assert_eq!(
+        series(http.get(&delayed, range)),
+        [(D.to_string(), strings(&["1020", "1020", "1", "1", "1"]))]
+    );
+}
+
 #[test]
 fn format_and_parse_query() {
     let narthex = Server::narthex(&[]);

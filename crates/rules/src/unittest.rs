@@ -430,6 +430,8 @@ fn run_test_group(test: &TestGroup, settings: &Settings<'_>) -> Vec<TestError> {
         timeout: Some(QUERY_TIMEOUT),
         // promtool sets the suite's subquery interval to the evaluation interval.
         default_subquery_step_ms: settings.eval_interval,
+        // promtool's default (its `--enable-feature=promql-delayed-name-removal` is off).
+        delayed_name_removal: false,
     });
     let storage = MemoryStorage::new();
     let external_labels = Labels::from_pairs(test.external_labels.clone());

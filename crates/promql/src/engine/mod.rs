@@ -21,8 +21,10 @@
 //! Prometheus, an expression whose value cannot change from step to step (every selector and
 //! subquery in it has an `@`, or it has none, and no function in it reads the step's time) is
 //! evaluated at the first step only and copied to the others (`Ev::eval_step_invariant`).
-//! `__name__` is dropped at the very end where an operation marked it for dropping
-//! (Prometheus 3's delayed name removal).
+//! An operation that drops `__name__` marks its series; the mark is carried out as the
+//! operation ends (`Ev::drop_names_now`, Prometheus's default), or with delayed name removal
+//! (`--enable-feature=promql-delayed-name-removal`, and Prometheus's test files) at the very
+//! end of the query (`cleanup`).
 //!
 //! Samples held in memory are counted as Prometheus's evaluator counts them, for `stats`'
 //! `peakSamples` and `--query.max-samples`: a node ends holding its result only (its inputs let
@@ -72,6 +74,11 @@ pub struct EngineOptions {
     /// The step of subqueries written without one (`x[5m:]`): Prometheus's global evaluation
     /// interval (ms).
     pub default_subquery_step_ms: i64,
+    /// `--enable-feature=promql-delayed-name-removal`: `__name__` stays on a series that an
+    /// operation marked until the end of the query (so `label_replace` and `by (__name__)`
+    /// still see it). Off, as in Prometheus by default, each operation drops it at once.
+    /// Prometheus's own test files are written for it on.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOptions {
@@ -82,6 +89,7 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             timeout: None,
             default_subquery_step_ms: 60_000,
+            delayed_name_removal: false,
         }
     }
 }
@@ -755,7 +763,8 @@ impl<'c, 'a> Ev<'c, 'a> {
             )
             && is_step_invariant(expr)
         {
-            return Ok(Value::Matrix(self.eval_step_invariant(expr)?));
+            let m = self.eval_step_invariant(expr)?;
+            return Ok(Value::Matrix(self.drop_names_now(expr, m)?));
         }
         let original = self.ctx.held();
         let value = self.eval_node(expr)?;
@@ -763,7 +772,44 @@ impl<'c, 'a> Ev<'c, 'a> {
         if let (Value::Matrix(m), false) = (&value, matches!(expr, Expr::Call(_))) {
             self.ctx.hold_result(original, m);
         }
-        Ok(value)
+        match value {
+            Value::Matrix(m) => Ok(Value::Matrix(self.drop_names_now(expr, m)?)),
+            other => Ok(other),
+        }
+    }
+
+    /// Without delayed name removal (Prometheus's default), the names `expr` marked for
+    /// dropping go now, before any other operation sees them: `x or present_over_time(x[1h])`
+    /// then has two series once `x` has ended, `label_replace` and `by (__name__)` above find
+    /// no name. Series that end up with one label set are refused as Prometheus refuses
+    /// them: where a function over a range vector dropped the names, at all (its
+    /// `ContainsSameLabelset` check); elsewhere only when two have a point at the same step
+    /// (its step-by-step evaluation, and the merge after a unary minus), and otherwise
+    /// merged.
+    fn drop_names_now(&self, expr: &Expr, mut m: Vec<EvalSeries>) -> Result<Vec<EvalSeries>> {
+        if self.ctx.opts.delayed_name_removal || !m.iter().any(|s| s.drop_name) {
+            return Ok(m);
+        }
+        for s in m.iter_mut().filter(|s| s.drop_name) {
+            s.labels = drop_metadata(&s.labels);
+            s.drop_name = false;
+        }
+        let whole_matrix = match expr {
+            Expr::Call(c) => c.args.iter().any(|a| a.value_type() == ValueType::Matrix),
+            _ => false,
+        };
+        if !whole_matrix {
+            return merge_same_labelsets(m);
+        }
+        let mut seen: util::FastSet<&Labels> =
+            util::FastSet::with_capacity_and_hasher(m.len(), Default::default());
+        if m.iter().all(|s| seen.insert(&s.labels)) {
+            drop(seen);
+            return Ok(m);
+        }
+        Err(exec_err(
+            "vector cannot contain metrics with the same labelset",
+        ))
     }
 
     /// An expression whose value is the same at every step, evaluated at the first step and

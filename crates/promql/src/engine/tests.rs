@@ -52,14 +52,6 @@ fn num(v: f64) -> Expr {
     })
 }
 
-fn string(s: &str) -> Expr {
-    Expr::String(StringLiteral {
-        value: s.into(),
-        invalid_utf8: None,
-        span: span(0),
-    })
-}
-
 macro_rules! func {
     ($id:ident, $name:expr, $ret:expr) => {
         static $id: Function = Function {
@@ -75,9 +67,6 @@ macro_rules! func {
 func!(RATE, "rate", ValueType::Vector);
 func!(INCREASE, "increase", ValueType::Vector);
 func!(SUM_OVER_TIME, "sum_over_time", ValueType::Vector);
-func!(LAST_OVER_TIME, "last_over_time", ValueType::Vector);
-func!(ABS, "abs", ValueType::Vector);
-func!(LABEL_REPLACE, "label_replace", ValueType::Vector);
 func!(HISTOGRAM_QUANTILE, "histogram_quantile", ValueType::Vector);
 func!(TIME, "time", ValueType::Scalar);
 func!(ABSENT, "absent", ValueType::Vector);
@@ -304,41 +293,148 @@ fn one_to_one_matching_and_its_errors() {
 }
 
 #[test]
-fn delayed_name_removal() {
-    let st = storage(&[(
-        &[("__name__", "m_total"), ("env", "1")],
-        &linear(0.0, 60.0, 11),
-    )]);
-    let rate = call(&RATE, vec![msel(sel_at("m_total", &[], 0), 5 * MIN)]);
-    let e = call(
-        &LABEL_REPLACE,
-        vec![
-            rate.clone(),
-            string("__name__"),
-            string("rate_$1"),
-            string("__name__"),
-            string("(.+)"),
-        ],
+fn a_point_that_loses_its_name_is_another_series_unless_removal_is_delayed() {
+    // `a` ends at 5m and is visible until 10m; `present_over_time(a[10m])` until 15m, marked
+    // to lose the name. Dropped at once (Prometheus's default), from 10m on `or` adds
+    // another series; delayed, the points join `a`'s series, which keeps its name.
+    let st = storage(&[(&[("__name__", "a"), ("i", "1")], &linear(5.0, 1.0, 6))]);
+    let range = |delayed: bool, query: &str| {
+        let e = crate::parse(query).expect("parses");
+        let r = name_removal(delayed)
+            .range(st.querier().as_ref(), &e, 0, 14 * MIN, MIN)
+            .expect("range");
+        let QueryData::Matrix(m) = r.data else {
+            panic!("not a matrix")
+        };
+        m.iter()
+            .map(|s| {
+                let points = s.samples.iter().map(|p| (p.t / MIN, p.v)).collect();
+                (s.labels.to_string(), points)
+            })
+            .collect::<Vec<(String, Vec<(i64, f64)>)>>()
+    };
+    let kept: Vec<(i64, f64)> = [5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 10.0, 10.0, 10.0, 10.0]
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (i as i64, v))
+        .collect();
+    let present: Vec<(i64, f64)> = (10..15).map(|t| (t, 1.0)).collect();
+    let or = "a or present_over_time(a[10m])";
+    assert_eq!(
+        range(false, or),
+        [
+            ("a{i=\"1\"}".to_string(), kept.clone()),
+            ("{i=\"1\"}".to_string(), present.clone()),
+        ]
     );
     assert_eq!(
-        vector(&instant(&st, &e, 10 * MIN)),
-        [("rate_m_total{env=\"1\"}".into(), 1.0)]
+        range(true, or),
+        [("a{i=\"1\"}".to_string(), [kept, present].concat())]
     );
-    let e = call(
-        &LAST_OVER_TIME,
-        vec![msel(sel_at("m_total", &[], 0), 5 * MIN)],
+    // Both halves lose the name under `- 1`: one series either way.
+    let minus: Vec<(i64, f64)> = [
+        4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 9.0, 9.0, 9.0, 9.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, v)| (i as i64, v))
+    .collect();
+    for delayed in [true, false] {
+        assert_eq!(
+            range(delayed, "(a or present_over_time(a[10m])) - 1"),
+            [("{i=\"1\"}".to_string(), minus.clone())]
+        );
+    }
+}
+
+/// An engine with delayed name removal on or off (`--enable-feature=promql-delayed-name-removal`).
+fn name_removal(delayed: bool) -> Engine {
+    Engine::new(EngineOptions {
+        delayed_name_removal: delayed,
+        ..EngineOptions::default()
+    })
+}
+
+/// `query` at `t` with delayed name removal on or off: the vector, or the error's text.
+fn instant_named(
+    st: &MemoryStorage,
+    delayed: bool,
+    query: &str,
+    t: i64,
+) -> std::result::Result<Vec<(String, f64)>, String> {
+    let e = crate::parse(query).expect("parses");
+    name_removal(delayed)
+        .instant(st.querier().as_ref(), &e, t)
+        .map(|r| vector(&r))
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn name_removal_delayed_and_at_once() {
+    let st = storage(&[
+        (
+            &[("__name__", "m_total"), ("env", "1")],
+            &linear(0.0, 60.0, 11),
+        ),
+        (
+            &[("__name__", "n_total"), ("env", "1")],
+            &linear(0.0, 120.0, 11),
+        ),
+        (
+            &[("__name__", "o_total"), ("env", "2")],
+            &linear(0.0, 180.0, 11),
+        ),
+    ]);
+    let at = 10 * MIN;
+    let q = |delayed: bool, query: &str| instant_named(&st, delayed, query, at);
+    // Delayed, `label_replace` still sees the name `rate` marked for dropping; at once
+    // (Prometheus's default), it is gone and the regular expression does not match.
+    let relabel = r#"label_replace(rate(m_total[5m]), "__name__", "rate_$1", "__name__", "(.+)")"#;
+    assert_eq!(
+        q(true, relabel),
+        Ok(vec![("rate_m_total{env=\"1\"}".into(), 1.0)])
+    );
+    assert_eq!(q(false, relabel), Ok(vec![("{env=\"1\"}".into(), 1.0)]));
+    // `last_over_time` keeps the name either way.
+    for delayed in [true, false] {
+        assert_eq!(
+            q(delayed, "last_over_time(m_total[5m])"),
+            Ok(vec![("m_total{env=\"1\"}".into(), 600.0)])
+        );
+        assert_eq!(
+            q(delayed, "sum by (__name__) (abs(m_total))"),
+            Ok(vec![("{}".into(), 600.0)])
+        );
+    }
+    // Grouping by a name still there splits what at once is one group (name_label_dropping.test
+    // calls the delayed error an accidental side effect).
+    let by_name = r#"sum by (__name__) (rate({__name__=~"m_total|o_total"}[5m]))"#;
+    assert_eq!(
+        q(true, by_name),
+        Err("vector cannot contain metrics with the same labelset".into())
+    );
+    assert_eq!(q(false, by_name), Ok(vec![("{}".into(), 4.0)]));
+    // Two series that lose their names to a function over a range vector: refused at once
+    // where it happens, and at the end when delayed.
+    for delayed in [true, false] {
+        assert_eq!(
+            q(delayed, r#"rate({env="1"}[5m])"#),
+            Err("vector cannot contain metrics with the same labelset".into())
+        );
+    }
+    // ... but not if something above gives them their names back (delayed only).
+    let renamed = r#"label_replace(rate({env="1"}[5m]), "m", "$1", "__name__", "(.+)")"#;
+    assert_eq!(
+        q(true, renamed),
+        Ok(vec![
+            ("{env=\"1\", m=\"m_total\"}".into(), 1.0),
+            ("{env=\"1\", m=\"n_total\"}".into(), 2.0)
+        ])
     );
     assert_eq!(
-        vector(&instant(&st, &e, 10 * MIN)),
-        [("m_total{env=\"1\"}".into(), 600.0)]
+        q(false, renamed),
+        Err("vector cannot contain metrics with the same labelset".into())
     );
-    let e = agg(
-        AggregateOp::Sum,
-        call(&ABS, vec![sel("m_total", &[])]),
-        None,
-        &["__name__"],
-    );
-    assert_eq!(vector(&instant(&st, &e, 10 * MIN)), [("{}".into(), 600.0)]);
 }
 
 #[test]

@@ -144,6 +144,9 @@ impl NarthexEngine {
                 max_samples: options.max_samples,
                 timeout: Some(options.timeout),
                 default_subquery_step_ms: options.default_subquery_step_ms,
+                // As Prometheus's test engine (`promqltest.NewTestEngine`): the test files'
+                // `__name__` cases are written for it.
+                delayed_name_removal: true,
             }),
         }
     }
