@@ -120,6 +120,9 @@ pub(crate) fn eval_aggregate(ev: &Ev, a: &AggregateExpr) -> Result<Vec<EvalSerie
         Some(p) => Some(FParams::new(&whole, unparen(p))?),
         None => None,
     };
+    // Groups, and the series `topk` and friends keep, carry their inputs' name-dropping
+    // marks on (see `Ev::drop_names_now`); `count_values` above does not.
+    ev.ctx.names_unread.set(true);
     let input = ev.eval_matrix(inner)?;
     range_eval_agg(ev, a, &grouping, input, params)
 }

@@ -55,7 +55,7 @@ use narthex_model::{
 };
 
 use crate::ast::{AtModifier, Expr, MatrixSelector, Span, SubqueryExpr, ValueType, VectorSelector};
-use crate::value::{drop_metadata, EvalSample, EvalSeries, Value};
+use crate::value::{drop_metadata, EvalSample, EvalSeries, Value, METADATA_LABELS};
 
 /// Prometheus's default `--query.lookback-delta`.
 pub const DEFAULT_LOOKBACK_DELTA_MS: i64 = 5 * 60 * 1000;
@@ -320,6 +320,15 @@ fn sorted_by_labels(m: Vec<EvalSeries>) -> Vec<Series> {
     out
 }
 
+/// The `__name__`, `__type__` and `__unit__` labels of a set, found among its first labels
+/// (sets are sorted, and these names start with `__`) as Prometheus's `DropReserved` does.
+fn metadata(labels: &Labels) -> impl Iterator<Item = &narthex_model::Label> {
+    labels
+        .iter()
+        .take_while(|l| l.name.as_bytes().first().is_some_and(|&b| b <= b'_'))
+        .filter(|l| METADATA_LABELS.contains(&l.name.as_str()))
+}
+
 /// Drops the names marked for dropping and merges series that end up with the same labels
 /// (Prometheus's `cleanupMetricLabels` and `mergeSeriesWithSameLabelset`).
 fn cleanup(mut m: Vec<EvalSeries>, names_dropped_early: bool) -> Result<Vec<EvalSeries>> {
@@ -411,6 +420,9 @@ pub(crate) struct Ctx<'a> {
     /// Whether a name was dropped before the end (a subquery's, under a range function),
     /// which may leave series with equal label sets for the end to merge or refuse.
     pub names_dropped_early: Cell<bool>,
+    /// Set by an aggregation just before it evaluates its argument, taken by that
+    /// evaluation (see `Ev::drop_names_now`).
+    pub names_unread: Cell<bool>,
     deadline: Option<Instant>,
     annos: RefCell<Annotations>,
     /// Samples currently held, for `max_samples`.
@@ -438,6 +450,7 @@ impl<'a> Ctx<'a> {
             query_step: step,
             order: querier.query_order(mint, maxt),
             names_dropped_early: Cell::new(false),
+            names_unread: Cell::new(false),
             deadline: opts.timeout.map(|d| Instant::now() + d),
             annos: RefCell::new(Annotations::default()),
             samples: Cell::new(0),
@@ -751,6 +764,8 @@ impl<'c, 'a> Ev<'c, 'a> {
     }
 
     pub fn eval(&self, expr: &Expr) -> Result<Value> {
+        // This expression's own; the expressions under it start without.
+        let names_unread = self.ctx.names_unread.replace(false);
         self.ctx.check_time()?;
         if self.end < self.start {
             return Ok(Value::Matrix(Vec::new()));
@@ -764,7 +779,7 @@ impl<'c, 'a> Ev<'c, 'a> {
             && is_step_invariant(expr)
         {
             let m = self.eval_step_invariant(expr)?;
-            return Ok(Value::Matrix(self.drop_names_now(expr, m)?));
+            return Ok(Value::Matrix(self.drop_names_now(expr, m, names_unread)?));
         }
         let original = self.ctx.held();
         let value = self.eval_node(expr)?;
@@ -773,7 +788,7 @@ impl<'c, 'a> Ev<'c, 'a> {
             self.ctx.hold_result(original, m);
         }
         match value {
-            Value::Matrix(m) => Ok(Value::Matrix(self.drop_names_now(expr, m)?)),
+            Value::Matrix(m) => Ok(Value::Matrix(self.drop_names_now(expr, m, names_unread)?)),
             other => Ok(other),
         }
     }
@@ -786,9 +801,28 @@ impl<'c, 'a> Ev<'c, 'a> {
     /// `ContainsSameLabelset` check); elsewhere only when two have a point at the same step
     /// (its step-by-step evaluation, and the merge after a unary minus), and otherwise
     /// merged.
-    fn drop_names_now(&self, expr: &Expr, mut m: Vec<EvalSeries>) -> Result<Vec<EvalSeries>> {
+    ///
+    /// Under an aggregation (`names_unread`) the marks may stay when every series carries
+    /// one and all have the same name (and type and unit): dropping could then make no two
+    /// series equal, the aggregation groups them alike with or without the name, and it
+    /// passes the marks on to its own result. That spares rebuilding every label set of
+    /// `sum by (job) (rate(x[5m]))` for nothing.
+    fn drop_names_now(
+        &self,
+        expr: &Expr,
+        mut m: Vec<EvalSeries>,
+        names_unread: bool,
+    ) -> Result<Vec<EvalSeries>> {
         if self.ctx.opts.delayed_name_removal || !m.iter().any(|s| s.drop_name) {
             return Ok(m);
+        }
+        if names_unread && m.iter().all(|s| s.drop_name) {
+            // Label sets are sorted, and these names start with `__`: only the first few
+            // labels need a look (as Prometheus's `DropReserved`), not a search per name.
+            let first = &m[0].labels;
+            if m.iter().all(|s| metadata(&s.labels).eq(metadata(first))) {
+                return Ok(m);
+            }
         }
         for s in m.iter_mut().filter(|s| s.drop_name) {
             s.labels = drop_metadata(&s.labels);

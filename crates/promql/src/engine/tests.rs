@@ -395,8 +395,21 @@ fn name_removal_delayed_and_at_once() {
         Ok(vec![("rate_m_total{env=\"1\"}".into(), 1.0)])
     );
     assert_eq!(q(false, relabel), Ok(vec![("{env=\"1\"}".into(), 1.0)]));
-    // `last_over_time` keeps the name either way.
+    // `last_over_time` keeps the name either way; aggregations over marked series give
+    // nameless results either way (under them the marks may stay until they end).
     for delayed in [true, false] {
+        assert_eq!(
+            q(delayed, "topk(1, rate(o_total[5m]))"),
+            Ok(vec![("{env=\"2\"}".into(), 3.0)])
+        );
+        assert_eq!(
+            q(delayed, "sum without (env) (rate(m_total[5m]))"),
+            Ok(vec![("{}".into(), 1.0)])
+        );
+        assert_eq!(
+            q(delayed, "sum by (__name__) (rate(m_total[5m]))"),
+            Ok(vec![("{}".into(), 1.0)])
+        );
         assert_eq!(
             q(delayed, "last_over_time(m_total[5m])"),
             Ok(vec![("m_total{env=\"1\"}".into(), 600.0)])
