@@ -349,27 +349,24 @@ fn cleanup(mut m: Vec<EvalSeries>, names_dropped_early: bool) -> Result<Vec<Eval
     merge_same_labelsets(m)
 }
 
-/// Merges series with equal label sets, failing if two of them have a point at the same time.
-pub(crate) fn merge_same_labelsets(m: Vec<EvalSeries>) -> Result<Vec<EvalSeries>> {
+/// Whether two series have equal label sets (Prometheus's `ContainsSameLabelset`).
+fn contains_same_labelset(m: &[EvalSeries]) -> bool {
     // Strictly increasing label sets (a selection's label order, which most functions keep)
     // hold no duplicates: n - 1 comparisons, most of them on shared strings, instead of
     // hashing them all.
     if m.windows(2).all(|w| w[0].labels < w[1].labels) {
-        return Ok(m);
+        return false;
     }
     // Borrowed keys: this runs on every query's result, and cloning each label set only to
     // look for duplicates cost reference-count traffic.
     let mut index: util::FastSet<&Labels> =
         util::FastSet::with_capacity_and_hasher(m.len(), Default::default());
-    let mut dup = false;
-    for s in m.iter() {
-        if !index.insert(&s.labels) {
-            dup = true;
-            break;
-        }
-    }
-    drop(index);
-    if !dup {
+    !m.iter().all(|s| index.insert(&s.labels))
+}
+
+/// Merges series with equal label sets, failing if two of them have a point at the same time.
+pub(crate) fn merge_same_labelsets(m: Vec<EvalSeries>) -> Result<Vec<EvalSeries>> {
+    if !contains_same_labelset(&m) {
         return Ok(m);
     }
     let mut out: Vec<EvalSeries> = Vec::with_capacity(m.len());
@@ -835,15 +832,12 @@ impl<'c, 'a> Ev<'c, 'a> {
         if !whole_matrix {
             return merge_same_labelsets(m);
         }
-        let mut seen: util::FastSet<&Labels> =
-            util::FastSet::with_capacity_and_hasher(m.len(), Default::default());
-        if m.iter().all(|s| seen.insert(&s.labels)) {
-            drop(seen);
-            return Ok(m);
+        if contains_same_labelset(&m) {
+            return Err(exec_err(
+                "vector cannot contain metrics with the same labelset",
+            ));
         }
-        Err(exec_err(
-            "vector cannot contain metrics with the same labelset",
-        ))
+        Ok(m)
     }
 
     /// An expression whose value is the same at every step, evaluated at the first step and
