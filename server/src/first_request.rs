@@ -11,9 +11,11 @@
 //! and, for a path listed in
 //! [`FirstRequests::paths`] with its whole head and body read, calls the router and polls
 //! the answer once; or, for a request [`FirstRequests::direct`] takes (a plain `GET` of a
-//! query), calls the endpoint without the router. An answer ready at once is written from
-//! here, with the head hyper would write (same header order, `date`, `content-length`,
-//! `connection: close`).
+//! query), calls the endpoint without the router; or, for a plain instant query (one whose
+//! answer depends on its URL query string alone, see `plain_query`), has it answered from
+//! that query string before any request is built ([`Direct::instant`]). An answer ready at
+//! once is written from here, with the head hyper would write (same header order, `date`,
+//! `content-length`, `connection: close`).
 //!
 //! Everything else goes on in Tokio, on the same router: an answer that was not ready (a
 //! query on the blocking pool, a yield) in a task that writes it when it is; the requests
@@ -36,7 +38,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -81,7 +83,17 @@ pub struct Direct {
     /// Whether `answer` answers the request.
     pub takes: fn(&Request<Body>) -> bool,
     pub answer: Arc<dyn Fn(Request<Body>) -> DirectAnswer + Send + Sync>,
+    /// Answers a plain instant query (see [`plain_query`]) from its URL query string alone,
+    /// with the status and JSON document that `answer` would give, before any request is
+    /// built; `None` to leave it to `answer` ([`crate::api::plain_instant_query`]).
+    pub instant: PlainQueryAnswer,
 }
+
+/// See [`Direct::instant`].
+pub type PlainQueryAnswer = Arc<dyn Fn(&[u8]) -> Option<(StatusCode, String)> + Send + Sync>;
+
+/// The path of the instant query endpoint, whose plain requests [`Direct::instant`] answers.
+const INSTANT_QUERY_PATH: &str = "/api/v1/query";
 
 /// An answer of a [`Direct`].
 pub type DirectAnswer = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
@@ -358,6 +370,22 @@ fn readable(fd: RawFd, timeout_ms: libc::c_int) -> libc::c_int {
     unsafe { libc::poll(&mut poll, 1, timeout_ms) }
 }
 
+/// What was read: a request to answer, or a plain instant query ([`plain_query`]).
+enum Read {
+    Request(Box<FirstRequest>),
+    PlainQuery(PlainQuery),
+}
+
+/// A plain `GET` of the instant query endpoint, found in the bytes read: what the router
+/// would give its endpoint alone, and with none of the headers that change its answer.
+struct PlainQuery {
+    /// Where its URL query string is in the bytes read (empty when it has none).
+    query: std::ops::Range<usize>,
+    keep_alive: bool,
+    /// Where the request ends, and the next one (sent early) begins.
+    end: usize,
+}
+
 /// A request read and parsed here.
 struct FirstRequest {
     request: Request<Body>,
@@ -380,16 +408,32 @@ fn serve_first_request(
     if !nodelay_inherited {
         set_nodelay(&stream);
     }
-    let FirstRequest {
-        request,
-        keep_alive,
-        rest,
-    } = match read_first_request(&stream, read, first) {
-        Ok(Some(request)) => request,
+    let request = match read_first_request(&stream, read, first) {
+        Ok(Some(Read::Request(request))) => request,
+        Ok(Some(Read::PlainQuery(plain))) => {
+            let rest = rest_after(read, plain.end);
+            let keep_alive = plain.keep_alive && !*first.stop.borrow();
+            match answer_plain_query(read, &plain, keep_alive, first) {
+                PlainAnswer::Answer(answer) => {
+                    return write_answer(stream, answer, keep_alive, rest, first)
+                }
+                PlainAnswer::Panicked => return,
+                PlainAnswer::Elsewhere => {}
+            }
+            match parse(read, first.paths, false) {
+                Parsed::Complete(request) => request,
+                _ => return serve_in_tokio(stream, Bytes::copy_from_slice(read), first),
+            }
+        }
         Ok(None) => return serve_in_tokio(stream, Bytes::copy_from_slice(read), first),
         // The peer went away or reset the connection.
         Err(_) => return,
     };
+    let FirstRequest {
+        request,
+        keep_alive,
+        rest,
+    } = *request;
     let stop = first.stop.clone();
     let direct = (first.direct.as_ref())
         .filter(|direct| (direct.takes)(&request))
@@ -460,13 +504,72 @@ async fn peer_closed(stream: &tokio::net::TcpStream) {
     }
 }
 
+/// What became of a plain instant query.
+enum PlainAnswer {
+    /// The answer's bytes.
+    Answer(Vec<u8>),
+    /// Left to [`Direct::answer`].
+    Elsewhere,
+    /// The connection is to be closed, as after any endpoint's panic.
+    Panicked,
+}
+
+/// The answer to a plain instant query, as [`encode_response`] writes the one of
+/// [`Direct::answer`].
+fn answer_plain_query(
+    read: &[u8],
+    plain: &PlainQuery,
+    keep_alive: bool,
+    first: &FirstRequests,
+) -> PlainAnswer {
+    let (Some(direct), Some(query_string)) = (first.direct.as_ref(), read.get(plain.query.clone()))
+    else {
+        return PlainAnswer::Elsewhere;
+    };
+    let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _runtime = first.runtime.enter();
+        (direct.instant)(query_string)
+    }));
+    let (status, json) = match answered {
+        Ok(Some(answer)) => answer,
+        Ok(None) => return PlainAnswer::Elsewhere,
+        Err(_) => {
+            tracing::error!("an HTTP endpoint panicked; its connection is closed");
+            return PlainAnswer::Panicked;
+        }
+    };
+    // The router's answer as `direct_query` gives it: the endpoint's `content-type`, the
+    // length axum sets, the middleware's `vary`.
+    let mut out = Vec::with_capacity(160 + json.len());
+    write_status_line(status, None, &mut out);
+    out.extend_from_slice(b"content-type: application/json\r\ncontent-length: ");
+    out.extend_from_slice(json.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\nvary: Origin\r\n");
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"date: ");
+    write_http_date(&mut out);
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(json.as_bytes());
+    PlainAnswer::Answer(out)
+}
+
+/// The bytes after the request that ends at `end` (a client sending its next request early).
+fn rest_after(read: &[u8], end: usize) -> Bytes {
+    match read.get(end..) {
+        Some(rest) if !rest.is_empty() => Bytes::copy_from_slice(rest),
+        _ => Bytes::new(),
+    }
+}
+
 /// Reads and parses the connection's first request: `None` when it is one to leave to
 /// hyper, `read` then holding what was read.
 fn read_first_request(
     stream: &TcpStream,
     read: &mut Vec<u8>,
     first: &FirstRequests,
-) -> io::Result<Option<FirstRequest>> {
+) -> io::Result<Option<Read>> {
     let fd = stream.as_raw_fd();
     let deadline = Instant::now() + FIRST_BYTES_WAIT;
     loop {
@@ -485,8 +588,9 @@ fn read_first_request(
             n if n > 0 => {
                 // SAFETY: the kernel wrote `n` bytes there.
                 unsafe { read.set_len(read.len() + n as usize) };
-                match parse(read, first.paths) {
-                    Parsed::Complete(request) => return Ok(Some(*request)),
+                match parse(read, first.paths, first.direct.is_some()) {
+                    Parsed::Complete(request) => return Ok(Some(Read::Request(request))),
+                    Parsed::PlainQuery(plain) => return Ok(Some(Read::PlainQuery(plain))),
                     Parsed::ElseWhere => return Ok(None),
                     Parsed::Partial if read.len() == read.capacity() => return Ok(None),
                     Parsed::Partial => {}
@@ -525,12 +629,15 @@ fn millis_rounded_up(deadline: Instant) -> libc::c_int {
 
 enum Parsed {
     Complete(Box<FirstRequest>),
+    PlainQuery(PlainQuery),
     Partial,
     /// One for hyper.
     ElseWhere,
 }
 
-fn parse(read: &[u8], paths: &[&str]) -> Parsed {
+/// Parses a request: `plain_queries` tells whether a plain instant query ([`plain_query`]) is
+/// to be told apart from other requests.
+fn parse(read: &[u8], paths: &[&str], plain_queries: bool) -> Parsed {
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut head = httparse::Request::new(&mut fields);
     let head_len = match head.parse(read) {
@@ -544,6 +651,11 @@ fn parse(read: &[u8], paths: &[&str]) -> Parsed {
     let path = target.split_once('?').map_or(target, |(path, _)| path);
     if !paths.contains(&path) || method == "HEAD" || method == "CONNECT" {
         return Parsed::ElseWhere;
+    }
+    if plain_queries && method == "GET" && path == INSTANT_QUERY_PATH {
+        if let Some(plain) = plain_query(read, target, head.headers, head_len) {
+            return Parsed::PlainQuery(plain);
+        }
     }
     let mut builder = Request::builder()
         .method(method)
@@ -601,15 +713,63 @@ fn parse(read: &[u8], paths: &[&str]) -> Parsed {
         Ok(request) => Parsed::Complete(Box::new(FirstRequest {
             request,
             keep_alive,
-            rest: match read.get(body_end..) {
-                Some(rest) if !rest.is_empty() => Bytes::copy_from_slice(rest),
-                _ => Bytes::new(),
-            },
+            rest: rest_after(read, body_end),
         })),
         // A target the URI type refuses: hyper answers it (with its 400, or after
         // `request_line` has encoded what Go accepts).
         Err(_) => Parsed::ElseWhere,
     }
+}
+
+/// A `GET` of [`INSTANT_QUERY_PATH`] (its `target`, within `read`) whose answer depends on its
+/// URL query string alone: without a body, `Origin` (CORS headers), an `Accept-Encoding` that
+/// asks for compression, or anything else that would have the request go to hyper or answered
+/// otherwise; with a target and header fields that [`parse`] would take as they are. `None`
+/// for any other, which goes the usual way.
+fn plain_query(
+    read: &[u8],
+    target: &str,
+    fields: &[httparse::Header],
+    head_len: usize,
+) -> Option<PlainQuery> {
+    // RFC 3986's characters of a path and query, which the URI type takes unchanged (hyper
+    // refuses `"`, `<`, `>` and others, which `request_line` then encodes for it).
+    let plain_byte = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b);
+    if !target.bytes().all(plain_byte) {
+        return None;
+    }
+    let mut keep_alive = true;
+    for field in fields {
+        let name = field.name;
+        let value = field.value;
+        // What `HeaderValue` takes; `HeaderName` takes the tokens httparse does.
+        if !value.iter().all(|&b| b == b'\t' || (b >= 32 && b != 127)) {
+            return None;
+        }
+        let is = |wanted: &str| name.eq_ignore_ascii_case(wanted);
+        if is("content-length")
+            || is("transfer-encoding")
+            || is("content-type")
+            || is("expect")
+            || is("upgrade")
+            || is("origin")
+            || (is("accept-encoding") && crate::api::http_compat::asks_for_compression(value))
+        {
+            return None;
+        }
+        if is("connection") && has_close_token(value) {
+            keep_alive = false;
+        }
+    }
+    let query_start = target.find('?').map_or(target.len(), |at| at + 1);
+    // `target` is a part of `read`, as httparse parses in place.
+    let target_at = (target.as_ptr() as usize).checked_sub(read.as_ptr() as usize)?;
+    let query = target_at + query_start..target_at + target.len();
+    Some(PlainQuery {
+        query,
+        keep_alive,
+        end: head_len,
+    })
 }
 
 /// Whether a `Connection` header's value lists `close`.
@@ -689,18 +849,7 @@ async fn encode_response(response: Response<Body>, keep_alive: bool) -> Option<(
     let body_len: usize = frames.iter().map(Bytes::len).sum();
     let mut out = Vec::with_capacity(160 + parts.headers.len() * 32 + body_len + frames.len() * 8);
     let reason = parts.extensions.get::<hyper::ext::ReasonPhrase>();
-    if status == axum::http::StatusCode::OK && reason.is_none() {
-        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
-    } else {
-        out.extend_from_slice(b"HTTP/1.1 ");
-        out.extend_from_slice(status.as_str().as_bytes());
-        out.push(b' ');
-        match reason {
-            Some(reason) => out.extend_from_slice(reason.as_bytes()),
-            None => out.extend_from_slice(status.canonical_reason().unwrap_or("<none>").as_bytes()),
-        }
-        out.extend_from_slice(b"\r\n");
-    }
+    write_status_line(status, reason, &mut out);
     let written = encode_headers(&parts.headers, framing, bodiless, &mut out);
     let chunked = match (written.length, framing) {
         (true, _) => false,
@@ -741,6 +890,26 @@ async fn encode_response(response: Response<Body>, keep_alive: bool) -> Option<(
         }
     }
     Some((out, keep_alive))
+}
+
+/// The status line as hyper writes it.
+fn write_status_line(
+    status: StatusCode,
+    reason: Option<&hyper::ext::ReasonPhrase>,
+    out: &mut Vec<u8>,
+) {
+    if status == StatusCode::OK && reason.is_none() {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.push(b' ');
+        match reason {
+            Some(reason) => out.extend_from_slice(reason.as_bytes()),
+            None => out.extend_from_slice(status.canonical_reason().unwrap_or("<none>").as_bytes()),
+        }
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// Which of the header lines that frame an answer were written.
@@ -1003,6 +1172,7 @@ mod tests {
         "/dated",
         "/unchanged",
         "/abandoned",
+        INSTANT_QUERY_PATH,
     ];
 
     static ABANDONED_RAN: AtomicBool = AtomicBool::new(false);
@@ -1286,10 +1456,17 @@ mod tests {
         drop(idle);
     }
 
-    /// A [`Direct`] that answers `/text` and `/later` itself, marked `x-direct`.
+    /// A [`Direct`] that answers `/text`, `/later` and [`INSTANT_QUERY_PATH`] itself, marked
+    /// `x-direct`; and plain instant queries with `{"plain":"<query string>"}`, but for those
+    /// whose query string says `elsewhere` (left to `answer`) or `status=422`.
     fn direct() -> Direct {
         Direct {
-            takes: |request| matches!(request.uri().path(), "/text" | "/later"),
+            takes: |request| {
+                matches!(
+                    request.uri().path(),
+                    "/text" | "/later" | INSTANT_QUERY_PATH
+                )
+            },
             answer: Arc::new(|request: Request<Body>| {
                 let later = request.uri().path() == "/later";
                 Box::pin(async move {
@@ -1300,7 +1477,111 @@ mod tests {
                     ([("x-direct", "yes")], "direct text").into_response()
                 })
             }),
+            instant: Arc::new(|query_string: &[u8]| {
+                let query_string = String::from_utf8_lossy(query_string).into_owned();
+                if query_string.contains("elsewhere") {
+                    return None;
+                }
+                let status = if query_string == "status=422" {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    StatusCode::OK
+                };
+                Some((status, format!("{{\"plain\":\"{query_string}\"}}")))
+            }),
         }
+    }
+
+    /// Only a `GET` of the instant query path whose answer depends on its query string alone
+    /// is answered from it, with the head the router's answer would have; every other request
+    /// to that path goes to `Direct::answer` or hyper as before.
+    #[test]
+    fn plain_instant_queries_are_answered_from_their_query_string() {
+        let (acceptor, _runtime) = start_with(router(), PATHS, Some(direct()));
+        let get = |target: &str, fields: &str| {
+            let request =
+                format!("GET {target} HTTP/1.1\r\nHost: x\r\n{fields}Connection: close\r\n\r\n");
+            comparable(&exchange(acceptor, &[request.as_bytes()], Duration::ZERO)).0
+        };
+        let plain = |status_line: &str, body: &str| {
+            format!(
+                "HTTP/1.1 {status_line}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                 vary: Origin\r\nconnection: close\r\ndate: (now)\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        let path = INSTANT_QUERY_PATH;
+        let taken = [
+            (format!("{path}?query=up&time=1"), "", "query=up&time=1"),
+            (path.to_string(), "", ""),
+            (format!("{path}?"), "", ""),
+            (
+                format!("{path}?query=sum%28up%29+%2F+2&x=%zz;y"),
+                "User-Agent: Python-urllib/3.11\r\n",
+                "query=sum%28up%29+%2F+2&x=%zz;y",
+            ),
+            (
+                format!("{path}?a=1"),
+                "Accept-Encoding: identity\r\n",
+                "a=1",
+            ),
+            (format!("{path}?a=1"), "Accept-Encoding: br\r\n", "a=1"),
+        ];
+        for (target, fields, query_string) in &taken {
+            let body = format!("{{\"plain\":\"{query_string}\"}}");
+            assert_eq!(
+                get(target, fields),
+                plain("200 OK", &body),
+                "{target} {fields:?}"
+            );
+        }
+        assert_eq!(
+            get(&format!("{path}?status=422"), ""),
+            plain("422 Unprocessable Entity", "{\"plain\":\"status=422\"}")
+        );
+        // Left to `Direct::answer`: headers that change the answer (CORS, compression), a
+        // body, and what `instant` declines.
+        let direct_answer = [
+            (format!("{path}?a=1"), "Origin: https://grafana\r\n"),
+            (format!("{path}?a=1"), "Accept-Encoding: gzip\r\n"),
+            (format!("{path}?a=1"), "accept-encoding: br, deflate\r\n"),
+            (format!("{path}?a=1"), "Content-Length: 0\r\n"),
+            (
+                format!("{path}?a=1"),
+                "Content-Type: multipart/form-data; boundary=b\r\n",
+            ),
+            (format!("{path}?elsewhere=1"), ""),
+        ];
+        for (target, fields) in &direct_answer {
+            let answer = get(target, fields);
+            assert!(
+                answer.ends_with("\r\n\r\ndirect text"),
+                "{target} {fields:?}: {answer}"
+            );
+        }
+        // Left to hyper: a target the URI type refuses as it is, and other methods.
+        for (method, target) in [
+            ("GET", format!("{path}?query=\"a\"")),
+            ("POST", path.to_string()),
+        ] {
+            let request = format!("{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let answer = exchange(acceptor, &[request.as_bytes()], Duration::ZERO);
+            assert!(
+                !answer.contains("{\"plain\""),
+                "{method} {target}: {answer}"
+            );
+        }
+        // Kept alive: no `connection` line, and the next request (sent early, in the same
+        // segment) is hyper's.
+        let two = format!(
+            "GET {path}?a=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /text HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        );
+        let (answers, threads) = comparable(&exchange(acceptor, &[two.as_bytes()], Duration::ZERO));
+        let first = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\
+                     vary: Origin\r\ndate: (now)\r\n\r\n{\"plain\":\"a=1\"}";
+        assert!(answers.starts_with(first), "{answers}");
+        assert!(answers.ends_with("\r\n\r\ntext"), "{answers}");
+        assert!(threads.iter().all(|t| t != ACCEPTOR), "{threads:?}");
     }
 
     #[test]

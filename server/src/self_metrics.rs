@@ -266,6 +266,12 @@ pub fn render(state: &AppState) -> String {
         crate::api::DIRECT_QUERY_ANSWERS.load(Ordering::Relaxed) as f64,
     );
     w.single(
+        "narthex_http_plain_query_answers_total",
+        "counter",
+        "Of those, instant queries answered from the URL query string alone, without building a request.",
+        crate::api::PLAIN_QUERY_ANSWERS.load(Ordering::Relaxed) as f64,
+    );
+    w.single(
         "prometheus_config_last_reload_successful",
         "gauge",
         "Whether the last configuration reload attempt was successful.",

@@ -181,6 +181,10 @@ pub async fn run(
                 let state = state.clone();
                 Arc::new(move |request| crate::api::direct_query(&state, request))
             },
+            instant: {
+                let state = state.clone();
+                Arc::new(move |query_string| crate::api::plain_instant_query(&state, query_string))
+            },
         }),
     };
     crate::http_server::serve(listener, app, options, async move {

@@ -2414,10 +2414,11 @@ fn read_answer(stream: &mut std::net::TcpStream) -> String {
 }
 
 /// A connection's first plain `GET` of `query` or `query_range` is answered without the router
-/// and its middleware (`api::direct_query`, from the acceptor thread); the next requests of a
-/// keep-alive connection go through hyper and the router. Both ways give the same bytes, but
-/// for the `Date` value: successes of every result type, annotations, the `limit` warning,
-/// and each kind of error.
+/// and its middleware (`api::direct_query`, from the acceptor thread; an instant query
+/// evaluated at once from its query string alone, `api::plain_instant_query`); the next
+/// requests of a keep-alive connection go through hyper and the router. Both ways give the
+/// same bytes, but for the `Date` value, kept alive or closed: successes of every result
+/// type, annotations, the `limit` warning, and each kind of error.
 #[test]
 fn first_and_later_requests_of_a_connection_are_answered_alike() {
     use std::io::Write;
@@ -2459,15 +2460,20 @@ fn first_and_later_requests_of_a_connection_are_answered_alike() {
         range("\"text\"", "15"),
         range("http_requests_total", "0.001"),
     ];
-    let direct_answers = || -> u64 {
+    let counter = |name: &str| -> u64 {
         let metrics = http.get(&narthex, "/metrics").body;
         let line = metrics
             .lines()
-            .find(|line| line.starts_with("narthex_http_direct_query_answers_total "))
-            .unwrap_or_else(|| panic!("no direct answer counter in {metrics}"));
+            .find(|line| {
+                line.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(' '))
+            })
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"));
         line.rsplit(' ').next().unwrap().parse().unwrap()
     };
-    let before = direct_answers();
+    let direct_answers = || counter("narthex_http_direct_query_answers_total");
+    let plain_answers = || counter("narthex_http_plain_query_answers_total");
+    let (before, plain_before) = (direct_answers(), plain_answers());
     let address = narthex.base.trim_start_matches("http://");
     for target in &targets {
         let mut stream = std::net::TcpStream::connect(address).unwrap();
@@ -2479,6 +2485,15 @@ fn first_and_later_requests_of_a_connection_are_answered_alike() {
         let first = read_answer(&mut stream);
         stream.write_all(request.as_bytes()).unwrap();
         let later = read_answer(&mut stream);
+        let closing = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        stream.write_all(closing.as_bytes()).unwrap();
+        let later_closed = read_to_close(&mut stream);
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        stream.write_all(closing.as_bytes()).unwrap();
+        let first_closed = read_to_close(&mut stream);
         let undated = |answer: &str| -> String {
             answer
                 .split("\r\n")
@@ -2494,9 +2509,28 @@ fn first_and_later_requests_of_a_connection_are_answered_alike() {
         };
         assert_eq!(undated(&first), undated(&later), "{target}");
         assert!(first.contains("\r\nvary: Origin\r\n"), "{target}: {first}");
+        assert_eq!(undated(&first_closed), undated(&later_closed), "{target}");
+        assert!(
+            first_closed.contains("\r\nconnection: close\r\n"),
+            "{target}: {first_closed}"
+        );
     }
-    // Every first request was answered directly, none of the later ones.
-    assert_eq!(direct_answers() - before, targets.len() as u64);
+    // Every first request was answered directly, none of the later ones; the instant queries
+    // (all small, in memory) from their query string alone.
+    assert_eq!(direct_answers() - before, 2 * targets.len() as u64);
+    let instant_targets = targets
+        .iter()
+        .filter(|t| !t.starts_with("/api/v1/query_range"))
+        .count();
+    assert_eq!(plain_answers() - plain_before, 2 * instant_targets as u64);
+}
+
+/// Reads an answer until the server closes the connection.
+fn read_to_close(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    String::from_utf8(answer).unwrap()
 }
 
 /// A `multipart/form-data` body of `parts` (name, file name, value), as `curl -F` sends one.

@@ -139,8 +139,21 @@ impl Encoding {
 /// Prometheus's `httputil.CompressionHandler` choice: the first of `gzip` and `deflate` in the
 /// (first) `Accept-Encoding` header, compared whole, so `gzip;q=0.5` is not `gzip` there either.
 fn negotiated_encoding(accept: &HeaderValue) -> Option<Encoding> {
-    accept
-        .to_str()
+    encoding_of(accept.as_bytes())
+}
+
+/// Whether an `Accept-Encoding` value has [`prometheus_manners`] compress the answer; for a
+/// request not built as a [`Request`] (see [`only_varies`]).
+pub fn asks_for_compression(accept: &[u8]) -> bool {
+    encoding_of(accept).is_some()
+}
+
+fn encoding_of(accept: &[u8]) -> Option<Encoding> {
+    // As `HeaderValue::to_str`: visible ASCII only, or no value at all.
+    if !accept.iter().all(|&b| b == b'\t' || (32..127).contains(&b)) {
+        return None;
+    }
+    std::str::from_utf8(accept)
         .ok()?
         .split(',')
         .find_map(|token| match token.trim() {
