@@ -12,8 +12,11 @@ See BENCHMARKS.md, session 21.
       http://127.0.0.1:19091,http://127.0.0.1:18201
 
 A server given as GROUP_LEFT_URL,ABSENT_URL answers the two queries from different servers (to
-time scripts/constant-server.c after Narthex's `group_left`). All servers loaded by
-query.py --load with the same END.
+time scripts/constant-server.c after Narthex's `group_left`). With --reference (Prometheus),
+each server's cycles are also compared with the reference's in the same cycle: the ratio of
+the medians, and the cycles over 0.5x. All servers loaded by query.py --load with the same END.
+(This replaces scripts/absent-after-group-left.py of sessions 18-20: that was
+`--reference PROM PROM NARTHEX NARTHEX,CONSTANT`.)
 """
 import argparse
 import os
@@ -31,11 +34,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--end", type=int, required=True)
     ap.add_argument("--cycles", type=int, default=250)
+    ap.add_argument("--reference", help="a server (URL) to compare each cycle with; timed first if not listed")
     ap.add_argument("servers", nargs="+", help="URL, or GROUP_LEFT_URL,ABSENT_URL")
     a = ap.parse_args()
-    cycles = {server: [] for server in a.servers}
+    order = a.servers if a.reference is None or a.reference in a.servers else [a.reference] + a.servers
+    cycles = {server: [] for server in order}
     for _ in range(a.cycles):
-        for server in a.servers:
+        for server in order:
             group_left_url, absent_url = server.split(",", 1) if "," in server else (server, server)
             for _ in range(7):
                 run_query(group_left_url, "instant", GROUP_LEFT, a.end)
@@ -48,6 +53,11 @@ def main():
         print(f"{server}: median {statistics.median(times) * 1e3:.3f} ms, quartiles {q1 * 1e3:.3f} / "
               f"{q3 * 1e3:.3f}, under 0.225 ms in {sum(t < 0.000225 for t in times)} of {len(times)}, "
               f"under 0.2 ms in {sum(t < 0.0002 for t in times)}, faster than the first in {faster}")
+        if a.reference is not None and server != a.reference:
+            reference = cycles[a.reference]
+            over = sum(t / r > 0.5 for t, r in zip(times, reference))
+            print(f"    {statistics.median(times) / statistics.median(reference):.3f}x the reference, "
+                  f"over 0.5x of its cycle in {over} of {len(times)}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
  * and Narthex's header lines, as soon as it has read the request. Connections are taken the way
  * Narthex's acceptor takes them (TCP_DEFER_ACCEPT; after each answer it looks for the next
  * connection with poll(0) and sched_yield for 300 us, then sleeps in poll), so that it measures
- * what a client pays for a query that costs nothing. Used by absent-after-group-left.py; see
+ * what a client pays for a query that costs nothing. Used with scripts/absent-cycles.py; see
  * BENCHMARKS.md, session 18.
  *
  *   cc -O2 -o /tmp/constant-server scripts/constant-server.c && /tmp/constant-server 18201
