@@ -244,7 +244,8 @@ pub struct ServerArgs {
     /// After HTTP activity, the thread accepting connections and the worker waiting for
     /// I/O look for the next request without sleeping for up to this many microseconds (0:
     /// off; always off on one CPU), as a halted CPU of a virtual machine takes tens of
-    /// microseconds to wake. They give way to any other thread wanting the CPU. At most 10000.
+    /// microseconds to wake. They give way to any other thread wanting the CPU, and the
+    /// accepting thread moves off the CPU of a client on this machine. At most 10000.
     #[arg(
         long = "web.idle-spin-microseconds",
         value_name = "N",
