@@ -266,20 +266,36 @@ fn accept_loop(shared: &Shared, first: &FirstRequests) {
 /// Whether this thread runs on the CPU that last processed the connection's packets: for a
 /// client on this machine (loopback), the client's own CPU.
 fn on_packets_cpu(stream: &TcpStream) -> bool {
-    let mut cpu: libc::c_int = -1;
+    let Ok(cpu) = int_option(stream, libc::SOL_SOCKET, libc::SO_INCOMING_CPU) else {
+        return false;
+    };
+    // SAFETY: no arguments.
+    cpu >= 0 && cpu == unsafe { libc::sched_getcpu() }
+}
+
+/// A socket option that is an int.
+fn int_option(
+    stream: &TcpStream,
+    level: libc::c_int,
+    option: libc::c_int,
+) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: an int option into an int of its size, on an open socket.
     let rc = unsafe {
         libc::getsockopt(
             stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_INCOMING_CPU,
-            std::ptr::from_mut(&mut cpu).cast(),
+            level,
+            option,
+            std::ptr::from_mut(&mut value).cast(),
             &mut len,
         )
     };
-    // SAFETY: no arguments.
-    rc == 0 && cpu >= 0 && cpu == unsafe { libc::sched_getcpu() }
+    if rc == 0 {
+        Ok(value)
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Moves this thread to another CPU it may run on, then lets it run on all of them again.
@@ -1404,20 +1420,7 @@ mod tests {
     #[test]
     fn accepted_connections_have_the_listeners_nodelay() {
         let nodelay = |stream: &TcpStream| {
-            let mut value: libc::c_int = 0;
-            let mut size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            // SAFETY: getsockopt with an int option and its size, on an open socket.
-            let rc = unsafe {
-                libc::getsockopt(
-                    stream.as_raw_fd(),
-                    libc::IPPROTO_TCP,
-                    libc::TCP_NODELAY,
-                    std::ptr::from_mut(&mut value).cast(),
-                    &mut size,
-                )
-            };
-            assert_eq!(rc, 0, "getsockopt: {}", io::Error::last_os_error());
-            value != 0
+            int_option(stream, libc::IPPROTO_TCP, libc::TCP_NODELAY).expect("getsockopt") != 0
         };
         for set in [false, true] {
             let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
